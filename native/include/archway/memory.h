@@ -1,0 +1,37 @@
+// archway/memory.h: process-heap allocation and the non-throwing `new (archway::nothrow)` form.
+//
+// The runtime (native/runtime/common/new.cpp) defines the global operator new/delete on
+// GetProcessHeap/HeapAlloc/HeapFree (toolchains.md §4.5). Without exceptions a plain `new`
+// cannot report failure, and the compiler assumes its result is never null, so plain `new`
+// fails fast (traps) when the heap is exhausted. Code that must survive allocation failure
+// uses `new (archway::nothrow) T(...)`, whose result may be null and must be checked.
+#pragma once
+
+#include "archway/win32.h"
+
+namespace archway {
+
+struct nothrow_t {
+    explicit constexpr nothrow_t() {}
+};
+inline constexpr nothrow_t nothrow{};  // constant-initialised: no static constructor
+
+// Raw process-heap memory; `heap_alloc` returns null on failure, `heap_free(null)` is a no-op.
+inline void* heap_alloc(size_t bytes) { return HeapAlloc(GetProcessHeap(), 0, bytes ? bytes : 1); }
+inline void* heap_alloc_zeroed(size_t bytes) {
+    return HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, bytes ? bytes : 1);
+}
+inline void heap_free(void* p) {
+    if (p) HeapFree(GetProcessHeap(), 0, p);
+}
+
+}  // namespace archway
+
+// Defined in native/runtime/common/new.cpp. A noexcept allocation function may return null;
+// the new-expression then skips the constructor and yields null.
+void* operator new(size_t bytes, const archway::nothrow_t&) noexcept;
+void* operator new[](size_t bytes, const archway::nothrow_t&) noexcept;
+// Matching placement deallocation functions (only called if a constructor throws, which cannot
+// happen without exceptions; declared so the pairing rules are satisfied).
+void operator delete(void* p, const archway::nothrow_t&) noexcept;
+void operator delete[](void* p, const archway::nothrow_t&) noexcept;

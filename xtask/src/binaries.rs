@@ -1,0 +1,180 @@
+//! The native binaries of the repository: every `binary.toml` under `module/`, `handlers/*/` and
+//! `tests/*/`, read and checked against the files they name.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Dll,
+    Exe,
+}
+
+impl Kind {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Kind::Dll => "dll",
+            Kind::Exe => "exe",
+        }
+    }
+}
+
+/// One native binary, with every path resolved against the repository root.
+#[derive(Clone, Debug)]
+pub struct Binary {
+    /// File name stem; outputs are `<name>_<arch>.<ext>`.
+    pub name: String,
+    pub kind: Kind,
+    pub description: String,
+    /// The folder holding `binary.toml`.
+    pub dir: PathBuf,
+    pub sources: Vec<PathBuf>,
+    pub def: Option<PathBuf>,
+    pub entry: String,
+    /// Import `.def` files in `native/imports/`, one per system DLL.
+    pub imports: Vec<PathBuf>,
+    /// Exported names, from the `.def` file.
+    pub exports: Vec<String>,
+}
+
+impl Binary {
+    pub fn file_name(&self, arch: crate::matrix::Arch) -> String {
+        format!("{}_{}.{}", self.name, arch.name(), self.kind.extension())
+    }
+
+    /// DLL names the binary may import from, e.g. `kernel32.dll`.
+    pub fn allowed_imports(&self) -> Vec<String> {
+        self.imports
+            .iter()
+            .map(|p| format!("{}.dll", p.file_stem().unwrap().to_string_lossy()))
+            .collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBinary {
+    name: Spanned<String>,
+    kind: Kind,
+    description: String,
+    sources: Vec<Spanned<String>>,
+    def: Option<Spanned<String>>,
+    entry: Option<String>,
+    imports: Vec<Spanned<String>>,
+}
+
+/// Every `binary.toml` of the repository, sorted by name.
+pub fn discover(root: &Path) -> Result<Vec<Binary>> {
+    let mut manifests = vec![root.join("module/binary.toml")];
+    for group in ["handlers", "tests"] {
+        let dir = root.join(group);
+        let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        for entry in entries {
+            let manifest = entry?.path().join("binary.toml");
+            if manifest.is_file() {
+                manifests.push(manifest);
+            }
+        }
+    }
+    let mut binaries = manifests.iter().map(|m| load(root, m)).collect::<Result<Vec<_>>>()?;
+    binaries.sort_by(|a, b| a.name.cmp(&b.name));
+    for pair in binaries.windows(2) {
+        if pair[0].name == pair[1].name {
+            bail!("two binaries are named `{}`: {} and {}", pair[0].name, pair[0].dir.display(), pair[1].dir.display());
+        }
+    }
+    Ok(binaries)
+}
+
+fn load(root: &Path, manifest: &Path) -> Result<Binary> {
+    let doc = config::load::<RawBinary>(manifest)?;
+    let raw = &doc.value;
+    let dir = manifest.parent().unwrap().to_path_buf();
+    let name = raw.name.get_ref();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(doc.error_at(raw.name.span(), format!("name `{name}` must be lowercase ASCII letters, digits and `_`")));
+    }
+    let existing = |rel: &Spanned<String>, base: &Path, what: &str| -> Result<PathBuf> {
+        let path = base.join(rel.get_ref());
+        if !path.is_file() {
+            return Err(doc.error_at(rel.span(), format!("{what} `{}` does not exist ({})", rel.get_ref(), path.display())));
+        }
+        Ok(path)
+    };
+    let sources = raw.sources.iter().map(|s| existing(s, &dir, "source file")).collect::<Result<Vec<_>>>()?;
+    if sources.is_empty() {
+        bail!("{}: `sources` is empty", manifest.display());
+    }
+    let imports_dir = root.join("native/imports");
+    let imports = raw
+        .imports
+        .iter()
+        .map(|i| {
+            let file = Spanned::new(i.span(), format!("{}.def", i.get_ref()));
+            existing(&file, &imports_dir, "import definition")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (def, exports) = match (&raw.def, raw.kind) {
+        (Some(def), _) => {
+            let path = existing(def, &dir, "module-definition file")?;
+            let exports = crate::build::def::parse_exports(&path)?;
+            (Some(path), exports)
+        }
+        (None, Kind::Dll) => bail!("{}: a DLL needs `def = \"<file>.def\"` listing its exports", manifest.display()),
+        (None, Kind::Exe) => (None, Vec::new()),
+    };
+    let entry = match (&raw.entry, raw.kind) {
+        (Some(e), _) => e.clone(),
+        (None, Kind::Dll) => "DllMain".to_string(),
+        (None, Kind::Exe) => bail!("{}: an EXE needs `entry = \"<function>\"`", manifest.display()),
+    };
+    Ok(Binary {
+        name: name.clone(),
+        kind: raw.kind,
+        description: raw.description.clone(),
+        dir,
+        sources,
+        def,
+        entry,
+        imports,
+        exports,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_binaries_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let bins = discover(root).unwrap();
+        let names: Vec<_> = bins.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["archway", "archway_diagnostics", "archway_loadtest"]);
+        let shim = &bins[0];
+        assert_eq!(shim.exports, ["RegisterModule"]);
+        assert_eq!(shim.allowed_imports(), ["kernel32.dll"]);
+        assert_eq!(shim.file_name(crate::matrix::Arch::Arm64Ec), "archway_arm64ec.dll");
+    }
+
+    #[test]
+    fn a_missing_source_names_the_manifest_line() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("module")).unwrap();
+        std::fs::create_dir_all(root.path().join("native/imports")).unwrap();
+        std::fs::write(
+            root.path().join("module/binary.toml"),
+            "name = \"archway\"\nkind = \"dll\"\ndescription = \"d\"\nsources = [\n  \"src/gone.cpp\",\n]\n\
+             def = \"a.def\"\nimports = []\n",
+        )
+        .unwrap();
+        let err = load(root.path(), &root.path().join("module/binary.toml")).unwrap_err().to_string();
+        assert!(err.contains("binary.toml:5:3: source file `src/gone.cpp` does not exist"), "{err}");
+    }
+}

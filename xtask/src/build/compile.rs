@@ -1,0 +1,150 @@
+//! Compile and assemble steps. The `cc` crate, used as a library, chooses the compiler's
+//! family-specific base flags for the explicit target; archway adds the freestanding and
+//! determinism flags of toolchains.md §4.1 and §5 and runs each unit as its own step.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::{Profile, step::{DepFile, Step}};
+use crate::{
+    cmd::Cmd,
+    matrix::ArchSpec,
+    toolchain::{ArchTools, Flavor, Tool},
+};
+
+/// What every unit of one architecture shares.
+pub struct UnitContext<'a> {
+    pub spec: &'a ArchSpec,
+    pub tools: &'a ArchTools,
+    pub profile: Profile,
+    pub root: &'a Path,
+    /// The build folder (`target/archway/<profile>`); steps run here.
+    pub build_dir: &'a Path,
+    /// Include folders, relative to the build folder or absolute.
+    pub includes: Vec<PathBuf>,
+}
+
+fn base_command(ctx: &UnitContext, tool: &Tool, cpp: bool) -> Result<Cmd> {
+    let mut build = cc::Build::new();
+    build
+        .target(&ctx.spec.clang_target)
+        .host(host_triple())
+        .opt_level(ctx.profile.opt_level())
+        .debug(false)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .cpp(cpp)
+        .static_crt(true)
+        .warnings(true)
+        .extra_warnings(true)
+        .warnings_into_errors(true)
+        .compiler(&tool.path)
+        .out_dir(ctx.build_dir);
+    let compiler = build
+        .try_get_compiler()
+        .with_context(|| format!("cc cannot drive {} for {}", tool.path.display(), ctx.spec.clang_target))?;
+    let mut cmd = Cmd::new(compiler.path()).args(compiler.args());
+    for (key, value) in compiler.get_envs().map(|(k, v)| (k.to_os_string(), v.to_os_string())).chain(tool_env(tool)) {
+        cmd = cmd.env(key, value);
+    }
+    Ok(cmd)
+}
+
+fn tool_env(tool: &Tool) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    tool.env.iter().map(|(k, v)| (k.into(), v.into())).collect()
+}
+
+/// A C++ unit: `src` → `obj`, both relative to the build folder or absolute.
+pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
+    let tools = ctx.tools;
+    let mut cmd = base_command(ctx, &tools.cxx, true)?.args([
+        "/c", "/GS-", "/GR-", "/EHs-c-", "/Zl", "/Zc:threadSafeInit-", "/Z7", "/std:c++17",
+    ]);
+    for inc in &ctx.includes {
+        cmd = cmd.arg(format!("/I{}", inc.display()));
+    }
+    // cl.exe has no ARM64EC target of its own; cc may already have added `-arm64EC`.
+    for flag in &tools.extra_cxx_flags {
+        if !cmd.argv().iter().any(|a| a[1..].eq_ignore_ascii_case(&flag[1..])) {
+            cmd = cmd.arg(flag);
+        }
+    }
+    let dep = obj.with_extension("d");
+    let depfile = match tools.flavor {
+        Flavor::Llvm => {
+            let prefix_map = format!("/clang:-ffile-prefix-map={}=.", ctx.root.display());
+            cmd = cmd
+                .args(["-fdebug-compilation-dir=.", "-gno-codeview-command-line", "/clang:-ffreestanding", "/clang:-MD"])
+                .arg(prefix_map)
+                .arg(format!("/clang:-MF{}", dep.display()))
+                .arg(format!("/Fo{}", obj.display()))
+                // `--` keeps an absolute Unix path from being read as an option (toolchains.md §4.1).
+                .arg("--")
+                .arg(src);
+            DepFile::Make(dep)
+        }
+        Flavor::Msvc => {
+            let dep = dep.with_extension("json");
+            cmd = cmd
+                .arg(format!("/d1trimfile:{}\\", ctx.root.display()))
+                .arg("/sourceDependencies")
+                .arg(&dep)
+                .arg(format!("/Fo{}", obj.display()))
+                .arg(src);
+            DepFile::MsvcJson(dep)
+        }
+    };
+    Ok(Step {
+        label: format!("compile {} {}", ctx.spec.arch, display_rel(ctx.root, src)),
+        cmd,
+        cwd: ctx.build_dir.to_path_buf(),
+        outputs: vec![obj.to_path_buf()],
+        inputs: vec![src.to_path_buf()],
+        tool: tools.cxx.identity(),
+        depfile: Some(depfile),
+    })
+}
+
+/// A GNU-syntax `.S` unit, assembled by clang's integrated assembler on every host (the MSVC
+/// assemblers each speak another syntax).
+pub fn asm_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
+    let dep = obj.with_extension("d");
+    let mut cmd = base_command(ctx, &ctx.tools.asm, false)?;
+    for inc in &ctx.includes {
+        cmd = cmd.arg(format!("-I{}", inc.display()));
+    }
+    let cmd = cmd
+        .arg(format!("-ffile-prefix-map={}=.", ctx.root.display()))
+        .args(["-MD", "-MF"])
+        .arg(&dep)
+        .arg("-c")
+        .arg("-o")
+        .arg(obj)
+        .arg(src);
+    Ok(Step {
+        label: format!("assemble {} {}", ctx.spec.arch, display_rel(ctx.root, src)),
+        cmd,
+        cwd: ctx.build_dir.to_path_buf(),
+        outputs: vec![obj.to_path_buf()],
+        inputs: vec![src.to_path_buf()],
+        tool: ctx.tools.asm.identity(),
+        depfile: Some(DepFile::Make(dep)),
+    })
+}
+
+pub fn display_rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
+fn host_triple() -> &'static str {
+    if cfg!(all(windows, target_arch = "aarch64")) {
+        "aarch64-pc-windows-msvc"
+    } else if cfg!(windows) {
+        "x86_64-pc-windows-msvc"
+    } else if cfg!(target_arch = "aarch64") {
+        "aarch64-unknown-linux-gnu"
+    } else {
+        "x86_64-unknown-linux-gnu"
+    }
+}

