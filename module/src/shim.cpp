@@ -1,4 +1,4 @@
-// module/src/shim.cpp: the archway global module (RegisterModule, factory, per-request hand-off to a handler DLL).
+// module/src/shim.cpp: the global module: RegisterModule, factory, request hand-off to a handler.
 //
 // IIS loads this DLL, calls RegisterModule (iis.md §4.6 step 1) and, for every request that
 // reaches the execute-request-handler stage, asks the factory for a module object and calls its
@@ -189,7 +189,7 @@ bool load_handler_locked(archway::WideBuilder& message) {
 
     g.host.handler_path = g.handler_path;
     ArchwayHandler handler = {};
-    handler.struct_size = sizeof(ArchwayHandler);  // in: our buffer size
+    handler.struct_size = static_cast<uint32_t>(sizeof(ArchwayHandler));  // in: our buffer size
     const HRESULT hr = open(&g.host, &handler);
     if (FAILED(hr)) {
         message.ascii("archway: handler ")
@@ -199,7 +199,8 @@ bool load_handler_locked(archway::WideBuilder& message) {
         FreeLibrary(module);
         return false;
     }
-    const uint32_t needed = ARCHWAY_OFFSETOF(ArchwayHandler, close) + sizeof(handler.close);
+    const uint32_t needed =
+        static_cast<uint32_t>(ARCHWAY_OFFSETOF(ArchwayHandler, close) + sizeof(handler.close));
     if (handler.abi_version != ARCHWAY_HANDLER_ABI_VERSION || handler.struct_size < needed ||
         handler.struct_size > sizeof(ArchwayHandler) || !handler.execute) {
         message.ascii("archway: handler ")
@@ -317,7 +318,7 @@ public:
         }
 
         ShimRequest shim_request = {};
-        shim_request.request.struct_size = sizeof(ArchwayRequest);
+        shim_request.request.struct_size = static_cast<uint32_t>(sizeof(ArchwayRequest));
         shim_request.request.context = &shim_request;
         shim_request.request.get_server_variable = shim_get_server_variable;
         shim_request.request.respond = shim_respond;
@@ -394,7 +395,7 @@ extern "C" HRESULT WINAPI RegisterModule(DWORD server_version,
     g.server = server;
     g.module_id = module_info->GetId();
 
-    g.host.struct_size = sizeof(ArchwayHost);
+    g.host.struct_size = static_cast<uint32_t>(sizeof(ArchwayHost));
     g.host.abi_version = ARCHWAY_HANDLER_ABI_VERSION;
     g.host.shim_path = g.shim_path;
     g.host.shim_machine = ARCHWAY_ARCH_MACHINE;  // 0xA641 for ARM64EC code

@@ -4,6 +4,7 @@
 mod binaries;
 mod bench;
 mod build;
+mod ci;
 mod cmd;
 mod config;
 mod doctor;
@@ -35,7 +36,7 @@ struct Selection {
     archs: Vec<String>,
     /// Force a toolchain family instead of the host's default (MSVC on Windows when Visual
     /// Studio's C++ tools are installed, LLVM elsewhere).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "ARCHWAY_TOOLCHAIN")]
     toolchain: Option<Flavor>,
 }
 
@@ -71,6 +72,13 @@ enum Command {
     Toolchain {
         #[command(subcommand)]
         action: ToolchainAction,
+    },
+    /// Write .github/workflows/ci.yml from matrix.toml's [[ci.job]] entries.
+    #[command(after_help = "Examples:\n  cargo xtask ci\n  cargo xtask ci --check   # fail when the committed workflow is stale")]
+    Ci {
+        /// Only check that the committed workflow matches matrix.toml.
+        #[arg(long)]
+        check: bool,
     },
     /// Measure the pipeline against peers run in the same process.
     #[command(after_help = "Example:\n  cargo xtask bench build")]
@@ -124,6 +132,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             println!("{}", toolchain::which(&tool)?.display());
             Ok(())
         }
+        Command::Ci { check } => ci::run(&project::Project::discover()?.root, check),
         Command::Bench { what } => bench::run(what),
     }
 }

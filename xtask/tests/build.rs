@@ -96,14 +96,21 @@ fn two_checkout_folders_give_identical_bytes() {
     let Some(first) = shared_build() else { return };
     let (_tmp, second) = copy_checkout("a-different-folder-name");
     build(&second, &[]);
+    // UNCERTAIN: Microsoft documents MSVC's PDBs as not deterministic even with /Brepro
+    // (toolchains.md §5); with MSVC only the DLLs and EXEs are compared. The Windows jobs tell.
+    let msvc = cfg!(windows) && std::env::var("ARCHWAY_TOOLCHAIN").as_deref() != Ok("llvm");
     let mut compared = 0;
     for entry in std::fs::read_dir(bin_dir(first)).unwrap() {
         let path = entry.unwrap().path();
+        if msvc && path.extension().is_some_and(|e| e == "pdb") {
+            continue;
+        }
         let other = bin_dir(&second).join(path.file_name().unwrap());
         assert!(std::fs::read(&path).unwrap() == std::fs::read(&other).unwrap(), "{} differs between checkouts", path.file_name().unwrap().to_string_lossy());
         compared += 1;
     }
-    assert_eq!(compared, ARCHS.len() * BINARIES.len() * 2, "every binary and PDB compared");
+    let per_binary = if msvc { 1 } else { 2 };
+    assert_eq!(compared, ARCHS.len() * BINARIES.len() * per_binary, "every binary (and PDB) compared");
 }
 
 /// The `[n/N] label` lines a build printed: what actually ran.

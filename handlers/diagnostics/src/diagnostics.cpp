@@ -1,4 +1,4 @@
-// handlers/diagnostics/src/diagnostics.cpp: the "diagnostics" handler: answers every request with JSON describing which binaries serve it.
+// handlers/diagnostics/src/diagnostics.cpp: the handler that answers with JSON about what serves.
 //
 // Response (200, application/json; keys in this order):
 //   {"product":"archway","version":"<host product_version>","abi_version":1,
@@ -96,9 +96,11 @@ void json_process(archway::Utf8Builder& out) {
     } else {
         out.json_null();
     }
+    // "emulated": the CPU translates this process's instructions, i.e. x86 or x64 code on an
+    // ARM64 machine. x86 under WOW64 on x64 Windows runs natively and is not emulated.
     out.raw(",\"emulated\":");
     if (known) {
-        out.json_bool(machine != native_machine);
+        out.json_bool(native_machine == IMAGE_FILE_MACHINE_ARM64 && machine != IMAGE_FILE_MACHINE_ARM64);
     } else {
         out.json_null();
     }
@@ -112,25 +114,26 @@ void json_modules(archway::Utf8Builder& out, const wchar_t* shim_path) {
     const size_t folder = archway::folder_length(shim_path, shim_length);
     HANDLE process = GetCurrentProcess();
 
-    DWORD capacity = 512;
+    const DWORD handle_size = static_cast<DWORD>(sizeof(HMODULE));
+    DWORD capacity = 512;  // handles
     HMODULE* modules = nullptr;
     DWORD count = 0;
     for (int attempt = 0; attempt < 4; ++attempt) {
-        modules = static_cast<HMODULE*>(archway::heap_alloc(capacity * sizeof(HMODULE)));
+        modules = static_cast<HMODULE*>(archway::heap_alloc(capacity * handle_size));
         if (!modules) break;
-        DWORD needed = 0;
-        if (!K32EnumProcessModules(process, modules, capacity * sizeof(HMODULE), &needed)) {
+        DWORD needed = 0;  // bytes
+        if (!K32EnumProcessModules(process, modules, capacity * handle_size, &needed)) {
             archway::heap_free(modules);
             modules = nullptr;
             break;
         }
-        if (needed <= capacity * sizeof(HMODULE)) {
-            count = needed / sizeof(HMODULE);
+        if (needed <= capacity * handle_size) {
+            count = needed / handle_size;
             break;
         }
         archway::heap_free(modules);  // more modules than room: try again with enough
         modules = nullptr;
-        capacity = needed / sizeof(HMODULE) + 64;
+        capacity = needed / handle_size + 64;
     }
 
     wchar_t* path = static_cast<wchar_t*>(archway::heap_alloc(kPathCapacity * sizeof(wchar_t)));
@@ -262,12 +265,14 @@ extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
     }
     // handler->struct_size is the size of the shim's buffer: fill no more than that.
     const uint32_t capacity = handler->struct_size;
-    const uint32_t needed = ARCHWAY_OFFSETOF(ArchwayHandler, close) + sizeof(handler->close);
+    const uint32_t needed =
+        static_cast<uint32_t>(ARCHWAY_OFFSETOF(ArchwayHandler, close) + sizeof(handler->close));
     if (capacity < needed) return HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH);
 
     g_host = host;
     ArchwayHandler mine = {};
-    mine.struct_size = capacity < sizeof(ArchwayHandler) ? capacity : sizeof(ArchwayHandler);
+    const uint32_t own_size = static_cast<uint32_t>(sizeof(ArchwayHandler));
+    mine.struct_size = capacity < own_size ? capacity : own_size;
     mine.abi_version = ARCHWAY_HANDLER_ABI_VERSION;
     mine.name = "diagnostics";
     mine.state = nullptr;

@@ -167,6 +167,8 @@ ARCHWAY_KERNEL32 PWSTR WINAPI GetCommandLineW(void);                            
 ARCHWAY_KERNEL32 HANDLE WINAPI GetCurrentProcess(void);                              // @0
 ARCHWAY_KERNEL32 DWORD WINAPI GetEnvironmentVariableW(PCWSTR name, PWSTR buffer,
                                                       DWORD size);                   // @12
+ARCHWAY_KERNEL32 DWORD WINAPI GetFullPathNameW(PCWSTR path, DWORD size, PWSTR buffer,
+                                               PWSTR* filePart);                     // @16
 ARCHWAY_KERNEL32 DWORD WINAPI GetLastError(void);                                    // @0
 ARCHWAY_KERNEL32 DWORD WINAPI GetModuleFileNameW(HMODULE module, PWSTR buffer,
                                                  DWORD size);                        // @12

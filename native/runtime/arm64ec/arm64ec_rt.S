@@ -1,4 +1,4 @@
-// native/runtime/arm64ec/arm64ec_rt.S: what the CRT would give an ARM64EC image (toolchains.md §4.6).
+// native/runtime/arm64ec/arm64ec_rt.S: the CRT's ARM64EC plumbing (toolchains.md §4.6).
 //
 // A pure ARM64EC DLL/EXE needs, besides the common runtime:
 //   1. the dispatch slots the loader fills with emulator entry points (in .00cfg);

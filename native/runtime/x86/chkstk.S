@@ -24,7 +24,7 @@ __alloca_probe:
     leal    4(%esp), %ecx           // ECX = address of the return-address slot
     subl    %eax, %ecx              // ECX = final ESP - 4: the return address is copied there
     jae     1f
-    xorl    %ecx, %ecx              // size larger than the address: probing will fault, as it should
+    xorl    %ecx, %ecx              // size > address: probing will fault, as it should
 1:
     movl    %esp, %eax
     andl    $-4096, %eax            // EAX = start of the page ESP is on (already touched)

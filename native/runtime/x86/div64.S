@@ -1,12 +1,11 @@
-// native/runtime/x86/div64.S: the MSVC 64-bit division helpers __alldiv, __aulldiv, __allrem,
-// __aullrem for i686.
+// native/runtime/x86/div64.S: the MSVC 64-bit division helpers (__alldiv, __aulldiv, ...) for i686.
 //
 // toolchains.md §4.4: 32-bit x86 code compiles 64-bit `/` and `%` into calls to these. Contract:
 // both operands on the stack (dividend then divisor, 8 bytes each, low dword first), result in
 // EDX:EAX, callee pops 16 bytes; EAX, ECX, EDX and the flags may be clobbered. That is exactly
 // a __stdcall function of two 64-bit arguments returning a 64-bit value, so each helper is a
-// tail jump to the matching C function in div64.cpp (decorated stdcall names, `@16` = 16 bytes
-// of arguments).
+// tail jump to the matching C function in udivmod64.cpp (decorated stdcall names: `@16` = 16
+// bytes of arguments).
 
     .text
 

@@ -1,4 +1,4 @@
-// tests/loadtest/src/loadtest.cpp: a console program that stands in for IIS: loads the shim, registers it and runs one request.
+// tests/loadtest/src/loadtest.cpp: a console stand-in for IIS: load the shim, run one request.
 //
 // Usage: archway_loadtest_<arch>.exe [shim.dll]
 //   Without an argument it loads archway_<arch>.dll from its own folder (<arch> = what this
@@ -627,32 +627,50 @@ int run() {
     // A deliberately large frame (> 4 KiB): makes the compiler call __chkstk here, so every
     // run also exercises the runtime's stack probe.
     wchar_t shim_path[4096];
-    archway::WideBuilder path(shim_path, sizeof(shim_path) / sizeof(shim_path[0]));
+    const DWORD shim_capacity = static_cast<DWORD>(sizeof(shim_path) / sizeof(shim_path[0]));
 
     wchar_t message_buffer[1024];
-    archway::WideBuilder message(message_buffer, sizeof(message_buffer) / sizeof(message_buffer[0]));
+    archway::WideBuilder message(message_buffer,
+                                 sizeof(message_buffer) / sizeof(message_buffer[0]));
 
     const wchar_t* argument = nullptr;
     size_t argument_length = 0;
     if (first_argument(GetCommandLineW(), &argument, &argument_length)) {
-        path.wide(argument, argument_length);
+        // LoadLibraryExW with LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR wants a fully qualified path
+        // (ERROR_INVALID_PARAMETER otherwise), so resolve a relative argument first.
+        wchar_t given[2048];
+        archway::WideBuilder given_path(given, sizeof(given) / sizeof(given[0]));
+        given_path.wide(argument, argument_length);
+        if (given_path.overflow()) return fail(1, L"shim path too long");
+        const DWORD n = GetFullPathNameW(given, shim_capacity, shim_path, nullptr);
+        if (n == 0 || n >= shim_capacity) {
+            const DWORD error =
+                n == 0 ? GetLastError() : static_cast<DWORD>(ERROR_INSUFFICIENT_BUFFER);
+            message.wide(L"cannot resolve the path ").wide(given);
+            message.wide(L": Win32 error ").u32(error);
+            return fail(1, message.c_str());
+        }
     } else {
         wchar_t self[2048];
-        const DWORD n = GetModuleFileNameW(nullptr, self, sizeof(self) / sizeof(self[0]));
-        if (n == 0 || n >= sizeof(self) / sizeof(self[0])) {
+        const DWORD self_capacity = static_cast<DWORD>(sizeof(self) / sizeof(self[0]));
+        const DWORD n = GetModuleFileNameW(nullptr, self, self_capacity);
+        if (n == 0 || n >= self_capacity) {
             return fail(1, L"cannot determine the program's own path");
         }
-        path.wide(self, archway::folder_length(self, n)).wide(L"archway_" ARCHWAY_ARCH_NAME_W L".dll");
+        archway::WideBuilder path(shim_path, shim_capacity);
+        path.wide(self, archway::folder_length(self, n));
+        path.wide(L"archway_" ARCHWAY_ARCH_NAME_W L".dll");
+        if (path.overflow()) return fail(1, L"shim path too long");
     }
-    if (path.overflow()) return fail(1, L"shim path too long");
 
     // As IIS would be advised to (iis.md §5): full path, the DLL's folder searched for its
     // own dependencies (LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR needs a fully qualified path).
-    HMODULE shim = LoadLibraryExW(path.c_str(), nullptr,
-                                  LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR | LOAD_LIBRARY_SEARCH_DEFAULT_DIRS);
+    HMODULE shim = LoadLibraryExW(shim_path, nullptr,
+                                  LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR |
+                                      LOAD_LIBRARY_SEARCH_DEFAULT_DIRS);
     if (!shim) {
         const DWORD error = GetLastError();
-        message.wide(L"cannot load the shim ").wide(path.c_str()).wide(L": Win32 error ").u32(error);
+        message.wide(L"cannot load the shim ").wide(shim_path).wide(L": Win32 error ").u32(error);
         message.wide(L" (").hex(error, 1).wide(L")");
         return fail(2, message.c_str());
     }
@@ -660,7 +678,8 @@ int run() {
         archway::proc_cast<PFN_REGISTERMODULE>(GetProcAddress(shim, MODULE_REGISTERMODULE));
     if (!register_module) {
         const DWORD error = GetLastError();
-        message.wide(L"the shim ").wide(path.c_str()).wide(L" does not export RegisterModule: Win32 error ");
+        message.wide(L"the shim ").wide(shim_path);
+        message.wide(L" does not export RegisterModule: Win32 error ");
         message.u32(error).wide(L" (").hex(error, 1).wide(L")");
         return fail(3, message.c_str());
     }

@@ -256,10 +256,11 @@ fn runtime_sources(root: &Path, arch: Arch) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// `src/shim.cpp` under `module/` → `src_shim.obj`: unique within a binary, readable.
+/// `src/shim.cpp` under `module/` → `src_shim.cpp.obj`: unique within a binary (the source's
+/// extension stays, so `div64.S` and `div64.cpp` do not collide), readable.
 fn object_name(base: &Path, src: &Path) -> String {
     let rel = src.strip_prefix(base).unwrap_or(src);
-    let flat: Vec<String> = rel.with_extension("").iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let flat: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
     format!("{}.obj", flat.join("_"))
 }
 
@@ -269,7 +270,8 @@ mod tests {
 
     #[test]
     fn object_names_are_flat_and_unique() {
-        assert_eq!(object_name(Path::new("/r/module"), Path::new("/r/module/src/shim.cpp")), "src_shim.obj");
-        assert_eq!(object_name(Path::new("/r/native/runtime"), Path::new("/r/native/runtime/x86/chkstk.S")), "x86_chkstk.obj");
+        assert_eq!(object_name(Path::new("/r/module"), Path::new("/r/module/src/shim.cpp")), "src_shim.cpp.obj");
+        let runtime = Path::new("/r/native/runtime");
+        assert_ne!(object_name(runtime, &runtime.join("x86/div64.S")), object_name(runtime, &runtime.join("x86/div64.cpp")));
     }
 }

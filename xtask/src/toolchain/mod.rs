@@ -49,7 +49,8 @@ pub const MIN_LLD_ARM64EC: u32 = 20;
 /// `llvm-dlltool -m arm64ec` exists from LLVM 18 on (toolchains.md §6).
 pub const MIN_DLLTOOL_ARM64EC: u32 = 18;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Flavor {
     /// clang-cl, lld-link, llvm-dlltool, llvm-rc.
     Llvm,

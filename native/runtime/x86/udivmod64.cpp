@@ -1,4 +1,4 @@
-// native/runtime/x86/div64.cpp: 64-bit division in plain C++ for the i686 helpers in div64.S.
+// native/runtime/x86/udivmod64.cpp: 64-bit division in plain C++ for the i686 helpers in div64.S.
 //
 // These bodies must never themselves compile into calls to __aulldiv and friends, so they use
 // only comparisons, subtractions and shifts by the constant 1 (MSVC turns variable 64-bit
@@ -7,7 +7,7 @@
 #include "archway/win32.h"
 
 #if !defined(_M_IX86)
-#error "div64.cpp is for x86 only"
+#error "udivmod64.cpp is for x86 only"
 #endif
 
 namespace {
