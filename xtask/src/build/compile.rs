@@ -10,27 +10,72 @@ use super::{Profile, step::{DepFile, Step}};
 use crate::{
     cmd::Cmd,
     matrix::ArchSpec,
-    toolchain::{ArchTools, Flavor, Tool},
+    toolchain::{ArchTools, Flavor, Tool, probe::Prober},
 };
 
 /// What every unit of one architecture shares.
 pub struct UnitContext<'a> {
     pub spec: &'a ArchSpec,
     pub tools: &'a ArchTools,
-    pub profile: Profile,
     pub root: &'a Path,
     /// The build folder (`target/archway/<profile>`); steps run here.
     pub build_dir: &'a Path,
     /// Include folders, relative to the build folder or absolute.
     pub includes: Vec<PathBuf>,
+    /// The compiler and assembler with cc's base flags, resolved once: cc runs the compiler to
+    /// learn its family, which a no-op build cannot afford per unit.
+    cxx_base: Cmd,
+    asm_base: Cmd,
 }
 
-fn base_command(ctx: &UnitContext, tool: &Tool, cpp: bool) -> Result<Cmd> {
+impl<'a> UnitContext<'a> {
+    pub fn new(
+        spec: &'a ArchSpec,
+        tools: &'a ArchTools,
+        profile: Profile,
+        root: &'a Path,
+        build_dir: &'a Path,
+        includes: Vec<PathBuf>,
+        prober: &mut Prober,
+    ) -> Result<Self> {
+        let cxx_base = base_command(spec, profile, build_dir, &tools.cxx, true, prober)?;
+        let asm_base = base_command(spec, profile, build_dir, &tools.asm, false, prober)?;
+        Ok(UnitContext { spec, tools, root, build_dir, includes, cxx_base, asm_base })
+    }
+}
+
+/// cc's command for `tool`, remembered per version of the tool's file.
+fn base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool, cpp: bool, prober: &mut Prober) -> Result<Cmd> {
+    let key = format!("cc base command\u{0}{}\u{0}{}\u{0}{cpp}", spec.clang_target, profile.opt_level());
+    let mut error = None;
+    let remembered = prober.remember(&tool.path, &key, || match resolve_base_command(spec, profile, build_dir, tool, cpp) {
+        Ok((argv, env)) => serde_json::to_string(&(argv, env)).ok(),
+        Err(e) => {
+            error = Some(e);
+            None
+        }
+    });
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let (argv, env): (Vec<String>, Vec<(String, String)>) = match remembered {
+        Some(json) => serde_json::from_str(&json)?,
+        // Remembered as failing in an earlier run: ask cc again for its error.
+        None => resolve_base_command(spec, profile, build_dir, tool, cpp)?,
+    };
+    let mut cmd = Cmd::new(&argv[0]).args(&argv[1..]);
+    for (key, value) in env.iter().chain(tool.env.iter()) {
+        cmd = cmd.env(key, value);
+    }
+    Ok(cmd)
+}
+
+fn resolve_base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool, cpp: bool) -> Result<(Vec<String>, Vec<(String, String)>)> {
     let mut build = cc::Build::new();
     build
-        .target(&ctx.spec.clang_target)
+        .target(&spec.clang_target)
         .host(host_triple())
-        .opt_level(ctx.profile.opt_level())
+        .opt_level(profile.opt_level())
         .debug(false)
         .cargo_metadata(false)
         .cargo_warnings(false)
@@ -40,25 +85,22 @@ fn base_command(ctx: &UnitContext, tool: &Tool, cpp: bool) -> Result<Cmd> {
         .extra_warnings(true)
         .warnings_into_errors(true)
         .compiler(&tool.path)
-        .out_dir(ctx.build_dir);
+        .out_dir(build_dir);
     let compiler = build
         .try_get_compiler()
-        .with_context(|| format!("cc cannot drive {} for {}", tool.path.display(), ctx.spec.clang_target))?;
-    let mut cmd = Cmd::new(compiler.path()).args(compiler.args());
-    for (key, value) in compiler.get_envs().map(|(k, v)| (k.to_os_string(), v.to_os_string())).chain(tool_env(tool)) {
-        cmd = cmd.env(key, value);
-    }
-    Ok(cmd)
-}
-
-fn tool_env(tool: &Tool) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-    tool.env.iter().map(|(k, v)| (k.into(), v.into())).collect()
+        .with_context(|| format!("cc cannot drive {} for {}", tool.path.display(), spec.clang_target))?;
+    let argv = std::iter::once(compiler.path().as_os_str())
+        .chain(compiler.args().iter().map(|a| a.as_os_str()))
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let env = compiler.get_envs().map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned())).collect();
+    Ok((argv, env))
 }
 
 /// A C++ unit: `src` → `obj`, both relative to the build folder or absolute.
 pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
     let tools = ctx.tools;
-    let mut cmd = base_command(ctx, &tools.cxx, true)?.args([
+    let mut cmd = ctx.cxx_base.clone().args([
         "/c", "/GS-", "/GR-", "/EHs-c-", "/Zl", "/Zc:threadSafeInit-", "/Z7", "/std:c++17",
     ]);
     for inc in &ctx.includes {
@@ -110,7 +152,7 @@ pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
 /// assemblers each speak another syntax).
 pub fn asm_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
     let dep = obj.with_extension("d");
-    let mut cmd = base_command(ctx, &ctx.tools.asm, false)?;
+    let mut cmd = ctx.asm_base.clone();
     for inc in &ctx.includes {
         cmd = cmd.arg(format!("-I{}", inc.display()));
     }

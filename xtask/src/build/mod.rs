@@ -25,7 +25,7 @@ use crate::{
     fsx,
     matrix::{Arch, Matrix},
     project::Project,
-    toolchain::{self, Flavor, Provisioning, Toolchain},
+    toolchain::{self, Flavor, Provisioning, Toolchain, probe::Prober},
     verify,
 };
 use step::{HashCache, Step};
@@ -163,19 +163,14 @@ fn plan(
     let gen_dir = build_dir.join("gen");
     fsx::write_if_changed(&gen_dir.join("archway_version.h"), resource::version_header(project.version).as_bytes())?;
     let brand = resource::Branding { company: project.company.clone(), product: project.product.clone() };
+    let mut prober = Prober::new(Some(project.target_dir.join("archway").join("cc-commands.json")));
     let mut plan = Plan { units: Vec::new(), links: Vec::new(), artifacts: Vec::new() };
     for &arch in archs {
         let spec = matrix.spec(arch);
         let tools = toolchain.tools(arch).map_err(anyhow::Error::msg)?;
         let obj_dir = PathBuf::from("obj").join(arch.name());
-        let ctx = compile::UnitContext {
-            spec,
-            tools,
-            profile,
-            root,
-            build_dir,
-            includes: vec![root.join("native/include"), PathBuf::from("gen")],
-        };
+        let includes = vec![root.join("native/include"), PathBuf::from("gen")];
+        let ctx = compile::UnitContext::new(spec, tools, profile, root, build_dir, includes, &mut prober)?;
         let unit = |src: &Path, obj: PathBuf| -> Result<Step> {
             match src.extension().and_then(|e| e.to_str()) {
                 Some("S") => compile::asm_step(&ctx, src, &obj),
@@ -236,6 +231,7 @@ fn plan(
             plan.artifacts.push(Artifact { binary: bin.name.clone(), arch, path: build_dir.join(out) });
         }
     }
+    prober.save()?;
     Ok(plan)
 }
 

@@ -1,4 +1,4 @@
-//! Asking a tool about itself (`--version`, `--print-targets`), remembered across runs in
+//! Asking a tool about itself (`--version`, `--print-targets`, cc's flags for it), remembered across runs in
 //! `target/archway/tool-probes.json` and keyed by the file's size and modification time, so a
 //! no-op build starts no process at all.
 
@@ -46,17 +46,26 @@ impl Prober {
 
     /// What `tool args…` printed, or None when it could not run or failed.
     pub fn ask(&mut self, tool: &Path, args: &[&str]) -> Option<String> {
+        let key = args.join("\u{0}");
+        self.remember(tool, &key, || {
+            let out = Cmd::new(tool).args(args).output().ok()?;
+            out.success.then(|| format!("{}{}", out.stdout, out.stderr))
+        })
+    }
+
+    /// Any fact about `tool` (under `key`), computed once per version of the tool's file.
+    pub fn remember(&mut self, tool: &Path, key: &str, compute: impl FnOnce() -> Option<String>) -> Option<String> {
         let meta = std::fs::metadata(tool).ok()?;
         let size = meta.len();
         let modified_ns = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
-        let key = format!("{}\u{0}{}", tool.display(), args.join("\u{0}"));
+        let key = format!("{}\u{0}{key}", tool.display());
         if let Some(e) = self.stored.entries.get(&key) {
             if e.size == size && e.modified_ns == modified_ns {
                 return e.success.then(|| e.output.clone());
             }
         }
-        let out = Cmd::new(tool).args(args).output().ok()?;
-        let entry = Entry { size, modified_ns, output: format!("{}{}", out.stdout, out.stderr), success: out.success };
+        let output = compute();
+        let entry = Entry { size, modified_ns, success: output.is_some(), output: output.unwrap_or_default() };
         self.stored.entries.insert(key, entry.clone());
         self.dirty = true;
         entry.success.then_some(entry.output)
