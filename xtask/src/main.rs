@@ -154,3 +154,6 @@ fn ignore_compiler_flags_from_environment() {
         unsafe { std::env::remove_var(&key) };
     }
 }
+
+#[cfg(test)]
+mod tidy;

@@ -1,6 +1,11 @@
 //! Compile and assemble steps. The `cc` crate, used as a library, chooses the compiler's
 //! family-specific base flags for the explicit target; archway adds the freestanding and
 //! determinism flags of toolchains.md §4.1 and §5 and runs each unit as its own step.
+//!
+//! Compilers run in the checkout root and see every source by its root-relative path: clang
+//! names MSVC-ABI anonymous namespaces (`?A0x<hash>`) after the main file's path as given,
+//! unaffected by `-ffile-prefix-map`, and ARM64EC thunks carry those names into the DLL, so an
+//! absolute path would make the bytes depend on where the checkout is.
 
 use std::path::{Path, PathBuf};
 
@@ -17,10 +22,11 @@ use crate::{
 pub struct UnitContext<'a> {
     pub spec: &'a ArchSpec,
     pub tools: &'a ArchTools,
+    /// The checkout root; compile steps run here.
     pub root: &'a Path,
-    /// The build folder (`target/archway/<profile>`); steps run here.
-    pub build_dir: &'a Path,
-    /// Include folders, relative to the build folder or absolute.
+    /// The build folder as the compiler sees it: relative to the root when it lies inside.
+    pub build_dir: PathBuf,
+    /// Include folders, relative to the root or absolute.
     pub includes: Vec<PathBuf>,
     /// The compiler and assembler with cc's base flags, resolved once: cc runs the compiler to
     /// learn its family, which a no-op build cannot afford per unit.
@@ -34,12 +40,13 @@ impl<'a> UnitContext<'a> {
         tools: &'a ArchTools,
         profile: Profile,
         root: &'a Path,
-        build_dir: &'a Path,
-        includes: Vec<PathBuf>,
+        build_dir: &Path,
         prober: &mut Prober,
     ) -> Result<Self> {
         let cxx_base = base_command(spec, profile, build_dir, &tools.cxx, true, prober)?;
         let asm_base = base_command(spec, profile, build_dir, &tools.asm, false, prober)?;
+        let build_dir = build_dir.strip_prefix(root).unwrap_or(build_dir).to_path_buf();
+        let includes = vec![PathBuf::from("native").join("include"), build_dir.join("gen")];
         Ok(UnitContext { spec, tools, root, build_dir, includes, cxx_base, asm_base })
     }
 }
@@ -97,9 +104,10 @@ fn resolve_base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, too
     Ok((argv, env))
 }
 
-/// A C++ unit: `src` → `obj`, both relative to the build folder or absolute.
+/// A C++ unit: `src` (under the root) → `obj` (relative to the build folder).
 pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
     let tools = ctx.tools;
+    let (src, obj) = (&ctx.source(src), &ctx.build_dir.join(obj));
     let mut cmd = ctx.cxx_base.clone().args([
         "/c", "/GS-", "/GR-", "/EHs-c-", "/Zl", "/Zc:threadSafeInit-", "/Z7", "/std:c++17",
     ]);
@@ -138,9 +146,9 @@ pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
         }
     };
     Ok(Step {
-        label: format!("compile {} {}", ctx.spec.arch, display_rel(ctx.root, src)),
+        label: format!("compile {} {}", ctx.spec.arch, src.display()),
         cmd,
-        cwd: ctx.build_dir.to_path_buf(),
+        cwd: ctx.root.to_path_buf(),
         outputs: vec![obj.to_path_buf()],
         inputs: vec![src.to_path_buf()],
         tool: tools.cxx.identity(),
@@ -151,6 +159,7 @@ pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
 /// A GNU-syntax `.S` unit, assembled by clang's integrated assembler on every host (the MSVC
 /// assemblers each speak another syntax).
 pub fn asm_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
+    let (src, obj) = (&ctx.source(src), &ctx.build_dir.join(obj));
     let dep = obj.with_extension("d");
     let mut cmd = ctx.asm_base.clone();
     for inc in &ctx.includes {
@@ -165,9 +174,9 @@ pub fn asm_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
         .arg(obj)
         .arg(src);
     Ok(Step {
-        label: format!("assemble {} {}", ctx.spec.arch, display_rel(ctx.root, src)),
+        label: format!("assemble {} {}", ctx.spec.arch, src.display()),
         cmd,
-        cwd: ctx.build_dir.to_path_buf(),
+        cwd: ctx.root.to_path_buf(),
         outputs: vec![obj.to_path_buf()],
         inputs: vec![src.to_path_buf()],
         tool: ctx.tools.asm.identity(),
@@ -175,8 +184,10 @@ pub fn asm_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
     })
 }
 
-pub fn display_rel(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+impl UnitContext<'_> {
+    fn source(&self, src: &Path) -> PathBuf {
+        src.strip_prefix(self.root).unwrap_or(src).to_path_buf()
+    }
 }
 
 fn host_triple() -> &'static str {

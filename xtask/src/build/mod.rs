@@ -169,8 +169,7 @@ fn plan(
         let spec = matrix.spec(arch);
         let tools = toolchain.tools(arch).map_err(anyhow::Error::msg)?;
         let obj_dir = PathBuf::from("obj").join(arch.name());
-        let includes = vec![root.join("native/include"), PathBuf::from("gen")];
-        let ctx = compile::UnitContext::new(spec, tools, profile, root, build_dir, includes, &mut prober)?;
+        let ctx = compile::UnitContext::new(spec, tools, profile, root, build_dir, &mut prober)?;
         let unit = |src: &Path, obj: PathBuf| -> Result<Step> {
             match src.extension().and_then(|e| e.to_str()) {
                 Some("S") => compile::asm_step(&ctx, src, &obj),

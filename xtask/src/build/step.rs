@@ -75,7 +75,7 @@ pub enum Outcome {
 
 impl Step {
     fn fingerprint_path(&self) -> PathBuf {
-        let out = &self.outputs[0];
+        let out = self.resolve(&self.outputs[0]);
         let mut name = out.file_name().unwrap().to_os_string();
         name.push(".fingerprint.json");
         out.with_file_name(name)
@@ -211,6 +211,7 @@ mod tests {
         std::fs::write(dir.path().join("in.txt"), "1").unwrap();
         let step = copy_step(dir.path());
         assert!(matches!(step.run(&HashCache::default()).unwrap(), Outcome::Ran));
+        assert!(dir.path().join("out.txt.fingerprint.json").is_file(), "the fingerprint sits beside the output, in the step's folder");
         assert!(matches!(step.run(&HashCache::default()).unwrap(), Outcome::UpToDate));
         std::fs::write(dir.path().join("in.txt"), "2").unwrap();
         assert!(matches!(step.run(&HashCache::default()).unwrap(), Outcome::Ran));
