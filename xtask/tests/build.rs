@@ -4,7 +4,11 @@
 
 mod support;
 
-use std::{collections::BTreeSet, path::PathBuf, sync::OnceLock};
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
 
 use support::*;
 
@@ -12,22 +16,12 @@ const ARCHS: [&str; 4] = ["x86", "x64", "arm64", "arm64ec"];
 const BINARIES: [(&str, &str); 3] = [("archway", "dll"), ("archway_diagnostics", "dll"), ("archway_loadtest", "exe")];
 
 /// One full build shared by the tests of this file; None when the toolchain is missing.
-fn shared_build() -> Option<&'static PathBuf> {
-    static BUILT: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let (tmp, dir) = copy_checkout("archway");
-            if !toolchain_ready(&dir) {
-                return None;
-            }
-            build(&dir, &[]);
-            Some((tmp, dir))
-        })
-        .as_ref()
-        .map(|(_, dir)| dir)
+fn shared_build() -> Option<&'static Path> {
+    static BUILT: SharedBuild = OnceLock::new();
+    built_once(&BUILT, &[])
 }
 
-fn readobj(dir: &std::path::Path) -> PathBuf {
+fn readobj(dir: &Path) -> PathBuf {
     let out = xtask(dir, &["toolchain", "which", "llvm-readobj"]);
     assert!(out.status.success(), "{}", stderr(&out));
     PathBuf::from(stdout(&out).trim())

@@ -51,19 +51,9 @@ fn runnable() -> Vec<String> {
 }
 
 /// The runnable architectures built once in a copy of the checkout.
-fn built() -> Option<&'static Path> {
-    static BUILT: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let (tmp, dir) = copy_checkout("archway");
-            if !toolchain_ready(&dir) {
-                return None;
-            }
-            build(&dir, &["--arch", &runnable().join(",")]);
-            Some((tmp, dir))
-        })
-        .as_ref()
-        .map(|(_, d)| bin_dir(d).leak() as &Path)
+fn built() -> Option<PathBuf> {
+    static BUILT: SharedBuild = OnceLock::new();
+    built_once(&BUILT, &["--arch", &runnable().join(",")]).map(bin_dir)
 }
 
 /// Runs `archway_loadtest_<arch>.exe` from `bin` and returns its exit code and JSON line.
@@ -130,6 +120,7 @@ fn check_served_by(arch: &str, json: &Value, log: &str) {
 fn each_runnable_shim_serves_a_request_through_its_diagnostics_handler() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
+    let bin = bin.as_path();
     for arch in runnable() {
         let (code, json, log) = load_test(&launcher, bin, &arch, &[]);
         assert_eq!(code, 0, "{arch}: {log}");
@@ -144,6 +135,7 @@ fn each_runnable_shim_serves_a_request_through_its_diagnostics_handler() {
 fn a_missing_handler_answers_500_naming_the_file_and_the_error() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
+    let bin = bin.as_path();
     let lonely = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     for name in ["archway_x64.dll", "archway_loadtest_x64.exe"] {
         std::fs::copy(bin.join(name), lonely.path().join(name)).unwrap();
@@ -159,6 +151,7 @@ fn a_missing_handler_answers_500_naming_the_file_and_the_error() {
 fn a_bad_handler_name_answers_500_naming_it() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
+    let bin = bin.as_path();
     let (code, json, log) = load_test(&launcher, bin, "x64", &[("ARCHWAY_HANDLER", "Bad!")]);
     assert_eq!(code, 0, "{log}");
     assert_eq!(json["status"], 500, "{log}");

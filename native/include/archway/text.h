@@ -16,14 +16,7 @@ namespace archway {
 // ---------------------------------------------------------------------------------------------
 // Plain string helpers.
 
-inline size_t length(const char* s) {
-    size_t n = 0;
-    if (s)
-        while (s[n]) ++n;
-    return n;
-}
-
-inline size_t length(const wchar_t* s) {
+template <typename C> inline size_t length(const C* s) {
     size_t n = 0;
     if (s)
         while (s[n]) ++n;
@@ -66,59 +59,54 @@ inline size_t folder_length(const wchar_t* path, size_t len) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// UTF-16 builder (file names, debug messages).
-class WideBuilder {
+// What both builders share: one code unit at a time into the caller's buffer, numbers, and
+// the bookkeeping. `Self` is the derived builder, so every call chains on it.
+template <typename Char, typename Self> class BufferBuilder {
 public:
-    WideBuilder(wchar_t* buffer, size_t capacity) : buf_(buffer), cap_(capacity) {
+    BufferBuilder(Char* buffer, size_t capacity) : buf_(buffer), cap_(capacity) {
         if (cap_) buf_[0] = 0;
     }
 
-    WideBuilder& ch(wchar_t c) {
+    Self& ch(Char c) {
         if (len_ + 1 < cap_) {
             buf_[len_++] = c;
             buf_[len_] = 0;
         } else {
             overflow_ = true;
         }
-        return *this;
+        return self();
     }
-    WideBuilder& wide(const wchar_t* s, size_t n) {
+    Self& units(const Char* s, size_t n) {
         for (size_t i = 0; i < n; ++i) ch(s[i]);
-        return *this;
+        return self();
     }
-    WideBuilder& wide(const wchar_t* s) { return wide(s, length(s)); }
-    // Bytes taken as Latin-1/ASCII code units (callers pass ASCII).
-    WideBuilder& ascii(const char* s, size_t n) {
-        for (size_t i = 0; i < n; ++i) ch(static_cast<wchar_t>(static_cast<uint8_t>(s[i])));
-        return *this;
-    }
-    WideBuilder& ascii(const char* s) { return ascii(s, length(s)); }
-    WideBuilder& u32(uint32_t v) {
-        wchar_t digits[10];
+    Self& u64(uint64_t v) {
+        Char digits[20];
         size_t n = 0;
         do {
-            digits[n++] = static_cast<wchar_t>(L'0' + v % 10);
+            digits[n++] = static_cast<Char>('0' + static_cast<uint32_t>(v % 10));
             v /= 10;
         } while (v);
         while (n) ch(digits[--n]);
-        return *this;
+        return self();
     }
-    // "0x" then at least `min_digits` upper-case hex digits.
-    WideBuilder& hex(uint32_t v, int min_digits) {
+    Self& u32(uint32_t v) { return u64(v); }
+    // "0x" then at least `min_digits` upper-case hex digits ("0x7E", "0x8007051A").
+    Self& hex(uint32_t v, int min_digits) {
         static const char kHex[] = "0123456789ABCDEF";
-        ch(L'0').ch(L'x');
+        ch(static_cast<Char>('0')).ch(static_cast<Char>('x'));
         bool started = false;
         for (int i = 7; i >= 0; --i) {
             uint32_t nibble = (v >> (i * 4)) & 0xF;
             if (nibble || started || i < min_digits) {
-                ch(static_cast<wchar_t>(kHex[nibble]));
+                ch(static_cast<Char>(kHex[nibble]));
                 started = true;
             }
         }
-        return *this;
+        return self();
     }
 
-    const wchar_t* c_str() const { return buf_; }
+    const Char* c_str() const { return buf_; }
     size_t size() const { return len_; }
     bool overflow() const { return overflow_; }
     void truncate(size_t n) {
@@ -129,34 +117,38 @@ public:
     }
 
 private:
-    wchar_t* buf_;
+    Self& self() { return static_cast<Self&>(*this); }
+
+    Char* buf_;
     size_t cap_;
     size_t len_ = 0;
     bool overflow_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------
-// UTF-8 builder with JSON string escaping.
-class Utf8Builder {
+// UTF-16 builder (file names, debug messages).
+class WideBuilder : public BufferBuilder<wchar_t, WideBuilder> {
 public:
-    Utf8Builder(char* buffer, size_t capacity) : buf_(buffer), cap_(capacity) {
-        if (cap_) buf_[0] = 0;
+    using BufferBuilder::BufferBuilder;
+
+    WideBuilder& wide(const wchar_t* s, size_t n) { return units(s, n); }
+    WideBuilder& wide(const wchar_t* s) { return wide(s, length(s)); }
+    // Bytes taken as Latin-1/ASCII code units (callers pass ASCII).
+    WideBuilder& ascii(const char* s, size_t n) {
+        for (size_t i = 0; i < n; ++i) ch(static_cast<wchar_t>(static_cast<uint8_t>(s[i])));
+        return *this;
     }
+    WideBuilder& ascii(const char* s) { return ascii(s, length(s)); }
+};
+
+// ---------------------------------------------------------------------------------------------
+// UTF-8 builder with JSON string escaping.
+class Utf8Builder : public BufferBuilder<char, Utf8Builder> {
+public:
+    using BufferBuilder::BufferBuilder;
 
     // Raw bytes, copied as they are.
-    Utf8Builder& ch(char c) {
-        if (len_ + 1 < cap_) {
-            buf_[len_++] = c;
-            buf_[len_] = 0;
-        } else {
-            overflow_ = true;
-        }
-        return *this;
-    }
-    Utf8Builder& raw(const char* s, size_t n) {
-        for (size_t i = 0; i < n; ++i) ch(s[i]);
-        return *this;
-    }
+    Utf8Builder& raw(const char* s, size_t n) { return units(s, n); }
     Utf8Builder& raw(const char* s) { return raw(s, length(s)); }
 
     // UTF-16 converted to UTF-8, unescaped (lone surrogates become U+FFFD).
@@ -166,37 +158,12 @@ public:
     }
     Utf8Builder& utf16(const wchar_t* s) { return utf16(s, length(s)); }
 
-    Utf8Builder& u64(uint64_t v) {
-        char digits[20];
-        size_t n = 0;
-        do {
-            digits[n++] = static_cast<char>('0' + static_cast<uint32_t>(v % 10));
-            v /= 10;
-        } while (v);
-        while (n) ch(digits[--n]);
-        return *this;
-    }
-    Utf8Builder& u32(uint32_t v) { return u64(v); }
     Utf8Builder& i64(int64_t v) {
         if (v < 0) {
             ch('-');
             return u64(0 - static_cast<uint64_t>(v));
         }
         return u64(static_cast<uint64_t>(v));
-    }
-    // "0x" then at least `min_digits` upper-case hex digits ("0x7E", "0x8007051A").
-    Utf8Builder& hex(uint32_t v, int min_digits) {
-        static const char kHex[] = "0123456789ABCDEF";
-        ch('0').ch('x');
-        bool started = false;
-        for (int i = 7; i >= 0; --i) {
-            uint32_t nibble = (v >> (i * 4)) & 0xF;
-            if (nibble || started || i < min_digits) {
-                ch(kHex[nibble]);
-                started = true;
-            }
-        }
-        return *this;
     }
 
     // JSON values.
@@ -219,10 +186,6 @@ public:
         return *this;
     }
     Utf8Builder& json_string(const wchar_t* s) { return json_string(s, length(s)); }
-
-    const char* c_str() const { return buf_; }
-    size_t size() const { return len_; }
-    bool overflow() const { return overflow_; }
 
     // Decoders, public so other code can walk text the same way.
     static uint32_t next_utf16(const wchar_t* s, size_t n, size_t* i) {
@@ -311,11 +274,6 @@ private:
         }
         code_point(c);
     }
-
-    char* buf_;
-    size_t cap_;
-    size_t len_ = 0;
-    bool overflow_ = false;
 };
 
 }  // namespace archway

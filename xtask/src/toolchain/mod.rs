@@ -118,7 +118,7 @@ impl Toolchain {
 }
 
 /// The highest-versioned tool of a kind that satisfies `ok`.
-fn best<'a>(inv: &'a [Found], tool: LlvmTool, ok: impl Fn(&Found) -> bool) -> Option<&'a Found> {
+pub fn newest<'a>(inv: &'a [Found], tool: LlvmTool, ok: impl Fn(&Found) -> bool) -> Option<&'a Found> {
     inv.iter().filter(|f| f.tool == tool && ok(f)).max_by_key(|f| f.version)
 }
 
@@ -128,15 +128,15 @@ fn best<'a>(inv: &'a [Found], tool: LlvmTool, ok: impl Fn(&Found) -> bool) -> Op
 /// installations, toolchains.md §6).
 pub fn choose_llvm(inv: &[Found], arch: Arch) -> Result<ArchTools, String> {
     let backend = if arch.needs_aarch64_backend() { "aarch64" } else { "x86" };
-    let cxx = best(inv, LlvmTool::ClangCl, |f| f.version.major >= MIN_CLANG && f.has_backend(backend)).ok_or_else(|| {
+    let cxx = newest(inv, LlvmTool::ClangCl, |f| f.version.major >= MIN_CLANG && f.has_backend(backend)).ok_or_else(|| {
         format!("no clang-cl {MIN_CLANG} or newer with the {backend} code generator (install clang-19, or set ARCHWAY_LLVM_DIR)")
     })?;
     let same_install = |f: &Found| f.path.parent() == cxx.path.parent() && f.version == cxx.version;
-    let asm = best(inv, LlvmTool::Clang, |f| same_install(f) && f.has_backend(backend))
-        .or_else(|| best(inv, LlvmTool::Clang, |f| f.version.major >= MIN_CLANG && f.has_backend(backend)))
+    let asm = newest(inv, LlvmTool::Clang, |f| same_install(f) && f.has_backend(backend))
+        .or_else(|| newest(inv, LlvmTool::Clang, |f| f.version.major >= MIN_CLANG && f.has_backend(backend)))
         .ok_or_else(|| format!("no clang (assembler driver) with the {backend} code generator next to {}", cxx.path.display()))?;
     let min_lld = if arch == Arch::Arm64Ec { MIN_LLD_ARM64EC } else { 0 };
-    let link = best(inv, LlvmTool::LldLink, |f| f.version.major >= min_lld).ok_or_else(|| match best(inv, LlvmTool::LldLink, |_| true) {
+    let link = newest(inv, LlvmTool::LldLink, |f| f.version.major >= min_lld).ok_or_else(|| match newest(inv, LlvmTool::LldLink, |_| true) {
         Some(old) => format!(
             "lld-link {} ({}) cannot link ARM64EC; it needs lld-link {MIN_LLD_ARM64EC} or newer: run `cargo xtask toolchain install`",
             old.version,
@@ -145,9 +145,9 @@ pub fn choose_llvm(inv: &[Found], arch: Arch) -> Result<ArchTools, String> {
         None => "no lld-link found (install lld-19, or run `cargo xtask toolchain install`)".to_string(),
     })?;
     let min_dlltool = if arch == Arch::Arm64Ec { MIN_DLLTOOL_ARM64EC } else { 0 };
-    let implib = best(inv, LlvmTool::LlvmDlltool, |f| f.version.major >= min_dlltool)
+    let implib = newest(inv, LlvmTool::LlvmDlltool, |f| f.version.major >= min_dlltool)
         .ok_or_else(|| format!("no llvm-dlltool {min_dlltool} or newer (install llvm-19)"))?;
-    let rc = best(inv, LlvmTool::LlvmRc, |_| true).ok_or("no llvm-rc found (install llvm-19)")?;
+    let rc = newest(inv, LlvmTool::LlvmRc, |_| true).ok_or("no llvm-rc found (install llvm-19)")?;
     Ok(ArchTools {
         flavor: Flavor::Llvm,
         cxx: Tool::from_found(cxx),
@@ -191,10 +191,10 @@ fn msvc_arch_tools(m: &msvc::Msvc, arch: Arch, inv: &[Found]) -> Result<ArchTool
         env: vec![("PATH".to_string(), path_var.to_string_lossy().into_owned())],
     };
     let backend = if arch.needs_aarch64_backend() { "aarch64" } else { "x86" };
-    let asm = best(inv, LlvmTool::Clang, |f| f.has_backend(backend)).ok_or_else(|| {
+    let asm = newest(inv, LlvmTool::Clang, |f| f.has_backend(backend)).ok_or_else(|| {
         format!("no clang to assemble .S files for {arch}: install the Visual Studio component Microsoft.VisualStudio.Component.VC.Llvm.Clang")
     })?;
-    let rc = best(inv, LlvmTool::LlvmRc, |_| true)
+    let rc = newest(inv, LlvmTool::LlvmRc, |_| true)
         .ok_or("no llvm-rc: install the Visual Studio component Microsoft.VisualStudio.Component.VC.Llvm.Clang")?;
     Ok(ArchTools {
         flavor: Flavor::Msvc,
@@ -266,8 +266,14 @@ pub fn which(name: &str) -> Result<PathBuf> {
     let mut prober = probe::Prober::new(Some(project.target_dir.join("archway").join("tool-probes.json")));
     let inventory = llvm_inventory(&[], &mut prober);
     prober.save()?;
-    let found = best(&inventory, tool, |_| true).with_context(|| format!("no {name} found (`cargo xtask doctor` lists where archway looks)"))?;
+    let found = newest(&inventory, tool, |_| true).with_context(|| format!("no {name} found (`cargo xtask doctor` lists where archway looks)"))?;
     Ok(found.path.clone())
+}
+
+/// Every LLVM tool this machine has, asked afresh (for tests that drive LLVM themselves).
+#[cfg(test)]
+pub fn local_inventory() -> Vec<Found> {
+    llvm_inventory(&[], &mut probe::Prober::new(None))
 }
 
 fn llvm_inventory(extra: &[PathBuf], prober: &mut probe::Prober) -> Vec<Found> {

@@ -190,50 +190,17 @@ struct Tools {
     dlltool: PathBuf,
 }
 
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = Path::new(name);
-    if path.is_absolute() {
-        return path.is_file().then(|| path.to_path_buf());
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn first(candidates: &[&str]) -> Option<PathBuf> {
-    candidates.iter().find_map(|c| on_path(c))
-}
-
-/// A clang-cl whose `--print-targets` lists every backend in `backends` (the LLVM in
-/// /tmp/llvmvenv has only x86; Debian's clang-19 has AArch64 too).
-fn clang_cl_with(backends: &[&str]) -> Option<PathBuf> {
-    ["/tmp/llvmvenv/bin/clang-cl", "clang-cl-19", "clang-cl"]
-        .iter()
-        .filter_map(|c| on_path(c))
-        .find(|cl| {
-            Command::new(cl)
-                .arg("--print-targets")
-                .output()
-                .is_ok_and(|out| {
-                    let text = String::from_utf8_lossy(&out.stdout);
-                    backends.iter().all(|b| {
-                        text.lines()
-                            .any(|l| l.trim_start().starts_with(&format!("{b} ")))
-                    })
-                })
-        })
-}
-
-/// The LLVM tools, or `None` after one `skipped:` line; with CI=true a missing tool fails.
+/// The LLVM tools, found as the build finds them; `None` after one `skipped:` line, and with
+/// CI=true a missing tool fails.
 fn tools(backends: &[&str]) -> Option<Tools> {
-    let clang_cl = clang_cl_with(backends);
-    let lld_link = first(&["/tmp/llvmvenv/bin/lld-link", "lld-link-19", "lld-link"]);
-    let llvm_rc = first(&["/tmp/llvmvenv/bin/llvm-rc", "llvm-rc-19", "llvm-rc"]);
-    let dlltool = first(&[
-        "/tmp/llvmvenv/bin/llvm-dlltool",
-        "llvm-dlltool-19",
-        "llvm-dlltool",
-    ]);
+    use crate::toolchain::{llvm::LlvmTool, newest};
+    let inventory = crate::toolchain::local_inventory();
+    let path = |tool, ok: &dyn Fn(&crate::toolchain::llvm::Found) -> bool| newest(&inventory, tool, ok).map(|f| f.path.clone());
+    let clang_cl = path(LlvmTool::ClangCl, &|f| backends.iter().all(|b| f.has_backend(b)));
+    let lld_link = path(LlvmTool::LldLink, &|_| true);
+    let llvm_rc = path(LlvmTool::LlvmRc, &|_| true);
+    // ARM64EC import libraries need llvm-dlltool 18 or newer (toolchains.md §6).
+    let dlltool = path(LlvmTool::LlvmDlltool, &|f| f.version.major >= crate::toolchain::MIN_DLLTOOL_ARM64EC);
     let mut missing = Vec::new();
     if clang_cl.is_none() {
         missing.push(format!(

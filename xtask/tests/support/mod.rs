@@ -7,6 +7,7 @@
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
+    sync::OnceLock,
 };
 
 pub fn repo_root() -> PathBuf {
@@ -95,4 +96,22 @@ pub fn build(dir: &Path, extra: &[&str]) -> Output {
 
 pub fn bin_dir(dir: &Path) -> PathBuf {
     dir.join("target/archway/release/bin")
+}
+
+/// A copy of the checkout built once per test binary.
+pub type SharedBuild = OnceLock<Option<(tempfile::TempDir, PathBuf)>>;
+
+/// The checkout copy in `cell`, built with `extra` arguments on first use; None (after
+/// reporting the missing prerequisite) when this machine cannot build.
+pub fn built_once(cell: &'static SharedBuild, extra: &[&str]) -> Option<&'static Path> {
+    cell.get_or_init(|| {
+        let (tmp, dir) = copy_checkout("archway");
+        if !toolchain_ready(&dir) {
+            return None;
+        }
+        build(&dir, extra);
+        Some((tmp, dir))
+    })
+    .as_ref()
+    .map(|(_, dir)| dir.as_path())
 }
