@@ -63,7 +63,7 @@ fn every_binary_reads_back_right_in_llvm_readobj() {
                 _ => &[],
             };
             assert_eq!(exports, expected, "{}: exports", file.display());
-            assert!(text.contains("Type: VERSION (ID 16)"), "{}: no version resource\n{text}", file.display());
+            assert!(text.contains("Type: VERSIONINFO (ID 16)"), "{}: no version resource\n{text}", file.display());
             let dll = ext == "dll";
             assert_eq!(text.contains("IMAGE_FILE_DLL"), dll, "{}: DLL flag", file.display());
             for flag in ["IMAGE_DLL_CHARACTERISTICS_DYNAMIC_BASE", "IMAGE_DLL_CHARACTERISTICS_NX_COMPAT"] {

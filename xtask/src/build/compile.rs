@@ -153,6 +153,7 @@ pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
         inputs: vec![src.to_path_buf()],
         tool: tools.cxx.identity(),
         depfile: Some(depfile),
+        fingerprint: None,
     })
 }
 
@@ -181,6 +182,7 @@ pub fn asm_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
         inputs: vec![src.to_path_buf()],
         tool: ctx.tools.asm.identity(),
         depfile: Some(DepFile::Make(dep)),
+        fingerprint: None,
     })
 }
 

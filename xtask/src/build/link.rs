@@ -41,6 +41,7 @@ pub fn implib_step(spec: &ArchSpec, tools: &ArchTools, build_dir: &Path, def: &P
         inputs: vec![def.to_path_buf()],
         tool: tools.implib.identity(),
         depfile: None,
+        fingerprint: None,
     }
 }
 
@@ -107,5 +108,6 @@ pub fn link_step(spec: &ArchSpec, tools: &ArchTools, build_dir: &Path, bin: &Bin
         inputs,
         tool: tools.link.identity(),
         depfile: None,
+        fingerprint: None,
     }
 }

@@ -231,6 +231,12 @@ fn plan(
         }
     }
     prober.save()?;
+    // Fingerprints live apart from the outputs, so `bin/` holds only what later steps ship.
+    for step in plan.units.iter_mut().chain(plan.links.iter_mut()) {
+        let output = step.cwd.join(&step.outputs[0]);
+        let rel = output.strip_prefix(build_dir).unwrap_or(&output).to_string_lossy().replace(['/', '\\'], "_");
+        step.fingerprint = Some(build_dir.join("fingerprints").join(format!("{rel}.json")));
+    }
     Ok(plan)
 }
 

@@ -69,6 +69,7 @@ pub fn rc_step(arch: Arch, tools: &ArchTools, build_dir: &Path, rc: &Path, res: 
         inputs: vec![rc.to_path_buf()],
         tool: tools.rc.identity(),
         depfile: None,
+        fingerprint: None,
     }
 }
 

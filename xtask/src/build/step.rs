@@ -37,6 +37,8 @@ pub struct Step {
     /// The identity of the tool (path and version banner).
     pub tool: String,
     pub depfile: Option<DepFile>,
+    /// Where the fingerprint goes; beside the first output when None.
+    pub fingerprint: Option<PathBuf>,
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
@@ -75,6 +77,9 @@ pub enum Outcome {
 
 impl Step {
     fn fingerprint_path(&self) -> PathBuf {
+        if let Some(path) = &self.fingerprint {
+            return self.resolve(path);
+        }
         let out = self.resolve(&self.outputs[0]);
         let mut name = out.file_name().unwrap().to_os_string();
         name.push(".fingerprint.json");
@@ -202,6 +207,7 @@ mod tests {
             inputs: vec!["in.txt".into()],
             tool: "cp".into(),
             depfile: None,
+            fingerprint: None,
         }
     }
 
