@@ -31,10 +31,30 @@ fn launcher() -> Option<Launcher> {
         return Some(Launcher::Direct);
     }
     let found = std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("wine")).find(|p| p.is_file());
-    if found.is_none() {
+    let Some(wine) = found else {
         missing("wine (64-bit)", "apt-get install wine64");
-    }
-    found.map(Launcher::Wine)
+        return None;
+    };
+    // Tests start Wine in parallel; a prefix being created meanwhile makes the others fail, so
+    // it is created once, and waited for, before any test runs a program.
+    static PREFIX_READY: OnceLock<()> = OnceLock::new();
+    PREFIX_READY.get_or_init(|| {
+        let status = wine_command(&wine).arg("wineboot").arg("--init").status().expect("wine runs");
+        assert!(status.success(), "wineboot --init failed");
+        let server = wine.with_file_name("wineserver");
+        let _ = Command::new(if server.is_file() { server } else { "wineserver".into() }).arg("-w").env("WINEPREFIX", wine_prefix()).status();
+    });
+    Some(Launcher::Wine(wine))
+}
+
+fn wine_prefix() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("wineprefix")
+}
+
+fn wine_command(wine: &Path) -> Command {
+    let mut cmd = Command::new(wine);
+    cmd.env("WINEPREFIX", wine_prefix()).env("WINEDEBUG", "-all").env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+    cmd
 }
 
 /// The architectures whose programs this machine runs: ARCHWAY_RUN_NATIVELY on Windows
@@ -62,11 +82,8 @@ fn load_test(launcher: &Launcher, bin: &Path, arch: &str, env: &[(&str, &str)]) 
     let mut cmd = match launcher {
         Launcher::Direct => Command::new(&exe),
         Launcher::Wine(wine) => {
-            let mut cmd = Command::new(wine);
-            cmd.arg(&exe)
-                .env("WINEPREFIX", Path::new(env!("CARGO_TARGET_TMPDIR")).join("wineprefix"))
-                .env("WINEDEBUG", "-all")
-                .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+            let mut cmd = wine_command(wine);
+            cmd.arg(&exe);
             cmd
         }
     };
