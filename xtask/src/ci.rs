@@ -73,10 +73,7 @@ pub fn render(matrix: &Path) -> Result<String> {
                 out += "      - name: .ci/run (installs LLVM and Wine, then runs the README's tests)\n        run: bash .ci/run\n";
             }
             (None, Some(flavor)) => {
-                let flavor = match flavor {
-                    crate::toolchain::Flavor::Llvm => "llvm",
-                    crate::toolchain::Flavor::Msvc => "msvc",
-                };
+                let flavor = flavor.name();
                 let native = job.native_machine.as_deref().unwrap_or("x64");
                 out += &format!(
                     "    env:\n      ARCHWAY_TOOLCHAIN: {flavor}\n      ARCHWAY_NATIVE_MACHINE: {native}\n      ARCHWAY_RUN_NATIVELY: {}\n",

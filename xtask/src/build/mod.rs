@@ -164,6 +164,11 @@ fn plan(
     fsx::write_if_changed(&gen_dir.join("archway_version.h"), resource::version_header(project.version).as_bytes())?;
     let brand = resource::Branding { company: project.company.clone(), product: project.product.clone() };
     let mut prober = Prober::new(Some(project.target_dir.join("archway").join("cc-commands.json")));
+    // The system DLLs any binary imports from, each `.def` read once for all architectures.
+    let mut import_srcs: Vec<&PathBuf> = binaries.iter().flat_map(|b| &b.imports).collect();
+    import_srcs.sort();
+    import_srcs.dedup();
+    let import_defs = import_srcs.into_iter().map(|src| Ok((src, def::read(src)?))).collect::<Result<Vec<_>>>()?;
     let mut plan = Plan { units: Vec::new(), links: Vec::new(), artifacts: Vec::new() };
     for &arch in archs {
         let spec = matrix.spec(arch);
@@ -183,14 +188,11 @@ fn plan(
             plan.units.push(unit(&src, obj.clone())?);
             runtime_objs.push(obj);
         }
-        // Import libraries for the system DLLs any binary imports from.
-        let mut import_defs: Vec<&PathBuf> = binaries.iter().flat_map(|b| &b.imports).collect();
-        import_defs.sort();
-        import_defs.dedup();
-        for def_src in import_defs {
+        // Import libraries for the system DLLs.
+        for (def_src, parsed) in &import_defs {
             let stem = def_src.file_stem().unwrap().to_string_lossy().into_owned();
             let def = obj_dir.join("imports").join(format!("{stem}.def"));
-            let text = def::read(def_src)?.for_import_library(arch, def_src)?;
+            let text = parsed.for_import_library(arch, def_src)?;
             fsx::write_if_changed(&build_dir.join(&def), text.as_bytes())?;
             plan.units.push(link::implib_step(spec, tools, build_dir, &def, &def.with_extension("lib")));
         }

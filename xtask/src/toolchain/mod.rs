@@ -58,6 +58,16 @@ pub enum Flavor {
     Msvc,
 }
 
+impl Flavor {
+    /// The name on the command line and in `matrix.toml` (`llvm`, `msvc`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::Llvm => "llvm",
+            Flavor::Msvc => "msvc",
+        }
+    }
+}
+
 /// One program the build runs, with what it said about itself.
 #[derive(Clone, Debug)]
 pub struct Tool {
@@ -222,7 +232,7 @@ pub enum Provisioning {
 /// exist; LLVM everywhere else. On Linux x86_64, when ARM64EC is asked for and no lld-link
 /// ≥ 20 exists, the pinned LLVM is provisioned first (unless `no_provision`).
 pub fn discover(project: &Project, flavor: Option<Flavor>, archs: &[Arch], provisioning: Provisioning) -> Result<Toolchain> {
-    let mut prober = probe::Prober::new(Some(project.target_dir.join("archway").join("tool-probes.json")));
+    let mut prober = probe_store(project);
     let msvc = match flavor {
         Some(Flavor::Llvm) => None,
         _ => msvc_for_host()?,
@@ -256,14 +266,18 @@ pub fn discover(project: &Project, flavor: Option<Flavor>, archs: &[Arch], provi
     Ok(Toolchain { archs, msvc: msvc.as_ref().map(|m| m.describe()), llvm_inventory: inventory })
 }
 
+/// What tools said about themselves, remembered in `target/archway/tool-probes.json`.
+fn probe_store(project: &Project) -> probe::Prober {
+    probe::Prober::new(Some(project.target_dir.join("archway").join("tool-probes.json")))
+}
+
 /// The newest copy of an LLVM tool, by its base name.
 pub fn which(name: &str) -> Result<PathBuf> {
     let tool = LlvmTool::ALL.into_iter().find(|t| t.base_name() == name).ok_or_else(|| {
         let names: Vec<_> = LlvmTool::ALL.iter().map(|t| t.base_name()).collect();
         anyhow::anyhow!("unknown tool `{name}`; known: {}", names.join(", "))
     })?;
-    let project = Project::discover()?;
-    let mut prober = probe::Prober::new(Some(project.target_dir.join("archway").join("tool-probes.json")));
+    let mut prober = probe_store(&Project::discover()?);
     let inventory = llvm_inventory(&[], &mut prober);
     prober.save()?;
     let found = newest(&inventory, tool, |_| true).with_context(|| format!("no {name} found (`cargo xtask doctor` lists where archway looks)"))?;

@@ -485,6 +485,13 @@ fn real_x64_dll_passes_and_reads_back() {
     );
 }
 
+/// `dll`, checked as an `arch` DLL, fails exactly `rule`, with `text` in the message.
+fn fails_only(dll: &Path, arch: Arch, rule: Rule, text: &str) {
+    let (rules, msg) = failed_rules(dll, arch, ImageKind::Dll);
+    assert_eq!(rules, [rule], "{msg}");
+    assert!(msg.contains(text), "{msg}");
+}
+
 #[test]
 fn real_variants_each_fail_their_rule() {
     let Some(tools) = tools(&["x86-64"]) else {
@@ -502,38 +509,21 @@ fn real_variants_each_fail_their_rule() {
     assert!(!facts.is_pe32_plus && facts.imports[0].1 == ["GetCurrentProcessId"]);
 
     let dll = build("x86dllexport", &|f| f.dllexport = true, Arch::X86);
-    let (rules, msg) = failed_rules(&dll, Arch::X86, ImageKind::Dll);
-    assert_eq!(rules, [Rule::Exports]);
-    assert!(
-        msg.contains(
-            "rule exports: expected exactly [RegisterModule], found [_RegisterModule@12]"
-        ),
-        "{msg}"
-    );
+    fails_only(&dll, Arch::X86, Rule::Exports, "rule exports: expected exactly [RegisterModule], found [_RegisterModule@12]");
 
     let dll = build(
         "nohighentropy",
         &|f| f.link_args.push("/highentropyva:no"),
         Arch::X64,
     );
-    let (rules, msg) = failed_rules(&dll, Arch::X64, ImageKind::Dll);
-    assert_eq!(rules, [Rule::DllCharacteristics]);
-    assert!(
-        msg.contains("rule dll-characteristics: missing HIGH_ENTROPY_VA"),
-        "{msg}"
-    );
+    fails_only(&dll, Arch::X64, Rule::DllCharacteristics, "rule dll-characteristics: missing HIGH_ENTROPY_VA");
 
     let dll = build(
         "user32",
         &|f| f.imports.push(("user32.dll", "GetDesktopWindow")),
         Arch::X64,
     );
-    let (rules, msg) = failed_rules(&dll, Arch::X64, ImageKind::Dll);
-    assert_eq!(rules, [Rule::Imports]);
-    assert!(
-        msg.contains("rule imports: not allowed: user32.dll (GetDesktopWindow)"),
-        "{msg}"
-    );
+    fails_only(&dll, Arch::X64, Rule::Imports, "rule imports: not allowed: user32.dll (GetDesktopWindow)");
 
     let dll = build(
         "delayload",
@@ -547,17 +537,10 @@ fn real_variants_each_fail_their_rule() {
     assert_eq!(facts.imports.len(), 1, "{:?}", facts.imports);
     let delayed = vec![("user32.dll".to_string(), strings(&["GetDesktopWindow"]))];
     assert_eq!(facts.delay_imports, delayed);
-    let (rules, msg) = failed_rules(&dll, Arch::X64, ImageKind::Dll);
-    assert_eq!(rules, [Rule::Imports]);
-    assert!(
-        msg.contains("user32.dll (GetDesktopWindow, delay-load)"),
-        "{msg}"
-    );
+    fails_only(&dll, Arch::X64, Rule::Imports, "user32.dll (GetDesktopWindow, delay-load)");
 
     let dll = build("unversioned", &|f| f.version = None, Arch::X64);
-    let (rules, msg) = failed_rules(&dll, Arch::X64, ImageKind::Dll);
-    assert_eq!(rules, [Rule::Version]);
-    assert!(msg.contains("rule version: no VS_VERSIONINFO"), "{msg}");
+    fails_only(&dll, Arch::X64, Rule::Version, "rule version: no VS_VERSIONINFO");
 
     // Everything wrong at once: all six rules, one line each, every line naming the file.
     let dll = build(
