@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Subcommand;
 
-use crate::{build, cmd, project::Project};
+use crate::{build, cmd, forwarders, fsx, matrix::Arch, project::Project};
 
 #[derive(Subcommand)]
 pub enum Bench {
@@ -14,11 +14,17 @@ pub enum Bench {
     /// (orchestration overhead, goal ≤ 1.15), then a no-op rebuild (goal < 0.2 s).
     #[command(after_help = "Example:\n  cargo xtask bench build")]
     Build,
+    /// Writing the shipped Arm64X forwarders with archway's writer against lld-link linking the
+    /// same files, in one run (goal: the writer at least 50x faster). Builds the targets first
+    /// when they are missing.
+    #[command(after_help = "Example:\n  cargo xtask bench forwarders")]
+    Forwarders,
 }
 
 pub fn run(what: Bench) -> Result<()> {
     match what {
         Bench::Build => bench_build(),
+        Bench::Forwarders => bench_forwarders(),
     }
 }
 
@@ -52,6 +58,49 @@ fn bench_build() -> Result<()> {
     println!("orchestration overhead (wall / ideal): {overhead:.3}  (goal <= 1.15: {})", verdict(overhead <= 1.15));
     println!("no-op rebuild: {} steps up to date in {:.3} s  (goal < 0.2 s: {})", noop.up_to_date, noop_wall.as_secs_f64(), verdict(noop_wall.as_secs_f64() < 0.2));
     std::fs::remove_dir_all(&out_dir)?;
+    Ok(())
+}
+
+fn bench_forwarders() -> Result<()> {
+    let project = Project::discover()?;
+    let bin_dir = project.build_dir(build::Profile::Release.name()).join("bin");
+    let plan = || forwarders::plan_all(&project, &bin_dir, forwarders::Selection::All);
+    if plan().is_err() {
+        eprintln!("building the forwarders' targets first");
+        let archs = [Arch::Arm64, Arch::X64, Arch::Arm64Ec].map(|a| a.name().to_string()).to_vec();
+        let opts = build::BuildOptions { archs, profile: build::Profile::Release, jobs: None, flavor: None, no_provision: false, quiet: true, out_dir: None };
+        build::run(&opts)?;
+    }
+    let planned = plan()?;
+    let scratch = tempfile::tempdir()?;
+    let linker = forwarders::compare::Linker::new()?;
+    for p in &planned {
+        forwarders::compare::same_bytes(&p.spec.file, &p.bytes, &linker.link_planned(p)?)?;
+    }
+
+    // The writer: read the targets, check the specs, lay out and write every file.
+    const WRITER_ROUNDS: u32 = 200;
+    let start = Instant::now();
+    for _ in 0..WRITER_ROUNDS {
+        for p in plan()? {
+            fsx::write_atomic(&scratch.path().join(&p.spec.file), &p.bytes)?;
+        }
+    }
+    let writer = start.elapsed().as_secs_f64() / f64::from(WRITER_ROUNDS);
+    // lld-link: the same files from the same exports and version resource (load-configuration
+    // objects assembled once, outside the timing).
+    const LLD_ROUNDS: u32 = 5;
+    let start = Instant::now();
+    for _ in 0..LLD_ROUNDS {
+        for p in &planned {
+            linker.link_planned(p)?;
+        }
+    }
+    let lld = start.elapsed().as_secs_f64() / f64::from(LLD_ROUNDS);
+    let ratio = lld / writer;
+    println!("{} forwarders, byte-identical to lld-link's", planned.len());
+    println!("archway writer: {:.3} ms per set ({WRITER_ROUNDS} rounds); lld-link: {:.1} ms per set ({LLD_ROUNDS} rounds)", writer * 1e3, lld * 1e3);
+    println!("speed-up (lld-link / writer): {ratio:.0}x  (goal >= 50x: {})", verdict(ratio >= 50.0));
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod ci;
 mod cmd;
 mod config;
 mod doctor;
+mod forwarders;
 mod fsx;
 mod matrix;
 mod project;
@@ -61,6 +62,31 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Write the Arm64X pure forwarders of forwarders/*.toml next to the built DLLs, then read
+    /// each back with the independent verifier (`build` does this after linking).
+    #[command(after_help = "Examples:\n  cargo xtask forwarders\n  cargo xtask forwarders --profile debug\n  cargo xtask forwarders --compare-with-lld\n  \
+        cargo xtask forwarders --bin-dir path/to/dlls   # DLLs built elsewhere\n\n\
+        Each forwarder needs <binary>_arm64.dll and <binary>_x64.dll (or _arm64ec.dll) in the same folder.\n\
+        SOURCE_DATE_EPOCH sets the PE timestamp (0 when unset).")]
+    Forwarders {
+        #[arg(long, value_enum, default_value = "release")]
+        profile: Profile,
+        /// The folder holding the target DLLs (default: target/archway/<profile>/bin).
+        #[arg(long, value_name = "DIR")]
+        bin_dir: Option<std::path::PathBuf>,
+        /// Also link each forwarder with lld-link 21+ and fail unless both files are identical.
+        #[arg(long)]
+        compare_with_lld: bool,
+    },
+    /// Check DLLs the way the build does and print their exports; an Arm64X file is shown in
+    /// both views, and every forwarder is checked against its target file beside it.
+    #[command(after_help = "Examples:\n  cargo xtask verify target/archway/release/bin/archway.dll\n  \
+        cargo xtask verify path/to/aspnetcorev2.dll path/to/other.dll")]
+    Verify {
+        /// The DLLs (or EXEs) to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Show which toolchains were found, their versions, and what each can build.
     #[command(after_help = "Example:\n  cargo xtask doctor\n  cargo xtask doctor --toolchain llvm")]
     Doctor {
@@ -81,7 +107,7 @@ enum Command {
         check: bool,
     },
     /// Measure the pipeline against peers run in the same process.
-    #[command(after_help = "Example:\n  cargo xtask bench build")]
+    #[command(after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders")]
     Bench {
         #[command(subcommand)]
         what: bench::Bench,
@@ -126,6 +152,12 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             build::print_summary(&report);
             Ok(())
         }
+        Command::Forwarders { profile, bin_dir, compare_with_lld } => {
+            let project = project::Project::discover()?;
+            let bin_dir = bin_dir.unwrap_or_else(|| project.build_dir(profile.name()).join("bin"));
+            forwarders::run(&project, &bin_dir, compare_with_lld)
+        }
+        Command::Verify { files } => verify::forwards::run(&files),
         Command::Doctor { selection } => doctor::run(&selection.archs, selection.toolchain),
         Command::Toolchain { action: ToolchainAction::Install { force } } => toolchain::provision::install(force).map(drop),
         Command::Toolchain { action: ToolchainAction::Which { tool } } => {

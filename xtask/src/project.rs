@@ -76,6 +76,24 @@ fn product_version(version: &semver::Version, build: u16) -> Result<[u16; 4]> {
     Ok([field(version.major, "major")?, field(version.minor, "minor")?, field(version.patch, "patch")?, build])
 }
 
+/// SOURCE_DATE_EPOCH (reproducible-builds.org): the one time archway writes into artifacts;
+/// `None` when unset, so callers fall back to 0 rather than to the clock.
+pub fn source_date_epoch() -> Result<Option<u64>> {
+    parse_source_date_epoch(std::env::var(SOURCE_DATE_EPOCH_VAR).ok().as_deref())
+}
+
+pub const SOURCE_DATE_EPOCH_VAR: &str = "SOURCE_DATE_EPOCH";
+
+fn parse_source_date_epoch(value: Option<&str>) -> Result<Option<u64>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => match text.parse::<u64>() {
+            Ok(seconds) => Ok(Some(seconds)),
+            Err(_) => bail!("{SOURCE_DATE_EPOCH_VAR}={text:?} is not a whole number of seconds since 1970-01-01 UTC"),
+        },
+    }
+}
+
 fn build_number(value: Option<&str>) -> Result<u16> {
     match value {
         None | Some("") => Ok(0),
@@ -102,5 +120,13 @@ mod tests {
         assert_eq!(build_number(Some("42")).unwrap(), 42);
         let msg = build_number(Some("x1")).unwrap_err().to_string();
         assert!(msg.contains("ARCHWAY_BUILD_NUMBER=\"x1\""), "{msg}");
+    }
+
+    #[test]
+    fn source_date_epoch_is_optional_and_numeric() {
+        assert_eq!(parse_source_date_epoch(None).unwrap(), None);
+        assert_eq!(parse_source_date_epoch(Some(" 1700000000 ")).unwrap(), Some(1_700_000_000));
+        let msg = parse_source_date_epoch(Some("yesterday")).unwrap_err().to_string();
+        assert!(msg.contains("SOURCE_DATE_EPOCH=\"yesterday\""), "{msg}");
     }
 }

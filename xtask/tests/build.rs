@@ -14,6 +14,8 @@ use support::*;
 
 const ARCHS: [&str; 4] = ["x86", "x64", "arm64", "arm64ec"];
 const BINARIES: [(&str, &str); 3] = [("archway", "dll"), ("archway_diagnostics", "dll"), ("archway_loadtest", "exe")];
+/// The Arm64X forwarders of `forwarders/*.toml`, written beside the binaries.
+const FORWARDERS: [&str; 2] = ["archway.dll", "archway_diagnostics.dll"];
 
 /// One full build shared by the tests of this file; None when the toolchain is missing.
 fn shared_build() -> Option<&'static Path> {
@@ -108,7 +110,10 @@ fn two_checkout_folders_give_identical_bytes() {
         compared += 1;
     }
     let per_binary = if msvc { 1 } else { 2 };
-    assert_eq!(compared, ARCHS.len() * BINARIES.len() * per_binary, "every binary (and PDB) compared");
+    for forwarder in FORWARDERS {
+        assert!(bin_dir(first).join(forwarder).is_file(), "{forwarder} is written by the build");
+    }
+    assert_eq!(compared, ARCHS.len() * BINARIES.len() * per_binary + FORWARDERS.len(), "every binary (and PDB) and forwarder compared");
 }
 
 /// The `[n/N] label` lines a build printed: what actually ran.

@@ -1,6 +1,7 @@
 //! `cargo xtask build`: every native binary for every selected architecture, in three phases
 //! (compile, assemble, resources and import libraries; link; verify), each step skipped when
-//! its fingerprint says nothing changed.
+//! its fingerprint says nothing changed. Then the Arm64X forwarders whose targets were built
+//! (`crate::forwarders`) are written beside them and verified.
 //!
 //! Layout under `target/archway/<profile>/`:
 //!   bin/<name>_<arch>.{dll,exe,pdb}     what later steps ship or test, side by side
@@ -22,7 +23,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{
     binaries::{self, Binary, Kind},
-    fsx,
+    forwarders, fsx,
     matrix::{Arch, Matrix},
     project::Project,
     toolchain::{self, Flavor, Provisioning, Toolchain, probe::Prober},
@@ -75,6 +76,7 @@ pub struct Artifact {
 pub struct BuildReport {
     pub bin_dir: PathBuf,
     pub artifacts: Vec<Artifact>,
+    pub forwarders: Vec<forwarders::Written>,
     pub ran: usize,
     pub up_to_date: usize,
 }
@@ -118,9 +120,12 @@ pub fn run(opts: &BuildOptions) -> Result<BuildReport> {
         };
         verify::check(&artifact.path, &expect)?;
     }
+    let bin_dir = build_dir.join("bin");
+    let forwarders = forwarders::write_all(&project, &bin_dir, forwarders::Selection::BuiltFor(&archs))?;
     Ok(BuildReport {
-        bin_dir: build_dir.join("bin"),
+        bin_dir,
         artifacts: plan.artifacts,
+        forwarders,
         ran: units.ran + links.ran,
         up_to_date: units.up_to_date + links.up_to_date,
     })
@@ -142,6 +147,9 @@ pub fn print_summary(report: &BuildReport) {
         names.join(", "),
         report.bin_dir.display()
     );
+    for written in &report.forwarders {
+        eprintln!("forwarder {}", forwarders::summary_line(written));
+    }
 }
 
 struct Plan {

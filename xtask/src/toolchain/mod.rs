@@ -277,11 +277,17 @@ pub fn which(name: &str) -> Result<PathBuf> {
         let names: Vec<_> = LlvmTool::ALL.iter().map(|t| t.base_name()).collect();
         anyhow::anyhow!("unknown tool `{name}`; known: {}", names.join(", "))
     })?;
+    let inventory = inventory()?;
+    let found = newest(&inventory, tool, |_| true).with_context(|| format!("no {name} found (`cargo xtask doctor` lists where archway looks)"))?;
+    Ok(found.path.clone())
+}
+
+/// Every LLVM tool this machine has, with the answers of earlier probes reused.
+pub fn inventory() -> Result<Vec<Found>> {
     let mut prober = probe_store(&Project::discover()?);
     let inventory = llvm_inventory(&[], &mut prober);
     prober.save()?;
-    let found = newest(&inventory, tool, |_| true).with_context(|| format!("no {name} found (`cargo xtask doctor` lists where archway looks)"))?;
-    Ok(found.path.clone())
+    Ok(inventory)
 }
 
 /// Every LLVM tool this machine has, asked afresh (for tests that drive LLVM themselves).

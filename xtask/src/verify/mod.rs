@@ -8,6 +8,8 @@
 //! [`read_facts`] gathers what a file says, [`violations`] holds the facts against an
 //! [`Expectation`], and [`check`] does both and fails with every broken rule of the file at once.
 
+pub mod arm64x;
+pub mod forwards;
 mod versioninfo;
 
 pub use versioninfo::{FIXED_FILE_INFO_SIGNATURE, VersionInfo, parse_version_info};
@@ -231,6 +233,9 @@ fn machine_rule(facts: &PeFacts, arch: Arch) -> Vec<String> {
         }
         (Arch::X64, Some(version)) => out.push(format!(
             "found CHPE metadata (version {version}): this is an ARM64EC image, not x64"
+        )),
+        (Arch::Arm64, Some(version)) => out.push(format!(
+            "found CHPE metadata (version {version}): this is an ARM64X (hybrid) image, not plain ARM64"
         )),
         _ => {}
     }

@@ -67,6 +67,7 @@ fn each_broken_fact_fails_its_own_rule() {
     let cases: &[(Arch, Break, Rule, &str)] = &[
         (Arch::X64, |f| f.machine = 0xAA64, Rule::Machine, "expected 0x8664 (x64), found 0xaa64 (arm64)"),
         (Arch::X64, |f| f.chpe_metadata_version = Some(1), Rule::Machine, "ARM64EC image, not x64"),
+        (Arch::Arm64, |f| f.chpe_metadata_version = Some(2), Rule::Machine, "ARM64X (hybrid) image, not plain ARM64"),
         (Arch::Arm64Ec, |f| f.chpe_metadata_version = None, Rule::Machine, "CHPEMetadataPointer is 0"),
         (Arch::Arm64Ec, |f| { f.chpe_metadata_version = None; f.load_config_size = None }, Rule::Machine, "has no load config"),
         (Arch::Arm64Ec, |f| { f.chpe_metadata_version = None; f.load_config_size = Some(0x70) }, Rule::Machine, "too short"),

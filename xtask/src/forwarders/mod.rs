@@ -1,0 +1,243 @@
+//! `cargo xtask forwarders`: the Arm64X pure forwarder DLLs of `forwarders/*.toml`, written by
+//! archway itself next to the built DLLs they forward to (arm64x-forwarder.md), so one DLL path
+//! serves native ARM64 and emulated x64 IIS workers (iis.md §2.3). No linker is involved: the
+//! format is small, fixed and fully specified, and a linker-built forwarder once broke on a
+//! link.exe bug (dotnet/aspnetcore#62585) and shipped unversioned (dotnet/aspnetcore#60764).
+//!
+//! Every spec is checked against its target files before anything is written, so a bad spec
+//! leaves no file behind; every written file is then read back by the independent reader in
+//! `verify::forwards`.
+
+pub mod compare;
+pub mod exports;
+pub mod pe;
+pub mod reference;
+pub mod spec;
+pub mod versioninfo;
+
+#[cfg(test)]
+mod golden_tests;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::{
+    binaries::{self, Binary, Kind},
+    fsx,
+    matrix::Arch,
+    project::{self, Project},
+    verify::{self, PeFacts},
+};
+use exports::Table;
+use spec::{Spec, VersionFrom};
+use versioninfo::VersionResource;
+
+/// One forwarder written (or found unchanged) and verified.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub path: PathBuf,
+    pub native_target: String,
+    pub ec_target: String,
+    pub version: [u16; 4],
+    pub changed: bool,
+}
+
+/// A forwarder ready to be written: its bytes are final.
+pub struct Planned {
+    pub spec: Spec,
+    pub path: PathBuf,
+    pub native_target: String,
+    pub ec_target: String,
+    pub version: [u16; 4],
+    /// The VS_VERSIONINFO the file carries (for the lld-link comparison).
+    pub version_blob: Vec<u8>,
+    pub bytes: Vec<u8>,
+}
+
+/// Which specs to write.
+#[derive(Clone, Copy, Debug)]
+pub enum Selection<'a> {
+    /// Every spec; a missing target is an error (`cargo xtask forwarders`).
+    All,
+    /// The specs whose two target architectures were just built (`cargo xtask build`).
+    BuiltFor(&'a [Arch]),
+}
+
+/// `cargo xtask forwarders`: every spec, optionally compared with lld-link's output first.
+pub fn run(project: &Project, bin_dir: &Path, compare_with_lld: bool) -> Result<()> {
+    let planned = plan_all(project, bin_dir, Selection::All)?;
+    if compare_with_lld {
+        for line in compare::against_lld(&planned)? {
+            eprintln!("{line}");
+        }
+    }
+    let count = planned.len();
+    for planned in planned {
+        eprintln!("{}", summary_line(&write_one(planned)?));
+    }
+    eprintln!("{count} forwarders in {}", bin_dir.display());
+    Ok(())
+}
+
+/// Plans every selected forwarder, then writes and verifies each; nothing is written unless
+/// every spec is sound.
+pub fn write_all(project: &Project, bin_dir: &Path, selection: Selection) -> Result<Vec<Written>> {
+    let planned = plan_all(project, bin_dir, selection)?;
+    planned.into_iter().map(|p| write_one(p)).collect()
+}
+
+pub fn plan_all(project: &Project, bin_dir: &Path, selection: Selection) -> Result<Vec<Planned>> {
+    let specs = spec::discover(&project.root)?;
+    let binaries = binaries::discover(&project.root)?;
+    let timestamp = timestamp()?;
+    specs
+        .into_iter()
+        .filter(|s| match selection {
+            Selection::All => true,
+            Selection::BuiltFor(archs) => archs.contains(&Arch::Arm64) && archs.contains(&s.ec.arch()),
+        })
+        .map(|s| plan(s, &binaries, bin_dir, timestamp))
+        .collect()
+}
+
+/// COFF TimeDateStamp: SOURCE_DATE_EPOCH, else 0 (arm64x-forwarder.md §10); never the clock.
+fn timestamp() -> Result<u32> {
+    match project::source_date_epoch()? {
+        None => Ok(0),
+        Some(seconds) => u32::try_from(seconds).with_context(|| {
+            format!("{}={seconds} does not fit a PE timestamp (32 bits, until 2106)", project::SOURCE_DATE_EPOCH_VAR)
+        }),
+    }
+}
+
+pub fn plan(spec: Spec, binaries: &[Binary], bin_dir: &Path, timestamp: u32) -> Result<Planned> {
+    let bin = binaries.iter().find(|b| b.name == spec.binary && b.kind == Kind::Dll).ok_or_else(|| {
+        let dlls: Vec<&str> = binaries.iter().filter(|b| b.kind == Kind::Dll).map(|b| b.name.as_str()).collect();
+        anyhow!("{}: `binary = {:?}` is not a DLL of any binary.toml; known DLLs: {}", spec.binary_location, spec.binary, dlls.join(", "))
+    })?;
+    let native = Target::open(&spec, bin_dir, bin.file_name(Arch::Arm64), Arch::Arm64)?;
+    let ec = Target::open(&spec, bin_dir, bin.file_name(spec.ec.arch()), spec.ec.arch())?;
+    for file in [&native.file, &ec.file] {
+        if file.eq_ignore_ascii_case(&spec.file) {
+            bail!("{}: `file = {:?}` would overwrite its own target", spec.path.display(), spec.file);
+        }
+    }
+    for (export, location) in spec.exports.iter().zip(&spec.export_locations) {
+        for target in [&native, &ec] {
+            if !target.facts.exports.iter().any(|e| *e == export.name) {
+                bail!(
+                    "{location}: export `{}` is not exported by {} (it exports: {}); remove it from the spec or add it to the binary's .def file",
+                    export.name,
+                    target.file,
+                    target.facts.exports.join(", ")
+                );
+            }
+        }
+    }
+    let source = match spec.version_from {
+        VersionFrom::Ec => &ec,
+        VersionFrom::Native => &native,
+    };
+    let Some(info) = source.facts.version_info.clone() else {
+        bail!(
+            "{}: {} has no VERSIONINFO, and the forwarder copies it (an unversioned forwarder breaks MSI upgrades, dotnet/aspnetcore#60764)",
+            spec.path.display(),
+            source.file
+        );
+    };
+    let stem = |file: &str| file[..file.len() - 4].to_string();
+    let description = spec.description.clone().unwrap_or_else(|| format!("Arm64X forwarder to {} and {}", native.file, ec.file));
+    let mut strings = info.strings.clone();
+    for (key, value) in [("FileDescription", description), ("InternalName", stem(&spec.file)), ("OriginalFilename", spec.file.clone())] {
+        match strings.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value,
+            None => strings.push((key.to_string(), value)),
+        }
+    }
+    let resource = VersionResource { file_version: info.file_version, product_version: info.product_version, strings };
+    let blob = versioninfo::encode(&resource);
+    let native_table = Table::assign(&spec.exports, &stem(&native.file));
+    let ec_table = Table::assign(&spec.exports, &stem(&ec.file));
+    let bytes = pe::write(&pe::Image {
+        dll_name: &spec.file,
+        native: &native_table,
+        ec: &ec_table,
+        version: Some((&blob, versioninfo::LANGUAGE)),
+        timestamp,
+    });
+    Ok(Planned {
+        path: bin_dir.join(&spec.file),
+        native_target: native.file,
+        ec_target: ec.file,
+        version: info.file_version,
+        version_blob: blob,
+        bytes,
+        spec,
+    })
+}
+
+/// Writes (only when the bytes changed) and reads the file back with the independent reader;
+/// a file the reader rejects is removed, since it is a writer bug and must not be shipped.
+pub fn write_one(planned: Planned) -> Result<Written> {
+    let changed = fsx::write_if_changed(&planned.path, &planned.bytes)?;
+    if let Err(err) = verify::forwards::check(&planned.path) {
+        let _ = std::fs::remove_file(&planned.path);
+        return Err(err.context(format!("the reader rejects the forwarder written for {} (a writer bug; file removed)", planned.spec.path.display())));
+    }
+    Ok(Written {
+        path: planned.path,
+        native_target: planned.native_target,
+        ec_target: planned.ec_target,
+        version: planned.version,
+        changed,
+    })
+}
+
+/// A built DLL a forwarder points at, checked for the view it serves.
+struct Target {
+    file: String,
+    facts: PeFacts,
+}
+
+impl Target {
+    fn open(spec: &Spec, bin_dir: &Path, file: String, arch: Arch) -> Result<Target> {
+        let path = bin_dir.join(&file);
+        if !path.is_file() {
+            bail!(
+                "{}: target {file} is missing from {}; build it first (`cargo xtask build --arch arm64,{}`)",
+                spec.path.display(),
+                bin_dir.display(),
+                spec.ec.arch()
+            );
+        }
+        let facts = verify::read_facts(&path).with_context(|| format!("{}: target {file}", spec.path.display()))?;
+        let found = describe_machine(&facts);
+        if found != arch.name() {
+            let view = if arch == Arch::Arm64 { "native (ARM64) view" } else { "EC view" };
+            bail!("{}: target {file} is an {found} image ({:#06x}), but the {view} needs {arch}", spec.path.display(), facts.machine);
+        }
+        Ok(Target { file, facts })
+    }
+}
+
+/// The architecture a PE file is built for, as archway names them; hybrid images by their CHPE
+/// metadata (ARM64EC says AMD64 in its header; ARM64X says ARM64).
+pub fn describe_machine(facts: &PeFacts) -> &'static str {
+    match (facts.machine, facts.chpe_metadata_version.is_some()) {
+        (0x014C, _) => "x86",
+        (0x8664, false) => "x64",
+        (0x8664, true) => "arm64ec",
+        (0xAA64, false) => "arm64",
+        (0xAA64, true) => "arm64x",
+        _ => "unknown",
+    }
+}
+
+/// One line per forwarder for the build summary and `cargo xtask forwarders`.
+pub fn summary_line(w: &Written) -> String {
+    let name = w.path.file_name().unwrap_or_default().to_string_lossy();
+    let version = w.version.map(|v| v.to_string()).join(".");
+    let state = if w.changed { "written" } else { "unchanged" };
+    format!("{name} {version}: arm64 -> {}, x64 -> {} ({state}, verified)", w.native_target, w.ec_target)
+}

@@ -1,0 +1,112 @@
+//! IIS and IIS Express registration as table rows: AppSearch finds each `appcmd.exe`, and
+//! deferred, no-impersonate EXE custom actions (type 50: the path comes from that property, so
+//! an absent IIS skips them) run `appcmd install module` / `uninstall module` (iis.md §2.2, §3.1,
+//! §3.3; msi.md §1.6).
+//!
+//! Per appcmd target, at install (`NOT REMOVE~="ALL"`, after InstallFiles):
+//! `…ClearUndo` (rollback: re-add, only when a registration existed before), `…Clear`
+//! (`uninstall module`, exit code ignored: makes a repair or an upgrade idempotent), `…AddUndo`
+//! (rollback: remove), `…Add` (`install module`; its exit code fails the install for full IIS).
+//! At uninstall (`REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE`, before RemoveFiles): `…RemoveUndo`
+//! (rollback: re-add) and `…Remove`. The `NOT UPGRADINGPRODUCTCODE` keeps a major upgrade from
+//! unregistering what it installs (msi.md §1.6, §2.6).
+
+use msi::Value;
+
+use super::{
+    model::{IisModule, Platform},
+    sequences::{INSTALL_ACTIONS_FROM, UNINSTALL_ACTIONS_FROM},
+};
+
+/// Custom action type bits (msi.md §1.6).
+pub const EXE_FROM_PROPERTY: i32 = 50;
+pub const IGNORE_EXIT_CODE: i32 = 64;
+pub const ROLLBACK: i32 = 256;
+pub const DEFERRED: i32 = 1024;
+pub const NO_IMPERSONATE: i32 = 2048;
+
+/// Set by FindRelatedProducts when an older archway of this platform is installed.
+pub const OLDER_FOUND: &str = "ARCHWAY_OLDER_FOUND";
+
+/// One appcmd.exe and the configuration file it edits.
+struct Target {
+    /// Action name prefix.
+    id: &'static str,
+    /// The AppSearch property that receives appcmd.exe's full path.
+    property: &'static str,
+    /// Signature id of that search.
+    signature: &'static str,
+    /// The folder searched (formatted).
+    folder: &'static str,
+    /// Extra appcmd arguments (which applicationhost.config).
+    config: &'static str,
+    /// Whether a failed `install module` fails the installation.
+    required: bool,
+}
+
+fn targets(platform: Platform) -> Vec<Target> {
+    let iis_folder = if platform.is_64bit() { r"[System64Folder]inetsrv" } else { r"[SystemFolder]inetsrv" };
+    let mut out = vec![Target { id: "ArchwayIis", property: "ARCHWAY_APPCMD", signature: "ArchwayAppcmd", folder: iis_folder, config: "", required: true }];
+    let express = |id, property, signature, folder, config| Target { id, property, signature, folder, config, required: false };
+    if platform.is_64bit() {
+        out.push(express("ArchwayIisExpress64App", "ARCHWAY_IISEXPRESS64_APPCMD", "ArchwayIisExpress64Appcmd", r"[ProgramFiles64Folder]IIS Express", r#" /apphostconfig:"[ProgramFiles64Folder]IIS Express\AppServer\applicationhost.config""#));
+        out.push(express("ArchwayIisExpress64Tpl", "ARCHWAY_IISEXPRESS64_APPCMD", "ArchwayIisExpress64Appcmd", r"[ProgramFiles64Folder]IIS Express", r#" /apphostconfig:"[ProgramFiles64Folder]IIS Express\config\templates\PersonalWebServer\applicationhost.config""#));
+    }
+    out.push(express("ArchwayIisExpress32App", "ARCHWAY_IISEXPRESS32_APPCMD", "ArchwayIisExpress32Appcmd", r"[ProgramFilesFolder]IIS Express", r#" /apphostconfig:"[ProgramFilesFolder]IIS Express\AppServer\applicationhost.config""#));
+    out.push(express("ArchwayIisExpress32Tpl", "ARCHWAY_IISEXPRESS32_APPCMD", "ArchwayIisExpress32Appcmd", r"[ProgramFilesFolder]IIS Express", r#" /apphostconfig:"[ProgramFilesFolder]IIS Express\config\templates\PersonalWebServer\applicationhost.config""#));
+    out
+}
+
+/// Rows for AppSearch, Signature, DrLocator, CustomAction and InstallExecuteSequence.
+#[derive(Default)]
+pub struct Rows {
+    pub app_search: Vec<Vec<Value>>,
+    pub signature: Vec<Vec<Value>>,
+    pub dr_locator: Vec<Vec<Value>>,
+    pub custom_action: Vec<Vec<Value>>,
+    pub execute_sequence: Vec<(String, String, i32)>,
+    /// Properties that must reach the execute sequence (SecureCustomProperties).
+    pub secure_properties: Vec<String>,
+}
+
+pub fn rows(platform: Platform, module: &IisModule) -> Rows {
+    let mut rows = Rows::default();
+    let add = format!(r#"install module /name:"{}" /image:"{}""#, module.name, module.image);
+    let remove = format!(r#"uninstall module "{}""#, module.name);
+    let (mut install_seq, mut uninstall_seq) = (INSTALL_ACTIONS_FROM, UNINSTALL_ACTIONS_FROM);
+    for t in targets(platform) {
+        if !rows.secure_properties.iter().any(|p| p == t.property) {
+            rows.secure_properties.push(t.property.to_string());
+            rows.app_search.push(vec![t.property.into(), t.signature.into()]);
+            rows.signature.push(vec![t.signature.into(), "appcmd.exe".into(), Value::Null, Value::Null, Value::Null, Value::Null, Value::Null, Value::Null, Value::Null]);
+            rows.dr_locator.push(vec![t.signature.into(), Value::Null, t.folder.into(), Value::Int(0)]);
+        }
+        let exe = NO_IMPERSONATE | DEFERRED | EXE_FROM_PROPERTY;
+        let add_type = if t.required { exe } else { exe | IGNORE_EXIT_CODE };
+        let undo = exe | ROLLBACK | IGNORE_EXIT_CODE;
+        let installing = format!(r#"{} AND NOT REMOVE~="ALL""#, t.property);
+        let removing = format!(r#"{} AND REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE"#, t.property);
+        let with_config = |args: &str| format!("{args}{}", t.config);
+        let actions = [
+            ("ClearUndo", undo, with_config(&add), format!("{installing} AND (Installed OR {OLDER_FOUND})"), true),
+            ("Clear", exe | IGNORE_EXIT_CODE, with_config(&remove), installing.clone(), true),
+            ("AddUndo", undo, with_config(&remove), installing.clone(), true),
+            ("Add", add_type, with_config(&add), installing, true),
+            ("RemoveUndo", undo, with_config(&add), removing.clone(), false),
+            ("Remove", exe | IGNORE_EXIT_CODE, with_config(&remove), removing, false),
+        ];
+        for (suffix, kind, command, condition, at_install) in actions {
+            let name = format!("{}{suffix}", t.id);
+            let seq = if at_install { &mut install_seq } else { &mut uninstall_seq };
+            rows.custom_action.push(vec![name.clone().into(), Value::Int(kind), t.property.into(), command.into(), Value::Null]);
+            rows.execute_sequence.push((name, condition, *seq));
+            *seq += 1;
+        }
+    }
+    rows
+}
+
+/// Whether a custom action type runs in the install script (deferred, rollback or commit).
+pub fn is_in_script(kind: i32) -> bool {
+    kind & DEFERRED != 0
+}

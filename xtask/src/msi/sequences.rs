@@ -1,0 +1,102 @@
+//! The standard action sequences (msi.md §1.4, WiX's numbers) and where RemoveExistingProducts
+//! goes.
+//!
+//! **Schedule: `afterInstallInitialize` (1501).** The old product is removed inside the new
+//! product's install script, before any file is copied (msi.md §2.3, §2.4):
+//! * a path whose component GUID or File id changed is removed first and installed afresh, so
+//!   the dotnet/aspnetcore#60764 failure (the late removal deleting the DLL the upgrade just
+//!   kept) cannot happen even if the lint were bypassed;
+//! * File Versioning Rules never compare against the old files, so a rebuilt DLL with an
+//!   unchanged version resource, or an unversioned one, still lands;
+//! * it stays one transaction: if the new install fails, rollback restores the old product
+//!   (which `afterInstallValidate` would lose);
+//! * the old product's uninstall-time IIS actions are skipped (`NOT UPGRADINGPRODUCTCODE`) and
+//!   run before the new registration anyway.
+//!
+//! The price is copying every file again (a few DLLs). The lint still holds packages to the
+//! component rules (§2.7), so a later move to a late schedule would be safe.
+
+/// Sequence number of RemoveExistingProducts: right after InstallInitialize (1500), before any
+/// script-generating action (ICE63).
+pub const REMOVE_EXISTING_PRODUCTS: i32 = 1501;
+
+/// Where archway's uninstall-time custom actions go: after UnpublishFeatures, before RemoveFiles.
+pub const UNINSTALL_ACTIONS_FROM: i32 = 3401;
+/// Where archway's install-time custom actions go: after InstallFiles, before PatchFiles.
+pub const INSTALL_ACTIONS_FROM: i32 = 4001;
+
+pub type Step = (&'static str, Option<&'static str>, i32);
+
+/// The standard actions of `table` (without archway's custom actions).
+pub fn standard(table: &str) -> Vec<Step> {
+    match table {
+        "InstallExecuteSequence" => vec![
+            ("FindRelatedProducts", None, 25),
+            ("AppSearch", None, 50),
+            ("LaunchConditions", None, 100),
+            ("ValidateProductID", None, 700),
+            ("CostInitialize", None, 800),
+            ("FileCost", None, 900),
+            ("CostFinalize", None, 1000),
+            ("MigrateFeatureStates", None, 1200),
+            ("InstallValidate", None, 1400),
+            ("InstallInitialize", None, 1500),
+            ("RemoveExistingProducts", None, REMOVE_EXISTING_PRODUCTS),
+            ("ProcessComponents", None, 1600),
+            ("UnpublishFeatures", None, 1800),
+            ("RemoveFiles", None, 3500),
+            ("RemoveFolders", None, 3600),
+            ("CreateFolders", None, 3700),
+            ("InstallFiles", None, 4000),
+            ("RegisterUser", None, 6000),
+            ("RegisterProduct", None, 6100),
+            ("PublishFeatures", None, 6300),
+            ("PublishProduct", None, 6400),
+            ("InstallFinalize", None, 6600),
+        ],
+        "InstallUISequence" => vec![
+            ("FindRelatedProducts", None, 25),
+            ("AppSearch", None, 50),
+            ("LaunchConditions", None, 100),
+            ("ValidateProductID", None, 700),
+            ("CostInitialize", None, 800),
+            ("FileCost", None, 900),
+            ("CostFinalize", None, 1000),
+            ("MigrateFeatureStates", None, 1200),
+            ("ExecuteAction", None, 1300),
+        ],
+        "AdminUISequence" => {
+            vec![("CostInitialize", None, 800), ("FileCost", None, 900), ("CostFinalize", None, 1000), ("ExecuteAction", None, 1300)]
+        }
+        "AdminExecuteSequence" => vec![
+            ("CostInitialize", None, 800),
+            ("FileCost", None, 900),
+            ("CostFinalize", None, 1000),
+            ("InstallValidate", None, 1400),
+            ("InstallInitialize", None, 1500),
+            ("InstallAdminPackage", None, 3900),
+            ("InstallFiles", None, 4000),
+            ("InstallFinalize", None, 6600),
+        ],
+        "AdvtExecuteSequence" => vec![
+            ("CostInitialize", None, 800),
+            ("CostFinalize", None, 1000),
+            ("InstallValidate", None, 1400),
+            ("InstallInitialize", None, 1500),
+            ("PublishFeatures", None, 6300),
+            ("PublishProduct", None, 6400),
+            ("InstallFinalize", None, 6600),
+        ],
+        other => panic!("{other} is not a sequence table"),
+    }
+}
+
+/// The actions the lint requires in each sequence table (`action-missing`).
+pub fn required(table: &str) -> Vec<&'static str> {
+    let all: Vec<&'static str> = standard(table).into_iter().map(|(a, _, _)| a).collect();
+    match table {
+        // AppSearch and ValidateProductID are archway's choice, not a requirement.
+        "InstallExecuteSequence" | "InstallUISequence" => all.into_iter().filter(|a| !matches!(*a, "AppSearch" | "ValidateProductID")).collect(),
+        _ => all,
+    }
+}

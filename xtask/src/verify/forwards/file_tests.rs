@@ -1,0 +1,221 @@
+//! File-level tests of the forwarder checks: hand-built ARM64X fixtures and their targets in a
+//! temporary folder, and, when `cargo xtask build` has run, a forwarder to the real archway DLLs
+//! (skipped with one line otherwise; a failure under CI=true).
+
+use std::path::Path;
+
+use super::*;
+use crate::verify::{
+    arm64x::{
+        MACHINE_AMD64,
+        fixture::{Forwarder, TIP_EC, TIP_NATIVE, forwarder, tip_from_doc},
+    },
+    versioninfo::tests::sample_blob,
+};
+
+const FIXTURE_VERSION: [u16; 4] = [1, 2, 3, 4];
+
+fn versioned(
+    version: [u16; 4],
+    dll_name: &str,
+    native: &[(&str, &str)],
+    ec: &[(&str, &str)],
+) -> Vec<u8> {
+    let blob = sample_blob(version, version, &[("FileVersion", "fixture")]);
+    forwarder(&Forwarder {
+        dll_name,
+        native,
+        ec,
+        version_info: Some(blob),
+    })
+}
+
+/// `image` turned into a plain (non-ARM64X) DLL of `machine`: no load config, so no DVRT and no
+/// CHPE metadata.
+fn plain(mut image: Vec<u8>, machine: u16) -> Vec<u8> {
+    image[0x7C..0x7E].copy_from_slice(&machine.to_le_bytes());
+    image[0x150..0x158].fill(0);
+    image
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+fn failed_rules(path: &Path) -> Vec<Rule> {
+    let err = check(path).expect_err("the check must fail");
+    let failures = err
+        .downcast_ref::<Failures>()
+        .unwrap_or_else(|| panic!("not a Failures: {err:#}"));
+    failures.violations.iter().map(|v| v.rule).collect()
+}
+
+#[test]
+fn a_fixture_folder_passes_and_is_described() {
+    let dir = tempfile::tempdir().unwrap();
+    let tip = versioned(FIXTURE_VERSION, "tip.dll", TIP_NATIVE, TIP_EC);
+    write(dir.path(), "tip.dll", &tip);
+    write(
+        dir.path(),
+        "TIP_ARM64.DLL",
+        &plain(tip.clone(), MACHINE_ARM64),
+    ); // found ignoring case
+    write(
+        dir.path(),
+        "tip_x64.dll",
+        &plain(tip.clone(), MACHINE_AMD64),
+    );
+    let subject = check(&dir.path().join("tip.dll")).unwrap();
+    assert_eq!(subject.file_version, Some(FIXTURE_VERSION));
+    assert_eq!(
+        describe(&dir.path().join("tip.dll")).unwrap(),
+        "tip.dll: ARM64X pure forwarder, version 1.2.3.4\n\
+        \x20 native view (arm64): DllCanUnloadNow   -> tip_arm64.DllCanUnloadNow\n\
+        \x20                      DllGetClassObject -> tip_arm64.DllGetClassObject\n\
+        \x20 EC view (x64):       DllCanUnloadNow   -> tip_x64.DllCanUnloadNow\n\
+        \x20                      DllGetClassObject -> tip_x64.DllGetClassObject\n"
+    );
+    assert_eq!(
+        describe(&dir.path().join("tip_x64.dll")).unwrap(),
+        "tip_x64.dll: x64 pure forwarder, version 1.2.3.4\n\
+        \x20 exports: DllCanUnloadNow   -> tip_arm64.DllCanUnloadNow\n\
+        \x20          DllGetClassObject -> tip_arm64.DllGetClassObject\n"
+    );
+
+    write(
+        dir.path(),
+        "TIP_ARM64.DLL",
+        &plain(
+            versioned([1, 2, 3, 5], "tip.dll", TIP_NATIVE, TIP_EC),
+            MACHINE_ARM64,
+        ),
+    );
+    std::fs::remove_file(dir.path().join("tip_x64.dll")).unwrap();
+    assert_eq!(
+        failed_rules(&dir.path().join("tip.dll")),
+        [Rule::Version, Rule::TargetMissing]
+    );
+    write(dir.path(), "tip_x64.dll", &tip); // an ARM64X file where the EC view needs x64
+    assert_eq!(
+        failed_rules(&dir.path().join("tip.dll")),
+        [Rule::Version, Rule::TargetMachine]
+    );
+}
+
+#[test]
+fn forwarder_strings_outside_the_ec_export_range_are_found_in_the_bytes() {
+    // The EC export size fixup (§12.4, value at file offset 0xC34) cut from 0x98 to 0x66: the
+    // names still fit, the two forwarder strings at RVA 0x1422 and 0x143A no longer do.
+    let mut tip = tip_from_doc();
+    tip[0xC34] = 0x66;
+    let subject = Subject::from_bytes(&tip).unwrap();
+    let ec = subject.ec.as_ref().unwrap();
+    assert_eq!(ec.export_dir, Some((0x13BC, 0x66)));
+    let strays: Vec<(&str, u32, &str)> = ec
+        .stray_forwarders
+        .iter()
+        .map(|s| (s.export.as_str(), s.rva, s.text.as_str()))
+        .collect();
+    assert_eq!(
+        strays,
+        [
+            ("DllCanUnloadNow", 0x1422, "tip_x64.DllCanUnloadNow"),
+            ("DllGetClassObject", 0x143A, "tip_x64.DllGetClassObject")
+        ]
+    );
+    assert_eq!(subject.native.stray_forwarders, []);
+    let found = violations(&subject, &mut |_: &str| Ok(None));
+    let strays = found
+        .iter()
+        .filter(|v| v.rule == Rule::OutsideExportRange)
+        .count();
+    assert_eq!(strays, 2, "{found:#?}");
+    assert!(
+        describe::describe_bytes("tip.dll", &tip)
+            .unwrap()
+            .starts_with("tip.dll: ARM64X DLL, no version resource\n")
+    );
+}
+
+/// The folder of the built release DLLs, or `None` after one `skipped:` line.
+fn built_dlls() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let bin = root.join("target/archway/release/bin");
+    let needed = [
+        "archway_arm64.dll",
+        "archway_x64.dll",
+        "archway_arm64ec.dll",
+    ];
+    if needed.iter().all(|name| bin.join(name).is_file()) {
+        return Some(bin);
+    }
+    let why = format!(
+        "the release DLLs ({}) are missing in {}; run `cargo xtask build`",
+        needed.join(", "),
+        bin.display()
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true and {why}");
+    }
+    println!("skipped: {why}");
+    None
+}
+
+#[test]
+fn a_forwarder_to_the_built_dlls_passes() {
+    let Some(bin) = built_dlls() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "archway_arm64.dll",
+        "archway_x64.dll",
+        "archway_arm64ec.dll",
+    ] {
+        std::fs::copy(bin.join(name), dir.path().join(name)).unwrap();
+        let data = std::fs::read(bin.join(name)).unwrap();
+        assert_eq!(arm64x::read(&data).unwrap(), None, "{name} is not ARM64X");
+    }
+    let x64 = crate::verify::read_facts(&bin.join("archway_x64.dll")).unwrap();
+    let version = x64
+        .version_info
+        .expect("archway_x64.dll has a VERSIONINFO")
+        .file_version;
+    let archway = versioned(
+        version,
+        "archway.dll",
+        &[("RegisterModule", "archway_arm64.RegisterModule")],
+        &[("RegisterModule", "archway_x64.RegisterModule")],
+    );
+    let path = dir.path().join("archway.dll");
+    write(dir.path(), "archway.dll", &archway);
+    check(&path).unwrap();
+    let dotted = version.map(|p| p.to_string()).join(".");
+    assert_eq!(
+        describe(&path).unwrap(),
+        format!(
+            "archway.dll: ARM64X pure forwarder, version {dotted}\n\
+            \x20 native view (arm64): RegisterModule -> archway_arm64.RegisterModule\n\
+            \x20 EC view (x64):       RegisterModule -> archway_x64.RegisterModule\n"
+        )
+    );
+    let arm64ec = describe(&dir.path().join("archway_arm64ec.dll")).unwrap();
+    assert!(
+        arm64ec.starts_with(&format!(
+            "archway_arm64ec.dll: arm64ec DLL, version {dotted}\n"
+        )),
+        "{arm64ec}"
+    );
+
+    // An ARM64EC build serves the EC view; it cannot serve the native one.
+    std::fs::copy(
+        bin.join("archway_arm64ec.dll"),
+        dir.path().join("archway_x64.dll"),
+    )
+    .unwrap();
+    check(&path).unwrap();
+    std::fs::copy(
+        bin.join("archway_arm64ec.dll"),
+        dir.path().join("archway_arm64.dll"),
+    )
+    .unwrap();
+    assert_eq!(failed_rules(&path), [Rule::TargetMachine]);
+}
