@@ -45,7 +45,7 @@ pub struct Binary {
 
 impl Binary {
     pub fn file_name(&self, arch: crate::matrix::Arch) -> String {
-        format!("{}_{}.{}", self.name, arch.name(), self.kind.extension())
+        output_name(&self.name, arch, self.kind)
     }
 
     /// DLL names the binary may import from, e.g. `kernel32.dll`.
@@ -55,6 +55,11 @@ impl Binary {
             .map(|p| format!("{}.dll", p.file_stem().unwrap().to_string_lossy()))
             .collect()
     }
+}
+
+/// `<name>_<arch>.<ext>`: the file a binary is built into, e.g. `archway_arm64.dll`.
+pub fn output_name(name: &str, arch: crate::matrix::Arch, kind: Kind) -> String {
+    format!("{name}_{}.{}", arch.name(), kind.extension())
 }
 
 #[derive(Deserialize)]

@@ -32,6 +32,15 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Document<T>> {
     Ok(Document { path: path.to_path_buf(), text, value })
 }
 
+/// [`load`] for a file named relative to `root`, reported by that relative name (as editors and
+/// cargo show paths) wherever the command runs from.
+pub fn load_in<T: DeserializeOwned>(root: &Path, relative: &Path) -> Result<Document<T>> {
+    let full = root.join(relative);
+    let text = std::fs::read_to_string(&full).with_context(|| format!("cannot read {}", full.display()))?;
+    let value = parse(relative, &text)?;
+    Ok(Document { path: relative.to_path_buf(), text, value })
+}
+
 pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
     toml::from_str(text).map_err(|err| {
         let at = match err.span() {

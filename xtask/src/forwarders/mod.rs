@@ -20,10 +20,10 @@ mod golden_tests;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::{
-    binaries::{self, Binary, Kind},
+    binaries::{self, Kind},
     fsx,
     matrix::Arch,
     project::{self, Project},
@@ -89,7 +89,6 @@ pub fn write_all(project: &Project, bin_dir: &Path, selection: Selection) -> Res
 
 pub fn plan_all(project: &Project, bin_dir: &Path, selection: Selection) -> Result<Vec<Planned>> {
     let specs = spec::discover(&project.root)?;
-    let binaries = binaries::discover(&project.root)?;
     let timestamp = timestamp()?;
     specs
         .into_iter()
@@ -97,7 +96,7 @@ pub fn plan_all(project: &Project, bin_dir: &Path, selection: Selection) -> Resu
             Selection::All => true,
             Selection::BuiltFor(archs) => archs.contains(&Arch::Arm64) && archs.contains(&s.ec.arch()),
         })
-        .map(|s| plan(s, &binaries, bin_dir, timestamp))
+        .map(|s| plan(s, &project.root, bin_dir, timestamp))
         .collect()
 }
 
@@ -111,13 +110,9 @@ fn timestamp() -> Result<u32> {
     }
 }
 
-pub fn plan(spec: Spec, binaries: &[Binary], bin_dir: &Path, timestamp: u32) -> Result<Planned> {
-    let bin = binaries.iter().find(|b| b.name == spec.binary && b.kind == Kind::Dll).ok_or_else(|| {
-        let dlls: Vec<&str> = binaries.iter().filter(|b| b.kind == Kind::Dll).map(|b| b.name.as_str()).collect();
-        anyhow!("{}: `binary = {:?}` is not a DLL of any binary.toml; known DLLs: {}", spec.binary_location, spec.binary, dlls.join(", "))
-    })?;
-    let native = Target::open(&spec, bin_dir, bin.file_name(Arch::Arm64), Arch::Arm64)?;
-    let ec = Target::open(&spec, bin_dir, bin.file_name(spec.ec.arch()), spec.ec.arch())?;
+pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<Planned> {
+    let native = Target::open(&spec, root, bin_dir, Arch::Arm64)?;
+    let ec = Target::open(&spec, root, bin_dir, spec.ec.arch())?;
     for file in [&native.file, &ec.file] {
         if file.eq_ignore_ascii_case(&spec.file) {
             bail!("{}: `file = {:?}` would overwrite its own target", spec.path.display(), spec.file);
@@ -201,9 +196,16 @@ struct Target {
 }
 
 impl Target {
-    fn open(spec: &Spec, bin_dir: &Path, file: String, arch: Arch) -> Result<Target> {
+    fn open(spec: &Spec, root: &Path, bin_dir: &Path, arch: Arch) -> Result<Target> {
+        let file = binaries::output_name(&spec.binary, arch, Kind::Dll);
         let path = bin_dir.join(&file);
         if !path.is_file() {
+            // Only now read the binary.toml files: a typo in `binary` deserves its own message.
+            let binaries = binaries::discover(root)?;
+            if !binaries.iter().any(|b| b.name == spec.binary && b.kind == Kind::Dll) {
+                let dlls: Vec<&str> = binaries.iter().filter(|b| b.kind == Kind::Dll).map(|b| b.name.as_str()).collect();
+                bail!("{}: `binary = {:?}` is not a DLL of any binary.toml; known DLLs: {}", spec.binary_location, spec.binary, dlls.join(", "));
+            }
             bail!(
                 "{}: target {file} is missing from {}; build it first (`cargo xtask build --arch arm64,{}`)",
                 spec.path.display(),

@@ -117,19 +117,15 @@ pub fn write(image: &Image) -> Vec<u8> {
     file
 }
 
-/// The PE checksum (§10): 16-bit one's-complement-style sum of the file with the checksum field
-/// skipped, folded, plus the file length.
+/// The PE checksum (§10): the file as little-endian 16-bit words (an odd last byte zero-extended)
+/// with the checksum field skipped, summed with end-around carry into 16 bits, plus the length.
+/// Folding once at the end gives the same 16 bits as folding after every word.
 pub fn checksum(file: &[u8]) -> u32 {
-    let mut sum: u64 = 0;
-    for (i, pair) in file.chunks(2).enumerate() {
-        if i * 2 == CHECKSUM || i * 2 == CHECKSUM + 2 {
-            continue;
-        }
-        let word = u16::from_le_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
-        sum += u64::from(word);
+    let words = |bytes: &[u8]| -> u64 { bytes.chunks(2).map(|w| u64::from(u16::from_le_bytes([w[0], *w.get(1).unwrap_or(&0)]))).sum() };
+    let mut sum = words(&file[..CHECKSUM.min(file.len())]) + words(file.get(CHECKSUM + 4..).unwrap_or_default());
+    while sum > 0xFFFF {
         sum = (sum & 0xFFFF) + (sum >> 16);
     }
-    sum = (sum & 0xFFFF) + (sum >> 16);
     (sum as u32).wrapping_add(file.len() as u32)
 }
 

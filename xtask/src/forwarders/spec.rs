@@ -95,18 +95,19 @@ pub struct Spec {
     pub binary_location: String,
 }
 
-/// Every `forwarders/*.toml`, sorted by file name.
+/// Every `forwarders/*.toml`, sorted by file name; paths (in `Spec::path` and every message)
+/// are relative to `root`.
 pub fn discover(root: &Path) -> Result<Vec<Spec>> {
     let dir = root.join("forwarders");
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "toml") {
-            paths.push(path);
+            paths.push(Path::new("forwarders").join(path.file_name().unwrap()));
         }
     }
     paths.sort();
-    let specs = paths.iter().map(|p| load(p)).collect::<Result<Vec<Spec>>>()?;
+    let specs = paths.iter().map(|p| parse(config::load_in(root, p)?)).collect::<Result<Vec<Spec>>>()?;
     let mut seen: HashMap<String, &Path> = HashMap::new();
     for spec in &specs {
         if let Some(other) = seen.insert(spec.file.to_ascii_lowercase(), &spec.path) {
@@ -114,11 +115,6 @@ pub fn discover(root: &Path) -> Result<Vec<Spec>> {
         }
     }
     Ok(specs)
-}
-
-pub fn load(path: &Path) -> Result<Spec> {
-    let doc = config::load::<RawSpec>(path)?;
-    parse(doc)
 }
 
 fn parse(doc: config::Document<RawSpec>) -> Result<Spec> {
