@@ -78,6 +78,11 @@ fn built() -> Option<PathBuf> {
 
 /// Runs `archway_loadtest_<arch>.exe` from `bin` and returns its exit code and JSON line.
 fn load_test(launcher: &Launcher, bin: &Path, arch: &str, env: &[(&str, &str)]) -> (i32, Value, String) {
+    load_test_of(launcher, bin, arch, None, env)
+}
+
+/// The same, loading `shim` (a file name in `bin`) instead of the program's own-arch shim.
+fn load_test_of(launcher: &Launcher, bin: &Path, arch: &str, shim: Option<&str>, env: &[(&str, &str)]) -> (i32, Value, String) {
     let exe = bin.join(format!("archway_loadtest_{arch}.exe"));
     let mut cmd = match launcher {
         Launcher::Direct => Command::new(&exe),
@@ -87,6 +92,7 @@ fn load_test(launcher: &Launcher, bin: &Path, arch: &str, env: &[(&str, &str)]) 
             cmd
         }
     };
+    cmd.args(shim);
     cmd.current_dir(bin);
     for (k, v) in env {
         cmd.env(k, v);
@@ -173,4 +179,23 @@ fn a_bad_handler_name_answers_500_naming_it() {
     assert_eq!(code, 0, "{log}");
     assert_eq!(json["status"], 500, "{log}");
     assert!(json["body"].as_str().unwrap_or_default().contains("Bad!"), "{log}");
+}
+
+/// One path, two machines (iis.md §2.3): on Windows on ARM64 the Arm64X forwarder `archway.dll`
+/// sends a native ARM64 process to `archway_arm64.dll` and an emulated x64 process to
+/// `archway_x64.dll`. Only an ARM64 Windows loader applies the ARM64X relocations (Wine does
+/// so only on ARM64 hosts, arm64x-forwarder.md §9), so the windows-11-arm job runs this.
+#[test]
+fn the_arm64x_forwarder_sends_each_process_to_its_own_build() {
+    if std::env::var("ARCHWAY_NATIVE_MACHINE").as_deref() != Ok("arm64") {
+        eprintln!("note: the forwarder is loaded for real only on Windows on ARM64 (the windows-11-arm CI job)");
+        return;
+    }
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    for arch in ["arm64", "x64"] {
+        let (code, json, log) = load_test_of(&launcher, &bin, arch, Some("archway.dll"), &[]);
+        assert_eq!(code, 0, "{arch} through archway.dll: {log}");
+        check_served_by(arch, &json, &log);
+    }
 }
