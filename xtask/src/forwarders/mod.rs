@@ -84,7 +84,7 @@ pub fn run(project: &Project, bin_dir: &Path, compare_with_lld: bool) -> Result<
 /// every spec is sound.
 pub fn write_all(project: &Project, bin_dir: &Path, selection: Selection) -> Result<Vec<Written>> {
     let planned = plan_all(project, bin_dir, selection)?;
-    planned.into_iter().map(|p| write_one(p)).collect()
+    planned.into_iter().map(write_one).collect()
 }
 
 pub fn plan_all(project: &Project, bin_dir: &Path, selection: Selection) -> Result<Vec<Planned>> {
@@ -120,7 +120,7 @@ pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<P
     }
     for (export, location) in spec.exports.iter().zip(&spec.export_locations) {
         for target in [&native, &ec] {
-            if !target.facts.exports.iter().any(|e| *e == export.name) {
+            if !target.facts.exports.contains(&export.name) {
                 bail!(
                     "{location}: export `{}` is not exported by {} (it exports: {}); remove it from the spec or add it to the binary's .def file",
                     export.name,

@@ -101,37 +101,32 @@ impl fmt::Display for Rule {
     }
 }
 
+/// One broken rule; `R` is the rule set (this module's [`Rule`], or `forwards::Rule`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    pub rule: Rule,
+pub struct Violation<R = Rule> {
+    pub rule: R,
     pub message: String,
 }
 
-/// The error [`check`] returns: every broken rule of one file, one line each
-/// (`path: rule exports: expected exactly [...], found [...]`).
+/// The error [`check`] (and `forwards::check`) returns: every broken rule of one file, one line
+/// each (`path: rule exports: expected exactly [...], found [...]`).
 #[derive(Debug)]
-pub struct Failures {
+pub struct Failures<R = Rule> {
     pub path: PathBuf,
-    pub violations: Vec<Violation>,
+    pub violations: Vec<Violation<R>>,
 }
 
-impl fmt::Display for Failures {
+impl<R: fmt::Display> fmt::Display for Failures<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, v) in self.violations.iter().enumerate() {
             let sep = if i == 0 { "" } else { "\n" };
-            write!(
-                f,
-                "{sep}{}: rule {}: {}",
-                self.path.display(),
-                v.rule,
-                v.message
-            )?;
+            write!(f, "{sep}{}: rule {}: {}", self.path.display(), v.rule, v.message)?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for Failures {}
+impl<R: fmt::Display + fmt::Debug> std::error::Error for Failures<R> {}
 
 /// Reads `path` and runs every rule; the error is a [`Failures`] (downcast it to see the rules)
 /// or, for a file that cannot be read as a PE image, a parse error naming the file.

@@ -58,37 +58,10 @@ impl fmt::Display for Rule {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    pub rule: Rule,
-    pub message: String,
-}
-
-/// The error [`check`] returns: every broken rule of one file, one line each
-/// (`path: rule forward-name-missing: native view: ...`).
-#[derive(Debug)]
-pub struct Failures {
-    pub path: PathBuf,
-    pub violations: Vec<Violation>,
-}
-
-impl fmt::Display for Failures {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, v) in self.violations.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "\n" };
-            write!(
-                f,
-                "{sep}{}: rule {}: {}",
-                self.path.display(),
-                v.rule,
-                v.message
-            )?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Failures {}
+/// A broken forwarder rule.
+pub type Violation = super::Violation<Rule>;
+/// The error [`check`] returns (`path: rule forward-name-missing: native view: ...`).
+pub type Failures = super::Failures<Rule>;
 
 /// What the rules need to know about the checked file.
 #[derive(Clone, Debug, PartialEq, Eq)]
