@@ -19,12 +19,17 @@ pub enum Bench {
     /// when they are missing.
     #[command(after_help = "Example:\n  cargo xtask bench forwarders")]
     Forwarders,
+    /// Writing the three MSIs of `dist` with archway's writer against wixl building an
+    /// equivalent x64 package from a generated .wxs, in one run. Builds first when needed.
+    #[command(after_help = "Example:\n  cargo xtask bench msi")]
+    Msi,
 }
 
 pub fn run(what: Bench) -> Result<()> {
     match what {
         Bench::Build => bench_build(),
         Bench::Forwarders => bench_forwarders(),
+        Bench::Msi => bench_msi(),
     }
 }
 
@@ -107,6 +112,43 @@ fn bench_forwarders() -> Result<()> {
     println!("archway writer: {:.3} ms per set (median of {WRITER_ROUNDS}); lld-link: {:.1} ms per set (median of {LLD_ROUNDS})", writer * 1e3, lld * 1e3);
     println!("speed-up (lld-link / writer): {ratio:.0}x  (goal >= 50x: {})", verdict(ratio >= 50.0));
     Ok(())
+}
+
+fn bench_msi() -> Result<()> {
+    use crate::{binaries, dist::layout, msi};
+    let project = Project::discover()?;
+    let opts = build::BuildOptions { archs: Vec::new(), profile: build::Profile::Release, jobs: None, flavor: None, no_provision: false, quiet: true, out_dir: None };
+    let report = build::run(&opts)?;
+    let configs = layout::package_configs(&project.root)?;
+    let shipped = layout::shipped(&project.root, &binaries::discover(&project.root)?);
+    let packages = configs
+        .iter()
+        .map(|c| crate::dist::package(&project, c, &configs, &layout::layout(c.platform, &report.bin_dir, &shipped, &report.forwarders)?, 0))
+        .collect::<Result<Vec<_>>>()?;
+    let wixl = which_on_path("wixl").ok_or_else(|| anyhow::anyhow!("wixl is missing; install Debian's msitools (`apt-get install wixl msitools`)"))?;
+    let scratch = tempfile::tempdir()?;
+    let x64 = packages.iter().find(|p| p.platform == msi::Platform::X64).expect("package_configs has every platform");
+    let wxs = msi::wxs::write_inputs(x64, scratch.path())?;
+
+    const ROUNDS: usize = 9;
+    let writer = median_seconds(ROUNDS, || {
+        for package in &packages {
+            msi::write_msi(package, &scratch.path().join(format!("{}.msi", package.platform)))?;
+        }
+        Ok(())
+    })?;
+    let wixl_time = median_seconds(ROUNDS, || {
+        msi::wxs::wixl_command(&wixl, &wxs, &scratch.path().join("wixl-x64.msi")).run()?;
+        Ok(())
+    })?;
+    println!("archway writer: {:.1} ms for the three MSIs (x64, arm64, x86; median of {ROUNDS})", writer * 1e3);
+    println!("wixl: {:.1} ms for the x64 MSI alone (median of {ROUNDS}); its .wxs leaves out: {}", wixl_time * 1e3, msi::wxs::OMITTED);
+    println!("ratio (wixl for one package / archway for three): {:.1}x", wixl_time / writer);
+    Ok(())
+}
+
+fn which_on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// The median wall time of `rounds` runs of `round`, in seconds: robust to the odd slow round.

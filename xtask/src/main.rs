@@ -7,10 +7,12 @@ mod build;
 mod ci;
 mod cmd;
 mod config;
+mod dist;
 mod doctor;
 mod forwarders;
 mod fsx;
 mod matrix;
+mod msi;
 mod project;
 mod toolchain;
 mod verify;
@@ -87,6 +89,36 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<std::path::PathBuf>,
     },
+    /// Build (release), write the forwarders, verify, then write one MSI and one zip per Windows
+    /// platform, manifest.json and SHA256SUMS into target/dist/.
+    #[command(after_help = "Examples:\n  cargo xtask dist\n  \
+        SOURCE_DATE_EPOCH=1767225600 cargo xtask dist --previous releases/0.1.0   # check the upgrade too\n\n\
+        Every MSI is linted (versions, machines per folder, forwarder targets, tables); with --previous\n\
+        each is also checked as a major upgrade of the last release's package of the same platform.")]
+    Dist {
+        /// A folder with the previous release's archway-<version>-<platform>.msi files.
+        #[arg(long, value_name = "DIR")]
+        previous: Option<std::path::PathBuf>,
+        /// Parallel build steps (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Do not install the pinned LLVM by itself when ARM64EC needs a newer lld-link.
+        #[arg(long)]
+        no_provision: bool,
+    },
+    /// Lint an MSI (and, with --previous, check and simulate it as a major upgrade of OLD).
+    #[command(after_help = "Examples:\n  cargo xtask msi-check target/dist/archway-0.2.0.0-arm64.msi\n  \
+        cargo xtask msi-check new.msi --previous old.msi\n\n\
+        Each finding names its rule (e.g. component-guid-changed, unversioned-pe, machine-folder)\n\
+        and the install path. Exits non-zero when there is an error.")]
+    MsiCheck {
+        /// The package to check.
+        #[arg(value_name = "NEW.msi")]
+        package: std::path::PathBuf,
+        /// The release it must upgrade.
+        #[arg(long, value_name = "OLD.msi")]
+        previous: Option<std::path::PathBuf>,
+    },
     /// Show which toolchains were found, their versions, and what each can build.
     #[command(after_help = "Example:\n  cargo xtask doctor\n  cargo xtask doctor --toolchain llvm")]
     Doctor {
@@ -107,7 +139,7 @@ enum Command {
         check: bool,
     },
     /// Measure the pipeline against peers run in the same process.
-    #[command(after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders")]
+    #[command(after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders\n  cargo xtask bench msi")]
     Bench {
         #[command(subcommand)]
         what: bench::Bench,
@@ -156,6 +188,15 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             let project = project::Project::discover()?;
             let bin_dir = bin_dir.unwrap_or_else(|| project.build_dir(profile.name()).join("bin"));
             forwarders::run(&project, &bin_dir, compare_with_lld)
+        }
+        Command::Dist { previous, jobs, no_provision } => dist::run(&dist::Options { previous, jobs, no_provision }),
+        Command::MsiCheck { package, previous } => {
+            let report = msi::check_files(&package, previous.as_deref())?;
+            println!("{}", report.render());
+            match report.errors() {
+                0 => Ok(()),
+                n => anyhow::bail!("{}: {n} error(s)", package.display()),
+            }
         }
         Command::Verify { files } => verify::forwards::run(&files),
         Command::Doctor { selection } => doctor::run(&selection.archs, selection.toolchain),

@@ -78,6 +78,9 @@ struct RawMatrix {
     /// Read by `cargo xtask ci`.
     #[serde(default, rename = "ci")]
     _ci: Option<toml::Value>,
+    /// Read by `cargo xtask dist`.
+    #[serde(default, rename = "package")]
+    _package: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

@@ -27,10 +27,10 @@ pub fn lint(view: &PackageView) -> Vec<Finding> {
     components(view, &mut out);
     for file in &view.files {
         file_facts(file, &mut out);
-        if let (Some(platform), Some(dir), Some(pe)) = (view.platform(), file.install_dir, file.payload.as_ref().and_then(|p| p.pe())) {
-            if let Err(why) = machine_fits(platform, dir, &file.name, pe) {
-                out.push(Finding::error("machine-folder", Some(&file.path), why));
-            }
+        if let (Some(platform), Some(dir), Some(pe)) = (view.platform(), file.install_dir, file.payload.as_ref().and_then(|p| p.pe()))
+            && let Err(why) = machine_fits(platform, dir, &file.name, pe)
+        {
+            out.push(Finding::error("machine-folder", Some(&file.path), why));
         }
         forwarder_targets(view, file, &mut out);
     }
@@ -60,11 +60,22 @@ fn structure(view: &PackageView, out: &mut Vec<Finding>) {
     }
     let seq = |a: &str| view.sequence("InstallExecuteSequence", a);
     match (seq("RemoveExistingProducts"), seq("InstallValidate"), seq("InstallInitialize"), seq("InstallFinalize")) {
-        (None, ..) => out.push(Finding::error("remove-existing-products", None, "InstallExecuteSequence has no RemoveExistingProducts: a major upgrade would leave the old product installed")),
+        (None, ..) => out.push(Finding::error(
+            "remove-existing-products",
+            None,
+            "InstallExecuteSequence has no RemoveExistingProducts: a major upgrade would leave the old product installed",
+        )),
         (Some(rep), validate, Some(init), finalize) => {
-            let previous = view.database.rows("InstallExecuteSequence").filter_map(|r| Some((r.int("Sequence")?, r.string("Action")))).filter(|(s, _)| *s < rep && *s > 0).max();
+            let previous = view
+                .database
+                .rows("InstallExecuteSequence")
+                .filter_map(|r| Some((r.int("Sequence")?, r.string("Action"))))
+                .filter(|(s, _)| *s < rep && *s > 0)
+                .max();
             let legal = validate.is_some_and(|v| v < rep && rep < init)
-                || previous.as_ref().is_some_and(|(_, a)| matches!(a.as_str(), "InstallInitialize" | "InstallExecute" | "InstallExecuteAgain"))
+                || previous
+                    .as_ref()
+                    .is_some_and(|(_, a)| matches!(a.as_str(), "InstallInitialize" | "InstallExecute" | "InstallExecuteAgain"))
                 || finalize.is_some_and(|f| rep > f);
             if !legal {
                 let after = previous.map_or("nothing".to_string(), |(_, a)| a);
@@ -77,22 +88,39 @@ fn structure(view: &PackageView, out: &mut Vec<Finding>) {
 
 fn platform(view: &PackageView, out: &mut Vec<Finding>) {
     let Some(platform) = view.platform() else {
-        out.push(Finding::error("template-platform", None, format!("Template {:?} names no single known platform (Intel, x64, Arm64)", view.summary.template)));
+        out.push(Finding::error(
+            "template-platform",
+            None,
+            format!("Template {:?} names no single known platform (Intel, x64, Arm64)", view.summary.template),
+        ));
         return;
     };
     if view.summary.page_count < platform.min_page_count() {
-        out.push(Finding::error("template-platform", None, format!("Page Count {} is below {} for an {} package (msi.md §1.7)", view.summary.page_count, platform.min_page_count(), platform.template())));
+        out.push(Finding::error(
+            "template-platform",
+            None,
+            format!(
+                "Page Count {} is below {} for an {} package (msi.md §1.7)",
+                view.summary.page_count,
+                platform.min_page_count(),
+                platform.template()
+            ),
+        ));
     }
     for file in &view.files {
         let is_64 = file.component_attributes & super::plan::COMPONENT_64BIT != 0;
         if is_64 && !platform.is_64bit() {
             out.push(Finding::error("template-platform", Some(&file.path), "a 64-bit component in an Intel (32-bit) package"));
         }
-        if let Some(dir) = file.install_dir {
-            if is_64 != dir.is_64bit() {
-                let want = if dir.is_64bit() { "set" } else { "clear" };
-                out.push(Finding::error("component-bitness", Some(&file.path), format!("component attribute 256 (64-bit) must be {want} for a file under {} (msi.md §2.7 L14)", dir.windows_name())));
-            }
+        if let Some(dir) = file.install_dir
+            && is_64 != dir.is_64bit()
+        {
+            let want = if dir.is_64bit() { "set" } else { "clear" };
+            out.push(Finding::error(
+                "component-bitness",
+                Some(&file.path),
+                format!("component attribute 256 (64-bit) must be {want} for a file under {} (msi.md §2.7 L14)", dir.windows_name()),
+            ));
         }
     }
 }
@@ -103,19 +131,36 @@ fn upgrade_rows(view: &PackageView, out: &mut Vec<Finding>) {
     for row in view.database.rows("Upgrade") {
         let property = row.string("ActionProperty");
         if property.chars().any(|c| c.is_ascii_lowercase()) || !seen.insert(property.clone()) || !secure.contains(property.as_str()) {
-            out.push(Finding::error("upgrade-action-property", None, format!("Upgrade ActionProperty {property:?} must be upper case, unique and listed in SecureCustomProperties (ICE61)")));
+            out.push(Finding::error(
+                "upgrade-action-property",
+                None,
+                format!("Upgrade ActionProperty {property:?} must be upper case, unique and listed in SecureCustomProperties (ICE61)"),
+            ));
         }
     }
     let own = view.property("UpgradeCode").unwrap_or_default().to_string();
     let rows: Vec<_> = view.database.rows("Upgrade").filter(|r| r.str("UpgradeCode") == Some(own.as_str())).collect();
     let version = view.property("ProductVersion").unwrap_or_default();
     if !rows.iter().any(|r| r.int("Attributes").unwrap_or(0) & 2 == 0 && r.str("VersionMax") == Some(version)) {
-        out.push(Finding::error("upgrade-rows", None, format!("no Upgrade row removes earlier versions of this UpgradeCode (VersionMax {version}, not OnlyDetect)")));
+        out.push(Finding::error(
+            "upgrade-rows",
+            None,
+            format!("no Upgrade row removes earlier versions of this UpgradeCode (VersionMax {version}, not OnlyDetect)"),
+        ));
     }
-    let detect_newer: Vec<String> = rows.iter().filter(|r| r.int("Attributes").unwrap_or(0) & 2 != 0 && r.str("VersionMin") == Some(version) && r.str("VersionMax").is_none()).map(|r| r.string("ActionProperty")).collect();
-    let refused = detect_newer.iter().any(|p| view.database.rows("LaunchCondition").any(|c| c.string("Condition").contains(&format!("NOT {p}"))));
+    let detect_newer: Vec<String> = rows
+        .iter()
+        .filter(|r| r.int("Attributes").unwrap_or(0) & 2 != 0 && r.str("VersionMin") == Some(version) && r.str("VersionMax").is_none())
+        .map(|r| r.string("ActionProperty"))
+        .collect();
+    let refused =
+        detect_newer.iter().any(|p| view.database.rows("LaunchCondition").any(|c| c.string("Condition").contains(&format!("NOT {p}"))));
     if !refused {
-        out.push(Finding::error("downgrade-not-refused", None, "no OnlyDetect Upgrade row for newer versions with a LaunchCondition refusing them: a downgrade would install side by side"));
+        out.push(Finding::error(
+            "downgrade-not-refused",
+            None,
+            "no OnlyDetect Upgrade row for newer versions with a LaunchCondition refusing them: a downgrade would install side by side",
+        ));
     }
 }
 
@@ -129,7 +174,11 @@ fn custom_actions(view: &PackageView, out: &mut Vec<Finding>) {
         }
         let Some(at) = seq(&name) else { continue };
         if at <= init || at >= finalize {
-            out.push(Finding::error("deferred-outside-script", None, format!("deferred custom action {name} ({at}) is not between InstallInitialize ({init}) and InstallFinalize ({finalize})")));
+            out.push(Finding::error(
+                "deferred-outside-script",
+                None,
+                format!("deferred custom action {name} ({at}) is not between InstallInitialize ({init}) and InstallFinalize ({finalize})"),
+            ));
         }
         let condition = view.database.find("InstallExecuteSequence", "Action", &name).map(|r| r.string("Condition")).unwrap_or_default();
         let compact = condition.replace(' ', "").to_uppercase();
@@ -149,15 +198,35 @@ fn components(view: &PackageView, out: &mut Vec<Finding>) {
             by_guid.entry(guid).or_default().insert(file.component.clone());
         }
         if !file.is_key_path {
-            out.push(Finding::error("component-key-path", Some(&file.path), format!("file {} is not the key path of its component {} (one component per file, the file its key path)", file.file_key, file.component)));
+            out.push(Finding::error(
+                "component-key-path",
+                Some(&file.path),
+                format!(
+                    "file {} is not the key path of its component {} (one component per file, the file its key path)",
+                    file.file_key, file.component
+                ),
+            ));
         }
     }
     for files in by_path.values().filter(|f| f.len() > 1) {
         let keys: Vec<&str> = files.iter().map(|f| f.file_key.as_str()).collect();
-        out.push(Finding::error("path-in-two-components", Some(&files[0].path), format!("installed by {} File rows ({}); one path must belong to one component (msi.md §2.2)", files.len(), keys.join(", "))));
+        out.push(Finding::error(
+            "path-in-two-components",
+            Some(&files[0].path),
+            format!("installed by {} File rows ({}); one path must belong to one component (msi.md §2.2)", files.len(), keys.join(", ")),
+        ));
     }
     for (guid, comps) in by_guid.iter().filter(|(_, c)| c.len() > 1) {
-        out.push(Finding::error("guid-reused", None, format!("component GUID {} is used by {} components ({})", super::ids::braced(*guid), comps.len(), comps.iter().cloned().collect::<Vec<_>>().join(", "))));
+        out.push(Finding::error(
+            "guid-reused",
+            None,
+            format!(
+                "component GUID {} is used by {} components ({})",
+                super::ids::braced(*guid),
+                comps.len(),
+                comps.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ));
     }
 }
 
@@ -180,24 +249,45 @@ fn file_facts(file: &ViewFile, out: &mut Vec<Finding>) {
     }
     if file.version != real {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
-        out.push(Finding::error("file-version-mismatch", path, format!("File.Version is {} but the payload's VERSIONINFO says {} (Windows Installer decides by the table, msi.md §2.7 L11)", show(&file.version), show(&real))));
+        out.push(Finding::error(
+            "file-version-mismatch",
+            path,
+            format!(
+                "File.Version is {} but the payload's VERSIONINFO says {} (Windows Installer decides by the table, msi.md §2.7 L11)",
+                show(&file.version),
+                show(&real)
+            ),
+        ));
     }
     if let Some(pe) = pe.filter(|_| file.version.is_some()) {
         let languages = pe.languages.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
         if file.language.clone().unwrap_or_default() != languages {
-            out.push(Finding::warning("file-language-mismatch", path, format!("File.Language is {:?} but the payload's translation says {languages:?}", file.language.clone().unwrap_or_default())));
+            out.push(Finding::warning(
+                "file-language-mismatch",
+                path,
+                format!(
+                    "File.Language is {:?} but the payload's translation says {languages:?}",
+                    file.language.clone().unwrap_or_default()
+                ),
+            ));
         }
     }
     if file.version.is_none() {
         match file.hash_row {
             None => out.push(Finding::error("file-hash-missing", path, "an unversioned file needs an MsiFileHash row (msi.md §1.3)")),
-            Some(row) if row != md5_parts_of(payload) => out.push(Finding::error("file-hash-mismatch", path, "MsiFileHash does not match the MD5 of the cabinet member")),
+            Some(row) if row != md5_parts_of(payload) => {
+                out.push(Finding::error("file-hash-mismatch", path, "MsiFileHash does not match the MD5 of the cabinet member"))
+            }
             Some(_) => {}
         }
     }
     if file.table_size.map(|s| s as u64) != Some(payload.size) {
         let size = file.table_size.map_or("missing".to_string(), |s| s.to_string());
-        out.push(Finding::error("file-size-mismatch", path, format!("File.FileSize is {size}, the cabinet member has {} bytes", payload.size)));
+        out.push(Finding::error(
+            "file-size-mismatch",
+            path,
+            format!("File.FileSize is {size}, the cabinet member has {} bytes", payload.size),
+        ));
     }
 }
 
@@ -216,10 +306,18 @@ pub fn machine_fits(platform: Platform, dir: InstallDir, name: &str, pe: &PeInfo
         (InstallDir::ProgramFilesX86, _) => (pe.machine == I386, "an x86 (0x014C) image: 32-bit workers load it"),
         (InstallDir::ProgramFiles64, Platform::X86) => (false, "nothing: the x86 package has no 64-bit folder"),
         (InstallDir::ProgramFiles64, Platform::X64) => (pe.machine == AMD64 && !pe.hybrid, "an x64 (0x8664) image"),
-        (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_x64") => (pe.machine == AMD64 && !pe.hybrid, "an x64 image, as its name says"),
-        (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_arm64ec") => (pe.machine == AMD64 && pe.hybrid, "an ARM64EC image, as its name says"),
-        (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_arm64") => (pe.machine == ARM64 && !pe.hybrid, "a plain ARM64 image, as its name says"),
-        (InstallDir::ProgramFiles64, Platform::Arm64) => (pe.machine == ARM64 && pe.hybrid, "an Arm64X image (the forwarder ARM64 and emulated x64 workers both load)"),
+        (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_x64") => {
+            (pe.machine == AMD64 && !pe.hybrid, "an x64 image, as its name says")
+        }
+        (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_arm64ec") => {
+            (pe.machine == AMD64 && pe.hybrid, "an ARM64EC image, as its name says")
+        }
+        (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_arm64") => {
+            (pe.machine == ARM64 && !pe.hybrid, "a plain ARM64 image, as its name says")
+        }
+        (InstallDir::ProgramFiles64, Platform::Arm64) => {
+            (pe.machine == ARM64 && pe.hybrid, "an Arm64X image (the forwarder ARM64 and emulated x64 workers both load)")
+        }
     };
     if ok { Ok(()) } else { Err(format!("a {found} in {} of the {platform} package; expected {want}", dir.windows_name())) }
 }
@@ -236,15 +334,24 @@ pub fn describe(pe: &PeInfo) -> String {
 }
 
 fn forwarder_targets(view: &PackageView, file: &ViewFile, out: &mut Vec<Finding>) {
-    let Some(pe) = file.payload.as_ref().and_then(|p| p.pe()) else { return };
-    let beside = |target: &str| view.files.iter().find(|f| f.folder.eq_ignore_ascii_case(&file.folder) && f.name.eq_ignore_ascii_case(target));
+    let Some(pe) = file.payload.as_ref().and_then(|p| p.pe()).filter(|pe| pe.is_forwarder()) else { return };
+    let beside =
+        |target: &str| view.files.iter().find(|f| f.folder.eq_ignore_ascii_case(&file.folder) && f.name.eq_ignore_ascii_case(target));
     for (targets, view_name, machine) in [(&pe.forwards_native, "native (ARM64)", ARM64), (&pe.forwards_ec, "EC (x64)", AMD64)] {
         for target in targets {
             match beside(target) {
-                None => out.push(Finding::error("forwarder-target-missing", Some(&file.path), format!("its {view_name} exports forward to {target}, which the package does not install beside it"))),
+                None => out.push(Finding::error(
+                    "forwarder-target-missing",
+                    Some(&file.path),
+                    format!("its {view_name} exports forward to {target}, which the package does not install beside it"),
+                )),
                 Some(t) => {
                     if let Some(tpe) = t.payload.as_ref().and_then(|p| p.pe()).filter(|tpe| tpe.machine != machine) {
-                        out.push(Finding::error("forwarder-target-machine", Some(&file.path), format!("its {view_name} exports forward to {target}, a {}", describe(tpe))));
+                        out.push(Finding::error(
+                            "forwarder-target-machine",
+                            Some(&file.path),
+                            format!("its {view_name} exports forward to {target}, a {}", describe(tpe)),
+                        ));
                     }
                 }
             }

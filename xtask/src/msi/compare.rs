@@ -18,28 +18,55 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
     let mut out = Vec::new();
     let show = |g: Option<Uuid>| g.map_or("none".to_string(), braced);
     if old.upgrade_code() != new.upgrade_code() || new.upgrade_code().is_none() {
-        return vec![Finding::error("upgrade-code-differs", None, format!(
-            "{} belongs to another product: its UpgradeCode is {}, {}'s is {}; a major upgrade would not remove it",
-            old.source, show(old.upgrade_code()), new.source, show(new.upgrade_code())
-        ))];
+        return vec![Finding::error(
+            "upgrade-code-differs",
+            None,
+            format!(
+                "{} belongs to another product: its UpgradeCode is {}, {}'s is {}; a major upgrade would not remove it",
+                old.source,
+                show(old.upgrade_code()),
+                new.source,
+                show(new.upgrade_code())
+            ),
+        )];
     }
     if old.platform() != new.platform() {
-        out.push(Finding::error("platform-changed", None, format!("Template changed from {} to {}", old.summary.template, new.summary.template)));
+        out.push(Finding::error(
+            "platform-changed",
+            None,
+            format!("Template changed from {} to {}", old.summary.template, new.summary.template),
+        ));
     }
     if old.product_code() == new.product_code() {
-        out.push(Finding::error("product-code-unchanged", None, format!("both packages have ProductCode {}: a major upgrade needs a new one (msi.md §2.5)", show(new.product_code()))));
+        out.push(Finding::error(
+            "product-code-unchanged",
+            None,
+            format!("both packages have ProductCode {}: a major upgrade needs a new one (msi.md §2.5)", show(new.product_code())),
+        ));
     }
     if old.summary.package_code.is_some() && old.summary.package_code == new.summary.package_code {
         out.push(Finding::error("package-code-unchanged", None, "both packages have the same package code (Revision Number)"));
     }
     let (old_version, new_version) = (old.product_version().unwrap_or_default(), new.product_version().unwrap_or_default());
     if new_version[..3] <= old_version[..3] {
-        out.push(Finding::error("product-version-not-higher", None, format!(
-            "ProductVersion {} is not higher than {} in the first three fields, the only ones Windows Installer compares (msi.md §2.5)",
-            dotted(new_version), dotted(old_version)
-        )));
+        out.push(Finding::error(
+            "product-version-not-higher",
+            None,
+            format!(
+                "ProductVersion {} is not higher than {} in the first three fields, the only ones Windows Installer compares (msi.md §2.5)",
+                dotted(new_version),
+                dotted(old_version)
+            ),
+        ));
     } else if !removes_version(new, old_version) {
-        out.push(Finding::error("upgrade-row-misses-old", None, format!("no Upgrade row without OnlyDetect matches the old version {}: the old product would stay installed (msi.md §2.7 L3)", dotted(old_version))));
+        out.push(Finding::error(
+            "upgrade-row-misses-old",
+            None,
+            format!(
+                "no Upgrade row without OnlyDetect matches the old version {}: the old product would stay installed (msi.md §2.7 L3)",
+                dotted(old_version)
+            ),
+        ));
     }
 
     let late = new.removal_schedule() == Some(Schedule::Late);
@@ -49,11 +76,20 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
             same_path(before, file, new, late, &mut out);
         }
     }
-    let guid_paths = |view: &PackageView| -> BTreeMap<Uuid, String> { view.files.iter().filter_map(|f| Some((f.component_guid?, f.path.clone()))).collect() };
+    let guid_paths = |view: &PackageView| -> BTreeMap<Uuid, String> {
+        view.files.iter().filter_map(|f| Some((f.component_guid?, f.path.clone()))).collect()
+    };
     let old_guids = guid_paths(old);
     for (guid, path) in guid_paths(new) {
         if let Some(before) = old_guids.get(&guid).filter(|p| !p.eq_ignore_ascii_case(&path)) {
-            out.push(Finding::error("key-path-changed", Some(&path), format!("component {} had the key path {before}; a GUID must never move to another resource (msi.md §2.2, L7, L13)", braced(guid))));
+            out.push(Finding::error(
+                "key-path-changed",
+                Some(&path),
+                format!(
+                    "component {} had the key path {before}; a GUID must never move to another resource (msi.md §2.2, L7, L13)",
+                    braced(guid)
+                ),
+            ));
         }
     }
     out
@@ -73,26 +109,62 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
             let target = ca.string("Target");
             target.contains(&format!("[#{}]", old.file_key)) || target.contains(&format!("[!{}]", old.file_key))
         });
-        out.push(Finding::error_if(referenced, "file-key-changed", path, format!("File key changed from {} to {} (custom actions and custom tables key on it, msi.md §2.7 L8)", old.file_key, new.file_key)));
+        out.push(Finding::error_if(
+            referenced,
+            "file-key-changed",
+            path,
+            format!(
+                "File key changed from {} to {} (custom actions and custom tables key on it, msi.md §2.7 L8)",
+                old.file_key, new.file_key
+            ),
+        ));
     }
     if old.features != new.features {
-        out.push(Finding::warning("feature-changed", path, format!("moved from feature {:?} to {:?} (msi.md §2.7 L12)", old.features, new.features)));
+        out.push(Finding::warning(
+            "feature-changed",
+            path,
+            format!("moved from feature {:?} to {:?} (msi.md §2.7 L12)", old.features, new.features),
+        ));
     }
     let (was, now) = (old.version.as_deref().and_then(parse_version), new.version.as_deref().and_then(parse_version));
     match (was, now) {
-        (Some(was), None) => out.push(Finding::error_if(late, "versioned-to-unversioned", path, format!(
-            "was version {}, is now unversioned: a versioned file on disk is never replaced by an unversioned one (msi.md §2.1, L9)", dotted(was)
-        ))),
-        (Some(was), Some(now)) if now < was => out.push(Finding::error("file-version-down", path, format!(
-            "file version goes down from {} to {}: Windows Installer keeps the higher version on disk (msi.md §2.1, L10)", dotted(was), dotted(now)
-        ))),
+        (Some(was), None) => out.push(Finding::error_if(
+            late,
+            "versioned-to-unversioned",
+            path,
+            format!(
+                "was version {}, is now unversioned: a versioned file on disk is never replaced by an unversioned one (msi.md §2.1, L9)",
+                dotted(was)
+            ),
+        )),
+        (Some(was), Some(now)) if now < was => out.push(Finding::error(
+            "file-version-down",
+            path,
+            format!(
+                "file version goes down from {} to {}: Windows Installer keeps the higher version on disk (msi.md §2.1, L10)",
+                dotted(was),
+                dotted(now)
+            ),
+        )),
         (Some(was), Some(now)) if now == was => {
             let bytes_differ = old.payload.as_ref().map(|p| p.md5) != new.payload.as_ref().map(|p| p.md5);
             if bytes_differ {
-                out.push(Finding::error_if(late, "same-version-different-bytes", path, format!("content changed but the file version stays {}: an in-place upgrade would skip it (msi.md §2.1, L10)", dotted(now))));
+                out.push(Finding::error_if(
+                    late,
+                    "same-version-different-bytes",
+                    path,
+                    format!(
+                        "content changed but the file version stays {}: an in-place upgrade would skip it (msi.md §2.1, L10)",
+                        dotted(now)
+                    ),
+                ));
             }
             if old.language != new.language {
-                out.push(Finding::warning("language-changed", path, format!("File.Language changed from {:?} to {:?}", old.language, new.language)));
+                out.push(Finding::warning(
+                    "language-changed",
+                    path,
+                    format!("File.Language changed from {:?} to {:?}", old.language, new.language),
+                ));
             }
         }
         _ => {}
@@ -110,8 +182,14 @@ fn removes_version(new: &PackageView, version: [u16; 4]) -> bool {
             return false;
         }
         let v = three(version);
-        let min_ok = r.str("VersionMin").and_then(parse_version).is_none_or(|min| if attributes & 0x100 != 0 { v >= three(min) } else { v > three(min) });
-        let max_ok = r.str("VersionMax").and_then(parse_version).is_none_or(|max| if attributes & 0x200 != 0 { v <= three(max) } else { v < three(max) });
+        let min_ok = r
+            .str("VersionMin")
+            .and_then(parse_version)
+            .is_none_or(|min| if attributes & 0x100 != 0 { v >= three(min) } else { v > three(min) });
+        let max_ok = r
+            .str("VersionMax")
+            .and_then(parse_version)
+            .is_none_or(|max| if attributes & 0x200 != 0 { v <= three(max) } else { v < three(max) });
         min_ok && max_ok
     })
 }

@@ -71,6 +71,7 @@ impl Database {
         self.find("Property", "Property", name).and_then(|r| r.str("Value"))
     }
 
+    #[cfg(test)]
     /// Sets `column` to `value` in every row of `table` whose `key_column` equals `key`; returns
     /// how many rows changed. For tests that seed faults.
     pub fn set(&mut self, table: &str, key_column: &str, key: &str, column: &str, value: Value) -> usize {
@@ -84,6 +85,7 @@ impl Database {
         changed
     }
 
+    #[cfg(test)]
     /// Removes the rows of `table` whose `key_column` equals `key`.
     pub fn remove(&mut self, table: &str, key_column: &str, key: &str) -> usize {
         let Some(t) = self.tables.get_mut(table) else { return 0 };

@@ -50,7 +50,3 @@ impl fmt::Display for Finding {
         f.write_str(&self.message)
     }
 }
-
-pub fn has_errors(findings: &[Finding]) -> bool {
-    findings.iter().any(|f| f.severity == Severity::Error)
-}

@@ -59,7 +59,8 @@ pub fn file_key(dir: InstallDir, name: &str) -> String {
         InstallDir::ProgramFiles64 => "pf64_",
         InstallDir::ProgramFilesX86 => "pf32_",
     };
-    let clean: String = name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' }).collect();
+    let clean: String =
+        name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' }).collect();
     let key = format!("{prefix}{clean}");
     if key.len() <= MAX_KEY && clean == name.to_lowercase() {
         return key;

@@ -46,14 +46,45 @@ struct Target {
 
 fn targets(platform: Platform) -> Vec<Target> {
     let iis_folder = if platform.is_64bit() { r"[System64Folder]inetsrv" } else { r"[SystemFolder]inetsrv" };
-    let mut out = vec![Target { id: "ArchwayIis", property: "ARCHWAY_APPCMD", signature: "ArchwayAppcmd", folder: iis_folder, config: "", required: true }];
+    let mut out = vec![Target {
+        id: "ArchwayIis",
+        property: "ARCHWAY_APPCMD",
+        signature: "ArchwayAppcmd",
+        folder: iis_folder,
+        config: "",
+        required: true,
+    }];
     let express = |id, property, signature, folder, config| Target { id, property, signature, folder, config, required: false };
     if platform.is_64bit() {
-        out.push(express("ArchwayIisExpress64App", "ARCHWAY_IISEXPRESS64_APPCMD", "ArchwayIisExpress64Appcmd", r"[ProgramFiles64Folder]IIS Express", r#" /apphostconfig:"[ProgramFiles64Folder]IIS Express\AppServer\applicationhost.config""#));
-        out.push(express("ArchwayIisExpress64Tpl", "ARCHWAY_IISEXPRESS64_APPCMD", "ArchwayIisExpress64Appcmd", r"[ProgramFiles64Folder]IIS Express", r#" /apphostconfig:"[ProgramFiles64Folder]IIS Express\config\templates\PersonalWebServer\applicationhost.config""#));
+        out.push(express(
+            "ArchwayIisExpress64App",
+            "ARCHWAY_IISEXPRESS64_APPCMD",
+            "ArchwayIisExpress64Appcmd",
+            r"[ProgramFiles64Folder]IIS Express",
+            r#" /apphostconfig:"[ProgramFiles64Folder]IIS Express\AppServer\applicationhost.config""#,
+        ));
+        out.push(express(
+            "ArchwayIisExpress64Tpl",
+            "ARCHWAY_IISEXPRESS64_APPCMD",
+            "ArchwayIisExpress64Appcmd",
+            r"[ProgramFiles64Folder]IIS Express",
+            r#" /apphostconfig:"[ProgramFiles64Folder]IIS Express\config\templates\PersonalWebServer\applicationhost.config""#,
+        ));
     }
-    out.push(express("ArchwayIisExpress32App", "ARCHWAY_IISEXPRESS32_APPCMD", "ArchwayIisExpress32Appcmd", r"[ProgramFilesFolder]IIS Express", r#" /apphostconfig:"[ProgramFilesFolder]IIS Express\AppServer\applicationhost.config""#));
-    out.push(express("ArchwayIisExpress32Tpl", "ARCHWAY_IISEXPRESS32_APPCMD", "ArchwayIisExpress32Appcmd", r"[ProgramFilesFolder]IIS Express", r#" /apphostconfig:"[ProgramFilesFolder]IIS Express\config\templates\PersonalWebServer\applicationhost.config""#));
+    out.push(express(
+        "ArchwayIisExpress32App",
+        "ARCHWAY_IISEXPRESS32_APPCMD",
+        "ArchwayIisExpress32Appcmd",
+        r"[ProgramFilesFolder]IIS Express",
+        r#" /apphostconfig:"[ProgramFilesFolder]IIS Express\AppServer\applicationhost.config""#,
+    ));
+    out.push(express(
+        "ArchwayIisExpress32Tpl",
+        "ARCHWAY_IISEXPRESS32_APPCMD",
+        "ArchwayIisExpress32Appcmd",
+        r"[ProgramFilesFolder]IIS Express",
+        r#" /apphostconfig:"[ProgramFilesFolder]IIS Express\config\templates\PersonalWebServer\applicationhost.config""#,
+    ));
     out
 }
 
@@ -78,7 +109,17 @@ pub fn rows(platform: Platform, module: &IisModule) -> Rows {
         if !rows.secure_properties.iter().any(|p| p == t.property) {
             rows.secure_properties.push(t.property.to_string());
             rows.app_search.push(vec![t.property.into(), t.signature.into()]);
-            rows.signature.push(vec![t.signature.into(), "appcmd.exe".into(), Value::Null, Value::Null, Value::Null, Value::Null, Value::Null, Value::Null, Value::Null]);
+            rows.signature.push(vec![
+                t.signature.into(),
+                "appcmd.exe".into(),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ]);
             rows.dr_locator.push(vec![t.signature.into(), Value::Null, t.folder.into(), Value::Int(0)]);
         }
         let exe = NO_IMPERSONATE | DEFERRED | EXE_FROM_PROPERTY;

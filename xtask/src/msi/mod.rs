@@ -7,30 +7,42 @@ mod check;
 mod compare;
 mod database;
 mod finding;
-pub mod ids;
+mod ids;
 mod iis;
 mod md5;
 mod model;
 mod pe;
 mod plan;
 mod read;
+mod report;
 mod schema;
-pub mod sequences;
+mod sequences;
 mod simulate;
 mod view;
 mod write;
+pub mod wxs;
 
-pub use database::{Database, Row, Table};
-pub use model::{IisModule, InstallDir, Package, PackageFile, PeInfo, Platform};
-pub use pe::pe_info;
-pub use plan::{Plan, plan};
-pub use write::{Written, to_bytes, write_msi};
-pub use check::lint;
-pub use compare::compare;
-pub use finding::{Finding, Severity, has_errors};
-pub use read::{ReadPackage, SummaryFacts, read_msi, read_msi_bytes};
-pub use simulate::{DiskFile, Product, Simulation, major_upgrade};
-pub use view::{PackageView, Payload, Schedule, ViewFile};
+// What `dist`, `msi-check` and `bench msi` use.
+pub use model::{IisModule, InstallDir, Package, PackageFile, Platform};
+pub use report::check_files;
+pub use write::write_msi;
+
+// The layers below, for the tests (and for callers that need them later).
+#[cfg(test)]
+pub use {
+    check::lint,
+    finding::{Finding, Severity},
+    model::PeInfo,
+    pe::pe_info,
+    write::Written,
+    compare::compare,
+    database::Database,
+    plan::plan,
+    read::{read_msi, read_msi_bytes},
+    simulate::{Product, major_upgrade},
+    view::{PackageView, Schedule},
+    write::to_bytes,
+};
 
 #[cfg(test)]
 mod tests;

@@ -123,10 +123,6 @@ impl PeInfo {
     pub fn is_forwarder(&self) -> bool {
         !self.forwards_native.is_empty() || !self.forwards_ec.is_empty()
     }
-
-    pub fn forward_targets(&self) -> impl Iterator<Item = &String> {
-        self.forwards_native.iter().chain(&self.forwards_ec)
-    }
 }
 
 /// One file of the package; each becomes its own component with the file as key path.

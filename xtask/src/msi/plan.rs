@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{
     cabinet,
     database::{Database, Table},
-    iis, ids,
+    ids, iis,
     model::{InstallDir, Package, PackageFile},
     schema, sequences,
 };
@@ -91,7 +91,20 @@ pub fn plan(package: &Package) -> Result<Plan> {
         let folder = ids::short_long(&package.folder, &mut BTreeSet::new())?;
         push(&mut db, "Directory", vec![s(folder_directory(*dir)), s(dir.standard_folder()), s(folder)]);
     }
-    push(&mut db, "Feature", vec![s(FEATURE), Value::Null, s(&package.product_name), s(format!("{} for every IIS worker bitness", package.product_name)), Value::Int(1), Value::Int(1), Value::Null, Value::Int(8)]);
+    push(
+        &mut db,
+        "Feature",
+        vec![
+            s(FEATURE),
+            Value::Null,
+            s(&package.product_name),
+            s(format!("{} for every IIS worker bitness", package.product_name)),
+            Value::Int(1),
+            Value::Int(1),
+            Value::Null,
+            Value::Int(8),
+        ],
+    );
 
     let mut short_names: std::collections::BTreeMap<InstallDir, BTreeSet<String>> = Default::default();
     let mut members = Vec::new();
@@ -99,29 +112,42 @@ pub fn plan(package: &Package) -> Result<Plan> {
         let key = ids::file_key(file.dir, &file.name);
         let guid = ids::component_guid(package.upgrade_code, file.dir, &package.folder, &file.name);
         let attributes = if file.dir.is_64bit() { COMPONENT_64BIT } else { 0 };
-        push(&mut db, "Component", vec![s(&key), s(ids::braced(guid)), s(folder_directory(file.dir)), Value::Int(attributes), Value::Null, s(&key)]);
+        push(
+            &mut db,
+            "Component",
+            vec![s(&key), s(ids::braced(guid)), s(folder_directory(file.dir)), Value::Int(attributes), Value::Null, s(&key)],
+        );
         push(&mut db, "FeatureComponents", vec![s(FEATURE), s(&key)]);
         let version = file.pe.as_ref().and_then(|pe| pe.version);
-        let languages = file.pe.as_ref().map(|pe| pe.languages.iter().map(u16::to_string).collect::<Vec<_>>().join(",")).unwrap_or_default();
+        let languages =
+            file.pe.as_ref().map(|pe| pe.languages.iter().map(u16::to_string).collect::<Vec<_>>().join(",")).unwrap_or_default();
         let file_name = ids::short_long(&file.name, short_names.entry(file.dir).or_default())?;
         let size = i32::try_from(file.bytes.len()).map_err(|_| anyhow::anyhow!("{} is larger than 2 GiB", file.name))?;
-        push(&mut db, "File", vec![
-            s(&key),
-            s(&key),
-            s(file_name),
-            Value::Int(size),
-            version.map_or(Value::Null, |v| s(v.map(|p| p.to_string()).join("."))),
-            if version.is_some() && !languages.is_empty() { s(languages) } else { Value::Null },
-            Value::Int(FILE_VITAL),
-            Value::Int(index as i32 + 1),
-        ]);
+        push(
+            &mut db,
+            "File",
+            vec![
+                s(&key),
+                s(&key),
+                s(file_name),
+                Value::Int(size),
+                version.map_or(Value::Null, |v| s(v.map(|p| p.to_string()).join("."))),
+                if version.is_some() && !languages.is_empty() { s(languages) } else { Value::Null },
+                Value::Int(FILE_VITAL),
+                Value::Int(index as i32 + 1),
+            ],
+        );
         if version.is_none() {
             let [a, b, c, d] = md5_parts(&file.bytes);
             push(&mut db, "MsiFileHash", vec![s(&key), Value::Int(0), Value::Int(a), Value::Int(b), Value::Int(c), Value::Int(d)]);
         }
         members.push((key, file.bytes.as_slice()));
     }
-    push(&mut db, "Media", vec![Value::Int(1), Value::Int(files.len() as i32), Value::Null, s(format!("#{CABINET_STREAM}")), Value::Null, Value::Null]);
+    push(
+        &mut db,
+        "Media",
+        vec![Value::Int(1), Value::Int(files.len() as i32), Value::Null, s(format!("#{CABINET_STREAM}")), Value::Null, Value::Null],
+    );
 
     let mut secure = upgrade_rows(&mut db, package);
     if let Some(module) = &package.iis_module {
@@ -182,14 +208,27 @@ fn upgrade_rows(db: &mut Database, package: &Package) -> Vec<String> {
     ];
     let mut launch = vec![vec![
         s(format!("Installed OR NOT {NEWER_FOUND}")),
-        s("A newer version of [ProductName] is already installed. Uninstall it first to install version [ProductVersion]; archway does not downgrade."),
+        s(
+            "A newer version of [ProductName] is already installed. Uninstall it first to install version [ProductVersion]; archway does not downgrade.",
+        ),
     ]];
     for (i, sibling) in package.sibling_upgrade_codes.iter().enumerate() {
         let property = format!("ARCHWAY_OTHER_PLATFORM_{}", i + 1);
-        upgrade.push(vec![s(ids::braced(*sibling)), s("0.0.0"), Value::Null, Value::Null, Value::Int(0x002 | 0x100), Value::Null, s(&property)]);
+        upgrade.push(vec![
+            s(ids::braced(*sibling)),
+            s("0.0.0"),
+            Value::Null,
+            Value::Null,
+            Value::Int(0x002 | 0x100),
+            Value::Null,
+            s(&property),
+        ]);
         launch.push(vec![
             s(format!("Installed OR NOT {property}")),
-            s(format!("[ProductName] for another Windows platform is installed. Uninstall it before installing the {} package.", package.platform)),
+            s(format!(
+                "[ProductName] for another Windows platform is installed. Uninstall it before installing the {} package.",
+                package.platform
+            )),
         ]);
     }
     if !package.platform.is_64bit() {

@@ -54,10 +54,13 @@ pub fn read_msi_bytes(source: &str, bytes: Vec<u8>) -> Result<ReadPackage> {
     }
     let info = package.summary_info();
     let summary = SummaryFacts {
-        template: info.arch().map(|arch| {
-            let langs: Vec<String> = info.languages().iter().map(|l| l.id().to_string()).collect();
-            format!("{arch};{}", langs.join(","))
-        }).unwrap_or_default(),
+        template: info
+            .arch()
+            .map(|arch| {
+                let langs: Vec<String> = info.languages().iter().map(|l| l.id().to_string()).collect();
+                format!("{arch};{}", langs.join(","))
+            })
+            .unwrap_or_default(),
         package_code: info.uuid(),
         page_count: info.page_count().unwrap_or(0),
         word_count: info.word_count().unwrap_or(0),

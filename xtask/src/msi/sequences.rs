@@ -96,7 +96,9 @@ pub fn required(table: &str) -> Vec<&'static str> {
     let all: Vec<&'static str> = standard(table).into_iter().map(|(a, _, _)| a).collect();
     match table {
         // AppSearch and ValidateProductID are archway's choice, not a requirement.
-        "InstallExecuteSequence" | "InstallUISequence" => all.into_iter().filter(|a| !matches!(*a, "AppSearch" | "ValidateProductID")).collect(),
+        "InstallExecuteSequence" | "InstallUISequence" => {
+            all.into_iter().filter(|a| !matches!(*a, "AppSearch" | "ValidateProductID")).collect()
+        }
         _ => all,
     }
 }

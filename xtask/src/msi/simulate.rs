@@ -83,7 +83,14 @@ pub fn major_upgrade(old: &PackageView, new: &PackageView) -> Simulation {
     }
     let findings = report(old, new, &machine, schedule);
     let label = |v: &PackageView| v.product_version().map(dotted).unwrap_or_else(|| "?".into());
-    Simulation { schedule, old_version: label(old), new_version: label(new), files: machine.disk.into_values().collect(), log: machine.log, findings }
+    Simulation {
+        schedule,
+        old_version: label(old),
+        new_version: label(new),
+        files: machine.disk.into_values().collect(),
+        log: machine.log,
+        findings,
+    }
 }
 
 impl Machine {
@@ -101,7 +108,9 @@ impl Machine {
                 None => Some("copied (nothing there)"),
                 Some(disk) => match (disk.version, incoming.version) {
                     (Some(d), Some(n)) if n > d => Some("copied (higher version)"),
-                    (Some(d), Some(n)) if n == d && disk.language.is_none() && incoming.language.is_some() => Some("copied (same version, only the new one has a language)"),
+                    (Some(d), Some(n)) if n == d && disk.language.is_none() && incoming.language.is_some() => {
+                        Some("copied (same version, only the new one has a language)")
+                    }
                     (Some(_), Some(_)) => None,
                     (Some(_), None) => None,
                     (None, Some(_)) => Some("copied (versioned replaces unversioned)"),
@@ -117,7 +126,12 @@ impl Machine {
                 None => {
                     let disk = &self.disk[&key];
                     let show = |v: Option<[u16; 4]>| v.map_or("unversioned".to_string(), dotted);
-                    self.log.push(format!("install new: {} kept on disk ({} on disk, {} incoming)", file.path, show(disk.version), show(incoming.version)));
+                    self.log.push(format!(
+                        "install new: {} kept on disk ({} on disk, {} incoming)",
+                        file.path,
+                        show(disk.version),
+                        show(incoming.version)
+                    ));
                 }
             }
         }
@@ -155,7 +169,12 @@ impl Machine {
             let folder = view.files.iter().find(|f| f.component == row.string("Component_")).map(|f| f.folder.to_lowercase());
             let (Some(folder), Some(pattern)) = (folder, row.str("FileName")) else { continue };
             let pattern = super::ids::long_name(pattern).to_lowercase();
-            let doomed: Vec<String> = self.disk.keys().filter(|k| k.rsplit_once('\\').is_some_and(|(d, n)| d == folder && wildcard(&pattern, n))).cloned().collect();
+            let doomed: Vec<String> = self
+                .disk
+                .keys()
+                .filter(|k| k.rsplit_once('\\').is_some_and(|(d, n)| d == folder && wildcard(&pattern, n)))
+                .cloned()
+                .collect();
             for key in doomed {
                 self.log.push(format!("RemoveFile {}: {} deleted", row.string("FileKey"), self.disk[&key].path));
                 self.disk.remove(&key);
@@ -168,7 +187,9 @@ impl Machine {
 fn wildcard(pattern: &str, name: &str) -> bool {
     match (pattern.chars().next(), name.chars().next()) {
         (None, None) => true,
-        (Some('*'), _) => wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[name.chars().next().unwrap().len_utf8()..])),
+        (Some('*'), _) => {
+            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[name.chars().next().unwrap().len_utf8()..]))
+        }
         (Some('?'), Some(c)) => wildcard(&pattern[1..], &name[c.len_utf8()..]),
         (Some(p), Some(c)) if p == c => wildcard(&pattern[p.len_utf8()..], &name[c.len_utf8()..]),
         _ => false,
@@ -188,10 +209,17 @@ fn report(old: &PackageView, new: &PackageView, machine: &Machine, schedule: Sch
             None => {
                 let old_guid = old.files.iter().find(|o| o.path_key() == file.path_key()).and_then(|o| o.component_guid);
                 let why = match old_guid {
-                    Some(g) if Some(g) != file.component_guid => format!("the old product's component {} (a different GUID) lost its last client and its removal deleted the file", braced(g)),
+                    Some(g) if Some(g) != file.component_guid => format!(
+                        "the old product's component {} (a different GUID) lost its last client and its removal deleted the file",
+                        braced(g)
+                    ),
                     _ => "the old product's removal deleted it".to_string(),
                 };
-                out.push(Finding::error("path-removed-by-upgrade", Some(&file.path), format!("missing after the simulated upgrade: {why} ({when}; msi.md §2.3)")));
+                out.push(Finding::error(
+                    "path-removed-by-upgrade",
+                    Some(&file.path),
+                    format!("missing after the simulated upgrade: {why} ({when}; msi.md §2.3)"),
+                ));
             }
             Some(disk) if disk.md5 != want.md5 || disk.version != want.version => {
                 let show = |v: Option<[u16; 4]>| v.map_or("unversioned".to_string(), dotted);
@@ -205,7 +233,11 @@ fn report(old: &PackageView, new: &PackageView, machine: &Machine, schedule: Sch
     }
     let owned: BTreeSet<String> = new.files.iter().map(ViewFile::path_key).collect();
     for disk in machine.disk.iter().filter(|(k, _)| !owned.contains(*k)).map(|(_, d)| d) {
-        out.push(Finding::warning("path-left-behind", Some(&disk.path), "an old file the new package does not own stays on disk after the simulated upgrade"));
+        out.push(Finding::warning(
+            "path-left-behind",
+            Some(&disk.path),
+            "an old file the new package does not own stays on disk after the simulated upgrade",
+        ));
     }
     out
 }

@@ -1,18 +1,14 @@
 //! One package as the lint and the simulator see it ([`PackageView`]): every File row resolved
 //! to its install path (msi.md §2.8 step 1) with its component, its table version, language and
 //! hash, and the facts of the payload it really carries. Built from an MSI that was read back,
-//! or straight from a [`Plan`] and its [`Package`] (so tests can lint in memory).
-
-use std::collections::BTreeMap;
+//! or (in tests) straight from a planned package, to lint in memory.
 
 use uuid::Uuid;
 
 use super::{
     database::Database,
-    ids,
-    md5,
-    model::{InstallDir, Package, PeInfo, Platform},
-    plan::Plan,
+    ids, md5,
+    model::{InstallDir, PeInfo, Platform},
     read::{ReadPackage, SummaryFacts},
 };
 
@@ -79,15 +75,15 @@ pub struct PackageView {
 
 impl PackageView {
     pub fn from_read(read: &ReadPackage) -> PackageView {
-        let payload = |key: &str| {
-            read.payloads.get(key).map(|bytes| Payload::of(bytes, super::pe::pe_info(bytes).map_err(|e| format!("{e:#}"))))
-        };
+        let payload =
+            |key: &str| read.payloads.get(key).map(|bytes| Payload::of(bytes, super::pe::pe_info(bytes).map_err(|e| format!("{e:#}"))));
         PackageView::build(&read.source, read.summary.clone(), read.database.clone(), payload)
     }
 
+    #[cfg(test)]
     /// The view of what [`super::to_bytes`] would write for `package`, taking PE facts from the
     /// model (which tests may set by hand) rather than from the bytes.
-    pub fn from_plan(source: &str, plan: &Plan, package: &Package) -> PackageView {
+    pub fn from_plan(source: &str, plan: &super::plan::Plan, package: &super::model::Package) -> PackageView {
         let summary = SummaryFacts {
             template: plan.summary.template.clone(),
             package_code: Some(plan.summary.package_code),
@@ -98,10 +94,11 @@ impl PackageView {
         PackageView::from_tables(source, summary, plan.database.clone(), package)
     }
 
+    #[cfg(test)]
     /// The view of `database` (e.g. planned tables with a seeded fault) whose cabinet would hold
     /// `package`'s files, keyed as the writer keys them.
-    pub fn from_tables(source: &str, summary: SummaryFacts, database: Database, package: &Package) -> PackageView {
-        let by_key: BTreeMap<String, _> = package.files.iter().map(|f| (ids::file_key(f.dir, &f.name), f)).collect();
+    pub fn from_tables(source: &str, summary: SummaryFacts, database: Database, package: &super::model::Package) -> PackageView {
+        let by_key: std::collections::BTreeMap<String, _> = package.files.iter().map(|f| (ids::file_key(f.dir, &f.name), f)).collect();
         let payload = |key: &str| by_key.get(key).map(|f| Payload::of(&f.bytes, Ok(f.pe.clone())));
         PackageView::build(source, summary, database, payload)
     }
@@ -116,7 +113,9 @@ impl PackageView {
             let (root, folders) = resolve_directory(&database, &directory);
             let name = ids::long_name(file.str("FileName").unwrap_or_default()).to_string();
             let folder = std::iter::once(root_display(&root)).chain(folders).collect::<Vec<_>>().join("\\");
-            let hash = database.find("MsiFileHash", "File_", &key).map(|h| ["HashPart1", "HashPart2", "HashPart3", "HashPart4"].map(|c| h.int(c).unwrap_or(0)));
+            let hash = database
+                .find("MsiFileHash", "File_", &key)
+                .map(|h| ["HashPart1", "HashPart2", "HashPart3", "HashPart4"].map(|c| h.int(c).unwrap_or(0)));
             files.push(ViewFile {
                 path: format!("{folder}\\{name}"),
                 folder,
@@ -129,7 +128,11 @@ impl PackageView {
                 component_guid: component.and_then(|c| c.str("ComponentId")).and_then(ids::parse_guid),
                 component_attributes: component.and_then(|c| c.int("Attributes")).unwrap_or(0),
                 is_key_path: component.and_then(|c| c.str("KeyPath")) == Some(key.as_str()),
-                features: database.rows("FeatureComponents").filter(|r| r.str("Component_") == Some(component_key.as_str())).map(|r| r.string("Feature_")).collect(),
+                features: database
+                    .rows("FeatureComponents")
+                    .filter(|r| r.str("Component_") == Some(component_key.as_str()))
+                    .map(|r| r.string("Feature_"))
+                    .collect(),
                 version: file.str("Version").map(str::to_string),
                 language: file.str("Language").map(str::to_string),
                 hash_row: hash,
@@ -225,7 +228,16 @@ fn resolve_directory(db: &Database, directory: &str) -> (String, Vec<String>) {
 }
 
 fn is_standard_folder(id: &str) -> bool {
-    matches!(id, "ProgramFiles64Folder" | "ProgramFilesFolder" | "System64Folder" | "SystemFolder" | "WindowsFolder" | "CommonFiles64Folder" | "CommonFilesFolder")
+    matches!(
+        id,
+        "ProgramFiles64Folder"
+            | "ProgramFilesFolder"
+            | "System64Folder"
+            | "SystemFolder"
+            | "WindowsFolder"
+            | "CommonFiles64Folder"
+            | "CommonFilesFolder"
+    )
 }
 
 /// How a path's root is shown (64-bit Windows, msi.md §2.8 step 1).

@@ -25,7 +25,8 @@ use crate::fsx;
 pub struct Written {
     pub package_code: Uuid,
     pub product_code: Uuid,
-    pub size: u64,
+    /// The file's bytes, for checksums and manifests.
+    pub bytes: Vec<u8>,
 }
 
 /// Plans, serializes and writes `package` to `out` (atomically).
@@ -34,7 +35,7 @@ pub fn write_msi(package: &Package, out: &Path) -> Result<Written> {
     let bytes = to_bytes(&plan).with_context(|| format!("cannot build {}", out.display()))?;
     fsx::write_atomic(out, &bytes)?;
     let product_code = super::ids::product_code(package.upgrade_code, package.platform, package.version);
-    Ok(Written { package_code: plan.summary.package_code, product_code, size: bytes.len() as u64 })
+    Ok(Written { package_code: plan.summary.package_code, product_code, bytes })
 }
 
 /// The MSI's bytes.
@@ -51,10 +52,7 @@ pub fn to_bytes(plan: &Plan) -> Result<Vec<u8>> {
             package.insert_rows(Insert::into(*name).rows(rows)).with_context(|| format!("table {name} rejects a row"))?;
         }
     }
-    package
-        .write_stream(CABINET_STREAM)
-        .and_then(|mut stream| stream.write_all(&plan.cabinet))
-        .context("cannot embed the cabinet")?;
+    package.write_stream(CABINET_STREAM).and_then(|mut stream| stream.write_all(&plan.cabinet)).context("cannot embed the cabinet")?;
     let v4 = package.into_inner().context("cannot finish the database")?.into_inner();
     repack_v3(v4)
 }
@@ -86,7 +84,8 @@ fn write_summary(summary: &mut msi::SummaryInfo, plan: &Plan) {
 /// result is as deterministic as the input.
 fn repack_v3(v4: Vec<u8>) -> Result<Vec<u8>> {
     let mut source = cfb::CompoundFile::open(Cursor::new(v4)).context("cannot reopen the database")?;
-    let mut target = cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).context("cannot create a v3 compound file")?;
+    let mut target =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).context("cannot create a v3 compound file")?;
     target.set_storage_clsid("/", *source.root_entry().clsid())?;
     let streams: Vec<_> = source.walk().filter(|e| e.is_stream()).map(|e| e.path().to_path_buf()).collect();
     for path in streams {

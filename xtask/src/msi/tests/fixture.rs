@@ -28,7 +28,7 @@ const RVA: u32 = 0x1000;
 const LFANEW: usize = 0x40;
 
 fn align(buf: &mut Vec<u8>, to: usize) {
-    while buf.len() % to != 0 {
+    while !buf.len().is_multiple_of(to) {
         buf.push(0);
     }
 }
@@ -211,7 +211,14 @@ pub fn dll(machine: u16, hybrid: bool, version: Option<[u16; 4]>) -> Vec<u8> {
 
 /// The Arm64X forwarder `stem.dll` → `stem_arm64.dll` (native) and `stem_<ec>.dll` (EC).
 pub fn forwarder(version: Option<[u16; 4]>, native: &'static str, ec: &'static str) -> Vec<u8> {
-    pe(&Synth { machine: ARM64, hybrid: true, version, native_forwards: vec![("RegisterModule", native)], ec_forwards: vec![("RegisterModule", ec)], ..Synth::default() })
+    pe(&Synth {
+        machine: ARM64,
+        hybrid: true,
+        version,
+        native_forwards: vec![("RegisterModule", native)],
+        ec_forwards: vec![("RegisterModule", ec)],
+        ..Synth::default()
+    })
 }
 
 pub fn upgrade_code(platform: Platform) -> Uuid {
@@ -244,13 +251,21 @@ pub fn package(platform: Platform, version: [u16; 4]) -> Package {
             files.push(file(ProgramFiles64, "archway.dll", forwarder(v, "archway_arm64.RegisterModule", "archway_x64.RegisterModule")));
             files.push(file(ProgramFiles64, "archway_arm64.dll", dll(ARM64, false, v)));
             files.push(file(ProgramFiles64, "archway_x64.dll", dll(AMD64, false, v)));
-            files.push(file(ProgramFiles64, "archway_diagnostics.dll", forwarder(v, "archway_diagnostics_arm64.ArchwayHandlerOpen", "archway_diagnostics_arm64ec.ArchwayHandlerOpen")));
+            files.push(file(
+                ProgramFiles64,
+                "archway_diagnostics.dll",
+                forwarder(v, "archway_diagnostics_arm64.ArchwayHandlerOpen", "archway_diagnostics_arm64ec.ArchwayHandlerOpen"),
+            ));
             files.push(file(ProgramFiles64, "archway_diagnostics_arm64.dll", dll(ARM64, false, v)));
             files.push(file(ProgramFiles64, "archway_diagnostics_arm64ec.dll", dll(AMD64, true, v)));
         }
         Platform::X86 => {}
     }
-    files.push(file(if platform.is_64bit() { ProgramFiles64 } else { ProgramFilesX86 }, "NOTICE.txt", b"archway: see LICENSE\r\n".to_vec()));
+    files.push(file(
+        if platform.is_64bit() { ProgramFiles64 } else { ProgramFilesX86 },
+        "NOTICE.txt",
+        b"archway: see LICENSE\r\n".to_vec(),
+    ));
     Package {
         platform,
         product_name: "Archway".into(),

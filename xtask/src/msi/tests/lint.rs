@@ -33,19 +33,31 @@ const SHIM32: &str = r"Program Files (x86)\Archway\archway.dll";
 #[test]
 fn a_forwarder_without_a_version_resource_is_caught() {
     let mut pkg = package(Platform::Arm64, [1, 3, 0, 0]);
-    fixture::replace(&mut pkg, InstallDir::ProgramFiles64, "archway.dll", fixture::forwarder(None, "archway_arm64.RegisterModule", "archway_x64.RegisterModule"));
+    fixture::replace(
+        &mut pkg,
+        InstallDir::ProgramFiles64,
+        "archway.dll",
+        fixture::forwarder(None, "archway_arm64.RegisterModule", "archway_x64.RegisterModule"),
+    );
     let findings = lint(&view(&pkg));
     let hit = caught(&findings, "unversioned-pe", Some(SHIM64));
     assert!(hit[0].message.contains("60764"), "{}", hit[0]);
     let upgrade = compare(&view(&package(Platform::Arm64, [1, 2, 0, 0])), &view(&pkg));
-    assert_eq!(caught(&upgrade, "versioned-to-unversioned", Some(SHIM64))[0].severity, Severity::Warning, "early removal: fragile, not broken");
+    assert_eq!(
+        caught(&upgrade, "versioned-to-unversioned", Some(SHIM64))[0].severity,
+        Severity::Warning,
+        "early removal: fragile, not broken"
+    );
 }
 
 #[test]
 fn a_component_guid_changed_for_an_existing_path_is_caught() {
     let old = view(&package(Platform::Arm64, [1, 2, 0, 0]));
     let new = view_with(&package(Platform::Arm64, [1, 3, 0, 0]), |db| {
-        assert_eq!(db.set("Component", "Component", "pf64_archway.dll", "ComponentId", Value::from("{0A0A0A0A-0000-5000-8000-000000000001}")), 1);
+        assert_eq!(
+            db.set("Component", "Component", "pf64_archway.dll", "ComponentId", Value::from("{0A0A0A0A-0000-5000-8000-000000000001}")),
+            1
+        );
     });
     assert!(lint(&new).is_empty(), "alone the package is fine");
     let findings = compare(&old, &new);
@@ -123,21 +135,99 @@ fn the_same_version_with_new_bytes_is_flagged() {
 fn table_faults_are_caught() {
     let pkg = package(Platform::X64, [1, 0, 0, 0]);
     let seeded = |seed: &dyn Fn(&mut Database)| lint(&view_with(&pkg, seed));
-    caught(&seeded(&|db| { db.set("File", "File", "pf64_archway.dll", "Version", Value::from("9.9.9.9")); }), "file-version-mismatch", Some(SHIM64));
-    caught(&seeded(&|db| { db.set("MsiFileHash", "File_", "pf64_notice.txt", "HashPart1", Value::Int(1)); }), "file-hash-mismatch", Some(r"Program Files\Archway\NOTICE.txt"));
-    caught(&seeded(&|db| { db.remove("InstallExecuteSequence", "Action", "RemoveExistingProducts"); }), "remove-existing-products", None);
-    caught(&seeded(&|db| { db.set("InstallExecuteSequence", "Action", "RemoveExistingProducts", "Sequence", Value::Int(3000)); }), "remove-existing-products", None);
-    caught(&seeded(&|db| { db.remove("LaunchCondition", "Condition", "Installed OR NOT ARCHWAY_NEWER_FOUND"); }), "downgrade-not-refused", None);
-    caught(&seeded(&|db| { db.remove("InstallExecuteSequence", "Action", "InstallFiles"); }), "action-missing", None);
-    caught(&seeded(&|db| { db.tables.remove("Upgrade"); }), "table-missing", None);
-    caught(&seeded(&|db| { db.set("Component", "Component", "pf32_archway.dll", "Attributes", Value::Int(256)); }), "component-bitness", Some(SHIM32));
+    caught(
+        &seeded(&|db| {
+            db.set("File", "File", "pf64_archway.dll", "Version", Value::from("9.9.9.9"));
+        }),
+        "file-version-mismatch",
+        Some(SHIM64),
+    );
+    caught(
+        &seeded(&|db| {
+            db.set("MsiFileHash", "File_", "pf64_notice.txt", "HashPart1", Value::Int(1));
+        }),
+        "file-hash-mismatch",
+        Some(r"Program Files\Archway\NOTICE.txt"),
+    );
+    caught(
+        &seeded(&|db| {
+            db.remove("InstallExecuteSequence", "Action", "RemoveExistingProducts");
+        }),
+        "remove-existing-products",
+        None,
+    );
+    caught(
+        &seeded(&|db| {
+            db.set("InstallExecuteSequence", "Action", "RemoveExistingProducts", "Sequence", Value::Int(3000));
+        }),
+        "remove-existing-products",
+        None,
+    );
+    caught(
+        &seeded(&|db| {
+            db.remove("LaunchCondition", "Condition", "Installed OR NOT ARCHWAY_NEWER_FOUND");
+        }),
+        "downgrade-not-refused",
+        None,
+    );
+    caught(
+        &seeded(&|db| {
+            db.remove("InstallExecuteSequence", "Action", "InstallFiles");
+        }),
+        "action-missing",
+        None,
+    );
+    caught(
+        &seeded(&|db| {
+            db.tables.remove("Upgrade");
+        }),
+        "table-missing",
+        None,
+    );
+    caught(
+        &seeded(&|db| {
+            db.set("Component", "Component", "pf32_archway.dll", "Attributes", Value::Int(256));
+        }),
+        "component-bitness",
+        Some(SHIM32),
+    );
     let guid = ids::braced(ids::component_guid(pkg.upgrade_code, InstallDir::ProgramFiles64, "Archway", "archway.dll"));
-    caught(&seeded(&|db| { db.set("Component", "Component", "pf32_archway.dll", "ComponentId", Value::from(guid.as_str())); }), "guid-reused", None);
-    caught(&seeded(&|db| { db.set("File", "File", "pf32_archway.dll", "Component_", Value::from("pf64_archway.dll")); }), "path-in-two-components", Some(SHIM64));
+    caught(
+        &seeded(&|db| {
+            db.set("Component", "Component", "pf32_archway.dll", "ComponentId", Value::from(guid.as_str()));
+        }),
+        "guid-reused",
+        None,
+    );
+    caught(
+        &seeded(&|db| {
+            db.set("File", "File", "pf32_archway.dll", "Component_", Value::from("pf64_archway.dll"));
+        }),
+        "path-in-two-components",
+        Some(SHIM64),
+    );
     let unguarded = r#"ARCHWAY_APPCMD AND REMOVE~="ALL""#;
-    caught(&seeded(&|db| { db.set("InstallExecuteSequence", "Action", "ArchwayIisRemove", "Condition", Value::from(unguarded)); }), "unregister-during-upgrade", None);
-    caught(&seeded(&|db| { db.set("InstallExecuteSequence", "Action", "ArchwayIisAdd", "Sequence", Value::Int(1450)); }), "deferred-outside-script", None);
-    caught(&seeded(&|db| { db.set("Property", "Property", "SecureCustomProperties", "Value", Value::from("ARCHWAY_APPCMD")); }), "upgrade-action-property", None);
+    caught(
+        &seeded(&|db| {
+            db.set("InstallExecuteSequence", "Action", "ArchwayIisRemove", "Condition", Value::from(unguarded));
+        }),
+        "unregister-during-upgrade",
+        None,
+    );
+    caught(
+        &seeded(&|db| {
+            db.set("InstallExecuteSequence", "Action", "ArchwayIisAdd", "Sequence", Value::Int(1450));
+        }),
+        "deferred-outside-script",
+        None,
+    );
+    caught(
+        &seeded(&|db| {
+            db.set("Property", "Property", "SecureCustomProperties", "Value", Value::from("ARCHWAY_APPCMD"));
+        }),
+        "upgrade-action-property",
+        None,
+    );
 }
 
 #[test]

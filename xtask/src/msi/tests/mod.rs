@@ -7,4 +7,5 @@ mod lint;
 mod msitools;
 mod pe;
 mod simulate;
+mod wixl;
 mod writer;

@@ -1,9 +1,7 @@
 //! The writer: identifiers, tables and sequences, the summary, the read-back, reproducibility.
 
 use super::fixture::{self, package};
-use crate::msi::{
-    InstallDir, PackageView, Platform, Schedule, ids, lint, plan, read_msi_bytes, sequences, to_bytes,
-};
+use crate::msi::{InstallDir, PackageView, Platform, Schedule, ids, lint, plan, read_msi_bytes, sequences, to_bytes};
 
 fn written(platform: Platform, version: [u16; 4]) -> PackageView {
     let pkg = package(platform, version);
@@ -57,7 +55,8 @@ fn tables_hold_the_derived_identifiers_and_versions() {
     assert_eq!(view.property("ProductVersion"), Some("1.2.3.4"));
     assert_eq!(view.property("ALLUSERS"), Some("1"));
     let secure = view.property("SecureCustomProperties").unwrap();
-    for p in ["ARCHWAY_OLDER_FOUND", "ARCHWAY_NEWER_FOUND", "ARCHWAY_APPCMD", "ARCHWAY_IISEXPRESS64_APPCMD", "ARCHWAY_IISEXPRESS32_APPCMD"] {
+    for p in ["ARCHWAY_OLDER_FOUND", "ARCHWAY_NEWER_FOUND", "ARCHWAY_APPCMD", "ARCHWAY_IISEXPRESS64_APPCMD", "ARCHWAY_IISEXPRESS32_APPCMD"]
+    {
         assert!(secure.split(';').any(|s| s == p), "{p} in {secure}");
     }
 }
@@ -98,12 +97,14 @@ fn writing_twice_gives_the_same_bytes_and_any_change_a_new_package_code() {
     later.source_date_epoch += 3600;
     assert_ne!(first, to_bytes(&plan(&later).unwrap()).unwrap(), "the epoch dates the summary and the cabinet");
     let mut rebuilt = pkg.clone();
-    fixture::replace(&mut rebuilt, InstallDir::ProgramFilesX86, "archway.dll", fixture::pe(&fixture::Synth { machine: fixture::I386, version: Some([1, 2, 3, 4]), salt: 1, ..Default::default() }));
-    assert_ne!(plan(&pkg).unwrap().summary.package_code, plan(&rebuilt).unwrap().summary.package_code);
-    assert_eq!(
-        crate::msi::read_msi_bytes("a", first).unwrap().summary.package_code,
-        Some(plan(&pkg).unwrap().summary.package_code)
+    fixture::replace(
+        &mut rebuilt,
+        InstallDir::ProgramFilesX86,
+        "archway.dll",
+        fixture::pe(&fixture::Synth { machine: fixture::I386, version: Some([1, 2, 3, 4]), salt: 1, ..Default::default() }),
     );
+    assert_ne!(plan(&pkg).unwrap().summary.package_code, plan(&rebuilt).unwrap().summary.package_code);
+    assert_eq!(crate::msi::read_msi_bytes("a", first).unwrap().summary.package_code, Some(plan(&pkg).unwrap().summary.package_code));
 }
 
 #[test]
@@ -127,13 +128,4 @@ fn bad_models_are_refused_before_writing() {
     let mut x86 = package(Platform::X86, [1, 0, 0, 0]);
     x86.files.push(fixture::file(InstallDir::ProgramFiles64, "a.dll", vec![1]));
     assert!(plan(&x86).is_err());
-}
-
-#[test]
-#[ignore]
-fn scratch_dump() {
-    for p in Platform::ALL {
-        let pkg = package(p, [1, 2, 3, 4]);
-        crate::msi::write_msi(&pkg, &std::path::Path::new("/tmp/msi-out").join(format!("{p}.msi"))).unwrap();
-    }
 }

@@ -1,0 +1,220 @@
+//! `cargo xtask dist`: a release build, its forwarders and checks, then one MSI and one zip per
+//! Windows platform in `target/dist/`, with `manifest.json` and `SHA256SUMS`. Every MSI is linted
+//! (and, with `--previous`, checked as an upgrade of the last release) before dist succeeds.
+
+pub mod archive;
+pub mod layout;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::{
+    binaries, build, fsx,
+    msi::{self, IisModule, Package, PackageFile, Platform},
+    project::{self, Project},
+};
+use layout::{PackageConfig, Placed};
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// A folder holding the previous release's MSIs, to check each new one as its upgrade.
+    pub previous: Option<PathBuf>,
+    pub jobs: Option<usize>,
+    pub no_provision: bool,
+}
+
+/// Zip entries and MSI File rows are dated SOURCE_DATE_EPOCH, or 1980-01-01 (the first date a
+/// zip archive can hold) when it is unset: never the clock.
+const DEFAULT_EPOCH: i64 = 315_532_800;
+
+/// One platform's outputs, for the manifest and the summary.
+#[derive(Serialize)]
+struct PlatformOutput {
+    platform: String,
+    msi: Artifact,
+    zip: Artifact,
+    package_code: String,
+    product_code: String,
+    files: Vec<InstalledFile>,
+}
+
+#[derive(Serialize)]
+struct Artifact {
+    file: String,
+    size: u64,
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct InstalledFile {
+    install_path: String,
+    size: u64,
+    sha256: String,
+    machine: Option<&'static str>,
+    version: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Manifest {
+    product: String,
+    version: String,
+    source_date_epoch: i64,
+    packages: Vec<PlatformOutput>,
+}
+
+pub fn run(opts: &Options) -> Result<()> {
+    let project = Project::discover()?;
+    let configs = layout::package_configs(&project.root)?;
+    let epoch = project::source_date_epoch()?.map_or(Ok(DEFAULT_EPOCH), i64::try_from).context("SOURCE_DATE_EPOCH is too large")?;
+    let steps = 3 + configs.len();
+    let step = |n: usize, what: &str| eprintln!("[dist {n}/{steps}] {what}");
+
+    step(1, "build (release), forwarders, verification");
+    let build_opts = build::BuildOptions {
+        archs: Vec::new(),
+        profile: build::Profile::Release,
+        jobs: opts.jobs,
+        flavor: None,
+        no_provision: opts.no_provision,
+        quiet: true,
+        out_dir: None,
+    };
+    let report = build::run(&build_opts)?;
+    build::print_summary(&report);
+
+    let out_dir = project.target_dir.join("dist");
+    let shipped = layout::shipped(&project.root, &binaries::discover(&project.root)?);
+    let mut outputs = Vec::new();
+    for (i, config) in configs.iter().enumerate() {
+        step(2 + i, &format!("{} package: MSI, zip, lint", config.platform));
+        let placed = layout::layout(config.platform, &report.bin_dir, &shipped, &report.forwarders)?;
+        let package = package(&project, config, &configs, &placed, epoch)?;
+        outputs.push(write_platform(&package, &placed, &out_dir, opts.previous.as_deref())?);
+    }
+
+    step(steps - 1, "manifest.json and SHA256SUMS");
+    let manifest = Manifest { product: project.product.clone(), version: version_string(project.version), source_date_epoch: epoch, packages: outputs };
+    let json = serde_json::to_string_pretty(&manifest)? + "\n";
+    fsx::write_atomic(&out_dir.join("manifest.json"), json.as_bytes())?;
+    let mut sums: Vec<(String, String)> = manifest.packages.iter().flat_map(|p| [&p.msi, &p.zip]).map(|a| (a.file.clone(), a.sha256.clone())).collect();
+    sums.push(("manifest.json".into(), fsx::sha256_hex(json.as_bytes())));
+    sums.sort();
+    let text: String = sums.iter().map(|(file, sha)| format!("{sha}  {file}\n")).collect();
+    fsx::write_atomic(&out_dir.join("SHA256SUMS"), text.as_bytes())?;
+
+    step(steps, "summary");
+    print_summary(&manifest, &out_dir);
+    Ok(())
+}
+
+fn version_string(v: [u16; 4]) -> String {
+    v.map(|p| p.to_string()).join(".")
+}
+
+/// The MSI model of one platform.
+pub fn package(project: &Project, config: &PackageConfig, all: &[PackageConfig], placed: &[Placed], epoch: i64) -> Result<Package> {
+    let files = placed.iter().map(|p| PackageFile::read(p.dir, &p.name, &p.source)).collect::<Result<Vec<_>>>()?;
+    Ok(Package {
+        platform: config.platform,
+        product_name: project.product.clone(),
+        manufacturer: project.company.clone(),
+        version: project.version,
+        upgrade_code: config.upgrade_code,
+        sibling_upgrade_codes: all.iter().filter(|c| c.platform != config.platform).map(|c| c.upgrade_code).collect(),
+        folder: project.product.clone(),
+        files,
+        // One path for every worker: `%ProgramFiles%` expands per process bitness (iis.md §2.1).
+        iis_module: Some(IisModule { name: project.product.clone(), image: format!("%ProgramFiles%\\{}\\archway.dll", project.product) }),
+        source_date_epoch: epoch,
+    })
+}
+
+fn write_platform(package: &Package, placed: &[Placed], out_dir: &Path, previous: Option<&Path>) -> Result<PlatformOutput> {
+    let stem = format!("archway-{}-{}", package.version_string(), package.platform);
+    let msi_path = out_dir.join(format!("{stem}.msi"));
+    let written = msi::write_msi(package, &msi_path)?;
+    let previous_msi = previous.map(|dir| previous_package(dir, package.platform)).transpose()?;
+    let check = msi::check_files(&msi_path, previous_msi.as_deref())?;
+    if check.errors() > 0 {
+        let _ = std::fs::remove_file(&msi_path);
+        bail!("{} fails the MSI checks (file removed):\n{}", msi_path.display(), check.render());
+    }
+    if check.warnings() > 0 {
+        eprintln!("{}", check.render());
+    }
+
+    let entries: Vec<(String, Vec<u8>)> =
+        placed.iter().zip(&package.files).map(|(p, f)| (layout::archive_path(p, &package.folder), f.bytes.clone())).collect();
+    let zip_path = out_dir.join(format!("{stem}.zip"));
+    let zip = archive::zip(&entries, package.source_date_epoch)?;
+    fsx::write_atomic(&zip_path, &zip)?;
+
+    let files = package
+        .files
+        .iter()
+        .map(|f| InstalledFile {
+            install_path: format!("{}\\{}\\{}", f.dir.windows_name(), package.folder, f.name),
+            size: f.bytes.len() as u64,
+            sha256: fsx::sha256_hex(&f.bytes),
+            machine: f.pe.as_ref().map(|pe| machine_name(pe.machine, pe.hybrid)),
+            version: f.pe.as_ref().and_then(|pe| pe.version).map(version_string),
+        })
+        .collect();
+    let artifact = |path: &Path, bytes: &[u8]| Artifact {
+        file: path.file_name().unwrap().to_string_lossy().into_owned(),
+        size: bytes.len() as u64,
+        sha256: fsx::sha256_hex(bytes),
+    };
+    Ok(PlatformOutput {
+        platform: package.platform.to_string(),
+        msi: artifact(&msi_path, &written.bytes),
+        zip: artifact(&zip_path, &zip),
+        package_code: braced(written.package_code),
+        product_code: braced(written.product_code),
+        files,
+    })
+}
+
+/// The one `archway-*-<platform>.msi` in `dir`.
+fn previous_package(dir: &Path, platform: Platform) -> Result<PathBuf> {
+    let suffix = format!("-{platform}.msi");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list --previous {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if name.starts_with("archway-") && name.ends_with(&suffix) {
+            found.push(path);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => bail!("--previous {}: no archway-<version>{suffix} to check the new package against", dir.display()),
+        _ => bail!("--previous {}: several archway-*{suffix}; keep only the last release there", dir.display()),
+    }
+}
+
+fn braced(id: uuid::Uuid) -> String {
+    format!("{{{}}}", id.hyphenated().to_string().to_uppercase())
+}
+
+/// The architecture a PE file is built for, as the manifest names it.
+fn machine_name(machine: u16, hybrid: bool) -> &'static str {
+    match (machine, hybrid) {
+        (0x014C, _) => "x86",
+        (0x8664, false) => "x64",
+        (0x8664, true) => "arm64ec",
+        (0xAA64, false) => "arm64",
+        (0xAA64, true) => "arm64x",
+        _ => "unknown",
+    }
+}
+
+fn print_summary(manifest: &Manifest, out_dir: &Path) {
+    eprintln!("{:<8} {:>10} {:>10}  files  {:<40}", "platform", "msi bytes", "zip bytes", "msi");
+    for p in &manifest.packages {
+        eprintln!("{:<8} {:>10} {:>10}  {:>5}  {}", p.platform, p.msi.size, p.zip.size, p.files.len(), p.msi.file);
+    }
+    eprintln!("archway {} packages in {} (manifest.json, SHA256SUMS)", manifest.version, out_dir.display());
+}
