@@ -80,8 +80,8 @@ enum Command {
         #[arg(long)]
         compare_with_lld: bool,
     },
-    /// Check DLLs the way the build does and print their exports; an Arm64X file is shown in
-    /// both views, and every forwarder is checked against its target file beside it.
+    /// Print DLLs' exports (an Arm64X file in both views) and check their forwarders against the
+    /// target files beside them (machine, names, versions) and the Arm64X invariants.
     #[command(after_help = "Examples:\n  cargo xtask verify target/archway/release/bin/archway.dll\n  \
         cargo xtask verify path/to/aspnetcorev2.dll path/to/other.dll")]
     Verify {

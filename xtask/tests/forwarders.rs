@@ -99,7 +99,14 @@ fn verify_fails_when_a_target_is_missing_beside_the_forwarder() {
 #[test]
 fn the_writer_and_lld_link_agree_byte_for_byte_on_the_shipped_specs() {
     let Some(dir) = shared_build() else { return };
-    let out = xtask(dir, &["forwarders", "--compare-with-lld"]);
+    // With a SOURCE_DATE_EPOCH too: lld-link is given the same timestamp.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["forwarders", "--compare-with-lld"])
+        .current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
     if !out.status.success() && stderr(&out).contains("lld-link") && stderr(&out).contains("missing") {
         missing("lld-link 21 or newer and clang with the AArch64 backend", "run `cargo xtask toolchain install` and install clang-19");
         return;
@@ -156,32 +163,48 @@ impl Scratch {
 
 const EXPORT: &str = "[[export]]\nname = \"RegisterModule\"\n";
 
+/// `forwarders/archway.toml:<line>:<col>` of the `n`th (from 0) `name = "…"` value in `text`.
+fn name_at(text: &str, n: usize) -> String {
+    let (line, l) = text.lines().enumerate().filter(|(_, l)| l.starts_with("name = ")).nth(n).expect("an export name");
+    format!("forwarders/archway.toml:{}:{}", line + 1, l.find('"').unwrap() + 1)
+}
+
+impl Scratch {
+    fn spec_text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("forwarders/archway.toml")).unwrap()
+    }
+}
+
 #[test]
 fn an_export_the_target_lacks_is_refused() {
     let Some(s) = scratch() else { return };
     s.edit_spec(|t| format!("{t}\n[[export]]\nname = \"GetModuleVersion\"\n"));
-    s.refuses("forwarders/archway.toml:13:8: export `GetModuleVersion` is not exported by archway_arm64.dll (it exports: RegisterModule)");
+    let at = name_at(&s.spec_text(), 1);
+    s.refuses(&format!("{at}: export `GetModuleVersion` is not exported by archway_arm64.dll (it exports: RegisterModule)"));
 }
 
 #[test]
 fn a_duplicate_export_is_refused() {
     let Some(s) = scratch() else { return };
     s.edit_spec(|t| format!("{t}\n{EXPORT}"));
-    s.refuses("forwarders/archway.toml:13:8: export `RegisterModule` is listed twice; the first is at forwarders/archway.toml:10:8");
+    let text = s.spec_text();
+    s.refuses(&format!("{}: export `RegisterModule` is listed twice; the first is at {}", name_at(&text, 1), name_at(&text, 0)));
 }
 
 #[test]
 fn a_non_ascii_export_is_refused() {
     let Some(s) = scratch() else { return };
     s.edit_spec(|t| t.replace("RegisterModule", "RegisterModulé"));
-    s.refuses("forwarders/archway.toml:10:8: export name \"RegisterModulé\" must be non-empty printable ASCII");
+    let at = name_at(&s.spec_text(), 0);
+    s.refuses(&format!("{at}: export name \"RegisterModulé\" must be non-empty printable ASCII"));
 }
 
 #[test]
 fn an_unknown_field_is_refused() {
     let Some(s) = scratch() else { return };
     s.edit_spec(|t| t.replace("version-from", "version-form"));
-    s.refuses("forwarders/archway.toml:6:1: unknown field `version-form`");
+    let line = s.spec_text().lines().position(|l| l.starts_with("version-form")).unwrap() + 1;
+    s.refuses(&format!("forwarders/archway.toml:{line}:1: unknown field `version-form`"));
 }
 
 #[test]
@@ -196,6 +219,19 @@ fn a_target_of_the_wrong_machine_is_refused() {
     let Some(s) = scratch() else { return };
     std::fs::copy(s.bin.join("archway_x64.dll"), s.bin.join("archway_arm64.dll")).unwrap();
     s.refuses("target archway_arm64.dll is an x64 image (0x8664), but the native (ARM64) view needs arm64");
+}
+
+#[test]
+fn targets_of_different_versions_are_refused_as_stale() {
+    let Some(s) = scratch() else { return };
+    // A stale x64 build: archway_x64.dll with another FILEVERSION (its build field patched).
+    let path = s.bin.join("archway_x64.dll");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let signature = [0xBD, 0x04, 0xEF, 0xFE];
+    let at = bytes.windows(4).position(|w| w == signature).expect("VS_FIXEDFILEINFO");
+    bytes[at + 12] = bytes[at + 12].wrapping_add(1); // dwFileVersionLS, low byte: the build field
+    std::fs::write(&path, bytes).unwrap();
+    s.refuses("archway_arm64.dll is version");
 }
 
 #[test]

@@ -14,6 +14,7 @@ use crate::{
     binaries, build, fsx,
     msi::{self, IisModule, Package, PackageFile, Platform},
     project::{self, Project},
+    verify,
 };
 use layout::{PackageConfig, Placed};
 
@@ -67,7 +68,10 @@ struct Manifest {
 pub fn run(opts: &Options) -> Result<()> {
     let project = Project::discover()?;
     let configs = layout::package_configs(&project.root)?;
-    let epoch = project::source_date_epoch()?.map_or(Ok(DEFAULT_EPOCH), i64::try_from).context("SOURCE_DATE_EPOCH is too large")?;
+    let epoch = match project::source_date_epoch()? {
+        None => DEFAULT_EPOCH,
+        Some(seconds) => i64::try_from(seconds).with_context(|| format!("SOURCE_DATE_EPOCH={seconds} is past what an MSI or zip can date"))?,
+    };
     let steps = 3 + configs.len();
     let step = |n: usize, what: &str| eprintln!("[dist {n}/{steps}] {what}");
 
@@ -84,14 +88,48 @@ pub fn run(opts: &Options) -> Result<()> {
     let report = build::run(&build_opts)?;
     build::print_summary(&report);
 
-    let out_dir = project.target_dir.join("dist");
+    // Everything is written into a staging folder that replaces target/dist only when every
+    // step has succeeded: a failed run leaves the last good target/dist as it was.
+    let final_dir = project.target_dir.join("dist");
+    let out_dir = project.target_dir.join("dist.partial");
+    if out_dir.exists() {
+        std::fs::remove_dir_all(&out_dir).with_context(|| format!("cannot clear {}", out_dir.display()))?;
+    }
+    let manifest = match write_packages(&project, opts, &configs, &report, &out_dir, epoch, steps) {
+        Ok(manifest) => manifest,
+        Err(err) => {
+            let _ = std::fs::remove_dir_all(&out_dir);
+            return Err(err);
+        }
+    };
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir).with_context(|| format!("cannot replace {}", final_dir.display()))?;
+    }
+    std::fs::rename(&out_dir, &final_dir).with_context(|| format!("cannot rename {} to {}", out_dir.display(), final_dir.display()))?;
+
+    step(steps, "summary");
+    print_summary(&manifest, &final_dir);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_packages(
+    project: &Project,
+    opts: &Options,
+    configs: &[PackageConfig],
+    report: &build::BuildReport,
+    out_dir: &Path,
+    epoch: i64,
+    steps: usize,
+) -> Result<Manifest> {
+    let step = |n: usize, what: &str| eprintln!("[dist {n}/{steps}] {what}");
     let shipped = layout::shipped(&project.root, &binaries::discover(&project.root)?);
     let mut outputs = Vec::new();
     for (i, config) in configs.iter().enumerate() {
         step(2 + i, &format!("{} package: MSI, zip, lint", config.platform));
         let placed = layout::layout(config.platform, &report.bin_dir, &shipped, &report.forwarders)?;
-        let package = package(&project, config, &configs, &placed, epoch)?;
-        outputs.push(write_platform(&package, &placed, &out_dir, opts.previous.as_deref())?);
+        let package = package(project, config, configs, &placed, epoch)?;
+        outputs.push(write_platform(&package, &placed, out_dir, opts.previous.as_deref())?);
     }
 
     step(steps - 1, "manifest.json and SHA256SUMS");
@@ -103,10 +141,7 @@ pub fn run(opts: &Options) -> Result<()> {
     sums.sort();
     let text: String = sums.iter().map(|(file, sha)| format!("{sha}  {file}\n")).collect();
     fsx::write_atomic(&out_dir.join("SHA256SUMS"), text.as_bytes())?;
-
-    step(steps, "summary");
-    print_summary(&manifest, &out_dir);
-    Ok(())
+    Ok(manifest)
 }
 
 fn version_string(v: [u16; 4]) -> String {
@@ -158,7 +193,7 @@ fn write_platform(package: &Package, placed: &[Placed], out_dir: &Path, previous
             install_path: format!("{}\\{}\\{}", f.dir.windows_name(), package.folder, f.name),
             size: f.bytes.len() as u64,
             sha256: fsx::sha256_hex(&f.bytes),
-            machine: f.pe.as_ref().map(|pe| machine_name(pe.machine, pe.hybrid)),
+            machine: f.pe.as_ref().map(|pe| verify::image_arch(pe.machine, pe.hybrid)),
             version: f.pe.as_ref().and_then(|pe| pe.version).map(version_string),
         })
         .collect();
@@ -199,22 +234,10 @@ fn braced(id: uuid::Uuid) -> String {
     format!("{{{}}}", id.hyphenated().to_string().to_uppercase())
 }
 
-/// The architecture a PE file is built for, as the manifest names it.
-fn machine_name(machine: u16, hybrid: bool) -> &'static str {
-    match (machine, hybrid) {
-        (0x014C, _) => "x86",
-        (0x8664, false) => "x64",
-        (0x8664, true) => "arm64ec",
-        (0xAA64, false) => "arm64",
-        (0xAA64, true) => "arm64x",
-        _ => "unknown",
-    }
-}
-
 fn print_summary(manifest: &Manifest, out_dir: &Path) {
-    eprintln!("{:<8} {:>10} {:>10}  files  {:<40}", "platform", "msi bytes", "zip bytes", "msi");
+    eprintln!("{:<8} {:>10} {:>10} {:>6}  msi", "platform", "msi bytes", "zip bytes", "files");
     for p in &manifest.packages {
-        eprintln!("{:<8} {:>10} {:>10}  {:>5}  {}", p.platform, p.msi.size, p.zip.size, p.files.len(), p.msi.file);
+        eprintln!("{:<8} {:>10} {:>10} {:>6}  {}", p.platform, p.msi.size, p.zip.size, p.files.len(), p.msi.file);
     }
     eprintln!("archway {} packages in {} (manifest.json, SHA256SUMS)", manifest.version, out_dir.display());
 }

@@ -28,7 +28,7 @@ impl Linker {
 
     /// lld-link's file for the same inputs. `/release` makes lld fill in the checksum too
     /// (arm64x-forwarder.md §10), so every byte is comparable.
-    pub fn link(&self, dll_name: &str, exports: &[Requested], stems: (&str, &str), version_blob: Option<&[u8]>) -> Result<Vec<u8>> {
+    pub fn link(&self, dll_name: &str, exports: &[Requested], stems: (&str, &str), version_blob: Option<&[u8]>, timestamp: u32) -> Result<Vec<u8>> {
         let defs: Vec<DefExport> = exports
             .iter()
             .map(|e| DefExport { name: e.name.clone(), ordinal: e.ordinal, noname: e.noname, data: e.data })
@@ -42,14 +42,14 @@ impl Linker {
             &reference::def_text(&defs, stems.0),
             &reference::def_text(&defs, stems.1),
             res.as_deref(),
+            timestamp,
             true,
         )
     }
 
     pub fn link_planned(&self, planned: &Planned) -> Result<Vec<u8>> {
-        let stem = |file: &str| file.trim_end_matches(".dll").to_string();
-        let stems = (stem(&planned.native_target), stem(&planned.ec_target));
-        self.link(&planned.spec.file, &planned.spec.exports, (&stems.0, &stems.1), Some(&planned.version_blob))
+        let stems = (super::file_stem(&planned.native_target), super::file_stem(&planned.ec_target));
+        self.link(&planned.spec.file, &planned.spec.exports, (stems.0, stems.1), Some(&planned.version_blob), planned.timestamp)
     }
 }
 

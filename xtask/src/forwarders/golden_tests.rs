@@ -65,7 +65,7 @@ fn the_writer_matches_lld_link_on_golden_cases() {
         ),
     ];
     for (name, exports, version) in cases {
-        let theirs = linker.link(name, &exports, ("t_arm64", "t_x64"), version).unwrap();
+        let theirs = linker.link(name, &exports, ("t_arm64", "t_x64"), version, 0).unwrap();
         same_bytes(name, &ours(name, &exports, version), &theirs).unwrap();
     }
 }
@@ -131,7 +131,7 @@ fn lld_link_agrees_on_a_sample_of_random_export_sets() {
     for case in 0..6 {
         let exports = strategy.new_tree(&mut runner).unwrap().current();
         let version = (case % 2 == 0).then_some(&blob[..]);
-        let theirs = linker.link("sample.dll", &exports, ("t_arm64", "t_x64"), version).unwrap();
+        let theirs = linker.link("sample.dll", &exports, ("t_arm64", "t_x64"), version, 0).unwrap();
         same_bytes(&format!("sample {case} ({} exports)", exports.len()), &ours("sample.dll", &exports, version), &theirs).unwrap();
     }
 }

@@ -52,6 +52,8 @@ pub struct Planned {
     pub version: [u16; 4],
     /// The VS_VERSIONINFO the file carries (for the lld-link comparison).
     pub version_blob: Vec<u8>,
+    /// The COFF TimeDateStamp written (for the lld-link comparison).
+    pub timestamp: u32,
     pub bytes: Vec<u8>,
 }
 
@@ -130,6 +132,23 @@ pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<P
             }
         }
     }
+    // Both views must carry the forwarder's one version (the reader's `forward-version` rule);
+    // different versions mean one target is stale.
+    let version_of = |t: &Target| t.facts.version_info.as_ref().map(|v| v.file_version);
+    if let (Some(a), Some(b)) = (version_of(&native), version_of(&ec))
+        && a != b
+    {
+        let dotted = |v: [u16; 4]| v.map(|p| p.to_string()).join(".");
+        bail!(
+            "{}: {} is version {} but {} is {}; one of them is stale: rebuild both (`cargo xtask build --arch arm64,{}`)",
+            spec.path.display(),
+            native.file,
+            dotted(a),
+            ec.file,
+            dotted(b),
+            spec.ec.arch()
+        );
+    }
     let source = match spec.version_from {
         VersionFrom::Ec => &ec,
         VersionFrom::Native => &native,
@@ -141,10 +160,9 @@ pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<P
             source.file
         );
     };
-    let stem = |file: &str| file[..file.len() - 4].to_string();
     let description = spec.description.clone().unwrap_or_else(|| format!("Arm64X forwarder to {} and {}", native.file, ec.file));
     let mut strings = info.strings.clone();
-    for (key, value) in [("FileDescription", description), ("InternalName", stem(&spec.file)), ("OriginalFilename", spec.file.clone())] {
+    for (key, value) in [("FileDescription", description), ("InternalName", file_stem(&spec.file).to_string()), ("OriginalFilename", spec.file.clone())] {
         match strings.iter_mut().find(|(k, _)| k == key) {
             Some(entry) => entry.1 = value,
             None => strings.push((key.to_string(), value)),
@@ -152,8 +170,8 @@ pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<P
     }
     let resource = VersionResource { file_version: info.file_version, product_version: info.product_version, strings };
     let blob = versioninfo::encode(&resource);
-    let native_table = Table::assign(&spec.exports, &stem(&native.file));
-    let ec_table = Table::assign(&spec.exports, &stem(&ec.file));
+    let native_table = Table::assign(&spec.exports, file_stem(&native.file));
+    let ec_table = Table::assign(&spec.exports, file_stem(&ec.file));
     let bytes = pe::write(&pe::Image {
         dll_name: &spec.file,
         native: &native_table,
@@ -167,6 +185,7 @@ pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<P
         ec_target: ec.file,
         version: info.file_version,
         version_blob: blob,
+        timestamp,
         bytes,
         spec,
     })
@@ -178,7 +197,11 @@ pub fn write_one(planned: Planned) -> Result<Written> {
     let changed = fsx::write_if_changed(&planned.path, &planned.bytes)?;
     if let Err(err) = verify::forwards::check(&planned.path) {
         let _ = std::fs::remove_file(&planned.path);
-        return Err(err.context(format!("the reader rejects the forwarder written for {} (a writer bug; file removed)", planned.spec.path.display())));
+        return Err(err.context(format!(
+            "the independent reader rejects the forwarder written for {} (file removed); the spec and its targets \
+             passed every check before writing, so this is most likely a writer bug: please report it",
+            planned.spec.path.display()
+        )));
     }
     Ok(Written {
         path: planned.path,
@@ -214,7 +237,7 @@ impl Target {
             );
         }
         let facts = verify::read_facts(&path).with_context(|| format!("{}: target {file}", spec.path.display()))?;
-        let found = describe_machine(&facts);
+        let found = verify::image_arch(facts.machine, facts.chpe_metadata_version.is_some());
         if found != arch.name() {
             let view = if arch == Arch::Arm64 { "native (ARM64) view" } else { "EC view" };
             bail!("{}: target {file} is an {found} image ({:#06x}), but the {view} needs {arch}", spec.path.display(), facts.machine);
@@ -223,16 +246,12 @@ impl Target {
     }
 }
 
-/// The architecture a PE file is built for, as archway names them; hybrid images by their CHPE
-/// metadata (ARM64EC says AMD64 in its header; ARM64X says ARM64).
-pub fn describe_machine(facts: &PeFacts) -> &'static str {
-    match (facts.machine, facts.chpe_metadata_version.is_some()) {
-        (0x014C, _) => "x86",
-        (0x8664, false) => "x64",
-        (0x8664, true) => "arm64ec",
-        (0xAA64, false) => "arm64",
-        (0xAA64, true) => "arm64x",
-        _ => "unknown",
+/// `archway_arm64.dll` → `archway_arm64`: the name a forwarder string uses (the loader adds
+/// `.dll`). Names are checked to end in `.dll` before they get here.
+pub fn file_stem(file: &str) -> &str {
+    match file.len().checked_sub(4) {
+        Some(cut) if file.is_char_boundary(cut) && file[cut..].eq_ignore_ascii_case(".dll") => &file[..cut],
+        _ => file,
     }
 }
 

@@ -5,7 +5,8 @@
 //! relocations that turn the native (ARM64) view into the EC (x64) view.
 //!
 //! The layout is lld-link 23's, packing included, so that the golden tests can compare the two
-//! byte for byte; only the checksum differs unless lld-link is given `/release` (§10).
+//! byte for byte: given `/release` (for the checksum, §10) and the same `/timestamp:`, lld-link
+//! writes the same file.
 
 use super::exports::Table;
 

@@ -177,7 +177,7 @@ pub fn res_file(language: u16, version_info: &[u8]) -> Vec<u8> {
 
 /// Links `dll_name` in `dir` (which it writes `native.def`, `ec.def` and `version.res` into) and
 /// returns its bytes:
-/// `lld-link /dll /noentry /machine:arm64x /timestamp:0 /noimplib /WX [/release]
+/// `lld-link /dll /noentry /machine:arm64x /noimplib /WX /timestamp:<timestamp> [/release]
 /// /defarm64native:native.def /def:ec.def loadcfg_native.obj loadcfg_ec.obj [version.res]
 /// /out:<dll_name>`, run in `dir` with relative paths (load configs elsewhere are copied in).
 /// `/WX` because lld only warns about a missing `_load_config_used` (§4.1) or a duplicate
@@ -192,6 +192,7 @@ pub fn link(
     native_def: &str,
     ec_def: &str,
     res: Option<&[u8]>,
+    timestamp: u32,
     release_checksum: bool,
 ) -> Result<Vec<u8>> {
     ensure!(
@@ -207,7 +208,8 @@ pub fn link(
         std::fs::remove_file(&out).with_context(|| format!("cannot remove the previous {}", out.display()))?;
     }
     let mut cmd = Cmd::new(&tools.lld_link)
-        .args(["/dll", "/noentry", "/machine:arm64x", "/timestamp:0", "/noimplib", "/WX"])
+        .args(["/dll", "/noentry", "/machine:arm64x", "/noimplib", "/WX"])
+        .arg(format!("/timestamp:{timestamp}"))
         .args(release_checksum.then_some("/release"))
         .args(["/defarm64native:native.def", "/def:ec.def"])
         .args([native_obj, ec_obj]);

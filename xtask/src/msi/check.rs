@@ -337,7 +337,10 @@ fn forwarder_targets(view: &PackageView, file: &ViewFile, out: &mut Vec<Finding>
     let Some(pe) = file.payload.as_ref().and_then(|p| p.pe()).filter(|pe| pe.is_forwarder()) else { return };
     let beside =
         |target: &str| view.files.iter().find(|f| f.folder.eq_ignore_ascii_case(&file.folder) && f.name.eq_ignore_ascii_case(target));
-    for (targets, view_name, machine) in [(&pe.forwards_native, "native (ARM64)", ARM64), (&pe.forwards_ec, "EC (x64)", AMD64)] {
+    // The stored view forwards to DLLs of the file's own machine (ARM64 for an Arm64X file); the
+    // EC view of an Arm64X file to x64 or ARM64EC DLLs, which say AMD64 in their header.
+    let native_view = if pe.hybrid && pe.machine == ARM64 { "native (ARM64)" } else { "native" };
+    for (targets, view_name, machine) in [(&pe.forwards_native, native_view, pe.machine), (&pe.forwards_ec, "EC (x64)", AMD64)] {
         for target in targets {
             match beside(target) {
                 None => out.push(Finding::error(

@@ -119,7 +119,8 @@ pub struct PeInfo {
 }
 
 impl PeInfo {
-    /// A pure forwarder: every export forwards elsewhere (at least one does).
+    /// A pure forwarder: in some view every export forwards elsewhere (the forward lists are
+    /// filled only for such views).
     pub fn is_forwarder(&self) -> bool {
         !self.forwards_native.is_empty() || !self.forwards_ec.is_empty()
     }

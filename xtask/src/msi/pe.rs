@@ -50,8 +50,13 @@ fn extras<Pe: ImageNtHeaders>(bytes: &[u8]) -> Result<Extras> {
     Ok((languages, forward_dlls(&native), ec.as_ref().map(forward_dlls).unwrap_or_default()))
 }
 
-/// The DLL file names (lower case, `.dll` appended as the loader does) a view forwards to.
+/// The DLL file names (lower case, `.dll` appended as the loader does) a pure forwarder view
+/// forwards to; empty for a view with code (a DLL that forwards one export to a system DLL is
+/// not a forwarder the package must carry the targets of).
 fn forward_dlls(view: &arm64x::View) -> Vec<String> {
+    if !view.is_pure_forwarder() {
+        return Vec::new();
+    }
     let mut out: Vec<String> =
         view.exports.iter().filter_map(|e| e.target.forward_dll()).map(|dll| format!("{}.dll", dll.to_lowercase())).collect();
     out.sort();

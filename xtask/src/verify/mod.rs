@@ -188,6 +188,19 @@ pub fn pe_machine(arch: Arch) -> u16 {
     }
 }
 
+/// What a built image is, as archway names architectures: by its header machine and whether it
+/// has CHPE metadata (ARM64EC images say AMD64 in their header; Arm64X images say ARM64).
+pub fn image_arch(machine: u16, hybrid: bool) -> &'static str {
+    match (machine, hybrid) {
+        (0x014C, _) => "x86",
+        (0x8664, false) => "x64",
+        (0x8664, true) => "arm64ec",
+        (0xAA64, false) => "arm64",
+        (0xAA64, true) => "arm64x",
+        _ => "unknown",
+    }
+}
+
 fn machine_name(machine: u16) -> &'static str {
     match machine {
         0x014C => "x86",

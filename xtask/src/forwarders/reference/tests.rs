@@ -186,7 +186,7 @@ fn the_tip_example_links_to_exactly_the_documented_bytes() {
     let Some(tools) = tools_or_skip() else { return };
     let (dir, objs) = workspace(&tools);
     let (native, ec) = tip_defs();
-    let dll = link(&tools, &objs, dir.path(), "tip.dll", &native, &ec, None, false).unwrap();
+    let dll = link(&tools, &objs, dir.path(), "tip.dll", &native, &ec, None, 0, false).unwrap();
     assert_same_image(&dll, &tip_expected());
 }
 
@@ -211,10 +211,10 @@ fn release_adds_the_documented_checksum_and_changes_nothing_else() {
     let Some(tools) = tools_or_skip() else { return };
     let (dir, objs) = workspace(&tools);
     let (native, ec) = tip_defs();
-    let plain = link(&tools, &objs, dir.path(), "tip.dll", &native, &ec, None, false).unwrap();
+    let plain = link(&tools, &objs, dir.path(), "tip.dll", &native, &ec, None, 0, false).unwrap();
     // Another folder: the load configs are copied in, and the folder leaves no trace.
     let elsewhere = tempfile::tempdir().unwrap();
-    let release = link(&tools, &objs, elsewhere.path(), "tip.dll", &native, &ec, None, true).unwrap();
+    let release = link(&tools, &objs, elsewhere.path(), "tip.dll", &native, &ec, None, 0, true).unwrap();
     assert!(elsewhere.path().join("loadcfg_ec.obj").is_file());
     assert_eq!(u32_at(&release, 0xD0), pe_checksum(&release));
     let mut zeroed = release.clone();
@@ -229,7 +229,7 @@ fn a_version_resource_becomes_rsrc_before_reloc() {
     let (native, ec) = tip_defs();
     // lld copies the bytes without reading them; an odd length shows the padding rules.
     let blob: Vec<u8> = (0..0x229u32).map(|i| (i % 251) as u8 + 1).collect();
-    let dll = link(&tools, &objs, dir.path(), "modver.dll", &native, &ec, Some(&res_file(0x0409, &blob)), false).unwrap();
+    let dll = link(&tools, &objs, dir.path(), "modver.dll", &native, &ec, Some(&res_file(0x0409, &blob)), 0, false).unwrap();
     assert_eq!(u16_at(&dll, 0x7E), 4, "four sections");
     // Section headers at 0x180 + 40·i: .rdata, .a64xrm, .rsrc, .reloc.
     assert_eq!(&dll[0x1D0..0x1D8], b".rsrc\0\0\0");

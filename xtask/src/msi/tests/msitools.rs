@@ -133,37 +133,3 @@ fn the_same_package_written_in_two_folders_is_byte_identical() {
         assert!(std::fs::read(a.path().join(&name)).unwrap() == std::fs::read(b.path().join("nested").join(&name)).unwrap(), "{platform}");
     }
 }
-
-/// The x64 layout from the real build outputs: versions and machines from real VERSIONINFO and
-/// headers, extracted back byte for byte.
-#[test]
-fn a_package_of_the_built_dlls_lints_clean_and_extracts_byte_equal() {
-    let names = ["archway_x64.dll", "archway_x86.dll", "archway_diagnostics_x64.dll", "archway_diagnostics_x86.dll"];
-    let Some(bin) = super::pe::built(&names) else { return };
-    let mut pkg = package(Platform::X64, [1, 0, 0, 0]);
-    pkg.files.clear();
-    for (dir, arch) in [(crate::msi::InstallDir::ProgramFiles64, "x64"), (crate::msi::InstallDir::ProgramFilesX86, "x86")] {
-        for stem in ["archway", "archway_diagnostics"] {
-            pkg.files.push(crate::msi::PackageFile::read(dir, &format!("{stem}.dll"), &bin.join(format!("{stem}_{arch}.dll"))).unwrap());
-        }
-    }
-    pkg.version = pkg.files[0].pe.as_ref().unwrap().version.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("real.msi");
-    write_msi(&pkg, &path).unwrap();
-    let report = check_files(&path, None).unwrap();
-    assert_eq!(report.errors() + report.warnings(), 0, "{}", report.render());
-    let read = crate::msi::read_msi(&path).unwrap();
-    for file in &pkg.files {
-        let key = crate::msi::ids::file_key(file.dir, &file.name);
-        assert!(read.payloads[&key] == file.bytes, "{key} comes back byte for byte");
-    }
-    let Some(msiextract) = fixture::tool("msiextract") else { return };
-    let out = dir.path().join("x");
-    Cmd::new(&msiextract).arg("-C").arg(&out).arg(&path).run().unwrap();
-    let mut extracted: Vec<String> = walk(&out).iter().map(|p| sha256_hex(&std::fs::read(p).unwrap())).collect();
-    let mut expected: Vec<String> = pkg.files.iter().map(|f| sha256_hex(&f.bytes)).collect();
-    extracted.sort();
-    expected.sort();
-    assert_eq!(extracted, expected);
-}

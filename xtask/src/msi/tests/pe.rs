@@ -34,30 +34,3 @@ fn non_pe_files_are_not_pe_and_broken_pe_files_are_errors() {
     broken.truncate(0x210); // the section is cut off
     assert!(pe_info(&broken).is_err() || pe_info(&broken).unwrap().is_some_and(|i| i.version.is_none()));
 }
-
-/// The release outputs of `cargo xtask build`, or `None` after one `skipped:` line (under
-/// `CI=true` a failure, as the README says).
-pub(super) fn built(names: &[&str]) -> Option<std::path::PathBuf> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let bin = root.join("target/archway/release/bin");
-    if names.iter().all(|n| bin.join(n).is_file()) {
-        return Some(bin);
-    }
-    let why = format!("the release DLLs ({}) are missing in target/archway/release/bin; run `cargo xtask build`", names.join(", "));
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and {why}");
-    println!("skipped: {why}");
-    None
-}
-
-#[test]
-fn built_dlls_carry_machine_version_and_language() {
-    let names = ["archway_x86.dll", "archway_x64.dll", "archway_arm64.dll", "archway_arm64ec.dll"];
-    let Some(bin) = built(&names) else { return };
-    for (name, machine, hybrid) in [(names[0], I386, false), (names[1], AMD64, false), (names[2], ARM64, false), (names[3], AMD64, true)] {
-        let info = pe_info(&std::fs::read(bin.join(name)).unwrap()).unwrap().expect("a PE image");
-        assert_eq!((info.machine, info.hybrid), (machine, hybrid), "{name}");
-        assert!(info.version.is_some(), "{name} has a VERSIONINFO");
-        assert_eq!(info.languages, [1033], "{name}: Translation 0x409, 1200");
-        assert!(!info.is_forwarder(), "{name}");
-    }
-}

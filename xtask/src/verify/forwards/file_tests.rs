@@ -1,6 +1,5 @@
 //! File-level tests of the forwarder checks: hand-built ARM64X fixtures and their targets in a
-//! temporary folder, and, when `cargo xtask build` has run, a forwarder to the real archway DLLs
-//! (skipped with one line otherwise; a failure under CI=true).
+//! temporary folder (the built DLLs are checked by `tests/forwarders.rs`, which builds them).
 
 use std::path::Path;
 
@@ -135,87 +134,4 @@ fn forwarder_strings_outside_the_ec_export_range_are_found_in_the_bytes() {
             .unwrap()
             .starts_with("tip.dll: ARM64X DLL, no version resource\n")
     );
-}
-
-/// The folder of the built release DLLs, or `None` after one `skipped:` line.
-fn built_dlls() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let bin = root.join("target/archway/release/bin");
-    let needed = [
-        "archway_arm64.dll",
-        "archway_x64.dll",
-        "archway_arm64ec.dll",
-    ];
-    if needed.iter().all(|name| bin.join(name).is_file()) {
-        return Some(bin);
-    }
-    let why = format!(
-        "the release DLLs ({}) are missing in {}; run `cargo xtask build`",
-        needed.join(", "),
-        bin.display()
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI=true and {why}");
-    }
-    println!("skipped: {why}");
-    None
-}
-
-#[test]
-fn a_forwarder_to_the_built_dlls_passes() {
-    let Some(bin) = built_dlls() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    for name in [
-        "archway_arm64.dll",
-        "archway_x64.dll",
-        "archway_arm64ec.dll",
-    ] {
-        std::fs::copy(bin.join(name), dir.path().join(name)).unwrap();
-        let data = std::fs::read(bin.join(name)).unwrap();
-        assert_eq!(arm64x::read(&data).unwrap(), None, "{name} is not ARM64X");
-    }
-    let x64 = crate::verify::read_facts(&bin.join("archway_x64.dll")).unwrap();
-    let version = x64
-        .version_info
-        .expect("archway_x64.dll has a VERSIONINFO")
-        .file_version;
-    let archway = versioned(
-        version,
-        "archway.dll",
-        &[("RegisterModule", "archway_arm64.RegisterModule")],
-        &[("RegisterModule", "archway_x64.RegisterModule")],
-    );
-    let path = dir.path().join("archway.dll");
-    write(dir.path(), "archway.dll", &archway);
-    check(&path).unwrap();
-    let dotted = version.map(|p| p.to_string()).join(".");
-    assert_eq!(
-        describe(&path).unwrap(),
-        format!(
-            "archway.dll: ARM64X pure forwarder, version {dotted}\n\
-            \x20 native view (arm64): RegisterModule -> archway_arm64.RegisterModule\n\
-            \x20 EC view (x64):       RegisterModule -> archway_x64.RegisterModule\n"
-        )
-    );
-    let arm64ec = describe(&dir.path().join("archway_arm64ec.dll")).unwrap();
-    assert!(
-        arm64ec.starts_with(&format!(
-            "archway_arm64ec.dll: arm64ec DLL, version {dotted}\n"
-        )),
-        "{arm64ec}"
-    );
-
-    // An ARM64EC build serves the EC view; it cannot serve the native one.
-    std::fs::copy(
-        bin.join("archway_arm64ec.dll"),
-        dir.path().join("archway_x64.dll"),
-    )
-    .unwrap();
-    check(&path).unwrap();
-    std::fs::copy(
-        bin.join("archway_arm64ec.dll"),
-        dir.path().join("archway_arm64.dll"),
-    )
-    .unwrap();
-    assert_eq!(failed_rules(&path), [Rule::TargetMachine]);
 }
