@@ -76,6 +76,11 @@ fn product_version(version: &semver::Version, build: u16) -> Result<[u16; 4]> {
     Ok([field(version.major, "major")?, field(version.minor, "minor")?, field(version.patch, "patch")?, build])
 }
 
+/// `major.minor.patch.build`, as file versions are shown.
+pub fn dotted(version: [u16; 4]) -> String {
+    version.map(|p| p.to_string()).join(".")
+}
+
 /// SOURCE_DATE_EPOCH (reproducible-builds.org): the one time archway writes into artifacts;
 /// `None` when unset, so callers fall back to 0 rather than to the clock.
 pub fn source_date_epoch() -> Result<Option<u64>> {

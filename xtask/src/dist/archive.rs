@@ -23,8 +23,10 @@ pub fn zip(entries: &[(String, Vec<u8>)], epoch: i64) -> Result<Vec<u8>> {
 }
 
 /// MS-DOS date and time (UTC, 2-second resolution) of `epoch`.
+/// 1980-01-01T00:00:00Z, the first moment an MS-DOS date (and so a zip entry) can hold.
+pub const ZIP_EPOCH: i64 = 315_532_800;
+
 fn zip_time(epoch: i64) -> Result<DateTime> {
-    const ZIP_EPOCH: i64 = 315_532_800; // 1980-01-01T00:00:00Z
     let when = time::OffsetDateTime::from_unix_timestamp(epoch.max(ZIP_EPOCH)).context("SOURCE_DATE_EPOCH is out of range")?;
     DateTime::from_date_and_time(
         when.year() as u16,

@@ -64,6 +64,10 @@ pub fn package_configs(root: &Path) -> Result<Vec<PackageConfig>> {
     Ok(out)
 }
 
+/// The file IIS loads: the shim of `module/` under its plain name in every layout. On ARM64 it
+/// is the Arm64X forwarder, so one `%ProgramFiles%` path serves every worker (iis.md §2.3).
+pub const SHIM: &str = "archway.dll";
+
 /// One file of an install tree: where it goes and which built file it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placed {

@@ -26,9 +26,9 @@ pub struct Options {
     pub no_provision: bool,
 }
 
-/// Zip entries and MSI File rows are dated SOURCE_DATE_EPOCH, or 1980-01-01 (the first date a
-/// zip archive can hold) when it is unset: never the clock.
-const DEFAULT_EPOCH: i64 = 315_532_800;
+/// Zip entries and MSI summary times are dated SOURCE_DATE_EPOCH, or 1980-01-01 (the first date
+/// a zip archive can hold) when it is unset: never the clock.
+const DEFAULT_EPOCH: i64 = archive::ZIP_EPOCH;
 
 /// One platform's outputs, for the manifest and the summary.
 #[derive(Serialize)]
@@ -133,7 +133,7 @@ fn write_packages(
     }
 
     step(steps - 1, "manifest.json and SHA256SUMS");
-    let manifest = Manifest { product: project.product.clone(), version: version_string(project.version), source_date_epoch: epoch, packages: outputs };
+    let manifest = Manifest { product: project.product.clone(), version: project::dotted(project.version), source_date_epoch: epoch, packages: outputs };
     let json = serde_json::to_string_pretty(&manifest)? + "\n";
     fsx::write_atomic(&out_dir.join("manifest.json"), json.as_bytes())?;
     let mut sums: Vec<(String, String)> = manifest.packages.iter().flat_map(|p| [&p.msi, &p.zip]).map(|a| (a.file.clone(), a.sha256.clone())).collect();
@@ -144,12 +144,11 @@ fn write_packages(
     Ok(manifest)
 }
 
-fn version_string(v: [u16; 4]) -> String {
-    v.map(|p| p.to_string()).join(".")
-}
-
 /// The MSI model of one platform.
 pub fn package(project: &Project, config: &PackageConfig, all: &[PackageConfig], placed: &[Placed], epoch: i64) -> Result<Package> {
+    if !placed.iter().any(|p| p.name == layout::SHIM) {
+        bail!("the {} package would not install {}, the module IIS is registered with", config.platform, layout::SHIM);
+    }
     let files = placed.iter().map(|p| PackageFile::read(p.dir, &p.name, &p.source)).collect::<Result<Vec<_>>>()?;
     Ok(Package {
         platform: config.platform,
@@ -161,7 +160,7 @@ pub fn package(project: &Project, config: &PackageConfig, all: &[PackageConfig],
         folder: project.product.clone(),
         files,
         // One path for every worker: `%ProgramFiles%` expands per process bitness (iis.md §2.1).
-        iis_module: Some(IisModule { name: project.product.clone(), image: format!("%ProgramFiles%\\{}\\archway.dll", project.product) }),
+        iis_module: Some(IisModule { name: project.product.clone(), image: format!("%ProgramFiles%\\{}\\{}", project.product, layout::SHIM) }),
         source_date_epoch: epoch,
     })
 }
@@ -194,7 +193,7 @@ fn write_platform(package: &Package, placed: &[Placed], out_dir: &Path, previous
             size: f.bytes.len() as u64,
             sha256: fsx::sha256_hex(&f.bytes),
             machine: f.pe.as_ref().map(|pe| verify::image_arch(pe.machine, pe.hybrid)),
-            version: f.pe.as_ref().and_then(|pe| pe.version).map(version_string),
+            version: f.pe.as_ref().and_then(|pe| pe.version).map(project::dotted),
         })
         .collect();
     let artifact = |path: &Path, bytes: &[u8]| Artifact {
@@ -206,8 +205,8 @@ fn write_platform(package: &Package, placed: &[Placed], out_dir: &Path, previous
         platform: package.platform.to_string(),
         msi: artifact(&msi_path, &written.bytes),
         zip: artifact(&zip_path, &zip),
-        package_code: braced(written.package_code),
-        product_code: braced(written.product_code),
+        package_code: msi::braced(written.package_code),
+        product_code: msi::braced(written.product_code),
         files,
     })
 }
@@ -228,10 +227,6 @@ fn previous_package(dir: &Path, platform: Platform) -> Result<PathBuf> {
         0 => bail!("--previous {}: no archway-<version>{suffix} to check the new package against", dir.display()),
         _ => bail!("--previous {}: several archway-*{suffix}; keep only the last release there", dir.display()),
     }
-}
-
-fn braced(id: uuid::Uuid) -> String {
-    format!("{{{}}}", id.hyphenated().to_string().to_uppercase())
 }
 
 fn print_summary(manifest: &Manifest, out_dir: &Path) {

@@ -5,9 +5,9 @@
 use proptest::{prelude::*, strategy::ValueTree, test_runner::TestRunner};
 
 use super::{
-    compare::{Linker, same_bytes},
+    lld_compare::{Linker, same_bytes},
     exports::{Requested, Table},
-    pe::{self, Image},
+    image::{self, Image},
     versioninfo::{self, VersionResource},
 };
 use crate::verify::arm64x::{ExportTarget, views};
@@ -32,7 +32,7 @@ fn ours(dll_name: &str, exports: &[Requested], version: Option<&[u8]>) -> Vec<u8
     let native = Table::assign(exports, "t_arm64");
     let ec = Table::assign(exports, "t_x64");
     let version = version.map(|blob| (blob, versioninfo::LANGUAGE));
-    pe::write(&Image { dll_name, native: &native, ec: &ec, version, timestamp: 0 })
+    image::write(&Image { dll_name, native: &native, ec: &ec, version, timestamp: 0 })
 }
 
 fn version_blob() -> Vec<u8> {
@@ -47,7 +47,8 @@ fn version_blob() -> Vec<u8> {
 fn the_writer_matches_lld_link_on_golden_cases() {
     let Some(linker) = linker() else { return };
     let blob = version_blob();
-    let cases: Vec<(&str, Vec<Requested>, Option<&[u8]>)> = vec![
+    type Case<'a> = (&'a str, Vec<Requested>, Option<&'a [u8]>);
+    let cases: Vec<Case> = vec![
         ("tip.dll", vec![export("DllGetClassObject", None, false, false), export("DllCanUnloadNow", None, false, false)], None),
         ("Golden.dll", vec![export("RegisterModule", None, false, false)], Some(&blob)),
         (

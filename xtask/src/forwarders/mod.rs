@@ -8,9 +8,9 @@
 //! leaves no file behind; every written file is then read back by the independent reader in
 //! `verify::forwards`.
 
-pub mod compare;
+pub mod lld_compare;
 pub mod exports;
-pub mod pe;
+pub mod image;
 pub mod reference;
 pub mod spec;
 pub mod versioninfo;
@@ -70,7 +70,7 @@ pub enum Selection<'a> {
 pub fn run(project: &Project, bin_dir: &Path, compare_with_lld: bool) -> Result<()> {
     let planned = plan_all(project, bin_dir, Selection::All)?;
     if compare_with_lld {
-        for line in compare::against_lld(&planned)? {
+        for line in lld_compare::against_lld(&planned)? {
             eprintln!("{line}");
         }
     }
@@ -138,7 +138,7 @@ pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<P
     if let (Some(a), Some(b)) = (version_of(&native), version_of(&ec))
         && a != b
     {
-        let dotted = |v: [u16; 4]| v.map(|p| p.to_string()).join(".");
+        let dotted = project::dotted;
         bail!(
             "{}: {} is version {} but {} is {}; one of them is stale: rebuild both (`cargo xtask build --arch arm64,{}`)",
             spec.path.display(),
@@ -172,7 +172,7 @@ pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<P
     let blob = versioninfo::encode(&resource);
     let native_table = Table::assign(&spec.exports, file_stem(&native.file));
     let ec_table = Table::assign(&spec.exports, file_stem(&ec.file));
-    let bytes = pe::write(&pe::Image {
+    let bytes = image::write(&image::Image {
         dll_name: &spec.file,
         native: &native_table,
         ec: &ec_table,
@@ -258,7 +258,7 @@ pub fn file_stem(file: &str) -> &str {
 /// One line per forwarder for the build summary and `cargo xtask forwarders`.
 pub fn summary_line(w: &Written) -> String {
     let name = w.path.file_name().unwrap_or_default().to_string_lossy();
-    let version = w.version.map(|v| v.to_string()).join(".");
+    let version = project::dotted(w.version);
     let state = if w.changed { "written" } else { "unchanged" };
     format!("{name} {version}: arm64 -> {}, x64 -> {} ({state}, verified)", w.native_target, w.ec_target)
 }

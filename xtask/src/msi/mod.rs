@@ -24,6 +24,7 @@ pub mod wxs;
 
 // What `dist`, `msi-check` and `bench msi` use.
 pub use model::{IisModule, InstallDir, Package, PackageFile, Platform};
+pub use ids::braced;
 pub use report::check_files;
 pub use write::write_msi;
 

@@ -378,5 +378,5 @@ fn put_u64(buf: &mut [u8], at: u32, value: u64) {
 }
 
 #[cfg(test)]
-#[path = "pe_tests.rs"]
+#[path = "image_tests.rs"]
 mod tests;
