@@ -80,6 +80,11 @@ pub fn render(matrix: &Path) -> Result<String> {
                     job.run.join(",")
                 );
                 out += "    steps:\n      - uses: actions/checkout@v4\n";
+                // The forwarder golden tests need lld-link >= 21 and a clang with the AArch64
+                // code generator; Visual Studio 17.14 bundles LLVM 19. UNCERTAIN (iis.md §7): the
+                // runner's own LLVM version; Chocolatey's `llvm` is the upstream Windows release,
+                // which has every code generator, in %ProgramFiles%\LLVM\bin where archway looks.
+                out += "      - name: LLVM 21 or newer for the forwarder golden tests\n        run: choco upgrade llvm -y --no-progress\n";
                 out += "      - run: cargo xtask doctor\n      - run: cargo xtask build\n      - run: cargo test --workspace\n";
             }
             _ => bail!("{}: job {}: give either `container` (Linux) or `toolchain` (Windows)", matrix.display(), job.name),
