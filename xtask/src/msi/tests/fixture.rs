@@ -287,11 +287,13 @@ pub fn replace(package: &mut Package, dir: InstallDir, name: &str, bytes: Vec<u8
 }
 
 /// Prints the skip line outside CI, fails under `CI=true` (README "Test").
+#[cfg(not(windows))]
 pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()));
     if found.is_none() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{name} is missing; install Debian's msitools");
-        println!("skipped: {name} is missing; install Debian's msitools");
+        let package = if name == "wixl" { "wixl" } else { "msitools" };
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{name} is missing; install Debian's {package}");
+        println!("skipped: {name} is missing; install Debian's {package} (`apt-get install {package}`)");
     }
     found
 }
