@@ -80,8 +80,9 @@ enum Command {
         #[arg(long)]
         compare_with_lld: bool,
     },
-    /// Print DLLs' exports (an Arm64X file in both views) and check their forwarders against the
-    /// target files beside them (machine, names, versions) and the Arm64X invariants.
+    /// Print DLLs' exports (an Arm64X file in both views), check their forwarders against the
+    /// target files beside them and the Arm64X invariants, and run the build's own checks on
+    /// files named like this workspace's outputs (<binary>_<arch>.dll).
     #[command(after_help = "Examples:\n  cargo xtask verify target/archway/release/bin/archway.dll\n  \
         cargo xtask verify path/to/aspnetcorev2.dll path/to/other.dll")]
     Verify {
@@ -198,7 +199,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 n => anyhow::bail!("{}: {n} error(s)", package.display()),
             }
         }
-        Command::Verify { files } => verify::forwards::run(&files),
+        Command::Verify { files } => verify::command::run(&files),
         Command::Doctor { selection } => doctor::run(&selection.archs, selection.toolchain),
         Command::Toolchain { action: ToolchainAction::Install { force } } => toolchain::provision::install(force).map(drop),
         Command::Toolchain { action: ToolchainAction::Which { tool } } => {

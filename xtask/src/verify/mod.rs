@@ -9,6 +9,7 @@
 //! [`Expectation`], and [`check`] does both and fails with every broken rule of the file at once.
 
 pub mod arm64x;
+pub mod command;
 pub mod forwards;
 mod versioninfo;
 

@@ -171,29 +171,6 @@ pub fn find_beside(folder: &Path, file_name: &str) -> Result<Option<PathBuf>> {
     Ok(matches.into_iter().next())
 }
 
-/// `cargo xtask verify FILE…`: each file's views and exports on stdout, then its checks; every
-/// file is looked at even after one fails.
-pub fn run(files: &[PathBuf]) -> Result<()> {
-    let mut failed = 0;
-    for file in files {
-        let outcome = describe(file).and_then(|text| {
-            println!("{}", text.trim_end());
-            check(file)
-        });
-        match outcome {
-            Ok(_) => println!("  ok: every check holds"),
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                failed += 1;
-            }
-        }
-    }
-    match failed {
-        0 => Ok(()),
-        n => anyhow::bail!("{n} of {} files failed verification", files.len()),
-    }
-}
-
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
