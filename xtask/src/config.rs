@@ -26,10 +26,7 @@ impl<T> Document<T> {
 
 /// Parses `path` as `T`; a syntax or schema error names the file, line and column.
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Document<T>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let value = parse(path, &text)?;
-    Ok(Document { path: path.to_path_buf(), text, value })
+    load_in(Path::new(""), path)
 }
 
 /// [`load`] for a file named relative to `root`, reported by that relative name (as editors and

@@ -141,6 +141,10 @@ fn scratch() -> Option<Scratch> {
 }
 
 impl Scratch {
+    fn spec_text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("forwarders/archway.toml")).unwrap()
+    }
+
     fn edit_spec(&self, edit: impl FnOnce(String) -> String) {
         let path = self.dir.join("forwarders/archway.toml");
         std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
@@ -167,12 +171,6 @@ const EXPORT: &str = "[[export]]\nname = \"RegisterModule\"\n";
 fn name_at(text: &str, n: usize) -> String {
     let (line, l) = text.lines().enumerate().filter(|(_, l)| l.starts_with("name = ")).nth(n).expect("an export name");
     format!("forwarders/archway.toml:{}:{}", line + 1, l.find('"').unwrap() + 1)
-}
-
-impl Scratch {
-    fn spec_text(&self) -> String {
-        std::fs::read_to_string(self.dir.join("forwarders/archway.toml")).unwrap()
-    }
 }
 
 #[test]

@@ -112,7 +112,6 @@ pub fn run(opts: &Options) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write_packages(
     project: &Project,
     opts: &Options,
@@ -172,8 +171,8 @@ fn write_platform(package: &Package, placed: &[Placed], out_dir: &Path, previous
     let previous_msi = previous.map(|dir| previous_package(dir, package.platform)).transpose()?;
     let check = msi::check_files(&msi_path, previous_msi.as_deref())?;
     if check.errors() > 0 {
-        let _ = std::fs::remove_file(&msi_path);
-        bail!("{} fails the MSI checks (file removed):\n{}", msi_path.display(), check.render());
+        // `run` removes the whole staging folder on any error, this MSI with it.
+        bail!("{} fails the MSI checks:\n{}", msi_path.file_name().unwrap().to_string_lossy(), check.render());
     }
     if check.warnings() > 0 {
         eprintln!("{}", check.render());

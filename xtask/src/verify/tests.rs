@@ -26,6 +26,7 @@ fn good(arch: Arch) -> PeFacts {
             file_version: VERSION,
             product_version: VERSION,
             strings: Vec::new(),
+            languages: vec![0x0409],
         }),
     }
 }

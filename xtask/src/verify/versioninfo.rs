@@ -25,6 +25,9 @@ pub struct VersionInfo {
     /// The String entries (CompanyName, FileDescription, ProductName, OriginalFilename, …) of
     /// the first StringTable, in file order.
     pub strings: Vec<(String, String)>,
+    /// Language ids from `VarFileInfo\Translation` (the low word of each DWORD), in file order:
+    /// what Windows Installer reports as the file's language (File.Language).
+    pub languages: Vec<u16>,
 }
 
 pub const FIXED_FILE_INFO_SIGNATURE: u32 = 0xFEEF_04BD;
@@ -54,13 +57,23 @@ pub fn parse_version_info(blob: &[u8]) -> Result<VersionInfo> {
         file_version: parts(dword(2), dword(3)),
         product_version: parts(dword(4), dword(5)),
         strings: Vec::new(),
+        languages: Vec::new(),
     };
 
     let mut tables_seen = 0;
     for child in root.children(blob) {
         let child = child?;
+        if child.key == "VarFileInfo" {
+            for var in child.children(blob) {
+                let var = var?;
+                if var.key == "Translation" {
+                    info.languages.extend(var.value.chunks_exact(4).map(|c| u16::from_le_bytes([c[0], c[1]])));
+                }
+            }
+            continue;
+        }
         if child.key != "StringFileInfo" {
-            continue; // VarFileInfo (Translation) and anything unknown: length-checked, skipped
+            continue; // anything unknown: length-checked, skipped
         }
         for table in child.children(blob) {
             let table = table?;
@@ -311,6 +324,7 @@ pub(crate) mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(info.strings, expected);
+        assert_eq!(info.languages, [0x0409]);
     }
 
     #[test]
