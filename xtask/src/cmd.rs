@@ -1,25 +1,33 @@
 //! The one way the xtask runs other programs: an argument vector (never a shell string) that is
-//! recorded so every failure shows the exact command line, and whose run time is counted for
-//! `cargo xtask bench`.
+//! recorded so every failure shows the exact command line, whose run time is counted for
+//! `cargo xtask bench`, and which never runs past a deadline. Short commands run to completion
+//! (`run`, `read`, `output`); long-running children (a worker process, a wineserver) are started
+//! through `duct` and handed back as a [`Running`] (`start`, in `running.rs`).
 
 use std::{
     ffi::{OsStr, OsString},
     fmt,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
     sync::atomic::{AtomicU64, Ordering},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
+
+mod running;
+pub use running::{Finished, Running};
 
 /// Wall-clock nanoseconds spent in child processes, summed over all threads.
 static CHILD_NANOS: AtomicU64 = AtomicU64::new(0);
 
 /// Total time spent in child processes so far; `bench` divides by the core count.
-pub fn child_time() -> std::time::Duration {
-    std::time::Duration::from_nanos(CHILD_NANOS.load(Ordering::Relaxed))
+pub fn child_time() -> Duration {
+    Duration::from_nanos(CHILD_NANOS.load(Ordering::Relaxed))
 }
+
+/// How long a command may run unless its caller says otherwise: generous, so only a hung tool
+/// (a Wine that never returns, a vswhere waiting on a dialog) reaches it.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Clone, Debug)]
 pub struct Cmd {
@@ -27,6 +35,8 @@ pub struct Cmd {
     args: Vec<OsString>,
     cwd: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
+    env_remove: Vec<OsString>,
+    timeout: Duration,
 }
 
 /// What a finished command printed.
@@ -40,7 +50,14 @@ pub struct Output {
 
 impl Cmd {
     pub fn new(program: impl AsRef<Path>) -> Cmd {
-        Cmd { program: program.as_ref().to_path_buf(), args: Vec::new(), cwd: None, env: Vec::new() }
+        Cmd {
+            program: program.as_ref().to_path_buf(),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+            env_remove: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
@@ -67,6 +84,24 @@ impl Cmd {
         self
     }
 
+    /// Removes a variable from the child's environment.
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Cmd {
+        self.env_remove.push(key.as_ref().to_os_string());
+        self
+    }
+
+    /// The deadline for `run`, `read` and `output` (default [`DEFAULT_TIMEOUT`]): past it the
+    /// command and every process in its process group are killed and the run is an error naming
+    /// the command and the limit.
+    pub fn timeout(mut self, limit: Duration) -> Cmd {
+        self.timeout = limit;
+        self
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
     /// The arguments as recorded (for fingerprints: what would change the output).
     pub fn argv(&self) -> Vec<String> {
         std::iter::once(self.program.as_os_str())
@@ -89,17 +124,24 @@ impl Cmd {
         Ok(self.run()?.stdout.trim().to_string())
     }
 
-    /// Runs to completion whatever the exit status; only a failure to start is an error.
+    /// Runs to completion whatever the exit status; a failure to start, or running past the
+    /// deadline, is an error.
     pub fn output(&self) -> Result<Output> {
-        let mut command = Command::new(&self.program);
-        command.args(&self.args).stdin(Stdio::null());
-        if let Some(dir) = &self.cwd {
-            command.current_dir(dir);
-        }
-        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let handle = self
+            .expression()
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .start()
+            .with_context(|| format!("cannot start `{self}`"))?;
         let start = Instant::now();
-        let out = command.output().with_context(|| format!("cannot start `{self}`"))?;
+        let finished = handle.wait_timeout(self.timeout).with_context(|| format!("waiting for `{self}`"))?.cloned();
         CHILD_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let Some(out) = finished else {
+            kill_tree(&handle);
+            bail!("command timed out after {}: {self}{}\n  (killed with its process group)", human(self.timeout), self.cwd_note());
+        };
         Ok(Output {
             success: out.status.success(),
             code: out.status.code(),
@@ -108,13 +150,38 @@ impl Cmd {
         })
     }
 
+    /// The command as a duct expression: program, arguments, folder, environment, and on Unix a
+    /// process group of its own, so a deadline kills what it started too.
+    pub(crate) fn expression(&self) -> duct::Expression {
+        // As an OsStr, not a Path: duct would turn a bare `sh` given as a Path into `./sh`.
+        let mut expr = duct::cmd(self.program.as_os_str(), &self.args);
+        if let Some(dir) = &self.cwd {
+            expr = expr.dir(dir);
+        }
+        for (k, v) in &self.env {
+            expr = expr.env(k, v);
+        }
+        for k in &self.env_remove {
+            expr = expr.env_remove(k);
+        }
+        #[cfg(unix)]
+        {
+            expr = expr.before_spawn(|command| {
+                std::os::unix::process::CommandExt::process_group(command, 0);
+                Ok(())
+            });
+        }
+        expr
+    }
+
+    fn cwd_note(&self) -> String {
+        self.cwd.as_ref().map(|d| format!("\n  (in {})", d.display())).unwrap_or_default()
+    }
+
     /// The message for a failed run: status, command line (with its folder), then what it said.
     pub fn failure(&self, out: &Output) -> String {
         let status = out.code.map_or("was killed".to_string(), |c| format!("exited with {c}"));
-        let mut msg = format!("command {status}: {self}");
-        if let Some(dir) = &self.cwd {
-            msg.push_str(&format!("\n  (in {})", dir.display()));
-        }
+        let mut msg = format!("command {status}: {self}{}", self.cwd_note());
         for text in [&out.stderr, &out.stdout] {
             let text = text.trim_end();
             if !text.is_empty() {
@@ -123,6 +190,31 @@ impl Cmd {
             }
         }
         msg
+    }
+}
+
+/// Kills the command's process group (Unix; each `Cmd` leads its own) or the process itself
+/// (Windows), then reaps it.
+pub(crate) fn kill_tree(handle: &duct::Handle) {
+    #[cfg(unix)]
+    for pid in handle.pids() {
+        // SAFETY: kill(2) with a negative pid signals the process group the child leads
+        // (`process_group(0)` in `expression`); no memory is involved.
+        unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+    }
+    let _ = handle.kill();
+    let _ = handle.wait_timeout(Duration::from_secs(10));
+}
+
+/// "90 s", "15 min": a limit as people say it.
+pub fn human(limit: Duration) -> String {
+    let secs = limit.as_secs_f64();
+    if secs >= 120.0 && limit.as_secs() % 60 == 0 {
+        format!("{} min", limit.as_secs() / 60)
+    } else if secs >= 1.0 {
+        format!("{} s", (secs * 10.0).round() / 10.0)
+    } else {
+        format!("{} ms", limit.as_millis())
     }
 }
 
@@ -157,6 +249,28 @@ mod tests {
         let err = cmd.run().unwrap_err().to_string();
         assert!(err.starts_with("command exited with 3: sh -c 'echo oops >&2; exit 3'"), "{err}");
         assert!(err.ends_with("oops"), "{err}");
+    }
+
+    #[test]
+    fn a_command_past_its_deadline_is_killed_with_its_children_and_named() {
+        let marker = tempfile::tempdir().unwrap();
+        let late = marker.path().join("late");
+        // The shell starts a grandchild that would write the file after the deadline.
+        let script = format!("(sleep 3; touch '{}') & sleep 30", late.display());
+        let started = Instant::now();
+        let err = Cmd::new("sh").args(["-c", &script]).timeout(Duration::from_millis(300)).output().unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10), "not killed in time");
+        let err = format!("{err:#}");
+        assert!(err.starts_with("command timed out after 300 ms: sh -c"), "{err}");
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(!late.exists(), "the grandchild outlived the deadline");
+    }
+
+    #[test]
+    fn limits_read_as_people_say_them() {
+        assert_eq!(human(Duration::from_secs(900)), "15 min");
+        assert_eq!(human(Duration::from_secs(90)), "90 s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5 s");
     }
 
     #[test]
