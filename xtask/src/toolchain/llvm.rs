@@ -182,6 +182,62 @@ fn folder_version(canonical: &Path, prober: &mut Prober) -> Option<Version> {
     Some(Version { major, minor: 0, patch: 0 })
 }
 
+/// A `clang` with no `clang-cl` beside it is still a clang-cl: clang chooses its driver mode from
+/// the name it is started under (`--driver-mode=cl` is the same switch spelled out). Debian, for
+/// one, ships `clang-cl-19` in `clang-tools-19`, apart from `clang-19`. For each such clang this
+/// adds a `clang-cl` found at a link named `clang-cl` in `link_dir` (the `cc` crate and every
+/// compile step then see an ordinary clang-cl); without a `link_dir`, or where links cannot be
+/// made (Windows, whose LLVM installer always ships clang-cl.exe), nothing is added.
+pub fn clang_as_clang_cl(found: &mut Vec<Found>, link_dir: Option<&Path>) {
+    let Some(link_dir) = link_dir else { return };
+    let has_cl = |found: &[Found], clang: &Found| {
+        found.iter().any(|f| f.tool == LlvmTool::ClangCl && f.version == clang.version && f.targets == clang.targets)
+    };
+    let orphans: Vec<Found> = found.iter().filter(|f| f.tool == LlvmTool::Clang && !has_cl(found, f)).cloned().collect();
+    for clang in orphans {
+        if has_cl(found, &clang) {
+            continue; // an earlier orphan of the same version was linked already
+        }
+        let Ok(target) = std::fs::canonicalize(&clang.path) else { continue };
+        let dir = link_dir.join(format!("clang-{}-{:016x}", clang.version, fnv1a(target.as_os_str().as_encoded_bytes())));
+        let link = dir.join("clang-cl");
+        if !link_points_to(&link, &target) && make_link(&dir, &link, &target).is_err() {
+            continue;
+        }
+        found.push(Found {
+            tool: LlvmTool::ClangCl,
+            path: link,
+            banner: format!("{} (as clang-cl: --driver-mode=cl)", clang.banner),
+            ..clang
+        });
+    }
+}
+
+fn link_points_to(link: &Path, target: &Path) -> bool {
+    std::fs::read_link(link).is_ok_and(|t| t == target)
+}
+
+#[cfg(unix)]
+fn make_link(dir: &Path, link: &Path, target: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    // Replace whatever is there (a stale link to a removed clang) through a rename, so two
+    // processes making the same link never see a half-made one.
+    let tmp = dir.join(format!(".clang-cl.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    std::fs::rename(&tmp, link)
+}
+
+#[cfg(not(unix))]
+fn make_link(_: &Path, _: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// A stable 64-bit hash for naming a folder after a path.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// The names under "Registered Targets:" in `clang --print-targets`.
 pub fn registered_targets(output: &str) -> Vec<String> {
     output
@@ -240,5 +296,37 @@ mod tests {
         assert!(clang[0].has_backend("x86"));
         let rc = found.iter().find(|f| f.tool == LlvmTool::LlvmRc).unwrap();
         assert_eq!(rc.version.major, 42, "llvm-rc takes its version from the llvm-42 folder");
+    }
+
+    /// A fresh Debian with clang-19 but not clang-tools-19: no clang-cl file anywhere.
+    #[cfg(unix)]
+    #[test]
+    fn a_clang_without_clang_cl_is_used_as_clang_cl_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("llvm-42/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        // Prints the name it was started under, as clang's driver decides its mode from it.
+        let clang = bin.join("clang");
+        std::fs::write(&clang, "#!/bin/sh\ncase $1 in --version) echo 'clang version 42.1.0';; --print-targets) printf 'Registered Targets:\\n  aarch64 - AArch64\\n';; *) basename \"$0\";; esac\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&clang, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let links = dir.path().join("links");
+        let mut found = inventory(&[(bin.clone(), Origin::System)], &mut Prober::new(None));
+        assert!(!found.iter().any(|f| f.tool == LlvmTool::ClangCl));
+        clang_as_clang_cl(&mut found, Some(&links));
+        let cl: Vec<_> = found.iter().filter(|f| f.tool == LlvmTool::ClangCl).collect();
+        assert_eq!(cl.len(), 1, "{found:?}");
+        assert_eq!(cl[0].path.file_name().unwrap(), "clang-cl");
+        assert_eq!(std::fs::read_link(&cl[0].path).unwrap(), std::fs::canonicalize(&clang).unwrap());
+        assert!(cl[0].has_backend("aarch64") && cl[0].version.major == 42);
+        let out = std::process::Command::new(&cl[0].path).arg("/c").output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "clang-cl", "started under the clang-cl name");
+        // Again: the same link is reused, and a real clang-cl makes the link unnecessary.
+        clang_as_clang_cl(&mut found, Some(&links));
+        assert_eq!(found.iter().filter(|f| f.tool == LlvmTool::ClangCl).count(), 1);
+        let mut with_cl = inventory(&[(bin, Origin::System)], &mut Prober::new(None));
+        with_cl.push(Found { tool: LlvmTool::ClangCl, ..with_cl[0].clone() });
+        clang_as_clang_cl(&mut with_cl, Some(&dir.path().join("unused")));
+        assert!(!dir.path().join("unused").exists());
     }
 }

@@ -139,7 +139,7 @@ pub fn newest<'a>(inv: &'a [Found], tool: LlvmTool, ok: impl Fn(&Found) -> bool)
 pub fn choose_llvm(inv: &[Found], arch: Arch) -> Result<ArchTools, String> {
     let backend = if arch.needs_aarch64_backend() { "aarch64" } else { "x86" };
     let cxx = newest(inv, LlvmTool::ClangCl, |f| f.version.major >= MIN_CLANG && f.has_backend(backend)).ok_or_else(|| {
-        format!("no clang-cl {MIN_CLANG} or newer with the {backend} code generator (install clang-19, or set ARCHWAY_LLVM_DIR)")
+        format!("no clang-cl {MIN_CLANG} or newer with the {backend} code generator (install clang-19 (clang-cl-19 is in clang-tools-19; a clang alone is used as clang-cl through a link), or set ARCHWAY_LLVM_DIR)")
     })?;
     let same_install = |f: &Found| f.path.parent() == cxx.path.parent() && f.version == cxx.version;
     let asm = newest(inv, LlvmTool::Clang, |f| same_install(f) && f.has_backend(backend))
@@ -302,7 +302,9 @@ fn llvm_inventory(extra: &[PathBuf], prober: &mut probe::Prober) -> Vec<Found> {
     let provisioned = provision::installed_bin();
     let mut dirs = llvm::search_dirs(explicit.as_deref(), path.as_deref(), provisioned.as_deref());
     dirs.extend(extra.iter().map(|d| (d.clone(), llvm::Origin::System)));
-    llvm::inventory(&dirs, prober)
+    let mut found = llvm::inventory(&dirs, prober);
+    llvm::clang_as_clang_cl(&mut found, provision::cache_dir().map(|d| d.join("clang-cl-links")).as_deref());
+    found
 }
 
 #[cfg(test)]
