@@ -67,7 +67,7 @@ pub fn output_name(name: &str, arch: crate::matrix::Arch, kind: Kind) -> String 
 struct RawBinary {
     name: Spanned<String>,
     kind: Kind,
-    description: String,
+    description: Spanned<String>,
     sources: Vec<Spanned<String>>,
     def: Option<Spanned<String>>,
     entry: Option<String>,
@@ -105,6 +105,7 @@ fn load(root: &Path, manifest: &Path) -> Result<Binary> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(doc.error_at(raw.name.span(), format!("name `{name}` must be lowercase ASCII letters, digits and `_`")));
     }
+    crate::forwarders::spec::check_description(raw.description.get_ref()).map_err(|e| doc.error_at(raw.description.span(), e))?;
     let existing = |rel: &Spanned<String>, base: &Path, what: &str| -> Result<PathBuf> {
         let path = base.join(rel.get_ref());
         if !path.is_file() {
@@ -142,7 +143,7 @@ fn load(root: &Path, manifest: &Path) -> Result<Binary> {
     Ok(Binary {
         name: name.clone(),
         kind: raw.kind,
-        description: raw.description.clone(),
+        description: raw.description.get_ref().clone(),
         dir,
         sources,
         def,
@@ -181,5 +182,16 @@ mod tests {
         .unwrap();
         let err = load(root.path(), &root.path().join("module/binary.toml")).unwrap_err().to_string();
         assert!(err.contains("binary.toml:5:3: source file `src/gone.cpp` does not exist"), "{err}");
+    }
+
+    #[test]
+    fn a_description_too_long_for_versioninfo_names_the_manifest_line() {
+        // Issue 9: the limit surfaced after linking, on the DLL; now it is the manifest's line.
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("module")).unwrap();
+        let text = format!("name = \"archway\"\nkind = \"dll\"\ndescription = \"{}\"\nsources = []\nimports = []\n", "d".repeat(33_000));
+        std::fs::write(root.path().join("module/binary.toml"), text).unwrap();
+        let err = load(root.path(), &root.path().join("module/binary.toml")).unwrap_err().to_string();
+        assert!(err.contains("binary.toml:3:15: `description` is 33000 UTF-16 units long"), "{err}");
     }
 }

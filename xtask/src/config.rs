@@ -48,12 +48,36 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
     })
 }
 
-/// `file:line:col` for a byte offset, 1-based as editors show it.
+/// `file:line:col` for a byte offset, 1-based as editors show it. Scans the text: for many
+/// locations in one file use [`Lines`].
 pub fn location(path: &Path, text: &str, offset: usize) -> String {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    format!("{}:{line}:{col}", path.display())
+    Lines::new(text).location(path, text, offset)
+}
+
+/// The byte offset of every line start of a text, found once, so each location costs a binary
+/// search and the length of its own line (a spec with 65,535 exports is read in linear time).
+pub struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    pub fn new(text: &str) -> Lines {
+        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Lines { starts }
+    }
+
+    /// `file:line:col` for a byte offset of the text this index was made from.
+    pub fn location(&self, path: &Path, text: &str, offset: usize) -> String {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        // `starts` begins with 0, so the partition point is at least 1.
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let start = self.starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+        let col = text.get(start..offset).map_or(0, |l| l.chars().count()) + 1;
+        format!("{}:{line}:{col}", path.display())
+    }
 }
 
 #[cfg(test)]
@@ -85,5 +109,8 @@ mod tests {
     fn location_counts_lines_and_columns_from_one() {
         assert_eq!(location(Path::new("f"), "ab\ncd", 4), "f:2:2");
         assert_eq!(location(Path::new("f"), "ab", 0), "f:1:1");
+        assert_eq!(location(Path::new("f"), "ab\n", 3), "f:2:1");
+        assert_eq!(location(Path::new("f"), "ü\nx", 1), "f:1:1");
+        assert_eq!(location(Path::new("f"), "ab", 99), "f:1:3");
     }
 }

@@ -41,6 +41,7 @@ fn version_blob() -> Vec<u8> {
         product_version: [1, 2, 3, 4],
         strings: vec![("FileDescription".into(), "golden".into()), ("OriginalFilename".into(), "Golden.dll".into())],
     })
+    .unwrap()
 }
 
 #[test]

@@ -169,7 +169,7 @@ pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<P
         }
     }
     let resource = VersionResource { file_version: info.file_version, product_version: info.product_version, strings };
-    let blob = versioninfo::encode(&resource);
+    let blob = versioninfo::encode(&resource).with_context(|| format!("{}: the forwarder's version resource", spec.path.display()))?;
     let native_table = Table::assign(&spec.exports, file_stem(&native.file));
     let ec_table = Table::assign(&spec.exports, file_stem(&ec.file));
     let bytes = image::write(&image::Image {

@@ -61,7 +61,7 @@ struct RawSpec {
     ec: EcTarget,
     #[serde(default)]
     version_from: VersionFrom,
-    description: Option<String>,
+    description: Option<Spanned<String>>,
     #[serde(rename = "export")]
     exports: Spanned<Vec<RawExport>>,
 }
@@ -119,7 +119,8 @@ pub fn discover(root: &Path) -> Result<Vec<Spec>> {
 
 fn parse(doc: config::Document<RawSpec>) -> Result<Spec> {
     let raw = &doc.value;
-    let at = |span: std::ops::Range<usize>| config::location(&doc.path, &doc.text, span.start);
+    let lines = config::Lines::new(&doc.text);
+    let at = |span: std::ops::Range<usize>| lines.location(&doc.path, &doc.text, span.start);
     let file = raw.file.get_ref();
     let lower = file.to_ascii_lowercase();
     if !file.is_ascii() || file.contains(['/', '\\', ':']) || !lower.ends_with(".dll") || lower.len() == 4 {
@@ -128,6 +129,9 @@ fn parse(doc: config::Document<RawSpec>) -> Result<Spec> {
     let binary = raw.binary.get_ref();
     if !is_export_name(binary) {
         return Err(doc.error_at(raw.binary.span(), format!("`binary = {binary:?}` must name a binary.toml `name`, e.g. \"archway\"")));
+    }
+    if let Some(description) = &raw.description {
+        check_description(description.get_ref()).map_err(|e| doc.error_at(description.span(), e))?;
     }
     if raw.exports.get_ref().is_empty() {
         return Err(doc.error_at(raw.exports.span(), "a forwarder needs at least one [[export]]"));
@@ -152,7 +156,7 @@ fn parse(doc: config::Document<RawSpec>) -> Result<Spec> {
             )));
         }
         if let Some(first) = names.insert(name, here.start) {
-            return Err(doc.error_at(here, format!("export `{name}` is listed twice; the first is at {}", config::location(&doc.path, &doc.text, first))));
+            return Err(doc.error_at(here, format!("export `{name}` is listed twice; the first is at {}", at(first..first))));
         }
         if export.noname && export.ordinal.is_none() {
             return Err(doc.error_at(here, format!(
@@ -166,7 +170,7 @@ fn parse(doc: config::Document<RawSpec>) -> Result<Spec> {
                 return Err(doc.error_at(ordinal.span(), "ordinals start at 1"));
             }
             if let Some(first) = ordinals.insert(value, ordinal.span().start) {
-                return Err(doc.error_at(ordinal.span(), format!("ordinal {value} is used twice; the first is at {}", config::location(&doc.path, &doc.text, first))));
+                return Err(doc.error_at(ordinal.span(), format!("ordinal {value} is used twice; the first is at {}", at(first..first))));
             }
         }
         exports.push(Requested { name: name.clone(), ordinal: export.ordinal.as_ref().map(|o| *o.get_ref()), noname: export.noname, data: export.data });
@@ -183,12 +187,27 @@ fn parse(doc: config::Document<RawSpec>) -> Result<Spec> {
         binary: binary.clone(),
         ec: raw.ec,
         version_from: raw.version_from,
-        description: raw.description.clone(),
+        description: raw.description.as_ref().map(|d| d.get_ref().clone()),
         exports,
         export_locations,
         binary_location: at(raw.binary.span()),
         path: doc.path,
     })
+}
+
+/// A FileDescription that fits VERSIONINFO (shared with `binary.toml`): at most
+/// [`MAX_DESCRIPTION`](super::versioninfo::MAX_DESCRIPTION) UTF-16 units, no NUL (the string ends
+/// at the first one).
+pub fn check_description(text: &str) -> std::result::Result<(), String> {
+    let units = text.encode_utf16().count();
+    let max = super::versioninfo::MAX_DESCRIPTION;
+    if units > max {
+        return Err(format!("`description` is {units} UTF-16 units long; a VERSIONINFO string may have at most {max}"));
+    }
+    if text.contains('\0') {
+        return Err("`description` contains a NUL character, which would end the VERSIONINFO string".into());
+    }
+    Ok(())
 }
 
 /// Printable ASCII, no space, no dot.
@@ -226,11 +245,25 @@ mod tests {
             (GOOD.replace("name = \"A\"", "name = \"A\"\nordinal = 0"), "forwarders/x.toml:5:11: ordinals start at 1"),
             (format!("{GOOD}ordinal = 3\n[[export]]\nname = \"B\"\nordinal = 3\n"), "forwarders/x.toml:8:11: ordinal 3 is used twice"),
             (GOOD.replace("name = \"A\"", "name = \"A\"\nnoname = true"), "forwarders/x.toml:4:8: export `A` is `noname` but has no `ordinal`"),
+            (format!("description = \"{}\"\n{GOOD}", "d".repeat(40_000)), "forwarders/x.toml:1:15: `description` is 40000 UTF-16 units long"),
             (GOOD.replace("ec = ", "").replace("binary = \"m\"", "binary = \"m\"\nec = \"arm32\""), "forwarders/x.toml:3:6: unknown variant `arm32`"),
         ];
         for (text, expected) in cases {
             let err = format!("{:#}", parse_text(&text).unwrap_err());
             assert!(err.starts_with(expected), "expected `{expected}…`, got `{err}`");
         }
+    }
+
+    #[test]
+    fn sixty_five_thousand_exports_read_in_linear_time() {
+        // Issue 9: each location rescanned the text (70,000 exports took over 30 s).
+        let mut text = "file = \"m.dll\"\nbinary = \"m\"\n".to_string();
+        for i in 0..65_535 {
+            text.push_str(&format!("[[export]]\nname = \"E{i}\"\n"));
+        }
+        let started = std::time::Instant::now();
+        let spec = parse_text(&text).unwrap();
+        assert_eq!(spec.export_locations[65_534], "forwarders/x.toml:131072:8");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
     }
 }

@@ -26,7 +26,22 @@ enum Value<'a> {
     Text(&'a str),
 }
 
-pub fn encode(resource: &VersionResource) -> Vec<u8> {
+/// The most UTF-16 units a spec's `description` (and a `binary.toml` one) may have: every length
+/// in VS_VERSIONINFO is 16 bits and the whole block, the target's other strings included, must
+/// stay under 65,535 bytes; 4,096 units (8 KiB) leaves room for them.
+pub const MAX_DESCRIPTION: usize = 4096;
+
+/// The blob, or an error when it would not fit VS_VERSIONINFO's 16-bit lengths (the spec reader
+/// refuses long descriptions first, with a line; this catches long strings copied from a target).
+pub fn encode(resource: &VersionResource) -> anyhow::Result<Vec<u8>> {
+    let out = encode_unchecked(resource);
+    if out.len() > usize::from(u16::MAX) {
+        anyhow::bail!("the VERSIONINFO would be {} bytes; its lengths are 16-bit (at most 65,535 bytes)", out.len());
+    }
+    Ok(out)
+}
+
+fn encode_unchecked(resource: &VersionResource) -> Vec<u8> {
     let mut out = Vec::new();
     let fixed = fixed_file_info(resource);
     node(&mut out, "VS_VERSION_INFO", Value::Binary(&fixed), |out| {
@@ -124,7 +139,7 @@ mod tests {
 
     #[test]
     fn node_lengths_match_the_documented_walk_through() {
-        let blob = encode(&modver());
+        let blob = encode(&modver()).unwrap();
         // (offset, wLength, wValueLength, wType) from §8.1's table.
         let nodes = [
             (0x000, 0x22C, 52, 0),
@@ -150,7 +165,7 @@ mod tests {
     #[test]
     fn the_independent_reader_reads_back_what_was_written() {
         let resource = modver();
-        let info = parse_version_info(&encode(&resource)).unwrap();
+        let info = parse_version_info(&encode(&resource).unwrap()).unwrap();
         assert_eq!(info.file_version, [1, 2, 3, 4]);
         assert_eq!(info.product_version, [1, 2, 3, 4]);
         assert_eq!(info.strings, resource.strings);

@@ -183,17 +183,34 @@ impl Machine {
     }
 }
 
-/// `*` and `?` as in RemoveFile.FileName.
-fn wildcard(pattern: &str, name: &str) -> bool {
-    match (pattern.chars().next(), name.chars().next()) {
-        (None, None) => true,
-        (Some('*'), _) => {
-            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[name.chars().next().unwrap().len_utf8()..]))
+/// `*` and `?` as in RemoveFile.FileName. Greedy with one backtrack point (the last `*`), so a
+/// pattern of many stars costs at most pattern × name steps, never exponential time.
+pub(crate) fn wildcard(pattern: &str, name: &str) -> bool {
+    let (pattern, name): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut p, mut n) = (0, 0);
+    // (pattern index after the last `*`, name index it was tried at)
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p + 1, n));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((after, tried)) => {
+                    p = after;
+                    n = tried + 1;
+                    star = Some((after, tried + 1));
+                }
+                None => return false,
+            },
         }
-        (Some('?'), Some(c)) => wildcard(&pattern[1..], &name[c.len_utf8()..]),
-        (Some(p), Some(c)) if p == c => wildcard(&pattern[p.len_utf8()..], &name[c.len_utf8()..]),
-        _ => false,
     }
+    pattern[p..].iter().all(|&c| c == '*')
 }
 
 /// Step 8: new files missing or not at the new version/hash; old files left behind.

@@ -419,6 +419,7 @@ fn version_rule(facts: &PeFacts, expected: [u16; 4]) -> Vec<String> {
 
 fn facts_of<Pe: ImageNtHeaders>(data: &[u8]) -> Result<PeFacts> {
     let file = PeFile::<Pe>::parse(data).context("PE headers")?;
+    arm64x::check_layout(data).context("PE headers")?;
     let nt = file.nt_headers();
     let (load_config_size, chpe_metadata_version) = load_config(&file).context("load config")?;
     Ok(PeFacts {

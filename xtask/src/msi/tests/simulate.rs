@@ -109,3 +109,32 @@ fn files_dropped_by_the_new_release_are_removed_or_reported() {
     let sim = major_upgrade(&old, &view(&pkg));
     assert!(sim.findings.is_empty() && !sim.files.iter().any(|f| f.path.ends_with("NOTICE.txt")), "{:#?}", sim.findings);
 }
+
+#[test]
+fn remove_file_wildcards_match_like_windows_installer() {
+    use crate::msi::simulate::wildcard;
+    for (pattern, name, expected) in [
+        ("*.dll", "archway.dll", true),
+        ("*.dll", "archway.pdb", false),
+        ("arch?ay.*", "archway.dll", true),
+        ("*", "", true),
+        ("?", "", false),
+        ("a*b*c", "aXbYc", true),
+        ("a*b*c", "aXbYd", false),
+        ("**", "x", true),
+        ("*ä?", "grüß", false),
+        ("gr*ß", "grüß", true),
+    ] {
+        assert_eq!(wildcard(pattern, name), expected, "{pattern} against {name}");
+    }
+}
+
+#[test]
+fn a_remove_file_pattern_of_many_stars_takes_linear_time() {
+    // Issue 9: `**********x` took over 10 s with the recursive matcher.
+    let started = std::time::Instant::now();
+    let name = "a".repeat(255);
+    assert!(!crate::msi::simulate::wildcard(&format!("{}x", "*".repeat(255)), &name));
+    assert!(crate::msi::simulate::wildcard(&format!("{}a", "*".repeat(255)), &name));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+}

@@ -21,6 +21,14 @@ pub(crate) struct Headers {
     file_len: usize,
 }
 
+/// Header fields read only to check the layout.
+struct Layout {
+    section_table_end: usize,
+    section_alignment: u32,
+    file_alignment: u32,
+    size_of_image: u32,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Section {
     pub name: String,
@@ -110,14 +118,15 @@ impl Headers {
         let mut sections = Vec::with_capacity(usize::from(section_count));
         for i in 0..usize::from(section_count) {
             let at = optional_end + 40 * i;
-            let header = data.get(at..at + 40).with_context(|| {
+            let header = data.get(at..at.saturating_add(40)).with_context(|| {
                 format!(
                     "file offset {at:#x}: the file ends inside section header {}",
                     i + 1
                 )
             })?;
-            let field = |off: usize| u32::from_le_bytes(header[off..off + 4].try_into().unwrap());
-            let name_bytes = header[..8].split(|&b| b == 0).next().unwrap_or_default();
+            // `header` is exactly 40 bytes, so every field below is inside it.
+            let field = |off: usize| u32_at(header, off).unwrap_or_default();
+            let name_bytes = header.get(..8).unwrap_or_default().split(|&b| b == 0).next().unwrap_or_default();
             sections.push(Section {
                 name: String::from_utf8_lossy(name_bytes).into_owned(),
                 virtual_size: field(8),
@@ -127,7 +136,7 @@ impl Headers {
                 characteristics: field(36),
             });
         }
-        Ok(Headers {
+        let headers = Headers {
             machine,
             characteristics,
             pe32_plus,
@@ -136,7 +145,57 @@ impl Headers {
             directories,
             sections,
             file_len: data.len(),
-        })
+        };
+        let layout = Layout {
+            section_table_end: optional_end + 40 * usize::from(section_count),
+            section_alignment: need(u32_at(data, optional + 32), optional + 32, "SectionAlignment")?,
+            file_alignment: need(u32_at(data, optional + 36), optional + 36, "FileAlignment")?,
+            size_of_image: need(u32_at(data, optional + 56), optional + 56, "SizeOfImage")?,
+        };
+        headers.check_layout(&layout)?;
+        Ok(headers)
+    }
+
+    /// The bounds the Windows loader enforces before it maps an image (it fails such a file with
+    /// ERROR_BAD_EXE_FORMAT; llvm-readobj refuses it too): the headers and every section's raw
+    /// data inside the file, the section table inside SizeOfHeaders, sections in ascending,
+    /// non-overlapping virtual order inside SizeOfImage, sane alignments, at most 96 sections.
+    fn check_layout(&self, layout: &Layout) -> Result<()> {
+        let file_len = self.file_len as u64;
+        if self.sections.len() > 96 {
+            bail!("NumberOfSections is {}; the loader accepts at most 96", self.sections.len());
+        }
+        if u64::from(self.size_of_headers) > file_len {
+            bail!("SizeOfHeaders {:#x} runs past the end of the file ({file_len:#x} bytes): the file is truncated", self.size_of_headers);
+        }
+        if layout.section_table_end as u64 > u64::from(self.size_of_headers) {
+            bail!("the section table ends at {:#x}, past SizeOfHeaders {:#x}", layout.section_table_end, self.size_of_headers);
+        }
+        let (fa, sa) = (layout.file_alignment, layout.section_alignment);
+        if !fa.is_power_of_two() || !sa.is_power_of_two() || sa < fa {
+            bail!("FileAlignment {fa:#x} and SectionAlignment {sa:#x} must be powers of two with SectionAlignment >= FileAlignment");
+        }
+        let mut previous_end = 0u64;
+        for (i, s) in self.sections.iter().enumerate() {
+            let what = format!("section {} ({:?})", i + 1, s.name);
+            let raw_end = u64::from(s.raw_offset) + u64::from(s.raw_size);
+            if s.raw_size > 0 && raw_end > file_len {
+                bail!(
+                    "{what}: its raw data [{:#x}, {raw_end:#x}) runs past the end of the file ({file_len:#x} bytes): the file is truncated",
+                    s.raw_offset
+                );
+            }
+            let start = u64::from(s.virtual_address);
+            let end = start + u64::from(s.virtual_size.max(s.raw_size));
+            if start < previous_end {
+                bail!("{what}: VirtualAddress {start:#x} overlaps the section before it (which ends at {previous_end:#x})");
+            }
+            if end > u64::from(layout.size_of_image) {
+                bail!("{what}: it ends at RVA {end:#x}, past SizeOfImage {:#x}", layout.size_of_image);
+            }
+            previous_end = end;
+        }
+        Ok(())
     }
 
     /// (RVA, Size) of data directory `index`; `None` when it is absent or all zero.

@@ -76,6 +76,12 @@ impl FixupKind {
     }
 }
 
+/// Checks the bounds a loader enforces on a PE image (headers and every section's raw data
+/// inside the file, sections inside SizeOfImage, …); the message names the broken bound.
+pub fn check_layout(data: &[u8]) -> Result<()> {
+    Headers::parse(data).map(drop)
+}
+
 /// Reads the ARM64X dynamic relocations of `data` and applies them. `None` for an image that is
 /// not ARM64X: PE32, no load config, a load config too small for the DVRT fields (Wine's rule:
 /// min(directory size, `Size`) must exceed 0xE4), `DynamicValueRelocTableSection` 0, or a DVRT

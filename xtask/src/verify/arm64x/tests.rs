@@ -137,7 +137,7 @@ fn corrupt_tables_are_errors_naming_the_field() {
     let tip = tip_from_doc();
     #[rustfmt::skip]
     let cases: &[(&str, Vec<u8>, &str)] = &[
-        ("truncated DVRT", tip[..0xC30].to_vec(), "file offset 0xc10: DVRT Size 0x30 runs past the end of its section data at 0xc30"),
+        ("truncated DVRT", tip[..0xC30].to_vec(), "section 3 (\".reloc\"): its raw data [0xc00, 0xe00) runs past the end of the file (0xc30 bytes): the file is truncated"),
         ("DVRT Size too big", with(tip.clone(), 0xC10, &[0x40]), "DVRT Size 0x40 runs past the end of its section data at 0xc44"),
         ("bad section index", with(tip.clone(), 0x4E4, &[9]), "file offset 0x4e4: DynamicValueRelocTableSection is 9 but the image has 3 sections"),
         ("offset past VirtualSize", with(tip.clone(), 0x4E0, &[0x44]), "DynamicValueRelocTableOffset 0x44 is not below VirtualSize 0x44 of section 3 (.reloc)"),

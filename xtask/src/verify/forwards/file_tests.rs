@@ -135,3 +135,37 @@ fn forwarder_strings_outside_the_ec_export_range_are_found_in_the_bytes() {
             .starts_with("tip.dll: ARM64X DLL, no version resource\n")
     );
 }
+
+#[test]
+fn a_bare_file_name_is_looked_up_beside_it_in_the_current_folder() {
+    // Issue 9: `cargo xtask verify archway.dll` listed "" instead of ".".
+    assert_eq!(folder_of(Path::new("archway.dll")), Path::new("."));
+    assert_eq!(folder_of(Path::new("bin/archway.dll")), Path::new("bin"));
+    assert_eq!(folder_of(Path::new("/archway.dll")), Path::new("/"));
+}
+
+#[test]
+fn a_file_cut_short_inside_its_last_section_is_refused_as_subject_and_target() {
+    // Issue 9: a DLL truncated inside its last section passed `verify`.
+    let tip = versioned(FIXTURE_VERSION, "tip.dll", TIP_NATIVE, TIP_EC);
+    let cut = &tip[..tip.len() - 16];
+    for err in [
+        Subject::from_bytes(cut).map(drop).unwrap_err(),
+        Target::from_bytes("tip.dll", cut).map(drop).unwrap_err(),
+        crate::verify::facts_from_bytes(cut).map(drop).unwrap_err(),
+    ] {
+        let err = format!("{err:#}");
+        assert!(err.contains("runs past the end of the file") && err.contains("truncated"), "{err}");
+    }
+}
+
+#[test]
+fn a_corrupt_import_table_is_labelled_as_the_import_table() {
+    // Issue 9: it was reported under "version resource:".
+    let mut dll = plain(versioned(FIXTURE_VERSION, "tip.dll", TIP_NATIVE, TIP_EC), MACHINE_AMD64);
+    // Data directory 1 (imports) of the fixture's PE32+ optional header.
+    dll[0x108..0x110].copy_from_slice(&[0x00, 0x00, 0xF0, 0x7F, 0x28, 0, 0, 0]);
+    let err = format!("{:#}", Target::from_bytes("tip_x64.dll", &dll).map(drop).unwrap_err());
+    assert!(err.starts_with("import table:"), "{err}");
+    assert!(!err.contains("version resource"), "{err}");
+}

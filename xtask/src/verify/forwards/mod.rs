@@ -91,9 +91,17 @@ pub struct Target {
     pub file_version: Option<[u16; 4]>,
 }
 
+/// The file version, read with every other fact of the file so a target with a corrupt import
+/// table is refused; each part labels its own errors ("import table: …", never "version
+/// resource:" for a table that is not the version resource).
 fn file_version(data: &[u8]) -> Result<Option<[u16; 4]>> {
-    let facts = super::facts_from_bytes(data).context("version resource")?;
+    let facts = super::facts_from_bytes(data)?;
     Ok(facts.version_info.map(|info| info.file_version))
+}
+
+/// The folder a file is in; `.` for a bare file name (whose parent is the empty path).
+pub fn folder_of(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 impl Subject {
@@ -132,7 +140,7 @@ impl Target {
 pub fn check(path: &Path) -> Result<Subject> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let subject = Subject::from_bytes(&data).with_context(|| format!("{}", path.display()))?;
-    let folder = path.parent().unwrap_or(Path::new("."));
+    let folder = folder_of(path);
     let mut lookup = |dll: &str| -> Result<Option<Target>> {
         let Some(found) = find_beside(folder, &format!("{dll}.dll"))? else {
             return Ok(None);
