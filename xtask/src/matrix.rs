@@ -81,6 +81,9 @@ struct RawMatrix {
     /// Read by `cargo xtask dist`.
     #[serde(default, rename = "package")]
     _package: Option<toml::Value>,
+    /// Read by `cargo xtask pools`.
+    #[serde(default, rename = "pool")]
+    _pool: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

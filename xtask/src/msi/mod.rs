@@ -27,6 +27,9 @@ pub use model::{IisModule, InstallDir, Package, PackageFile, Platform};
 pub use ids::braced;
 pub use report::check_files;
 pub use write::write_msi;
+// What `pools` uses to install a package from its own tables.
+pub use read::read_msi;
+pub use view::PackageView;
 
 // The layers below, for the tests (and for callers that need them later).
 // Some are used only by the msitools tests, which Windows does not build.
@@ -41,9 +44,9 @@ pub use {
     compare::compare,
     database::Database,
     plan::plan,
-    read::{read_msi, read_msi_bytes},
+    read::read_msi_bytes,
     simulate::{Product, major_upgrade},
-    view::{PackageView, Schedule},
+    view::Schedule,
     write::to_bytes,
 };
 

@@ -1,0 +1,219 @@
+//! The real-IIS sequence with a recording stand-in for Windows: the exact msiexec and appcmd
+//! command lines in order, the checks applied to IIS's answers, and the cleanup on failure.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::*;
+use crate::{
+    cmd::Output,
+    pools::{
+        install::InstalledFile,
+        rows::{HostMachine, PoolAttributes, WorkerArch},
+    },
+};
+
+/// Records every command; answers `appcmd list module` as IIS would given what was installed,
+/// and HTTP with the diagnostics JSON of the pool on that port.
+struct Recorder {
+    commands: Vec<String>,
+    installed_version: Option<&'static str>,
+    ports: Vec<(u16, String)>,
+    next_port: u16,
+    /// The version the worker reports until the pools are recycled after an upgrade.
+    serving_version: &'static str,
+    recycled: bool,
+    fail_install: bool,
+}
+
+impl Recorder {
+    fn new() -> Recorder {
+        Recorder { commands: Vec::new(), installed_version: None, ports: Vec::new(), next_port: 8000, serving_version: "", recycled: false, fail_install: false }
+    }
+}
+
+fn ok(stdout: &str) -> Output {
+    Output { success: true, code: Some(0), stdout: stdout.into(), stderr: String::new() }
+}
+
+impl System for Recorder {
+    fn run(&mut self, cmd: Cmd) -> Result<Output> {
+        let argv = cmd.argv();
+        let program = Path::new(&argv[0]).file_name().unwrap().to_string_lossy().into_owned();
+        let line = format!("{program} {}", argv[1..].join(" "));
+        self.commands.push(line.clone());
+        let arg = |i: usize| argv.get(i).map(String::as_str).unwrap_or_default();
+        Ok(match (program.as_str(), arg(1)) {
+            ("msiexec.exe", "/i") if self.fail_install => Output { success: false, code: Some(1603), stdout: String::new(), stderr: "fatal error".into() },
+            ("msiexec.exe", "/i") => {
+                let version = if arg(2).contains("0.1.1") { "0.1.1" } else { "0.1.0" };
+                if self.installed_version.is_none() {
+                    self.serving_version = version;
+                }
+                self.installed_version = Some(version);
+                self.recycled = false;
+                ok("")
+            }
+            ("msiexec.exe", "/x") => {
+                self.installed_version = None;
+                ok("")
+            }
+            ("appcmd.exe", "list") => match self.installed_version {
+                Some(_) => ok("MODULE \"archway\" ( image:%ProgramFiles%\\Archway\\archway.dll )\n"),
+                None => ok(""),
+            },
+            ("appcmd.exe", "add") if arg(2) == "site" => {
+                let name = arg(3).trim_start_matches("/name:").to_string();
+                let port = arg(5).trim_start_matches("/bindings:http/127.0.0.1:").trim_end_matches(':').parse().unwrap();
+                self.ports.push((port, name));
+                ok("")
+            }
+            ("appcmd.exe", "recycle") => {
+                self.recycled = true;
+                self.serving_version = self.installed_version.unwrap_or_default();
+                ok("")
+            }
+            _ => ok(""),
+        })
+    }
+
+    fn get(&mut self, port: u16, path: &str) -> Result<(u16, String)> {
+        let pool = self.ports.iter().find(|(p, _)| *p == port).map(|(_, n)| n.clone()).expect("a site on that port");
+        let url = path.split('?').next().unwrap();
+        let body = json!({
+            "product": "archway", "version": format!("{}.0", self.serving_version),
+            "shim": {"arch": "x64", "path": r"C:\Program Files\Archway\archway.dll"},
+            "handler": {"name": "diagnostics", "arch": "x64", "path": r"C:\Program Files\Archway\archway_diagnostics.dll"},
+            "process": {"machine": "x64", "native_machine": "x64", "wow64": false, "emulated": false},
+            "modules": [r"C:\Program Files\Archway\archway.dll", r"C:\Program Files\Archway\archway_diagnostics.dll"],
+            "request": {"method": "GET", "url": url, "app_pool": pool}
+        });
+        Ok((200, body.to_string()))
+    }
+
+    fn free_port(&mut self) -> Result<u16> {
+        self.next_port += 1;
+        Ok(self.next_port)
+    }
+}
+
+fn x64_row() -> PoolRow {
+    PoolRow {
+        name: "x64".into(),
+        host: HostMachine::X64,
+        attributes: PoolAttributes { enable_32bit_app_on_win64: false, enable_emulation_on_win_arm64: None },
+        worker: WorkerArch::X64,
+        package: Platform::X64,
+        uncertain: None,
+    }
+}
+
+fn installed(version: &str) -> Installed {
+    let file = |p: &str| InstalledFile { windows_path: p.into(), host_path: PathBuf::from(p), forwarder: false };
+    Installed {
+        product_version: version.into(),
+        files: vec![file(r"C:\Program Files\Archway\archway.dll"), file(r"C:\Program Files\Archway\archway_diagnostics.dll")],
+    }
+}
+
+fn tools() -> Tools {
+    Tools { appcmd: PathBuf::from("appcmd.exe"), msiexec: PathBuf::from("msiexec.exe"), logs: PathBuf::from("logs") }
+}
+
+#[test]
+fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
+    let mut system = Recorder::new();
+    let (old, new) = (installed("0.1.0"), installed("0.1.1"));
+    let rows = [x64_row()];
+    let tools = tools();
+    let sequence = Sequence {
+        tools: &tools,
+        system: &mut system,
+        rows: &rows,
+        msi: (Path::new("archway-0.1.0-x64.msi"), &old),
+        next: Some((Path::new("archway-0.1.1-x64.msi"), &new)),
+    };
+    let lines = sequence.run().unwrap();
+    let outcomes: Vec<(String, Outcome)> = lines.iter().map(|l| (l.row.clone(), l.outcome.clone())).collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("x64".to_string(), Outcome::Passed),
+            ("x64 · after upgrade".to_string(), Outcome::Passed),
+            ("uninstall · x64 package".to_string(), Outcome::Passed)
+        ]
+    );
+    let log = |l: &str| l.replace('/', "/").replace(r"logs\", "logs/");
+    let commands: Vec<String> = system.commands.iter().map(|c| log(c)).collect();
+    let expected = [
+        "msiexec.exe /i archway-0.1.0-x64.msi /qn /norestart /l*v logs/install.log",
+        "appcmd.exe list module /name:archway",
+        "appcmd.exe add apppool /name:x64 /managedRuntimeVersion: /enable32BitAppOnWin64:false",
+        r"appcmd.exe add site /name:x64 /id:101 /bindings:http/127.0.0.1:8001: /physicalPath:C:\inetpub\archway-x64",
+        "appcmd.exe set app x64/ /applicationPool:x64",
+        "msiexec.exe /i archway-0.1.1-x64.msi /qn /norestart /l*v logs/upgrade.log",
+        "appcmd.exe list module /name:archway",
+        "appcmd.exe recycle apppool /apppool.name:x64",
+        "msiexec.exe /x archway-0.1.1-x64.msi /qn /norestart /l*v logs/uninstall.log",
+        "appcmd.exe delete site x64",
+        "appcmd.exe delete apppool x64",
+        "appcmd.exe list module /name:archway",
+    ];
+    assert_eq!(commands, expected);
+}
+
+#[test]
+fn a_pool_still_serving_the_old_version_after_the_upgrade_fails_the_row() {
+    /// IIS that ignores the recycle: the worker keeps the old DLL.
+    struct NoRecycle(Recorder);
+    impl System for NoRecycle {
+        fn run(&mut self, cmd: Cmd) -> Result<Output> {
+            let recycle = cmd.argv().get(1).is_some_and(|a| a == "recycle");
+            let out = self.0.run(cmd)?;
+            if recycle {
+                self.0.serving_version = "0.1.0";
+            }
+            Ok(out)
+        }
+        fn get(&mut self, port: u16, path: &str) -> Result<(u16, String)> {
+            self.0.get(port, path)
+        }
+        fn free_port(&mut self) -> Result<u16> {
+            self.0.free_port()
+        }
+    }
+    let mut system = NoRecycle(Recorder::new());
+    let (old, new) = (installed("0.1.0"), installed("0.1.1"));
+    let rows = [x64_row()];
+    let tools = tools();
+    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a-0.1.0.msi"), &old), next: Some((Path::new("a-0.1.1.msi"), &new)) }
+        .run()
+        .unwrap();
+    let after = lines.iter().find(|l| l.row == "x64 · after upgrade").unwrap();
+    match &after.outcome {
+        Outcome::Failed(problems) => assert!(problems.iter().any(|p| p.starts_with("version: \"0.1.0.0\"")), "{problems:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_install_stops_before_any_pool_is_made_and_says_what_failed() {
+    let mut system = Recorder { fail_install: true, ..Recorder::new() };
+    let old = installed("0.1.0");
+    let rows = [x64_row()];
+    let tools = tools();
+    let err = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None }.run().unwrap_err();
+    assert!(format!("{err:#}").contains("install failed (exit Some(1603))"), "{err:#}");
+    assert_eq!(system.commands.len(), 1);
+}
+
+#[test]
+fn the_version_bump_raises_only_the_workspace_patch() {
+    let toml = "[workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\n[dependencies]\nx = { version = \"0.1.0\" }\n";
+    let bumped = bump_version(toml, [0, 1, 0]).unwrap();
+    assert!(bumped.starts_with("[workspace.package]\nversion = \"0.1.1\"\n"), "{bumped}");
+    assert!(bumped.contains("x = { version = \"0.1.0\" }"));
+    assert!(bump_version(toml, [9, 9, 9]).is_none());
+}
