@@ -519,3 +519,83 @@ typedef HRESULT(WINAPI* PFN_REGISTERMODULE)(DWORD dwServerVersion,
                                             IHttpModuleRegistrationInfo* pModuleInfo,
                                             IHttpServer* pGlobalInfo);
 #define MODULE_REGISTERMODULE "RegisterModule"
+
+// ---------------------------------------------------------------------------------------------
+// Site, application and global-module interfaces (iis.md §4.3, §4.4), used by the worker
+// stand-in (tests/worker). No overloads in any of them, so the slots are declaration order.
+
+class IHttpSite {
+public:
+    virtual DWORD GetSiteId() const = 0;                                     // slot 0
+    virtual PCWSTR GetSiteName() const = 0;                                  // slot 1
+    virtual IHttpModuleContextContainer* GetModuleContextContainer() = 0;    // slot 2
+    virtual IHttpPerfCounterInfo* GetPerfCounterInfo() = 0;                  // slot 3
+};
+
+class IHttpApplication {
+public:
+    virtual PCWSTR GetApplicationPhysicalPath() const = 0;                   // slot 0
+    virtual PCWSTR GetApplicationId() const = 0;                             // slot 1
+    virtual PCWSTR GetAppConfigPath() const = 0;                             // slot 2
+    virtual IHttpModuleContextContainer* GetModuleContextContainer() = 0;    // slot 3
+};
+
+#define GL_STOP_LISTENING 0x00000002
+#define GL_CACHE_CLEANUP 0x00000004
+#define GL_CACHE_OPERATION 0x00000010
+#define GL_HEALTH_CHECK 0x00000020
+#define GL_CONFIGURATION_CHANGE 0x00000040
+#define GL_FILE_CHANGE 0x00000080
+#define GL_PRE_BEGIN_REQUEST 0x00000100
+#define GL_APPLICATION_START 0x00000200
+#define GL_APPLICATION_RESOLVE_MODULES 0x00000400
+#define GL_APPLICATION_STOP 0x00000800
+#define GL_RSCA_QUERY 0x00001000
+#define GL_TRACE_EVENT 0x00002000
+#define GL_CUSTOM_NOTIFICATION 0x00004000
+#define GL_THREAD_CLEANUP 0x00008000
+#define GL_APPLICATION_PRELOAD 0x00010000
+
+// The providers of global notifications are opaque here: nothing in archway calls them.
+class IGlobalStopListeningProvider : public IHttpEventProvider {};
+class ICacheProvider;
+class IGlobalConfigurationChangeProvider;
+class IGlobalFileChangeProvider;
+class IPreBeginRequestProvider;
+class IHttpApplicationStartProvider;
+class IHttpApplicationResolveModulesProvider;
+class IHttpApplicationStopProvider;
+class IGlobalRSCAQueryProvider;
+class IGlobalTraceEventProvider;
+class IGlobalThreadCleanupProvider;
+class IGlobalApplicationPreloadProvider;
+class IGlobalSuspendProcessCallback;
+
+// CGlobalModule (module-implemented, iis.md §4.3): Terminate is pure and sits at slot 13,
+// between OnGlobalCustomNotification and OnGlobalThreadCleanup. No virtual destructor.
+class CGlobalModule {
+public:
+#define ARCHWAY_DEFAULT_GLOBAL(name, params)                                                     \
+    virtual GLOBAL_NOTIFICATION_STATUS name params { return GL_NOTIFICATION_CONTINUE; }
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalStopListening, (IGlobalStopListeningProvider*))        // slot 0
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalCacheCleanup, ())                                      // slot 1
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalCacheOperation, (ICacheProvider*))                     // slot 2
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalHealthCheck, ())                                       // slot 3
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalConfigurationChange,
+                           (IGlobalConfigurationChangeProvider*))                        // slot 4
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalFileChange, (IGlobalFileChangeProvider*))              // slot 5
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalPreBeginRequest, (IPreBeginRequestProvider*))          // slot 6
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalApplicationStart, (IHttpApplicationStartProvider*))    // slot 7
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalApplicationResolveModules,
+                           (IHttpApplicationResolveModulesProvider*))                    // slot 8
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalApplicationStop, (IHttpApplicationStopProvider*))      // slot 9
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalRSCAQuery, (IGlobalRSCAQueryProvider*))                // slot 10
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalTraceEvent, (IGlobalTraceEventProvider*))              // slot 11
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalCustomNotification, (ICustomNotificationProvider*))    // slot 12
+    virtual void Terminate() = 0;                                                         // slot 13
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalThreadCleanup, (IGlobalThreadCleanupProvider*))        // slot 14
+    ARCHWAY_DEFAULT_GLOBAL(OnGlobalApplicationPreload,
+                           (IGlobalApplicationPreloadProvider*))                         // slot 15
+    ARCHWAY_DEFAULT_GLOBAL(OnSuspendProcess, (IGlobalSuspendProcessCallback**))           // slot 16
+#undef ARCHWAY_DEFAULT_GLOBAL
+};

@@ -187,6 +187,51 @@ ARCHWAY_KERNEL32 void WINAPI OutputDebugStringW(PCWSTR text);                   
 ARCHWAY_KERNEL32 BOOL WINAPI WriteFile(HANDLE file, const void* data, DWORD bytes,
                                        DWORD* written, OVERLAPPED* overlapped);      // @20
 
+// Used by the worker stand-in (tests/worker): threads, events, files, environment.
+typedef DWORD(WINAPI* LPTHREAD_START_ROUTINE)(void* parameter);
+typedef struct SECURITY_ATTRIBUTES_OPAQUE SECURITY_ATTRIBUTES;  // always passed as null
+ARCHWAY_KERNEL32 BOOL WINAPI CloseHandle(HANDLE handle);                             // @4
+ARCHWAY_KERNEL32 HANDLE WINAPI CreateEventW(SECURITY_ATTRIBUTES* attributes, BOOL manualReset,
+                                            BOOL initialState, PCWSTR name);         // @16
+ARCHWAY_KERNEL32 HANDLE WINAPI CreateFileW(PCWSTR path, DWORD access, DWORD share,
+                                           SECURITY_ATTRIBUTES* attributes, DWORD disposition,
+                                           DWORD flags, HANDLE templateFile);        // @28
+ARCHWAY_KERNEL32 HANDLE WINAPI CreateThread(SECURITY_ATTRIBUTES* attributes, SIZE_T stackSize,
+                                            LPTHREAD_START_ROUTINE start, void* parameter,
+                                            DWORD flags, DWORD* threadId);           // @24
+ARCHWAY_KERNEL32 DWORD WINAPI ExpandEnvironmentStringsW(PCWSTR source, PWSTR buffer,
+                                                        DWORD size);                 // @12
+ARCHWAY_KERNEL32 DWORD WINAPI GetCurrentProcessId(void);                             // @0
+ARCHWAY_KERNEL32 ULONGLONG WINAPI GetTickCount64(void);                              // @0
+ARCHWAY_KERNEL32 BOOL WINAPI ReadFile(HANDLE file, void* buffer, DWORD bytes, DWORD* read,
+                                      OVERLAPPED* overlapped);                       // @20
+ARCHWAY_KERNEL32 BOOL WINAPI ResetEvent(HANDLE event);                               // @4
+ARCHWAY_KERNEL32 BOOL WINAPI SetEnvironmentVariableW(PCWSTR name, PCWSTR value);     // @8
+ARCHWAY_KERNEL32 BOOL WINAPI SetEvent(HANDLE event);                                 // @4
+ARCHWAY_KERNEL32 void WINAPI Sleep(DWORD milliseconds);                              // @4
+ARCHWAY_KERNEL32 DWORD WINAPI WaitForSingleObject(HANDLE handle, DWORD milliseconds); // @8
+
+#define STD_INPUT_HANDLE ((DWORD)-10)
+#define INFINITE 0xFFFFFFFFu
+#define WAIT_OBJECT_0 0x00000000u
+#define WAIT_TIMEOUT 0x00000102u
+#define GENERIC_READ 0x80000000u
+#define FILE_SHARE_READ 0x00000001u
+#define FILE_SHARE_WRITE 0x00000002u
+#define OPEN_EXISTING 3u
+#define FILE_ATTRIBUTE_NORMAL 0x00000080u
+#define ERROR_PATH_NOT_FOUND 3L
+#define ERROR_ACCESS_DENIED 5L
+#define ERROR_HANDLE_EOF 38L
+#define ERROR_NOT_SUPPORTED 50L
+#define ERROR_INVALID_PARAMETER 87L
+#define ERROR_BROKEN_PIPE 109L
+#define ERROR_INVALID_NAME 123L
+#define ERROR_DLL_INIT_FAILED 1114L
+#define ERROR_CONNECTION_ABORTED 1236L
+#define ERROR_TIMEOUT 1460L
+#define ERROR_INVALID_STATE 5023L
+
 #undef ARCHWAY_KERNEL32
 
 #ifdef __cplusplus
