@@ -32,6 +32,30 @@ struct Job {
     native_machine: Option<String>,
     #[serde(default)]
     run: Vec<String>,
+    /// (Windows) how IIS is switched on: `server` (Install-WindowsFeature) or `client`
+    /// (Enable-WindowsOptionalFeature, Windows 11).
+    iis: Option<IisEdition>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum IisEdition {
+    Server,
+    Client,
+}
+
+impl IisEdition {
+    /// The PowerShell that enables IIS with appcmd (docs/pools.md, "Configuring IIS").
+    fn enable(self) -> &'static str {
+        match self {
+            IisEdition::Server => "Install-WindowsFeature Web-Server,Web-Scripting-Tools,Web-Http-Tracing -IncludeManagementTools",
+            // UNCERTAIN (docs/pools.md): enabling IIS on the hosted windows-11-arm image is
+            // unconfirmed by any source; this step is where it is measured.
+            IisEdition::Client => {
+                "Enable-WindowsOptionalFeature -Online -All -NoRestart -FeatureName IIS-WebServerRole,IIS-WebServer,IIS-CommonHttpFeatures,IIS-HttpErrors,IIS-RequestFiltering,IIS-HttpLogging,IIS-HttpTracing,IIS-ManagementScriptingTools"
+            }
+        }
+    }
 }
 
 pub fn run(root: &Path, check: bool) -> Result<()> {
@@ -66,7 +90,7 @@ pub fn render(matrix: &Path) -> Result<String> {
         for arch in &job.run {
             arch.parse::<Arch>().map_err(|e| anyhow::anyhow!("{}: job {}: {e}", matrix.display(), job.name))?;
         }
-        out += &format!("  {}:\n    runs-on: {}\n", job.name, job.runner);
+        out += &format!("  {}:\n    runs-on: {}\n    timeout-minutes: 150\n", job.name, job.runner);
         match (&job.container, job.toolchain) {
             (Some(image), None) => {
                 out += &format!("    container: {image}\n    steps:\n      - uses: actions/checkout@v4\n");
@@ -86,6 +110,14 @@ pub fn render(matrix: &Path) -> Result<String> {
                 // which has every code generator, in %ProgramFiles%\LLVM\bin where archway looks.
                 out += "      - name: LLVM 21 or newer for the forwarder golden tests\n        run: choco upgrade llvm -y --no-progress\n";
                 out += "      - run: cargo xtask doctor\n      - run: cargo xtask build\n      - run: cargo test --workspace\n";
+                let Some(iis) = job.iis else {
+                    bail!("{}: job {}: say how IIS is enabled (`iis = \"server\"` or `\"client\"`)", matrix.display(), job.name);
+                };
+                // The pool matrix: the stand-in rows natively, then real IIS from the MSI, with
+                // an upgrade while the pools run (README, "Application pools").
+                out += "      - name: Pool rows on the worker stand-in\n        timeout-minutes: 20\n        run: cargo xtask pools --allow-system-changes\n";
+                out += &format!("      - name: Enable IIS\n        shell: pwsh\n        timeout-minutes: 20\n        run: {}\n", iis.enable());
+                out += "      - name: Pool rows on real IIS (install, serve, upgrade while running, recycle, uninstall)\n        timeout-minutes: 60\n        run: cargo xtask pools --host iis --upgrade --packages target/dist\n";
             }
             _ => bail!("{}: job {}: give either `container` (Linux) or `toolchain` (Windows)", matrix.display(), job.name),
         }
@@ -103,5 +135,40 @@ mod tests {
         let expected = render(&root.join("matrix.toml")).unwrap();
         let actual = std::fs::read_to_string(root.join(WORKFLOW)).unwrap_or_default();
         assert!(actual == expected, "{WORKFLOW} is stale: run `cargo xtask ci` and commit the result");
+    }
+
+    /// Each Windows job enables IIS its own way, then runs the pool rows on the stand-in and
+    /// on real IIS with an upgrade while the pools run.
+    #[test]
+    fn every_windows_job_runs_the_pool_rows_on_real_iis() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let workflow = render(&root.join("matrix.toml")).unwrap();
+        // Each job starts at a line indented by exactly two spaces.
+        let mut jobs: Vec<String> = Vec::new();
+        for line in workflow.lines() {
+            if line.starts_with("  ") && !line.starts_with("   ") {
+                jobs.push(String::new());
+            }
+            if let Some(job) = jobs.last_mut() {
+                job.push_str(line);
+                job.push('\n');
+            }
+        }
+        let jobs: Vec<&String> = jobs.iter().filter(|j| j.contains("runs-on: windows")).collect();
+        assert_eq!(jobs.len(), 3, "{workflow}");
+        for job in jobs {
+            let iis_enable = if job.contains("runs-on: windows-11-arm") { "Enable-WindowsOptionalFeature -Online -All -NoRestart -FeatureName IIS-WebServerRole" } else { "Install-WindowsFeature Web-Server" };
+            let order = ["cargo test --workspace", "cargo xtask pools --allow-system-changes", iis_enable, "cargo xtask pools --host iis --upgrade"];
+            let at: Vec<Option<usize>> = order.iter().map(|step| job.find(step)).collect();
+            assert!(at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1]), "steps missing or out of order in:\n{job}");
+        }
+    }
+
+    #[test]
+    fn a_windows_job_without_an_iis_edition_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("matrix.toml");
+        std::fs::write(&path, "[[ci.job]]\nname = \"w\"\nrunner = \"windows-2025\"\ntoolchain = \"llvm\"\n").unwrap();
+        assert!(render(&path).unwrap_err().to_string().contains("say how IIS is enabled"));
     }
 }

@@ -59,6 +59,10 @@ pub struct Args {
     /// again, then uninstall and check the module is unregistered.
     #[arg(long)]
     pub upgrade: bool,
+    /// On Windows, let the stand-in rows lay the package out in the real `C:\Program Files`
+    /// (replacing an installed archway's files); CI machines pass it.
+    #[arg(long)]
+    pub allow_system_changes: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,7 +112,7 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let bin_dir = args.bin_dir.clone().unwrap_or_else(|| project.build_dir("release").join("bin"));
     let lines = match args.host {
-        HostKind::Standin => run_standin(&project, &selected, &packages, &bin_dir, &overrides, !args.no_faults)?,
+        HostKind::Standin => run_standin(&project, &selected, &packages, &bin_dir, &overrides, !args.no_faults, args.allow_system_changes)?,
         HostKind::Iis => iis::run(&project, &selected, &packages, args.upgrade)?,
     };
     println!("{}", render(&lines));
@@ -188,7 +192,15 @@ fn place(row: &PoolRow, windows: Option<HostMachine>) -> Result<Place, String> {
     }
 }
 
-fn run_standin(project: &Project, rows: &[PoolRow], packages: &Path, bin_dir: &Path, overrides: &[(String, WorkerArch)], faults: bool) -> Result<Vec<Line>> {
+fn run_standin(
+    project: &Project,
+    rows: &[PoolRow],
+    packages: &Path,
+    bin_dir: &Path,
+    overrides: &[(String, WorkerArch)],
+    faults: bool,
+    allow_system_changes: bool,
+) -> Result<Vec<Line>> {
     let windows = this_windows();
     let mut lines = Vec::new();
     let mut groups: Vec<(Place, Vec<&PoolRow>)> = Vec::new();
@@ -209,7 +221,8 @@ fn run_standin(project: &Project, rows: &[PoolRow], packages: &Path, bin_dir: &P
                 None => Err("Wine is not installed (apt-get install wine64; wine32:i386 for x86 pools)".to_string()),
             },
             Place::EmulatedArm64 => emulated_arm64(),
-            Place::Native => Ok(Box::new(crate::winhost::native::NativeWindows)),
+            Place::Native if allow_system_changes => Ok(Box::new(crate::winhost::native::NativeWindows)),
+            Place::Native => Err(r"on Windows the stand-in installs into the real C:\Program Files\Archway: pass --allow-system-changes (CI does)".to_string()),
         };
         let host = match opened {
             Ok(h) => h,
