@@ -15,7 +15,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 mod running;
-pub use running::{Finished, Running};
+pub use running::Running;
 
 /// Wall-clock nanoseconds spent in child processes, summed over all threads.
 static CHILD_NANOS: AtomicU64 = AtomicU64::new(0);
