@@ -127,27 +127,13 @@ impl Cmd {
     /// Runs to completion whatever the exit status; a failure to start, or running past the
     /// deadline, is an error.
     pub fn output(&self) -> Result<Output> {
-        let handle = self
-            .expression()
-            .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .start()
-            .with_context(|| format!("cannot start `{self}`"))?;
         let start = Instant::now();
-        let finished = handle.wait_timeout(self.timeout).with_context(|| format!("waiting for `{self}`"))?.cloned();
+        let done = self.spawn(self.expression().stdin_null())?.finish(self.timeout)?;
         CHILD_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        let Some(out) = finished else {
-            kill_tree(&handle);
+        if done.killed {
             bail!("command timed out after {}: {self}{}\n  (killed with its process group)", human(self.timeout), self.cwd_note());
-        };
-        Ok(Output {
-            success: out.status.success(),
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        }
+        Ok(Output { success: done.success, code: done.code, stdout: done.stdout, stderr: done.stderr })
     }
 
     /// The command as a duct expression: program, arguments, folder, environment, and on Unix a
@@ -264,6 +250,15 @@ mod tests {
         assert!(err.starts_with("command timed out after 300 ms: sh -c"), "{err}");
         std::thread::sleep(Duration::from_secs(4));
         assert!(!late.exists(), "the grandchild outlived the deadline");
+    }
+
+    #[test]
+    fn a_daemon_holding_the_output_pipes_does_not_hold_up_the_command() {
+        // As `wine` does when it starts a wineserver that outlives it.
+        let started = Instant::now();
+        let out = Cmd::new("sh").args(["-c", "echo started; setsid sleep 30 & exit 0"]).timeout(Duration::from_secs(20)).run().unwrap();
+        assert_eq!(out.stdout, "started\n");
+        assert!(started.elapsed() < Duration::from_secs(10), "waited for the daemon");
     }
 
     #[test]

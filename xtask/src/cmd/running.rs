@@ -30,6 +30,7 @@ pub struct Finished {
     pub code: Option<i32>,
     /// True when it did not stop within the grace period and was killed.
     pub killed: bool,
+    pub success: bool,
     pub stdout: String,
     pub stderr: String,
 }
@@ -53,11 +54,18 @@ impl Cmd {
     /// bounds each wait instead.
     pub fn start(&self) -> Result<Running> {
         let (stdin_read, stdin_write) = os_pipe::pipe().context("cannot create a pipe")?;
+        let mut running = self.spawn(self.expression().stdin_file(stdin_read))?;
+        running.stdin = Some(stdin_write);
+        Ok(running)
+    }
+
+    /// Starts `expression` (this command with its stdin chosen) with stdout and stderr read by
+    /// threads: a process that leaves a daemon holding the pipes (Wine starting its wineserver)
+    /// still counts as finished when it exits.
+    pub(super) fn spawn(&self, expression: duct::Expression) -> Result<Running> {
         let (stdout_read, stdout_write) = os_pipe::pipe().context("cannot create a pipe")?;
         let (stderr_read, stderr_write) = os_pipe::pipe().context("cannot create a pipe")?;
-        let handle = self
-            .expression()
-            .stdin_file(stdin_read)
+        let handle = expression
             .stdout_file(stdout_write)
             .stderr_file(stderr_write)
             .unchecked()
@@ -68,7 +76,7 @@ impl Cmd {
         let stdout = Arc::new(Stream::default());
         let stderr = Arc::new(Stream::default());
         let readers = vec![collect(stdout_read, stdout.clone()), collect(stderr_read, stderr.clone())];
-        Ok(Running { line: self.to_string(), handle, stdin: Some(stdin_write), stdout, stderr, readers })
+        Ok(Running { line: self.to_string(), handle, stdin: None, stdout, stderr, readers })
     }
 }
 
@@ -142,21 +150,26 @@ impl Running {
     /// it is still running, and returns how it ended with everything it printed.
     pub fn stop(mut self, grace: Duration) -> Result<Finished> {
         drop(self.stdin.take());
-        let exited = self.handle.wait_timeout(grace).with_context(|| format!("waiting for `{}`", self.line))?.cloned();
+        self.finish(grace)
+    }
+
+    /// Waits up to `limit` for the process to exit, kills the process group if it has not, and
+    /// returns how it ended with everything it printed.
+    pub(super) fn finish(mut self, limit: Duration) -> Result<Finished> {
+        let exited = self.handle.wait_timeout(limit).with_context(|| format!("waiting for `{}`", self.line))?.map(|o| o.status);
         let killed = exited.is_none();
         if killed {
             kill_tree(&self.handle);
         }
-        let code = exited.and_then(|o| o.status.code());
+        // A daemon the process started (and that left its process group) may hold the pipes
+        // open for ever: give the readers a moment, then go on without them.
+        let until = Instant::now() + Duration::from_secs(2);
         for reader in self.readers.drain(..) {
-            // A grandchild that kept the pipe open (and escaped the process group) must not
-            // hold us up: give the readers a moment, then go on without them.
-            let until = Instant::now() + Duration::from_secs(2);
             while !reader.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(10));
             }
         }
-        Ok(Finished { code, killed, stdout: self.stdout(), stderr: self.stderr() })
+        Ok(Finished { code: exited.and_then(|s| s.code()), killed, success: exited.is_some_and(|s| s.success()), stdout: self.stdout(), stderr: self.stderr() })
     }
 
     fn said(&self) -> String {
