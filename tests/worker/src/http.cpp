@@ -752,12 +752,33 @@ bool serve_one(Connection* c) {
     return keep;
 }
 
+// Closes after our last byte: reads (and drops) what the client still sends for up to 1 s, so
+// that closing with unread input does not become a reset that destroys the response in flight
+// (RFC 9112 9.6, "lingering close").
+void lingering_close(Connection* c) {
+    shutdown(c->socket, SD_SEND);
+    char scratch[4096];
+    size_t total = 0;
+    const ULONGLONG deadline = GetTickCount64() + 1000;
+    while (!c->broken && total < 256 * 1024) {
+        const ULONGLONG now = GetTickCount64();
+        if (now >= deadline) break;
+        const ULONGLONG left = deadline - now;
+        const int ready = wait_readable(c->socket, left > 200 ? 200 : static_cast<DWORD>(left));
+        if (ready < 0) break;
+        if (ready == 0) continue;
+        const int got = recv(c->socket, scratch, sizeof(scratch), 0);
+        if (got <= 0) break;
+        total += static_cast<size_t>(got);
+    }
+    closesocket(c->socket);
+}
+
 DWORD WINAPI connection_thread(void* parameter) {
     Connection* c = static_cast<Connection*>(parameter);
     while (serve_one(c)) {
     }
-    shutdown(c->socket, SD_SEND);
-    closesocket(c->socket);
+    lingering_close(c);
     if (c->event) CloseHandle(c->event);
     delete c;
     AcquireSRWLockExclusive(&g.lock);
@@ -803,8 +824,7 @@ void accept_one(const Listener& l) {
     Connection temp = {};
     temp.socket = s;
     send_simple(&temp, 503, "HTTP Error 503. The service is unavailable.\r\n");
-    shutdown(s, SD_SEND);
-    closesocket(s);
+    lingering_close(&temp);
 }
 
 DWORD WINAPI accept_thread(void*) {

@@ -1,0 +1,703 @@
+//! The worker stand-in (`tests/worker`, a program that plays w3wp.exe) at the protocol level:
+//! raw `TcpStream`s so the HTTP framing is checked byte for byte, the diagnostics handler and
+//! the test probe module (`tests/probe`) behind it, IIS's load-failure events, config errors
+//! naming file and line, and the graceful stop on end of input.
+//!
+//! On Linux the programs run under Wine with their own prefix: x64 always, x86 too with
+//! ARCHWAY_WINE32=1 (as in `loadtest.rs`). On Windows they run directly (ARCHWAY_RUN_NATIVELY
+//! lists the architectures). Every child has a deadline and `-max-seconds`, so a hung Wine
+//! cannot hang the suite.
+
+mod support;
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, ChildStdin, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex, OnceLock, mpsc},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use support::*;
+
+/// How long a worker may take to say `ready` (a cold Wine start is slow).
+const READY: Duration = Duration::from_secs(90);
+/// How long a worker may take to exit after its stdin closes, or to fail on a bad config.
+const EXIT: Duration = Duration::from_secs(30);
+/// Socket reads and writes.
+const IO: Duration = Duration::from_secs(30);
+/// The workers' own safety net.
+const MAX_SECONDS: &str = "180";
+
+// ---------------------------------------------------------------------------------------------
+// Running Windows programs (the approach of loadtest.rs, with a prefix of our own).
+
+enum Launcher {
+    Direct,
+    Wine(PathBuf),
+}
+
+fn launcher() -> Option<&'static Launcher> {
+    static LAUNCHER: OnceLock<Option<Launcher>> = OnceLock::new();
+    LAUNCHER
+        .get_or_init(|| {
+            if cfg!(windows) {
+                return Some(Launcher::Direct);
+            }
+            let found = std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("wine")).find(|p| p.is_file());
+            let Some(wine) = found else {
+                missing("wine (64-bit)", "apt-get install wine64");
+                return None;
+            };
+            // Created once, and waited for, before any test starts a program in it.
+            let mut boot = wine_command(&wine);
+            boot.arg("wineboot").arg("--init").stdout(Stdio::null()).stderr(Stdio::null());
+            let status = run_with_deadline(boot, Duration::from_secs(300)).expect("wineboot --init finished in 5 minutes");
+            assert!(status.success(), "wineboot --init failed");
+            let server = wine.with_file_name("wineserver");
+            let mut wait = Command::new(if server.is_file() { server } else { "wineserver".into() });
+            wait.arg("-w").env("WINEPREFIX", wine_prefix());
+            let _ = run_with_deadline(wait, Duration::from_secs(60));
+            Some(Launcher::Wine(wine))
+        })
+        .as_ref()
+}
+
+fn wine_prefix() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("wineprefix-worker")
+}
+
+fn wine_command(wine: &Path) -> Command {
+    let mut cmd = Command::new(wine);
+    cmd.env("WINEPREFIX", wine_prefix()).env("WINEDEBUG", "-all").env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+    cmd
+}
+
+/// Runs `cmd` to completion, killing it past `deadline` (None then).
+fn run_with_deadline(mut cmd: Command, deadline: Duration) -> Option<ExitStatus> {
+    let mut child = cmd.spawn().expect("the program starts");
+    wait_or_kill(&mut child, deadline)
+}
+
+fn wait_or_kill(child: &mut Child, deadline: Duration) -> Option<ExitStatus> {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// x64 under Wine (x86 too with ARCHWAY_WINE32=1); ARCHWAY_RUN_NATIVELY on Windows.
+fn runnable() -> Vec<String> {
+    if let Ok(list) = std::env::var("ARCHWAY_RUN_NATIVELY") {
+        return list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    }
+    let mut archs = vec!["x64".to_string()];
+    if cfg!(windows) || std::env::var("ARCHWAY_WINE32").as_deref() == Ok("1") {
+        archs.insert(0, "x86".to_string());
+    }
+    archs
+}
+
+/// The runnable architectures, plus arm64 (whose DLLs are the wrong machine for them), built
+/// once in a copy of the checkout.
+fn built() -> Option<PathBuf> {
+    static BUILT: SharedBuild = OnceLock::new();
+    let mut archs = runnable();
+    if !archs.iter().any(|a| a == "arm64") {
+        archs.push("arm64".to_string());
+    }
+    built_once(&BUILT, &["--arch", &archs.join(",")]).map(bin_dir)
+}
+
+/// A path as the Windows program sees it (Wine maps the Linux root to Z:).
+fn windows_path(path: &Path) -> String {
+    if cfg!(windows) {
+        return path.display().to_string();
+    }
+    format!("Z:{}", path.display().to_string().replace('/', "\\"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// applicationHost.config files.
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;")
+}
+
+/// One pool, one site with one binding, one global module.
+fn config(pool: &str, image: &str, binding: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<configuration>
+  <system.applicationHost>
+    <applicationPools>
+      <add name="{pool}" enable32BitAppOnWin64="false" managedRuntimeVersion="" />
+      <add name="other" />
+    </applicationPools>
+    <sites>
+      <site name="site-{pool}" id="7">
+        <application path="/" applicationPool="{pool}">
+          <virtualDirectory path="/" physicalPath="C:\inetpub\{pool}" />
+        </application>
+        <bindings>
+          <binding protocol="https" bindingInformation="*:443:" />
+          <binding protocol="http" bindingInformation="{binding}" />
+        </bindings>
+      </site>
+    </sites>
+  </system.applicationHost>
+  <system.webServer>
+    <globalModules>
+      <add name="archway" image="{}" />
+    </globalModules>
+  </system.webServer>
+</configuration>
+"#,
+        xml_escape(image)
+    )
+}
+
+/// A config file in a fresh folder: (folder guard, Linux path, Windows path).
+fn write_config(text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::Builder::new().prefix("worker-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let path = dir.path().join("applicationHost.config");
+    std::fs::write(&path, text.as_ref()).unwrap();
+    let windows = windows_path(&path);
+    (dir, path, windows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker processes.
+
+struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    port: u16,
+}
+
+/// What a worker printed and how it ended.
+struct Ended {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn worker_command(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str) -> Command {
+    let exe = bin.join(format!("archway_worker_{arch}.exe"));
+    let mut cmd = match launcher {
+        Launcher::Direct => Command::new(&exe),
+        Launcher::Wine(wine) => {
+            let mut cmd = wine_command(wine);
+            cmd.arg(&exe);
+            cmd
+        }
+    };
+    cmd.args(["-ap", pool, "-h", config, "-max-seconds", MAX_SECONDS]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>, lines: Option<mpsc::Sender<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            into.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(tx) = &lines {
+                let _ = tx.send(line);
+            }
+        }
+    });
+}
+
+impl Worker {
+    /// Starts a worker and waits for `ready`; Err with everything it printed otherwise.
+    fn start(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str) -> Result<Worker, Ended> {
+        let mut child = worker_command(launcher, bin, arch, pool, config).spawn().expect("the worker starts");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        collect(child.stdout.take().unwrap(), stdout.clone(), Some(tx));
+        collect(child.stderr.take().unwrap(), stderr.clone(), None);
+        let stdin = child.stdin.take();
+        let end = Instant::now() + READY;
+        let mut port = None;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("archway_worker: listening ") {
+                        let address = rest.split_whitespace().find_map(|w| w.strip_prefix("address=")).unwrap_or_default();
+                        port = address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                    }
+                    if line == "archway_worker: ready" {
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < end => {
+                    if child.try_wait().ok().flatten().is_some() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let worker = Worker { child, stdin, stdout, stderr, port: port.unwrap_or(0) };
+        if port.is_none() || !worker.stdout().contains("archway_worker: ready\n") {
+            return Err(worker.kill());
+        }
+        Ok(worker)
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connects to the worker");
+        stream.set_read_timeout(Some(IO)).unwrap();
+        stream.set_write_timeout(Some(IO)).unwrap();
+        stream
+    }
+
+    /// Closes stdin (the graceful stop) and waits for the exit, killing past the deadline.
+    fn stop(mut self) -> Ended {
+        drop(self.stdin.take());
+        let status = wait_or_kill(&mut self.child, EXIT);
+        std::thread::sleep(Duration::from_millis(100)); // the readers finish the pipes
+        Ended { code: status.and_then(|s| s.code()), stdout: self.stdout(), stderr: self.stderr() }
+    }
+
+    fn kill(mut self) -> Ended {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(100));
+        Ended { code: None, stdout: self.stdout(), stderr: self.stderr() }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a worker expected to exit by itself (a config error): code, stdout, stderr.
+fn run_to_exit(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str) -> Ended {
+    let mut cmd = worker_command(launcher, bin, arch, pool, config);
+    cmd.stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("the worker starts");
+    let (out, err) = (Arc::new(Mutex::new(String::new())), Arc::new(Mutex::new(String::new())));
+    collect(child.stdout.take().unwrap(), out.clone(), None);
+    collect(child.stderr.take().unwrap(), err.clone(), None);
+    let status = wait_or_kill(&mut child, EXIT);
+    std::thread::sleep(Duration::from_millis(100));
+    let (stdout, stderr) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
+    Ended { code: status.and_then(|s| s.code()), stdout, stderr }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/1.1 read back exactly.
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// Chunk sizes as they came, for a chunked response.
+    chunks: Vec<usize>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn read_line(r: &mut impl BufRead) -> String {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).expect("reads a line");
+    assert!(line.ends_with(b"\r\n"), "a line must end with CRLF: {:?}", String::from_utf8_lossy(&line));
+    line.truncate(line.len() - 2);
+    String::from_utf8(line).expect("an ASCII line")
+}
+
+/// Reads one response, checking the framing strictly. `head`: the request was HEAD.
+fn read_response(r: &mut impl BufRead, head: bool) -> Response {
+    let status_line = read_line(r);
+    let mut parts = status_line.splitn(3, ' ');
+    assert_eq!(parts.next(), Some("HTTP/1.1"), "status line {status_line:?}");
+    let status: u16 = parts.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {status_line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let line = read_line(r);
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(": ").unwrap_or_else(|| panic!("header line {line:?}"));
+        headers.push((name.to_string(), value.to_string()));
+    }
+    let mut response = Response { status, headers, body: Vec::new(), chunks: Vec::new() };
+    if head {
+        return response;
+    }
+    let chunked = response.header("Transfer-Encoding").is_some();
+    if chunked {
+        assert_eq!(response.header("Transfer-Encoding"), Some("chunked"));
+        assert!(response.header("Content-Length").is_none(), "both Content-Length and chunked");
+        loop {
+            let size = usize::from_str_radix(&read_line(r), 16).expect("a hex chunk size");
+            if size == 0 {
+                assert_eq!(read_line(r), "", "no trailers, then the blank line");
+                break;
+            }
+            let mut data = vec![0; size];
+            r.read_exact(&mut data).unwrap();
+            assert_eq!(read_line(r), "", "CRLF after the chunk data");
+            response.body.extend_from_slice(&data);
+            response.chunks.push(size);
+        }
+    } else if let Some(length) = response.header("Content-Length") {
+        let mut data = vec![0; length.parse::<usize>().expect("a decimal Content-Length")];
+        r.read_exact(&mut data).unwrap();
+        response.body = data;
+    } else {
+        r.read_to_end(&mut response.body).unwrap();
+    }
+    response
+}
+
+/// Sends `request` on `stream` and reads the answer.
+fn exchange(stream: &mut TcpStream, reader: &mut BufReader<TcpStream>, request: &[u8]) -> Response {
+    stream.write_all(request).unwrap();
+    read_response(reader, request.starts_with(b"HEAD "))
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes()
+}
+
+/// The peer closed: a read gives 0 bytes (or the connection was reset).
+fn assert_closed(reader: &mut BufReader<TcpStream>) {
+    let mut byte = [0u8; 1];
+    match reader.read(&mut byte) {
+        Ok(0) => {}
+        Ok(_) => panic!("more bytes after the response: {:?}", byte),
+        Err(e) => assert!(e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut, "the connection stayed open: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+
+/// A worker serving `image` (a file name in `bin`, or a full path) for pool `pool`.
+fn start_with_image(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, image: &str) -> (tempfile::TempDir, Worker) {
+    let image = if image.contains(['\\', '/']) { image.to_string() } else { windows_path(&bin.join(image)) };
+    let (dir, _, config) = write_config(&config(pool, &image, "127.0.0.1:0:"));
+    match Worker::start(launcher, bin, arch, pool, &config) {
+        Ok(w) => (dir, w),
+        Err(e) => panic!("the {arch} worker did not get ready (exit {:?}):\n{}{}", e.code, e.stdout, e.stderr),
+    }
+}
+
+#[test]
+fn keep_alive_serves_the_diagnostics_handler_and_stdin_eof_stops_the_worker() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    for arch in runnable() {
+        let pool = format!("pool-{arch}");
+        let (_dir, worker) = start_with_image(launcher, &bin, &arch, &pool, &format!("archway_{arch}.dll"));
+        let out = worker.stdout();
+        let dll = windows_path(&bin.join(format!("archway_{arch}.dll")));
+        assert!(out.contains(&format!("archway_worker: module archway loaded from {dll}\n")), "{out}");
+        let listening = out.lines().find(|l| l.starts_with("archway_worker: listening ")).unwrap();
+        assert!(listening.starts_with(&format!("archway_worker: listening pool={pool} site=site-{pool} address=127.0.0.1:{} pid=", worker.port)), "{listening}");
+        assert!(listening.ends_with(&format!(" machine={arch}")), "{listening}");
+
+        let mut stream = worker.connect();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        for (i, path) in ["/first?a=1", "/second/%7Euser"].iter().enumerate() {
+            let r = exchange(&mut stream, &mut reader, &get(path));
+            assert_eq!(r.status, 200, "request {i}: {}\n{}", r.text(), worker.stderr());
+            assert_eq!(r.header("Content-Type"), Some("application/json"));
+            assert_eq!(r.header("Server"), Some("archway-worker"));
+            assert!(r.header("Connection").is_none(), "HTTP/1.1 keeps the connection: {:?}", r.headers);
+            assert!(r.header("Date").is_none(), "deterministic headers only");
+            let json: Value = serde_json::from_slice(&r.body).expect("JSON");
+            let url = if i == 0 { "/first" } else { "/second/~user" };
+            assert_eq!(json["request"]["url"], url, "{json}");
+            assert_eq!(json["request"]["method"], "GET");
+            assert_eq!(json["request"]["app_pool"], pool.as_str());
+            assert_eq!(json["shim"]["arch"], arch.as_str());
+            assert_eq!(json["process"]["machine"], if arch == "x86" { "x86" } else { "x64" });
+        }
+        // HEAD: the same headers, no body; the connection still works afterwards.
+        let r = exchange(&mut stream, &mut reader, b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 200);
+        assert!(r.header("Content-Length").is_some(), "{:?}", r.headers);
+        let r = exchange(&mut stream, &mut reader, &get("/after-head"));
+        assert_eq!(r.status, 200);
+
+        let ended = worker.stop();
+        assert_eq!(ended.code, Some(0), "{arch}: exit after stdin EOF\n{}{}", ended.stdout, ended.stderr);
+        assert!(ended.stdout.ends_with("archway_worker: ready\narchway_worker: stopped\n"), "{}", ended.stdout);
+        assert!(ended.stderr.contains("archway_worker: GET /first?a=1 -> 200 ("), "{}", ended.stderr);
+    }
+}
+
+#[test]
+fn several_connections_are_served_at_once() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let (_dir, worker) = start_with_image(launcher, &bin, "x64", "concurrent", "archway_x64.dll");
+    // Every client opens its connection first, so the worker holds all of them at once.
+    let streams: Vec<TcpStream> = (0..6).map(|_| worker.connect()).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = streams
+            .into_iter()
+            .enumerate()
+            .map(|(c, mut stream)| {
+                scope.spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    for n in 0..3 {
+                        let r = exchange(&mut stream, &mut reader, &get(&format!("/c{c}/n{n}")));
+                        assert_eq!(r.status, 200);
+                        let json: Value = serde_json::from_slice(&r.body).unwrap();
+                        assert_eq!(json["request"]["url"], format!("/c{c}/n{n}"));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("a client failed");
+        }
+    });
+    let ended = worker.stop();
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+}
+
+#[test]
+fn request_bodies_reach_the_module_and_flushed_responses_are_chunked() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let (_dir, worker) = start_with_image(launcher, &bin, "x64", "probe", "archway_probe_x64.dll");
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+
+    // A chunked request body (with an extension and a trailer), a response flushed in 3 pieces.
+    let request = b"POST /echo?flush=3&vars=CONTENT_LENGTH,HTTP_X_TEST,REQUEST_METHOD&headers=X-Test HTTP/1.1\r\n\
+Host: localhost\r\nX-Test: yes\r\nTransfer-Encoding: chunked\r\n\r\n\
+6;ext=1\r\nhello \r\n8\r\nchunked \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n";
+    let r = exchange(&mut stream, &mut reader, request);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.chunks.len() >= 3, "flushed 3 times, got chunks {:?}", r.chunks);
+    let text = r.text();
+    for line in ["begin=1\n", "method=POST\n", "url=/echo\n", "var HTTP_X_TEST=yes\n", "var REQUEST_METHOD=POST\n", "header X-Test=yes\n", "body-length=19\n"] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert!(text.ends_with("body=hello chunked world"), "{text}");
+
+    // A Content-Length body, answered whole with Content-Length.
+    let r = exchange(&mut stream, &mut reader, b"PUT /len HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde");
+    assert_eq!(r.header("Content-Length").map(|v| v.parse::<usize>().unwrap()), Some(r.body.len()));
+    assert!(r.text().ends_with("body-length=5\nbody=abcde"), "{}", r.text());
+
+    // A body the module never reads is discarded before the next request.
+    let r = exchange(&mut stream, &mut reader, b"POST /nothing HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nunread body");
+    assert_eq!(r.status, 404, "nothing produced: IIS's static file handler would say 404");
+    let r = exchange(&mut stream, &mut reader, &get("/after?vars=URL"));
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("var URL=/after\n"), "{}", r.text());
+
+    // Flush with a Content-Length set by the module: no chunking.
+    let r = exchange(&mut stream, &mut reader, &get("/cl?flush=2&cl=1"));
+    assert!(r.chunks.is_empty() && r.header("Content-Length").is_some(), "{:?}", r.headers);
+
+    // Notifications in IIS order and their results: FINISH in BeginRequest, PENDING then
+    // PostCompletion → OnAsyncCompletion, a status set by the module.
+    assert_eq!(exchange(&mut stream, &mut reader, &get("/begin-finish")).text(), "finished in begin\n");
+    assert_eq!(exchange(&mut stream, &mut reader, &get("/pending")).text(), "async completion\n");
+    let r = exchange(&mut stream, &mut reader, &get("/teapot?status=418"));
+    assert_eq!(r.status, 418);
+
+    // Server variables (ANSI and wide overloads agree) and the URL as IIS decodes it.
+    let vars = "vars=URL,QUERY_STRING,SERVER_PROTOCOL,SERVER_PORT,LOCAL_ADDR,REMOTE_ADDR,INSTANCE_ID,APPL_MD_PATH,APPL_PHYSICAL_PATH,APP_POOL_ID,CONTENT_TYPE,NOT_A_VARIABLE";
+    let r = exchange(&mut stream, &mut reader, &get(&format!("/a/./b/../c%20d?{vars}")));
+    let text = r.text();
+    let port = worker.port;
+    for line in [
+        "url=/a/c d\n".to_string(),
+        format!("var QUERY_STRING={vars}\n"),
+        "var SERVER_PROTOCOL=HTTP/1.1\n".into(),
+        format!("var SERVER_PORT={port}\n"),
+        "var LOCAL_ADDR=127.0.0.1\n".into(),
+        "var REMOTE_ADDR=127.0.0.1\n".into(),
+        "var INSTANCE_ID=7\n".into(),
+        "var APPL_MD_PATH=/LM/W3SVC/7/ROOT\n".into(),
+        "var APPL_PHYSICAL_PATH=C:\\inetpub\\probe\\\n".into(),
+        "var APP_POOL_ID=probe\n".into(),
+        "var CONTENT_TYPE=\n".into(),
+        "var NOT_A_VARIABLE=(none)\n".into(),
+    ] {
+        assert!(text.contains(&line), "missing {line:?} in:\n{text}");
+    }
+    assert!(!text.contains("wide-mismatch"), "{text}");
+    drop(stream);
+    let ended = worker.stop();
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+}
+
+#[test]
+fn http_1_0_closes_unless_asked_and_bad_requests_are_refused() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let (_dir, worker) = start_with_image(launcher, &bin, "x64", "protocol", "archway_probe_x64.dll");
+
+    // HTTP/1.0 without keep-alive: Content-Length, then the worker closes.
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let r = exchange(&mut stream, &mut reader, b"GET /old HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("version=1.0\n"), "{}", r.text());
+    assert!(r.header("Content-Length").is_some());
+    assert_closed(&mut reader);
+
+    // HTTP/1.0 with keep-alive: said so in the answer, and a second request works.
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let r = exchange(&mut stream, &mut reader, b"GET /k1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(r.header("Connection"), Some("keep-alive"));
+    let r = exchange(&mut stream, &mut reader, b"GET /k2 HTTP/1.0\r\n\r\n");
+    assert!(r.text().contains("url=/k2\n"), "{}", r.text());
+    assert_closed(&mut reader);
+
+    // HTTP/1.1 with Connection: close.
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let r = exchange(&mut stream, &mut reader, b"GET /bye HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert_eq!((r.status, r.header("Connection")), (200, Some("close")));
+    assert_closed(&mut reader);
+
+    // Headers beyond 64 KiB: 431, then close.
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut big = b"GET /big HTTP/1.1\r\nHost: h\r\n".to_vec();
+    for i in 0..70 {
+        big.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "f".repeat(1000)).as_bytes());
+    }
+    big.extend_from_slice(b"\r\n");
+    let _ = stream.write_all(&big); // the worker may close before reading it all
+    let r = read_response(&mut reader, false);
+    assert_eq!((r.status, r.header("Connection")), (431, Some("close")));
+
+    // Malformed requests: 400 and close; HTTP/2.0 text: 505; an unknown transfer coding: 501.
+    for (request, status) in [
+        (&b"GARBAGE\r\n\r\n"[..], 400),
+        (b"GET /no-host HTTP/1.1\r\n\r\n", 400),
+        (b"GET /x HTTP/1.1\r\nHost: h\r\nBad Header: v\r\n\r\n", 400),
+        (b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"GET /x HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        (b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ] {
+        let mut stream = worker.connect();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let r = exchange(&mut stream, &mut reader, request);
+        assert_eq!(r.status, status, "{:?}", String::from_utf8_lossy(request));
+        assert_closed(&mut reader);
+    }
+    let ended = worker.stop();
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+}
+
+/// iis.md §5: a global module that cannot be loaded is event 2280 with the Win32 error, and
+/// the pool answers every request with 503 (no paths in the body).
+fn load_failure(launcher: &Launcher, bin: &Path, image: &str, error: &str) {
+    let (_dir, worker) = start_with_image(launcher, bin, "x64", "broken", image);
+    for path in ["/", "/any/thing"] {
+        let mut stream = worker.connect();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let r = exchange(&mut stream, &mut reader, &get(path));
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert!(!r.text().contains('\\') && !r.text().contains(".dll"), "no paths in the body: {}", r.text());
+    }
+    let shown = if image.contains('\\') { image.to_string() } else { windows_path(&bin.join(image)) };
+    let ended = worker.stop();
+    let line = format!("archway_worker: event 2280: The Module DLL {shown} failed to load. The data is the error: {error}\n");
+    assert!(ended.stderr.contains(&line), "expected {line:?} in:\n{}", ended.stderr);
+    assert!(!ended.stdout.contains(" loaded from "), "{}", ended.stdout);
+    assert_eq!(ended.code, Some(0));
+}
+
+#[test]
+fn a_module_of_another_machine_is_event_2280_with_error_193_and_503() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    load_failure(launcher, &bin, "archway_arm64.dll", "193 (0xC1) ERROR_BAD_EXE_FORMAT");
+}
+
+#[test]
+fn a_missing_module_is_event_2280_with_error_126_and_503() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let gone = windows_path(&bin.join("no_such_module.dll"));
+    load_failure(launcher, &bin, &gone, "126 (0x7E) ERROR_MOD_NOT_FOUND");
+}
+
+#[test]
+fn config_errors_name_the_file_and_the_line() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let good = config("p", r"C:\nowhere\archway.dll", "127.0.0.1:0:");
+    // (what, file bytes, pool, expected "(line," and words of the message)
+    let truncated = good[..good.find("</configuration>").unwrap()].to_string();
+    let mut bad_utf8 = good.clone().into_bytes();
+    bad_utf8.splice(bad_utf8.len() - 20..bad_utf8.len() - 20, [0xC3, 0x28]);
+    let cases: Vec<(&str, Vec<u8>, &str, &str, &str)> = vec![
+        ("a truncated file", truncated.into_bytes(), "p", "(2,", "element is not closed"),
+        ("a mismatched end tag", good.replace("<bindings>", "<bindings><oops>").into_bytes(), "p", "(16,", "end tag does not match"),
+        ("a bad entity", good.replace("managedRuntimeVersion=\"\"", "managedRuntimeVersion=\"&nope;\"").into_bytes(), "p", "(5,", "entity"),
+        ("a missing pool", good.clone().into_bytes(), "absent", "(4,", "application pool \"absent\" is not defined"),
+        ("no site for the pool", good.clone().into_bytes(), "other", "(8,", "no site's root application"),
+        ("a bad binding", good.replace("127.0.0.1:0:", "127.0.0.1:http:").into_bytes(), "p", "(15,", "invalid port"),
+        ("an IPv6 binding", good.replace("127.0.0.1:0:", "[::1]:0:").into_bytes(), "p", "(15,", "IPv6"),
+        ("a DTD", format!("<!DOCTYPE x [<!ENTITY a \"b\">]>\n{}", good.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")).into_bytes(), "p", "(1,", "DTD"),
+        ("another root", b"<?xml version=\"1.0\"?>\n\n<config/>\n".to_vec(), "p", "(3,", "expected <configuration>"),
+        ("invalid UTF-8", bad_utf8, "p", "(", "invalid UTF-8"),
+        ("a NUL byte", format!("{good}\0").into_bytes(), "p", "(", "control character"),
+        ("an empty file", Vec::new(), "p", "(1,1)", "no root element"),
+    ];
+    for (what, text, pool, line, words) in cases {
+        let (_dir, _, windows) = write_config(&text);
+        let ended = run_to_exit(launcher, &bin, "x64", pool, &windows);
+        assert_eq!(ended.code, Some(3), "{what}: exit code\n{}{}", ended.stdout, ended.stderr);
+        let first = ended.stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with(&format!("{windows}{line}")), "{what}: {first:?}");
+        assert!(first.contains("): error: ") && first.contains(words), "{what}: {first:?}");
+        assert!(!ended.stdout.contains("ready"), "{what}: {}", ended.stdout);
+    }
+    // A file that does not exist.
+    let gone = windows_path(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-such.config"));
+    let ended = run_to_exit(launcher, &bin, "x64", "p", &gone);
+    assert_eq!(ended.code, Some(3), "{}", ended.stderr);
+    assert!(ended.stderr.starts_with(&format!("{gone}(1,1): error: cannot read the file: 2 (0x2) ERROR_FILE_NOT_FOUND")), "{}", ended.stderr);
+}
