@@ -136,6 +136,19 @@ fn xml_escape(s: &str) -> String {
 
 /// One pool, one site with one binding, one global module.
 fn config(pool: &str, image: &str, binding: &str) -> String {
+    apphost(pool, binding, &[("archway", image, "")])
+}
+
+/// One pool (and another one), one site with an https and an http binding, and the global
+/// modules (name, image, preCondition) in order.
+fn apphost(pool: &str, binding: &str, modules: &[(&str, &str, &str)]) -> String {
+    let modules: String = modules
+        .iter()
+        .map(|(name, image, pre)| {
+            let pre = if pre.is_empty() { String::new() } else { format!(" preCondition=\"{pre}\"") };
+            format!("      <add name=\"{name}\" image=\"{}\"{pre} />\n", xml_escape(image))
+        })
+        .collect();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <configuration>
@@ -158,12 +171,10 @@ fn config(pool: &str, image: &str, binding: &str) -> String {
   </system.applicationHost>
   <system.webServer>
     <globalModules>
-      <add name="archway" image="{}" />
-    </globalModules>
+{modules}    </globalModules>
   </system.webServer>
 </configuration>
-"#,
-        xml_escape(image)
+"#
     )
 }
 
@@ -194,7 +205,7 @@ struct Ended {
     stderr: String,
 }
 
-fn worker_command(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str) -> Command {
+fn worker_command(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str, env: &[(&str, &str)]) -> Command {
     let exe = bin.join(format!("archway_worker_{arch}.exe"));
     let mut cmd = match launcher {
         Launcher::Direct => Command::new(&exe),
@@ -205,6 +216,7 @@ fn worker_command(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, confi
         }
     };
     cmd.args(["-ap", pool, "-h", config, "-max-seconds", MAX_SECONDS]);
+    cmd.envs(env.iter().copied());
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
 }
@@ -223,8 +235,8 @@ fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>, lines: 
 
 impl Worker {
     /// Starts a worker and waits for `ready`; Err with everything it printed otherwise.
-    fn start(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str) -> Result<Worker, Ended> {
-        let mut child = worker_command(launcher, bin, arch, pool, config).spawn().expect("the worker starts");
+    fn start(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str, env: &[(&str, &str)]) -> Result<Worker, Ended> {
+        let mut child = worker_command(launcher, bin, arch, pool, config, env).spawn().expect("the worker starts");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -300,7 +312,7 @@ impl Drop for Worker {
 
 /// Runs a worker expected to exit by itself (a config error): code, stdout, stderr.
 fn run_to_exit(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str) -> Ended {
-    let mut cmd = worker_command(launcher, bin, arch, pool, config);
+    let mut cmd = worker_command(launcher, bin, arch, pool, config, &[]);
     cmd.stdin(Stdio::null());
     let mut child = cmd.spawn().expect("the worker starts");
     let (out, err) = (Arc::new(Mutex::new(String::new())), Arc::new(Mutex::new(String::new())));
@@ -412,11 +424,20 @@ fn assert_closed(reader: &mut BufReader<TcpStream>) {
 /// A worker serving `image` (a file name in `bin`, or a full path) for pool `pool`.
 fn start_with_image(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, image: &str) -> (tempfile::TempDir, Worker) {
     let image = if image.contains(['\\', '/']) { image.to_string() } else { windows_path(&bin.join(image)) };
-    let (dir, _, config) = write_config(&config(pool, &image, "127.0.0.1:0:"));
-    match Worker::start(launcher, bin, arch, pool, &config) {
+    start_with_config(launcher, bin, arch, pool, &config(pool, &image, "127.0.0.1:0:"), &[])
+}
+
+fn start_with_config(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, text: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Worker) {
+    let (dir, _, config) = write_config(text);
+    match Worker::start(launcher, bin, arch, pool, &config, env) {
         Ok(w) => (dir, w),
         Err(e) => panic!("the {arch} worker did not get ready (exit {:?}):\n{}{}", e.code, e.stdout, e.stderr),
     }
+}
+
+/// The config file's path as the worker was given it.
+fn config_path_of(dir: &tempfile::TempDir) -> String {
+    windows_path(&dir.path().join("applicationHost.config"))
 }
 
 #[test]
@@ -499,9 +520,27 @@ fn several_connections_are_served_at_once() {
 fn request_bodies_reach_the_module_and_flushed_responses_are_chunked() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
-    let (_dir, worker) = start_with_image(launcher, &bin, "x64", "probe", "archway_probe_x64.dll");
+    let (dir, worker) = start_with_image(launcher, &bin, "x64", "probe", "archway_probe_x64.dll");
     let mut stream = worker.connect();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
+
+    // The environment w3wp sets before loading modules; request headers by HTTP_HEADER_ID
+    // (Host 28, User-Agent 40); response headers set, appended, set by id, deleted.
+    let r = exchange(&mut stream, &mut reader, b"GET /env?env=APP_POOL_ID,APP_POOL_CONFIG&ids=28,40,24&rh=1 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: ua-test\r\n\r\n");
+    let text = r.text();
+    for line in [
+        "env APP_POOL_ID=probe\n".to_string(),
+        format!("env APP_POOL_CONFIG={}\n", config_path_of(&dir)),
+        "header-id 28=example.test\n".into(),
+        "header-id 40=ua-test\n".into(),
+        "header-id 24=(none)\n".into(),
+    ] {
+        assert!(text.contains(&line), "missing {line:?} in:\n{text}");
+    }
+    assert!(text.ends_with("response-header X-Probe=a, b"), "{text}");
+    assert_eq!(r.header("X-Probe"), Some("a, b"));
+    assert_eq!(r.header("Vary"), Some("Accept"));
+    assert!(r.header("X-Gone").is_none(), "{:?}", r.headers);
 
     // A chunked request body (with an extension and a trailer), a response flushed in 3 pieces.
     let request = b"POST /echo?flush=3&vars=CONTENT_LENGTH,HTTP_X_TEST,REQUEST_METHOD&headers=X-Test HTTP/1.1\r\n\
@@ -564,6 +603,7 @@ Host: localhost\r\nX-Test: yes\r\nTransfer-Encoding: chunked\r\n\r\n\
     drop(stream);
     let ended = worker.stop();
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    assert!(ended.stderr.contains("archway_probe: Terminate\n"), "the factory's Terminate() on stop:\n{}", ended.stderr);
 }
 
 #[test]
@@ -700,4 +740,101 @@ fn config_errors_name_the_file_and_the_line() {
     let ended = run_to_exit(launcher, &bin, "x64", "p", &gone);
     assert_eq!(ended.code, Some(3), "{}", ended.stderr);
     assert!(ended.stderr.starts_with(&format!("{gone}(1,1): error: cannot read the file: 2 (0x2) ERROR_FILE_NOT_FOUND")), "{}", ended.stderr);
+}
+
+/// Global modules in order (iis.md §2.1): preCondition bitness, `image` expanded by the worker
+/// itself (so %ProgramFiles% follows its bitness, iis.md §1.3), and IIS's events 2295 (no
+/// RegisterModule export) and 2293 (RegisterModule failed) with a 503 for every request.
+#[test]
+fn global_modules_follow_preconditions_expand_their_image_and_report_iis_events() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let bin_w = windows_path(&bin);
+    for arch in runnable() {
+        let other_bitness = if arch == "x86" { "bitness64" } else { "bitness32" };
+        let probe = format!("%ARCHWAY_WORKER_TEST_BIN%\\archway_probe_{arch}.dll");
+        let text = apphost(
+            "mods",
+            "127.0.0.1:0:",
+            &[("skipped", r"C:\does\not\exist.dll", other_bitness), ("probe", &probe, "integratedMode")],
+        );
+        let (_dir, worker) = start_with_config(launcher, &bin, &arch, "mods", &text, &[("ARCHWAY_WORKER_TEST_BIN", &bin_w)]);
+        let mut stream = worker.connect();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let r = exchange(&mut stream, &mut reader, &get("/mods"));
+        assert_eq!(r.status, 200, "{arch}: {}", r.text());
+        drop(stream);
+        let ended = worker.stop();
+        let loaded = format!("archway_worker: module probe loaded from {bin_w}\\archway_probe_{arch}.dll\n");
+        assert!(ended.stdout.contains(&loaded), "{arch}: {}", ended.stdout);
+        assert!(!ended.stdout.contains("module skipped"), "{arch}: {}", ended.stdout);
+        assert!(ended.stderr.contains(&format!("archway_worker: module skipped skipped: preCondition \"{other_bitness}\"")), "{arch}: {}", ended.stderr);
+
+        // %ProgramFiles% as this worker's bitness sees it (Wine's WOW64 for x86).
+        let program_files = if arch == "x86" { r"C:\Program Files (x86)" } else { r"C:\Program Files" };
+        let text = apphost("pf", "127.0.0.1:0:", &[("archway", r"%ProgramFiles%\ArchwayWorkerTest\archway.dll", "")]);
+        let (_dir, worker) = start_with_config(launcher, &bin, &arch, "pf", &text, &[]);
+        let ended = worker.stop();
+        let line = format!("archway_worker: event 2280: The Module DLL {program_files}\\ArchwayWorkerTest\\archway.dll failed to load. The data is the error: ");
+        assert!(ended.stderr.contains(&line), "{arch}: expected {line:?} in\n{}", ended.stderr);
+
+        // No RegisterModule export: event 2295 with GetLastError.
+        let diagnostics = format!("{bin_w}\\archway_diagnostics_{arch}.dll");
+        let text = apphost("e2295", "127.0.0.1:0:", &[("handler", &diagnostics, "")]);
+        let (_dir, worker) = start_with_config(launcher, &bin, &arch, "e2295", &text, &[]);
+        let mut stream = worker.connect();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        assert_eq!(exchange(&mut stream, &mut reader, &get("/")).status, 503);
+        drop(stream);
+        let ended = worker.stop();
+        let line = format!("archway_worker: event 2295: Failed to find the RegisterModule entrypoint in the module DLL {diagnostics}. The data is the error: 127 (0x7F) ERROR_PROC_NOT_FOUND\n");
+        assert!(ended.stderr.contains(&line), "{arch}: expected {line:?} in\n{}", ended.stderr);
+
+        // RegisterModule returns E_FAIL: event 2293 with the HRESULT.
+        let probe = format!("{bin_w}\\archway_probe_{arch}.dll");
+        let text = apphost("e2293", "127.0.0.1:0:", &[("probe", &probe, "")]);
+        let (_dir, worker) = start_with_config(launcher, &bin, &arch, "e2293", &text, &[("ARCHWAY_PROBE_FAIL_REGISTER", "1")]);
+        let mut stream = worker.connect();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        assert_eq!(exchange(&mut stream, &mut reader, &get("/")).status, 503);
+        drop(stream);
+        let ended = worker.stop();
+        let line = format!("archway_worker: event 2293: The Module name probe path {probe} returned an error from registration. The data is the error: 0x80004005\n");
+        assert!(ended.stderr.contains(&line), "{arch}: expected {line:?} in\n{}", ended.stderr);
+        assert_eq!(ended.code, Some(0));
+    }
+}
+
+/// The config file is untrusted-ish: cut short or with bytes flipped anywhere, the worker
+/// refuses it (exit 3) or, if it still happens to be valid, starts; it never crashes.
+#[test]
+fn damaged_config_files_are_refused_never_crash() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let good = config("p", r"C:\nowhere\archway.dll", "127.0.0.1:0:").into_bytes();
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for k in 1..12 {
+        cases.push(good[..good.len() * k / 12].to_vec());
+    }
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..12 {
+        let mut damaged = good.clone();
+        for _ in 0..3 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let at = (seed % damaged.len() as u64) as usize;
+            damaged[at] = [b'<', b'>', b'&', b'"', b'\'', b'/', 0, 0xFF, b'=', b' '][(seed >> 32) as usize % 10];
+        }
+        cases.push(damaged);
+    }
+    for (i, text) in cases.iter().enumerate() {
+        let (_dir, _, windows) = write_config(text);
+        let ended = run_to_exit(launcher, &bin, "x64", "p", &windows);
+        // Stdin is empty, so a config that is still valid starts and stops at once (0).
+        assert!(matches!(ended.code, Some(0) | Some(3)), "case {i}: exit {:?}\n{}{}", ended.code, ended.stdout, ended.stderr);
+        if ended.code == Some(3) {
+            assert!(ended.stderr.starts_with(&format!("{windows}(")) && ended.stderr.contains("): error: "), "case {i}: {}", ended.stderr);
+        }
+    }
 }

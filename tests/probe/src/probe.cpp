@@ -12,8 +12,14 @@
 //                    the wide overload differs), "header <Name>=<value>" for each name in
 //                    headers=A,B (IHttpRequest::GetHeader by name), body-length, then
 //                    "body=" and the body bytes, read with ReadEntityBody.
+//                  "env <NAME>=<value>" for each name in env=A,B (this process's environment),
+//                  "header-id <N>=<value>" for each HTTP_HEADER_ID in ids=N,M (GetHeader by id),
 // Query parameters: status=NNN sets the status; flush=N writes the answer in N pieces with a
-// Flush after each (chunked on the wire); cl=1 sets Content-Length itself first.
+// Flush after each (chunked on the wire); cl=1 sets Content-Length itself first; rh=1 works the
+// response headers: X-Probe set to "a" then "b" appended, Vary set by id (28), X-Gone set and
+// deleted, and the line "response-header X-Probe=<GetHeader by name>" added to the answer.
+// Environment: ARCHWAY_PROBE_FAIL_REGISTER=1 makes RegisterModule return E_FAIL (event 2293).
+// Terminate() writes "archway_probe: Terminate" on stderr, so a test sees the graceful stop.
 #include "archway/httpserv.h"
 #include "archway/memory.h"
 #include "archway/text.h"
@@ -190,6 +196,28 @@ public:
             for (DWORD i = 0; same && i < n; ++i) same = static_cast<uint8_t>(value[i]) < 0x80 ? wide[i] == value[i] : true;
             if (!same) out.text(" wide-mismatch");
         });
+        each_name(query, "env", [&](const char* name) {
+            wchar_t wide_name[128];
+            size_t k = 0;
+            for (; name[k] && k < 127; ++k) wide_name[k] = static_cast<wchar_t>(static_cast<uint8_t>(name[k]));
+            wide_name[k] = 0;
+            wchar_t value[1024];
+            const DWORD n = GetEnvironmentVariableW(wide_name, value, 1024);
+            out.text("\nenv ").text(name).text("=");
+            char utf8[3072];
+            archway::Utf8Builder u(utf8, sizeof(utf8));
+            if (n == 0 || n >= 1024) u.raw("(none)");
+            else u.utf16(value, n);
+            out.append(u.c_str(), u.size());
+        });
+        each_name(query, "ids", [&](const char* name) {
+            USHORT n = 0;
+            const HTTP_HEADER_ID id = static_cast<HTTP_HEADER_ID>(to_u32(name, archway::length(name)));
+            PCSTR value = request->GetHeader(id, &n);
+            out.text("\nheader-id ").text(name).text("=");
+            if (value) out.append(value, n);
+            else out.text("(none)");
+        });
         each_name(query, "headers", [&](const char* name) {
             USHORT n = 0;
             PCSTR value = request->GetHeader(name, &n);
@@ -214,6 +242,17 @@ public:
         const uint32_t status = query_param(query, "status", &value, &n) ? to_u32(value, n) : 200;
         response->SetStatus(static_cast<USHORT>(status), nullptr, 0, S_OK, nullptr, TRUE);
         response->SetHeader("Content-Type", "text/plain", 10, TRUE);
+        if (query_param(query, "rh", &value, &n)) {
+            response->SetHeader("X-Probe", "a", 1, TRUE);
+            response->SetHeader("X-Probe", "b", 1, FALSE);
+            response->SetHeader(static_cast<HTTP_HEADER_ID>(28), "Accept", 6, TRUE);  // Vary
+            response->SetHeader("X-Gone", "x", 1, TRUE);
+            response->DeleteHeader("X-Gone");
+            USHORT length = 0;
+            PCSTR probe = response->GetHeader("X-Probe", &length);
+            out.text("\nresponse-header X-Probe=");
+            if (probe) out.append(probe, length);
+        }
         if (query_param(query, "cl", &value, &n)) {
             char digits[24];
             archway::Utf8Builder d(digits, sizeof(digits));
@@ -254,7 +293,13 @@ public:
         *module = new (archway::nothrow) ProbeModule();
         return *module ? S_OK : E_OUTOFMEMORY;
     }
-    void Terminate() override { delete this; }
+    void Terminate() override {
+        static const char kLine[] = "archway_probe: Terminate\n";
+        HANDLE err = GetStdHandle(STD_ERROR_HANDLE);
+        DWORD written = 0;
+        if (err && err != INVALID_HANDLE_VALUE) WriteFile(err, kLine, sizeof(kLine) - 1, &written, nullptr);
+        delete this;
+    }
 };
 
 }  // namespace
@@ -262,6 +307,9 @@ public:
 // Exported undecorated through probe.def (toolchains.md §4.3).
 extern "C" HRESULT WINAPI RegisterModule(DWORD, IHttpModuleRegistrationInfo* info, IHttpServer*) {
     if (!info) return E_POINTER;
+    wchar_t fail[8];
+    const DWORD n = GetEnvironmentVariableW(L"ARCHWAY_PROBE_FAIL_REGISTER", fail, 8);
+    if (n == 1 && fail[0] == L'1') return E_FAIL;
     ProbeFactory* factory = new (archway::nothrow) ProbeFactory();
     if (!factory) return E_OUTOFMEMORY;
     const HRESULT hr =
