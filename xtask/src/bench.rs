@@ -23,6 +23,11 @@ pub enum Bench {
     /// equivalent x64 package from a generated .wxs, in one run. Builds first when needed.
     #[command(after_help = "Example:\n  cargo xtask bench msi")]
     Msi,
+    /// The wall time of this machine's pool matrix (`cargo xtask pools`), and requests per
+    /// second through the worker stand-in for the x64 row against a direct loopback round trip
+    /// in the same run. Builds the packages first.
+    #[command(after_help = "Example:\n  cargo xtask bench pools")]
+    Pools,
 }
 
 pub fn run(what: Bench) -> Result<()> {
@@ -30,6 +35,7 @@ pub fn run(what: Bench) -> Result<()> {
         Bench::Build => bench_build(),
         Bench::Forwarders => bench_forwarders(),
         Bench::Msi => bench_msi(),
+        Bench::Pools => crate::pools::bench::run(),
     }
 }
 

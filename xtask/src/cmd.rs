@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 mod running;
 pub use running::Running;
@@ -96,10 +96,6 @@ impl Cmd {
     pub fn timeout(mut self, limit: Duration) -> Cmd {
         self.timeout = limit;
         self
-    }
-
-    pub fn program(&self) -> &Path {
-        &self.program
     }
 
     /// The arguments as recorded (for fingerprints: what would change the output).

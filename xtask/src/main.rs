@@ -13,9 +13,11 @@ mod forwarders;
 mod fsx;
 mod matrix;
 mod msi;
+mod pools;
 mod project;
 mod toolchain;
 mod verify;
+mod winhost;
 
 use std::process::ExitCode;
 
@@ -139,6 +141,10 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the IIS application-pool matrix (matrix.toml's [[pool]] rows) from the installed
+    /// packages: on the worker stand-in under Wine, the emulated ARM64 root or Windows, or on
+    /// real IIS.
+    Pools(pools::Args),
     /// Measure the pipeline against peers run in the same process.
     #[command(after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders\n  cargo xtask bench msi")]
     Bench {
@@ -207,6 +213,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ci { check } => ci::run(&project::Project::discover()?.root, check),
+        Command::Pools(args) => pools::run(&args),
         Command::Bench { what } => bench::run(what),
     }
 }

@@ -100,15 +100,6 @@ fn collect(pipe: os_pipe::PipeReader, into: Arc<Stream>) -> JoinHandle<()> {
 }
 
 impl Running {
-    pub fn pid(&self) -> u32 {
-        self.handle.pids().first().copied().unwrap_or(0)
-    }
-
-    /// The command line, for messages.
-    pub fn command_line(&self) -> &str {
-        &self.line
-    }
-
     pub fn stdout(&self) -> String {
         self.stdout.text()
     }

@@ -23,8 +23,6 @@ pub fn expected_image(row: &PoolRow) -> String {
 pub struct Observed {
     /// The file whose code runs the module (behind a forwarder, the file it forwards to).
     pub shim_path: String,
-    pub shim_arch: String,
-    pub process_machine: String,
 }
 
 /// Checks the diagnostics JSON of a request to `url` in `row`'s pool.
@@ -88,7 +86,7 @@ pub fn diagnostics(row: &PoolRow, installed: &Installed, url: &str, json: &Value
             problems.push(format!("{what}: {path} is not a file the package installed"));
         }
     }
-    Observed { shim_path, shim_arch, process_machine: process["machine"].as_str().unwrap_or_default().to_string() }
+    Observed { shim_path }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! the emulated ARM64 root, or natively on Windows) or on real IIS, and printed as a table.
 
 pub mod apphost;
+pub mod bench;
 pub mod check;
 pub mod iis;
 pub mod install;
@@ -80,6 +81,10 @@ pub enum Outcome {
     Failed(Vec<String>),
     /// This machine should run the row but lacks something: what, and how to get it.
     Missing(String),
+    /// A best-effort prerequisite is missing (32-bit Wine, which Debian mirrors do not always
+    /// serve): not run, said so, and not a failure even under CI=true unless ARCHWAY_WINE32=1
+    /// says it was installed.
+    BestEffort(String),
     /// The row runs on another kind of machine: which.
     Elsewhere(String),
 }
@@ -118,6 +123,9 @@ pub fn run(args: &Args) -> Result<()> {
     println!("{}", render(&lines));
     let failed = lines.iter().filter(|l| matches!(l.outcome, Outcome::Failed(_))).count();
     let missing = lines.iter().filter(|l| matches!(l.outcome, Outcome::Missing(_))).count();
+    for l in lines.iter().filter(|l| matches!(l.outcome, Outcome::BestEffort(_))) {
+        eprintln!("note: {} was not run here: {}", l.row, match &l.outcome { Outcome::BestEffort(why) => why.as_str(), _ => "" });
+    }
     if failed > 0 {
         bail!("{failed} pool row(s) failed");
     }
@@ -261,6 +269,15 @@ fn run_group(host: &dyn WindowsHost, rows: &[&PoolRow], packages: &Path, bin_dir
             let start = Instant::now();
             let started_as = overrides.iter().find(|(n, _)| *n == row.name).map_or(row.worker, |(_, a)| *a);
             eprintln!("[pools] {}: {} worker on {where_} …", row.name, started_as);
+            if started_as == WorkerArch::X86 && !host.runs_x86() {
+                let outcome = match std::env::var("ARCHWAY_WINE32").as_deref() {
+                    Ok("1") => Outcome::Failed(vec![format!("ARCHWAY_WINE32=1 says 32-bit Wine is installed, but {where_} runs no 32-bit program (no SysWOW64 in its prefix)")]),
+                    _ => Outcome::BestEffort("32-bit Wine is not installed (apt-get install wine32:i386; .ci/run tries it and sets ARCHWAY_WINE32=1)".to_string()),
+                };
+                eprintln!("[pools] {}: {}", row.name, outcome_word(&outcome));
+                lines.push(line(row, &where_, "", 0, outcome));
+                continue;
+            }
             let exe = match standin::install_worker(host, bin_dir, row.worker, started_as) {
                 Ok(exe) => exe,
                 Err(e) => {
@@ -268,17 +285,14 @@ fn run_group(host: &dyn WindowsHost, rows: &[&PoolRow], packages: &Path, bin_dir
                     continue;
                 }
             };
-            let outcome = standin::run_row(host, row, &exe, &config, &installed);
+            let env = worker_env(host, row, &installed);
+            let outcome = standin::run_row(host, row, &exe, &config, &installed, &env);
             let (module, served, outcome) = match outcome {
                 Ok(run) if run.problems.is_empty() => (run.module, run.served, Outcome::Passed),
                 Ok(run) => (run.module, run.served, Outcome::Failed(run.problems)),
                 Err(e) => {
                     let text = format!("{e:#}");
-                    if crate::winhost::wine::lacks_wine32(&text) {
-                        (String::new(), 0, Outcome::Missing("32-bit Wine (apt-get install wine32:i386)".to_string()))
-                    } else {
-                        (String::new(), 0, Outcome::Failed(vec![text]))
-                    }
+                    (String::new(), 0, Outcome::Failed(vec![text]))
                 }
             };
             eprintln!("[pools] {}: {} ({})", row.name, outcome_word(&outcome), standin::elapsed(start));
@@ -287,7 +301,7 @@ fn run_group(host: &dyn WindowsHost, rows: &[&PoolRow], packages: &Path, bin_dir
             if !faults_done && runnable {
                 faults_done = true;
                 for fault in Fault::ALL {
-                    let problems = standin::run_fault(host, row, &exe, &config, &installed, fault).unwrap_or_else(|e| vec![format!("{e:#}")]);
+                    let problems = standin::run_fault(host, row, &exe, &config, &installed, &env, fault).unwrap_or_else(|e| vec![format!("{e:#}")]);
                     installed = lay_out()?;
                     let outcome = if problems.is_empty() { Outcome::Passed } else { Outcome::Failed(problems) };
                     eprintln!("[pools] {} · fault: {}: {}", row.name, fault.name(), outcome_word(&outcome));
@@ -299,6 +313,20 @@ fn run_group(host: &dyn WindowsHost, rows: &[&PoolRow], packages: &Path, bin_dir
         }
     }
     Ok(lines)
+}
+
+/// What a worker needs beyond what Windows gives it. Under Wine, a module that is an Arm64X
+/// forwarder resolves its forwards only along the process's search path, so the module's
+/// folder goes on it (`WINEPATH`): a Wine accommodation (docs/pools.md, "Running Windows
+/// workers on Linux"), never made on Windows, whose CI jobs load the forwarder as IIS does.
+fn worker_env(host: &dyn WindowsHost, row: &PoolRow, installed: &install::Installed) -> Vec<(String, String)> {
+    let image = check::expected_image(row);
+    let forwarder = installed.file(&image).is_some_and(|f| f.forwarder);
+    if forwarder && !host.resolves_forwarders_from_load_folder() {
+        let folder = &image[..image.rfind('\\').unwrap_or(0)];
+        return vec![("WINEPATH".to_string(), folder.to_string())];
+    }
+    Vec::new()
 }
 
 /// `archway-<version>-<platform>.msi` in `dir` (exactly one).
@@ -334,6 +362,7 @@ fn outcome_word(outcome: &Outcome) -> &'static str {
         Outcome::Passed => "passed",
         Outcome::Failed(_) => "FAILED",
         Outcome::Missing(_) => "NOT RUN (missing prerequisite)",
+        Outcome::BestEffort(_) => "NOT RUN (best-effort prerequisite)",
         Outcome::Elsewhere(_) => "runs elsewhere",
     }
 }
@@ -373,7 +402,7 @@ pub fn render(lines: &[Line]) -> String {
     for l in lines {
         let details = match &l.outcome {
             Outcome::Failed(problems) => problems.join("\n    "),
-            Outcome::Missing(why) | Outcome::Elsewhere(why) => why.clone(),
+            Outcome::Missing(why) | Outcome::BestEffort(why) | Outcome::Elsewhere(why) => why.clone(),
             Outcome::Passed => continue,
         };
         out.push_str(&format!("\n\n{}: {}\n    {details}", l.row, outcome_word(&l.outcome)));

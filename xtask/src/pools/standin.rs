@@ -114,8 +114,8 @@ pub struct RowRun {
 
 /// Runs `row`'s worker (the stand-in built for `started_as`, normally the row's own worker)
 /// against the installed package and checks every answer.
-pub fn run_row(host: &dyn WindowsHost, row: &PoolRow, exe: &str, config: &str, installed: &Installed) -> Result<RowRun> {
-    let worker = start_worker(host, exe, &row.name, config, &[])?;
+pub fn run_row(host: &dyn WindowsHost, row: &PoolRow, exe: &str, config: &str, installed: &Installed, env: &[(String, String)]) -> Result<RowRun> {
+    let worker = start_worker(host, exe, &row.name, config, env)?;
     let mut problems = Vec::new();
     let image = check::expected_image(row);
     match &worker.loaded {
@@ -212,7 +212,15 @@ impl Fault {
 
 /// Plants `fault` for `row`, checks the worker reports it by name, and removes it again
 /// (`restore` lays the package out anew). Returns the problems (empty: reported as it must be).
-pub fn run_fault(host: &dyn WindowsHost, row: &PoolRow, exe: &str, config: &str, installed: &Installed, fault: Fault) -> Result<Vec<String>> {
+pub fn run_fault(
+    host: &dyn WindowsHost,
+    row: &PoolRow,
+    exe: &str,
+    config: &str,
+    installed: &Installed,
+    env: &[(String, String)],
+    fault: Fault,
+) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     let image = check::expected_image(row);
     match fault {
@@ -223,7 +231,7 @@ pub fn run_fault(host: &dyn WindowsHost, row: &PoolRow, exe: &str, config: &str,
             let from = installed.file(other).with_context(|| format!("the package has no {other} to plant"))?;
             let to = installed.file(&image).with_context(|| format!("the package has no {image}"))?;
             std::fs::copy(&from.host_path, &to.host_path)?;
-            let worker = start_worker(host, exe, &row.name, config, &[])?;
+            let worker = start_worker(host, exe, &row.name, config, env)?;
             let (status, _) = get(&agent(), &worker.address, "/fault")?;
             let done = worker.running.stop(STOP_GRACE)?;
             if status != 503 {
@@ -244,7 +252,8 @@ pub fn run_fault(host: &dyn WindowsHost, row: &PoolRow, exe: &str, config: &str,
             let file = installed.file(&handler).with_context(|| format!("the package has no {handler}"))?;
             std::fs::remove_file(&file.host_path)?;
             // Detailed errors on, as an operator diagnosing a pool would switch them on.
-            let env = [("ARCHWAY_DETAILED_ERRORS".to_string(), "1".to_string())];
+            let mut env = env.to_vec();
+            env.push(("ARCHWAY_DETAILED_ERRORS".to_string(), "1".to_string()));
             let worker = start_worker(host, exe, &row.name, config, &env)?;
             let (status, body) = get(&agent(), &worker.address, "/fault")?;
             worker.running.stop(STOP_GRACE)?;
@@ -258,7 +267,7 @@ pub fn run_fault(host: &dyn WindowsHost, row: &PoolRow, exe: &str, config: &str,
             let good = std::fs::read_to_string(&config_host)?;
             let (broken, line) = break_config(&good);
             std::fs::write(&config_host, broken)?;
-            let result = start_worker(host, exe, &row.name, config, &[]);
+            let result = start_worker(host, exe, &row.name, config, env);
             std::fs::write(&config_host, good)?;
             match result {
                 Ok(worker) => {

@@ -26,6 +26,18 @@ pub trait WindowsHost {
     /// A command that runs `program` (a Windows path, e.g. `C:\windows\system32\inetsrv\x.exe`)
     /// with `args` and extra environment variables (which the Windows process sees).
     fn command(&self, program: &str, args: &[String], env: &[(String, String)]) -> Cmd;
+
+    /// Whether a forwarded export resolves from the folder its forwarder was loaded from, as on
+    /// Windows with `LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR`. Wine 8 looks only along the process's
+    /// default search path (docs/pools.md, "Running Windows workers on Linux").
+    fn resolves_forwarders_from_load_folder(&self) -> bool {
+        false
+    }
+
+    /// Whether 32-bit (x86) programs run here.
+    fn runs_x86(&self) -> bool {
+        true
+    }
 }
 
 /// `host_path` below `drive_c`, as `C:\…`: the mapping every Wine prefix shares.

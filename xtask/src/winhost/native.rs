@@ -31,4 +31,8 @@ impl WindowsHost for NativeWindows {
         }
         cmd
     }
+
+    fn resolves_forwarders_from_load_folder(&self) -> bool {
+        true
+    }
 }

@@ -58,10 +58,6 @@ impl HostWine {
         Ok(host)
     }
 
-    pub fn prefix(&self) -> &Path {
-        &self.prefix
-    }
-
     fn base(&self, program: &Path) -> Cmd {
         Cmd::new(program)
             .env("WINEPREFIX", &self.prefix)
@@ -92,15 +88,15 @@ impl WindowsHost for HostWine {
         }
         cmd
     }
+
+    /// wineboot fills SysWOW64 only when Wine can run 32-bit programs (Debian: `wine32:i386`).
+    fn runs_x86(&self) -> bool {
+        self.drive_c().join("windows").join("syswow64").join("kernel32.dll").is_file()
+    }
 }
 
 impl Drop for HostWine {
     fn drop(&mut self) {
         let _ = self.base(&self.wineserver).arg("-k").timeout(Duration::from_secs(30)).output();
     }
-}
-
-/// Whether Wine's output says a 32-bit program could not start for want of 32-bit Wine.
-pub fn lacks_wine32(output: &str) -> bool {
-    output.contains("wine32 is missing") || (output.contains("Bad EXE format") && output.contains("i386"))
 }
