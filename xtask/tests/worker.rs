@@ -526,9 +526,12 @@ fn request_bodies_reach_the_module_and_flushed_responses_are_chunked() {
 
     // The environment w3wp sets before loading modules; request headers by HTTP_HEADER_ID
     // (Host 28, User-Agent 40); response headers set, appended, set by id, deleted.
-    let r = exchange(&mut stream, &mut reader, b"GET /env?env=APP_POOL_ID,APP_POOL_CONFIG&ids=28,40,24&rh=1 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: ua-test\r\n\r\n");
+    let r = exchange(&mut stream, &mut reader, b"GET /env?env=APP_POOL_ID,APP_POOL_CONFIG&ids=28,40,24&ctx=1&rh=1 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: ua-test\r\n\r\n");
     let text = r.text();
     for line in [
+        "site=7 site-probe\n".to_string(),
+        "app=MACHINE/WEBROOT/APPHOST/site-probe C:\\inetpub\\probe\\\n".into(),
+        format!("local=127.0.0.1:{} remote=127.0.0.1\n", worker.port),
         "env APP_POOL_ID=probe\n".to_string(),
         format!("env APP_POOL_CONFIG={}\n", config_path_of(&dir)),
         "header-id 28=example.test\n".into(),

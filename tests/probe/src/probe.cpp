@@ -18,11 +18,14 @@
 // Flush after each (chunked on the wire); cl=1 sets Content-Length itself first; rh=1 works the
 // response headers: X-Probe set to "a" then "b" appended, Vary set by id (28), X-Gone set and
 // deleted, and the line "response-header X-Probe=<GetHeader by name>" added to the answer.
+// ctx=1 adds "site=<id> <name>", "app=<GetAppConfigPath> <GetApplicationPhysicalPath>" and
+// "local=<ip>:<port> remote=<ip>" from IHttpSite, IHttpApplication and the request's addresses.
 // Environment: ARCHWAY_PROBE_FAIL_REGISTER=1 makes RegisterModule return E_FAIL (event 2293).
 // Terminate() writes "archway_probe: Terminate" on stderr, so a test sees the graceful stop.
 #include "archway/httpserv.h"
 #include "archway/memory.h"
 #include "archway/text.h"
+#include "archway/winsock.h"  // sockaddr_in only (nothing imported from ws2_32)
 
 extern "C" void* __cdecl memcpy(void* dest, const void* src, size_t count);
 
@@ -218,6 +221,32 @@ public:
             if (value) out.append(value, n);
             else out.text("(none)");
         });
+        const char* flag = nullptr;
+        size_t flag_length = 0;
+        if (query_param(query, "ctx", &flag, &flag_length)) {
+            char line[2048];
+            archway::Utf8Builder u(line, sizeof(line));
+            IHttpSite* site = context->GetSite();
+            IHttpApplication* app = context->GetApplication();
+            u.raw("\nsite=");
+            if (site) u.u32(site->GetSiteId()).ch(' ').utf16(site->GetSiteName());
+            u.raw("\napp=");
+            if (app) u.utf16(app->GetAppConfigPath()).ch(' ').utf16(app->GetApplicationPhysicalPath());
+            const sockaddr_in* local = reinterpret_cast<const sockaddr_in*>(request->GetLocalAddress());
+            const sockaddr_in* remote = reinterpret_cast<const sockaddr_in*>(request->GetRemoteAddress());
+            auto ip = [&](const sockaddr_in* a) {
+                const uint32_t v = a->sin_addr.s_addr;
+                u.u32(v & 0xFF).ch('.').u32((v >> 8) & 0xFF).ch('.').u32((v >> 16) & 0xFF).ch('.').u32(v >> 24);
+            };
+            u.raw("\nlocal=");
+            if (local && local->sin_family == AF_INET) {
+                ip(local);
+                u.ch(':').u32(archway_ntohs(local->sin_port));
+            }
+            u.raw(" remote=");
+            if (remote && remote->sin_family == AF_INET) ip(remote);
+            out.append(u.c_str(), u.size());
+        }
         each_name(query, "headers", [&](const char* name) {
             USHORT n = 0;
             PCSTR value = request->GetHeader(name, &n);

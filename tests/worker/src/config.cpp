@@ -21,6 +21,8 @@ constexpr size_t kMaxFileSize = 16u << 20;
 constexpr size_t kMaxDepth = 64;
 constexpr size_t kMaxElements = 200000;
 constexpr uint32_t kMaxAttributes = 256;
+// Collections are searched for duplicates by name, so their size is bounded too.
+constexpr size_t kMaxCollection = 4096;
 
 struct Attr {
     const char* name;
@@ -197,6 +199,7 @@ bool Xml::attribute_value(const char** out, size_t* out_length) {
             break;
         }
         if (c == '<') return fail_here("'<' in an attribute value (use &lt;)");
+        if (pool_used_ + length + 8 > pool_capacity_) return fail_here("out of memory");
         if (c == '&') {
             size_t k = 0;
             if (!entity(start + length, &k)) return false;
@@ -572,7 +575,12 @@ bool parse_config(const char* bytes, size_t size, const char* pool, Config* out,
         for (int32_t pools = doc.child(app, "applicationPools"); pools >= 0;
              pools = doc.child(app, "applicationPools", pools)) {
             if (first_pools < 0) first_pools = pools;
+            size_t count = 0;
             for (int32_t e = doc.at(pools).first_child; e >= 0; e = doc.at(e).next_sibling) {
+                if (++count > kMaxCollection) {
+                    m.raw("more than 4096 entries in <applicationPools>");
+                    return doc.fail(e, m);
+                }
                 if (doc.is(e, "clear")) {
                     pool_found = false;
                     continue;
@@ -723,7 +731,12 @@ bool parse_config(const char* bytes, size_t size, const char* pool, Config* out,
          web = doc.child(root, "system.webServer", web)) {
         for (int32_t list = doc.child(web, "globalModules"); list >= 0;
              list = doc.child(web, "globalModules", list)) {
+            size_t count = 0;
             for (int32_t e = doc.at(list).first_child; e >= 0; e = doc.at(e).next_sibling) {
+                if (++count > kMaxCollection) {
+                    m.raw("more than 4096 entries in <globalModules>");
+                    return doc.fail(e, m);
+                }
                 if (doc.is(e, "clear")) {
                     modules.clear();
                     continue;

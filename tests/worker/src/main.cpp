@@ -174,8 +174,8 @@ bool read_file(const wchar_t* path, Vec<char>* out, DWORD* error) {
 }
 
 // Stops the worker when stdin reaches EOF (the driver closes the pipe).
-DWORD WINAPI stdin_thread(void*) {
-    HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+DWORD WINAPI stdin_thread(void* parameter) {
+    HANDLE in = static_cast<HANDLE>(parameter);
     char buffer[256];
     while (true) {
         DWORD read = 0;
@@ -228,8 +228,15 @@ int run() {
     static const char kReady[] = "ready";
     out_line(kReady, sizeof(kReady) - 1);
 
-    HANDLE watcher = CreateThread(nullptr, 0, stdin_thread, nullptr, 0, nullptr);
-    if (watcher) CloseHandle(watcher);
+    // Without any stdin (a detached start) only -max-seconds ends the worker.
+    HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+    if (in && in != INVALID_HANDLE_VALUE) {
+        HANDLE watcher = CreateThread(nullptr, 0, stdin_thread, in, 0, nullptr);
+        if (watcher) CloseHandle(watcher);
+    } else {
+        static const char kNoInput[] = "no stdin: only -max-seconds will stop this worker";
+        err_line(kNoInput, sizeof(kNoInput) - 1);
+    }
 
     const uint64_t ms = static_cast<uint64_t>(args.max_seconds) * 1000u;
     const DWORD waited = WaitForSingleObject(g_stop_event, ms >= INFINITE ? INFINITE - 1 : static_cast<DWORD>(ms));
@@ -242,14 +249,17 @@ int run() {
         code = 4;
     }
 
-    // Graceful stop: no new connections, in-flight requests get 5 s, then Terminate().
+    // Graceful stop: no new connections, in-flight requests get 5 s, then Terminate(). When
+    // requests are still running, the modules are not terminated under them: the process just
+    // ends, as w3wp does when its shutdown time limit runs out.
     stop_accepting();
     notify_stop_listening();
-    if (!wait_for_connections(5000)) {
-        static const char kLeft[] = "requests still running after 5 s: stopping anyway";
+    if (wait_for_connections(5000)) {
+        terminate_modules();
+    } else {
+        static const char kLeft[] = "requests still running after 5 s: exiting without Terminate()";
         err_line(kLeft, sizeof(kLeft) - 1);
     }
-    terminate_modules();
     static const char kStopped[] = "stopped";
     out_line(kStopped, sizeof(kStopped) - 1);
     return code;
