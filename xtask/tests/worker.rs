@@ -575,9 +575,11 @@ Host: localhost\r\nX-Test: yes\r\nTransfer-Encoding: chunked\r\n\r\n\
     assert!(r.chunks.is_empty() && r.header("Content-Length").is_some(), "{:?}", r.headers);
 
     // Notifications in IIS order and their results: FINISH in BeginRequest, PENDING then
-    // PostCompletion → OnAsyncCompletion, a status set by the module.
+    // PostCompletion → OnAsyncCompletion, PENDING then IndicateCompletion, a status set by the
+    // module.
     assert_eq!(exchange(&mut stream, &mut reader, &get("/begin-finish")).text(), "finished in begin\n");
     assert_eq!(exchange(&mut stream, &mut reader, &get("/pending")).text(), "async completion\n");
+    assert_eq!(exchange(&mut stream, &mut reader, &get("/indicate")).text(), "indicated\n");
     let r = exchange(&mut stream, &mut reader, &get("/teapot?status=418"));
     assert_eq!(r.status, 418);
 

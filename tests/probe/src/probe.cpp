@@ -5,6 +5,8 @@
 //   /begin-finish  answers "finished in begin\n" from OnBeginRequest with FINISH_REQUEST
 //   /pending       returns PENDING; a thread calls PostCompletion, OnAsyncCompletion answers
 //                  "async completion\n"
+//   /indicate      returns PENDING; a thread answers "indicated\n" and calls
+//                  IndicateCompletion(RQ_NOTIFICATION_FINISH_REQUEST)
 //   anything else  echoes, as text/plain, one "key=value" line each:
 //                    begin=<1 if OnBeginRequest ran first>, method, url (URL), query
 //                    (QUERY_STRING), version, then "var <NAME>=<value>" for each name in the
@@ -142,6 +144,14 @@ DWORD WINAPI post_later(void* parameter) {
     return 0;
 }
 
+DWORD WINAPI indicate_later(void* parameter) {
+    Sleep(50);
+    IHttpContext* context = static_cast<IHttpContext*>(parameter);
+    answer_text(context, "indicated\n");
+    context->IndicateCompletion(RQ_NOTIFICATION_FINISH_REQUEST);
+    return 0;
+}
+
 class ProbeModule final : public CHttpModule {
 public:
     REQUEST_NOTIFICATION_STATUS OnBeginRequest(IHttpContext* context, IHttpEventProvider*) override {
@@ -163,8 +173,9 @@ public:
         if (!url) url = "";
         if (!query) query = "";
         if (archway::equal(url, url_length, "/nothing", 8)) return RQ_NOTIFICATION_CONTINUE;
-        if (archway::equal(url, url_length, "/pending", 8)) {
-            HANDLE thread = CreateThread(nullptr, 0, post_later, context, 0, nullptr);
+        const bool indicate = archway::equal(url, url_length, "/indicate", 9);
+        if (indicate || archway::equal(url, url_length, "/pending", 8)) {
+            HANDLE thread = CreateThread(nullptr, 0, indicate ? indicate_later : post_later, context, 0, nullptr);
             if (!thread) {
                 answer_text(context, "no thread\n");
                 return RQ_NOTIFICATION_FINISH_REQUEST;
