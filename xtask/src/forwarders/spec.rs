@@ -102,8 +102,8 @@ pub fn discover(root: &Path) -> Result<Vec<Spec>> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            paths.push(Path::new("forwarders").join(path.file_name().unwrap()));
+        if let Some(name) = path.file_name().filter(|_| path.extension().is_some_and(|e| e == "toml")) {
+            paths.push(Path::new("forwarders").join(name));
         }
     }
     paths.sort();

@@ -6,6 +6,8 @@ use std::io::{Cursor, Read, Write};
 use anyhow::{Context, Result, bail};
 use cab::{CabinetBuilder, CompressionType};
 
+mod layout;
+
 /// Builds a cabinet of `(member name, bytes)` in the given order.
 pub fn build(members: &[(String, &[u8])], source_date_epoch: i64) -> Result<Vec<u8>> {
     let date = cabinet_date(source_date_epoch)?;
@@ -17,7 +19,7 @@ pub fn build(members: &[(String, &[u8])], source_date_epoch: i64) -> Result<Vec<
     let mut writer = builder.build(Cursor::new(Vec::new())).context("cannot start the cabinet")?;
     let mut index = 0;
     while let Some(mut file) = writer.next_file().context("cabinet")? {
-        let (name, bytes) = &members[index];
+        let Some((name, bytes)) = members.get(index) else { bail!("the cabinet writer asked for more members than were added") };
         debug_assert_eq!(file.file_name(), name);
         file.write_all(bytes).with_context(|| format!("cannot compress {name} into the cabinet"))?;
         index += 1;
@@ -36,6 +38,7 @@ fn cabinet_date(source_date_epoch: i64) -> Result<time::PrimitiveDateTime> {
 /// Every member of a cabinet, by name, in cabinet order. A truncated or corrupt cabinet is one
 /// error saying so.
 pub fn extract(cabinet: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+    layout::check(cabinet).context("the cabinet is malformed")?;
     let mut cab = cab::Cabinet::new(Cursor::new(cabinet)).context("cannot read the cabinet header (truncated or not a cabinet)")?;
     let mut names = Vec::new();
     for folder in cab.folder_entries() {

@@ -45,8 +45,16 @@ pub fn read_msi(path: &Path) -> Result<ReadPackage> {
     read_msi_bytes(&path.display().to_string(), bytes)
 }
 
-/// Reads an MSI held in memory; `source` names it in errors.
+/// Reads an MSI held in memory; `source` names it in errors. The third-party parsing runs inside
+/// a panic boundary: a panic in `msi` or `cab` on a malformed file becomes "<file>: this file is
+/// not a well-formed MSI: …" and prints nothing (the cabinet's layout is checked before `cab`
+/// sees it, see `cabinet/layout.rs`).
 pub fn read_msi_bytes(source: &str, bytes: Vec<u8>) -> Result<ReadPackage> {
+    crate::panics::contain(|| read_contained(source, bytes))
+        .map_err(|panic| anyhow::Error::new(panic).context(format!("{source}: this file is not a well-formed MSI")))?
+}
+
+fn read_contained(source: &str, bytes: Vec<u8>) -> Result<ReadPackage> {
     let mut package = msi::Package::open(Cursor::new(bytes))
         .map_err(|e| anyhow::anyhow!("{source} is not a readable Windows Installer package ({e})"))?;
     if package.package_type() != PackageType::Installer {

@@ -50,6 +50,7 @@ pub fn parse_version_info(blob: &[u8]) -> Result<VersionInfo> {
             root.value.len()
         );
     }
+    // bound: the value is exactly FIXED_FILE_INFO_LEN (52) bytes, checked above, and i < 13.
     let dword = |i: usize| u32::from_le_bytes(root.value[4 * i..4 * i + 4].try_into().unwrap());
     let parts = |ms: u32, ls: u32| [(ms >> 16) as u16, ms as u16, (ls >> 16) as u16, ls as u16];
     let mut info = VersionInfo {

@@ -4,6 +4,7 @@
 
 mod fixture;
 mod lint;
+mod malformed;
 // msitools and wixl are the Linux readers; on Windows, tests/msi_install.rs installs, upgrades
 // and removes the packages with msiexec instead.
 #[cfg(not(windows))]

@@ -376,6 +376,7 @@ fn apply(headers: &Headers, image: &mut [u8], fixup: &Fixup) -> Result<()> {
         FixupKind::ZeroFill(_) => target.fill(0),
         FixupKind::Value(bytes) => target.copy_from_slice(bytes),
         FixupKind::Delta(delta) => {
+            // bound: a delta fixup's range is exactly 4 bytes (`FixupKind::len`), checked above.
             let old = u32::from_le_bytes(target[..4].try_into().unwrap());
             let new = old.wrapping_add(*delta as i32 as u32);
             target.copy_from_slice(&new.to_le_bytes());

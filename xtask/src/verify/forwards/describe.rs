@@ -85,16 +85,15 @@ pub fn describe_bytes(file_name: &str, data: &[u8]) -> Result<String> {
     for (label, view) in &views {
         let mut label = label.as_str();
         if view.exports.is_empty() {
-            writeln!(out, "  {label:label_width$} (none)").unwrap();
+            let _ = writeln!(out, "  {label:label_width$} (none)"); // a String: infallible
         }
         for export in &view.exports {
             let name = export.label();
-            writeln!(
+            let _ = writeln!(
                 out,
                 "  {label:label_width$} {name:name_width$} -> {}",
                 export.target
-            )
-            .unwrap();
+            ); // a String: infallible
             label = "";
         }
     }
