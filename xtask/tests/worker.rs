@@ -206,6 +206,10 @@ struct Ended {
 }
 
 fn worker_command(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str, env: &[(&str, &str)]) -> Command {
+    worker_command_for(launcher, bin, arch, pool, config, env, MAX_SECONDS)
+}
+
+fn worker_command_for(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str, env: &[(&str, &str)], max_seconds: &str) -> Command {
     let exe = bin.join(format!("archway_worker_{arch}.exe"));
     let mut cmd = match launcher {
         Launcher::Direct => Command::new(&exe),
@@ -215,7 +219,7 @@ fn worker_command(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, confi
             cmd
         }
     };
-    cmd.args(["-ap", pool, "-h", config, "-max-seconds", MAX_SECONDS]);
+    cmd.args(["-ap", pool, "-h", config, "-max-seconds", max_seconds]);
     cmd.envs(env.iter().copied());
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
@@ -469,7 +473,12 @@ fn keep_alive_serves_the_diagnostics_handler_and_stdin_eof_stops_the_worker() {
             assert_eq!(json["request"]["method"], "GET");
             assert_eq!(json["request"]["app_pool"], pool.as_str());
             assert_eq!(json["shim"]["arch"], arch.as_str());
-            assert_eq!(json["process"]["machine"], if arch == "x86" { "x86" } else { "x64" });
+            // x64 and ARM64EC code run in an x64 process.
+            let process = match arch.as_str() {
+                "x86" | "arm64" => arch.as_str(),
+                _ => "x64",
+            };
+            assert_eq!(json["process"]["machine"], process, "{json}");
         }
         // HEAD: the same headers, no body; the connection still works afterwards.
         let r = exchange(&mut stream, &mut reader, b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -841,5 +850,42 @@ fn damaged_config_files_are_refused_never_crash() {
         if ended.code == Some(3) {
             assert!(ended.stderr.starts_with(&format!("{windows}(")) && ended.stderr.contains("): error: "), "case {i}: {}", ended.stderr);
         }
+    }
+}
+
+/// `-max-seconds` is the safety net: a worker whose stdin never closes stops by itself (exit 4,
+/// after the same graceful stop), and a bad command line is refused (exit 2).
+#[test]
+fn max_seconds_stops_a_forgotten_worker_and_bad_arguments_are_refused() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let (_dir, _, config) = write_config(config("p", &windows_path(&bin.join("archway_x64.dll")), "127.0.0.1:0:"));
+    let mut cmd = worker_command_for(launcher, &bin, "x64", "p", &config, &[], "2");
+    let mut child = cmd.spawn().expect("the worker starts");
+    let stdin = child.stdin.take(); // kept open: only -max-seconds can end it
+    let (out, err) = (Arc::new(Mutex::new(String::new())), Arc::new(Mutex::new(String::new())));
+    collect(child.stdout.take().unwrap(), out.clone(), None);
+    collect(child.stderr.take().unwrap(), err.clone(), None);
+    let status = wait_or_kill(&mut child, EXIT);
+    drop(stdin);
+    std::thread::sleep(Duration::from_millis(100));
+    let (out, err) = (out.lock().unwrap().clone(), err.lock().unwrap().clone());
+    assert_eq!(status.and_then(|s| s.code()), Some(4), "{out}{err}");
+    assert!(out.ends_with("archway_worker: ready\narchway_worker: stopped\n"), "{out}");
+    assert!(err.contains("archway_worker: -max-seconds 2 elapsed: stopping\n"), "{err}");
+
+    for args in [&["-ap", "p"][..], &["-h", &config], &["-ap", "p", "-h", &config, "-max-seconds", "soon"], &["-ap", "p", "-h", &config, "--what"]] {
+        let exe = bin.join("archway_worker_x64.exe");
+        let mut cmd = match launcher {
+            Launcher::Direct => Command::new(&exe),
+            Launcher::Wine(wine) => {
+                let mut cmd = wine_command(wine);
+                cmd.arg(&exe);
+                cmd
+            }
+        };
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let status = run_with_deadline(cmd, EXIT);
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "{args:?}");
     }
 }
