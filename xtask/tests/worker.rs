@@ -593,7 +593,7 @@ Host: localhost\r\nX-Test: yes\r\nTransfer-Encoding: chunked\r\n\r\n\
     assert_eq!(r.status, 418);
 
     // Server variables (ANSI and wide overloads agree) and the URL as IIS decodes it.
-    let vars = "vars=URL,QUERY_STRING,SERVER_PROTOCOL,SERVER_PORT,LOCAL_ADDR,REMOTE_ADDR,INSTANCE_ID,APPL_MD_PATH,APPL_PHYSICAL_PATH,APP_POOL_ID,CONTENT_TYPE,NOT_A_VARIABLE";
+    let vars = "vars=URL,QUERY_STRING,SERVER_PROTOCOL,SERVER_PORT,SERVER_NAME,LOCAL_ADDR,REMOTE_ADDR,REMOTE_PORT,INSTANCE_ID,APPL_MD_PATH,APPL_PHYSICAL_PATH,APP_POOL_ID,CONTENT_TYPE,ALL_RAW,NOT_A_VARIABLE";
     let r = exchange(&mut stream, &mut reader, &get(&format!("/a/./b/../c%20d?{vars}")));
     let text = r.text();
     let port = worker.port;
@@ -609,6 +609,9 @@ Host: localhost\r\nX-Test: yes\r\nTransfer-Encoding: chunked\r\n\r\n\
         "var APPL_PHYSICAL_PATH=C:\\inetpub\\probe\\\n".into(),
         "var APP_POOL_ID=probe\n".into(),
         "var CONTENT_TYPE=\n".into(),
+        "var SERVER_NAME=localhost\n".into(),
+        "var ALL_RAW=Host: localhost\r\n\n".into(),
+        format!("var REMOTE_PORT={}\n", stream.local_addr().unwrap().port()),
         "var NOT_A_VARIABLE=(none)\n".into(),
     ] {
         assert!(text.contains(&line), "missing {line:?} in:\n{text}");
