@@ -113,6 +113,14 @@ fn load(root: &Path, manifest: &Path) -> Result<Binary> {
         }
         Ok(path)
     };
+    // A source listed twice would compile to the same object twice; say where, briefly.
+    let mut seen = std::collections::HashMap::new();
+    for source in &raw.sources {
+        if let Some(first) = seen.insert(source.get_ref().as_str(), source.span().start) {
+            let first = config::location(&doc.path, &doc.text, first);
+            return Err(doc.error_at(source.span(), format!("source file `{}` is listed twice; the first is at {first}", source.get_ref())));
+        }
+    }
     let sources = raw.sources.iter().map(|s| existing(s, &dir, "source file")).collect::<Result<Vec<_>>>()?;
     if sources.is_empty() {
         bail!("{}: `sources` is empty", manifest.display());
@@ -193,5 +201,19 @@ mod tests {
         std::fs::write(root.path().join("module/binary.toml"), text).unwrap();
         let err = load(root.path(), &root.path().join("module/binary.toml")).unwrap_err().to_string();
         assert!(err.contains("binary.toml:3:15: `description` is 33000 UTF-16 units long"), "{err}");
+    }
+
+    #[test]
+    fn a_source_listed_many_times_is_one_short_error_at_its_line() {
+        // Issue 9: 100,000 entries failed later with the whole command line in the message.
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("module/src")).unwrap();
+        std::fs::write(root.path().join("module/src/a.cpp"), "// a\n").unwrap();
+        let list = vec!["\"src/a.cpp\""; 100_000].join(",\n");
+        let text = format!("name = \"archway\"\nkind = \"dll\"\ndescription = \"d\"\nsources = [\n{list}\n]\nimports = []\n");
+        std::fs::write(root.path().join("module/binary.toml"), text).unwrap();
+        let err = load(root.path(), &root.path().join("module/binary.toml")).unwrap_err().to_string();
+        assert!(err.contains("binary.toml:6:1: source file `src/a.cpp` is listed twice; the first is at"), "{err}");
+        assert!(err.len() < 300, "{err}");
     }
 }

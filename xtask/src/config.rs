@@ -40,12 +40,41 @@ pub fn load_in<T: DeserializeOwned>(root: &Path, relative: &Path) -> Result<Docu
 
 pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
     toml::from_str(text).map_err(|err| {
-        let at = match err.span() {
-            Some(span) => location(path, text, span.start),
-            None => path.display().to_string(),
-        };
-        anyhow::anyhow!("{at}: {}", err.message().trim_end())
+        match err.span() {
+            Some(span) => anyhow::anyhow!("{}: {}", location(path, text, span.start), err.message().trim_end()),
+            // Only the recursion limit comes without a place: point at the most deeply nested line.
+            None => {
+                let (offset, depth) = deepest_line(text);
+                anyhow::anyhow!("{}: {} (keys nested {depth} deep on this line)", location(path, text, offset), err.message().trim_end())
+            }
+        }
     })
+}
+
+/// (byte offset of the line, nesting) of the line whose key has the most dotted parts or whose
+/// value the most open brackets.
+fn deepest_line(text: &str) -> (usize, usize) {
+    let mut best = (0, 0);
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let key = line.split('=').next().unwrap_or_default();
+        let mut open: usize = 0;
+        let mut deepest = 0;
+        for c in line.chars() {
+            match c {
+                '[' | '{' => open += 1,
+                ']' | '}' => open = open.saturating_sub(1),
+                _ => {}
+            }
+            deepest = deepest.max(open);
+        }
+        let depth = deepest.max(key.matches('.').count() + 1);
+        if depth > best.1 {
+            best = (offset, depth);
+        }
+        offset += line.len();
+    }
+    best
 }
 
 /// `file:line:col` for a byte offset, 1-based as editors show it. Scans the text: for many
@@ -103,6 +132,17 @@ mod tests {
         let err = parse::<Sample>(Path::new("x.toml"), "name = \"a\"\nnmae = \"b\"\n").unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("x.toml:2:1:") && msg.contains("nmae"), "{msg}");
+    }
+
+    #[test]
+    fn keys_nested_past_the_recursion_limit_name_their_line() {
+        // Issue 9: 100,000 dotted parts gave "recursion limit" without a line.
+        let text = format!("name = \"a\"\n\n{} = 1\n", vec!["k"; 100_000].join("."));
+        let msg = parse::<toml::Table>(Path::new("x.toml"), &text).unwrap_err().to_string();
+        assert!(msg.starts_with("x.toml:3:1: recursion limit (keys nested 100000 deep on this line)"), "{msg}");
+        let text = format!("x = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let msg = parse::<toml::Table>(Path::new("x.toml"), &text).unwrap_err().to_string();
+        assert!(msg.starts_with("x.toml:1:") && msg.len() < 200, "{msg}");
     }
 
     #[test]
