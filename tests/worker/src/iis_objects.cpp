@@ -223,11 +223,10 @@ void load_modules() {
         }
         ModuleRecord* record = new ModuleRecord();
         record->name = entry.name;
-        {
-            Arena* names = new Arena();  // lives as long as the process
-            record->name_w = names->widen(entry.name, archway::length(entry.name));
-            if (!record->name_w) record->name_w = L"";
-        }
+        static Arena* names = nullptr;  // module names, kept as long as the process
+        if (!names) names = new Arena();
+        record->name_w = names->widen(entry.name, archway::length(entry.name));
+        if (!record->name_w) record->name_w = L"";
         const HRESULT hr = register_module(10, record, g_server);  // "IIS 10" (iis.md §4.1)
         if (FAILED(hr)) {
             m.raw("The Module name ").raw(entry.name).raw(" path ").raw(shown.c_str());
@@ -362,20 +361,14 @@ HRESULT set_header(Request* r, Vec<Header>& list, const char* name, const char* 
 
 HRESULT delete_header(Vec<Header>& list, const char* name) {
     if (!name) return E_INVALIDARG;
-    bool any = false;
-    for (Header* h = find(list, name); h; h = find(list, name)) {
-        h->deleted = true;
-        any = true;
-    }
-    (void)any;
+    for (Header* h = find(list, name); h; h = find(list, name)) h->deleted = true;
     return S_OK;
 }
 
-PCSTR get_header(const Request* r, const Vec<Header>& list, const char* name, USHORT* length) {
+PCSTR get_header(const Vec<Header>& list, const char* name, USHORT* length) {
     if (length) *length = 0;
     if (!name) return nullptr;
     const Header* h = find(const_cast<Vec<Header>&>(list), name);
-    (void)r;
     if (!h) return nullptr;
     if (length) *length = static_cast<USHORT>(h->value_length > 0xFFFF ? 0xFFFF : h->value_length);
     return h->value;
@@ -388,7 +381,7 @@ public:
     HTTP_REQUEST* GetRawHttpRequest() override { return nullptr; }  // no http.sys structure
     const HTTP_REQUEST* GetRawHttpRequest() const override { return nullptr; }
     PCSTR GetHeader(PCSTR name, USHORT* length) const override {
-        return get_header(r_, r_->headers, name, length);
+        return get_header(r_->headers, name, length);
     }
     PCSTR GetHeader(HTTP_HEADER_ID id, USHORT* length) const override {
         const char* name = request_header_name(id);
@@ -396,7 +389,7 @@ public:
             if (length) *length = 0;
             return nullptr;
         }
-        return get_header(r_, r_->headers, name, length);
+        return get_header(r_->headers, name, length);
     }
     HRESULT SetHeader(PCSTR name, PCSTR value, USHORT cch, BOOL replace) override {
         return set_header(r_, r_->headers, name, value, cch, replace);
@@ -536,7 +529,7 @@ public:
         return name ? DeleteHeader(name) : E_INVALIDARG;
     }
     PCSTR GetHeader(PCSTR name, USHORT* length) const override {
-        return get_header(r_, r_->response_headers, name, length);
+        return get_header(r_->response_headers, name, length);
     }
     PCSTR GetHeader(HTTP_HEADER_ID id, USHORT* length) const override {
         const char* name = response_header_name(id);
@@ -544,7 +537,7 @@ public:
             if (length) *length = 0;
             return nullptr;
         }
-        return get_header(r_, r_->response_headers, name, length);
+        return get_header(r_->response_headers, name, length);
     }
     void Clear() override { r_->response_body.clear(); }  // the entity body (headers stay)
     void ClearHeaders() override {
