@@ -10,8 +10,20 @@
 // architecture suffix: archway_x64.dll loads archway_<handler>_x64.dll, plain archway.dll loads
 // archway_<handler>.dll. It is loaded once, by full path, with
 // LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR | LOAD_LIBRARY_SEARCH_DEFAULT_DIRS so that Arm64X forwarders
-// in that folder resolve (iis.md §5, aspnetcore PR 63773). Success is cached; a failure answers
-// 500 and is retried on a later request.
+// in that folder resolve (iis.md §5, aspnetcore PR 63773). Success is cached. A failure answers
+// 500 and is remembered: requests within the back-off (1 s, doubling to 60 s) get the same
+// answer without touching the loader or the exclusive lock; the first one after it retries.
+//
+// Error detail: a 500 body names no path and no Win32 error unless the worker's environment
+// has ARCHWAY_DETAILED_ERRORS=1 (or "true"), modelled on ANCM's ASPNETCORE_DETAILEDERRORS,
+// which gates its detailed startup-failure page the same way; the detail always goes to the
+// debug log (OutputDebugStringW).
+//
+// Unload: a request holds g.lock shared for as long as it is inside the handler, so
+// close_handler's exclusive acquisition waits for every request in flight, and requests that
+// arrive meanwhile wait behind it (an SRW lock grants a waiting exclusive request before new
+// shared ones) and then find no handler. The SRW lock thus is the in-flight count; no request
+// re-enters the lock while it holds it (shim_respond and shim_get_server_variable take none).
 #include "archway/handler_abi.h"
 #include "archway/httpserv.h"
 #include "archway/memory.h"
@@ -38,13 +50,86 @@ struct ShimState {
     wchar_t suffix[kPathCapacity];  // "x64" for archway_x64.dll, empty for archway.dll
     ArchwayHost host;
 
-    SRWLOCK lock;               // guards everything below
+    bool detailed_errors;       // ARCHWAY_DETAILED_ERRORS, read once in RegisterModule
+
+    SRWLOCK lock;               // guards everything below; held shared while a request runs
     bool handler_ready;
+    bool closed;                // Terminate ran: no handler is loaded again
+    ULONGLONG retry_at;         // GetTickCount64 time of the next load attempt after a failure
+    DWORD retry_delay_ms;       // the back-off after the last failure (0: no failure yet)
+    wchar_t failure[kMessageCapacity];  // why the last load failed (log text, detailed body)
+    size_t failure_length;
     HMODULE handler_module;
     ArchwayHandler handler;
     wchar_t handler_path[kPathCapacity];  // host.handler_path points here
 };
 ShimState g;
+
+constexpr DWORD kFirstRetryMs = 1000;
+constexpr DWORD kLongestRetryMs = 60000;
+
+// Guards, so each release is written once.
+class SharedLock {
+public:
+    explicit SharedLock(SRWLOCK* lock) : lock_(lock) { AcquireSRWLockShared(lock_); }
+    ~SharedLock() { ReleaseSRWLockShared(lock_); }
+    SharedLock(const SharedLock&) = delete;
+    SharedLock& operator=(const SharedLock&) = delete;
+
+private:
+    SRWLOCK* lock_;
+};
+
+class ExclusiveLock {
+public:
+    explicit ExclusiveLock(SRWLOCK* lock) : lock_(lock) { AcquireSRWLockExclusive(lock_); }
+    ~ExclusiveLock() { ReleaseSRWLockExclusive(lock_); }
+    ExclusiveLock(const ExclusiveLock&) = delete;
+    ExclusiveLock& operator=(const ExclusiveLock&) = delete;
+
+private:
+    SRWLOCK* lock_;
+};
+
+// A loaded library freed on scope exit unless kept.
+class LibraryGuard {
+public:
+    explicit LibraryGuard(HMODULE module) : module_(module) {}
+    ~LibraryGuard() {
+        if (module_) FreeLibrary(module_);
+    }
+    HMODULE keep() {
+        HMODULE m = module_;
+        module_ = nullptr;
+        return m;
+    }
+    LibraryGuard(const LibraryGuard&) = delete;
+    LibraryGuard& operator=(const LibraryGuard&) = delete;
+
+private:
+    HMODULE module_;
+};
+
+// Process-heap memory freed on scope exit.
+template <typename T> class HeapBuffer {
+public:
+    explicit HeapBuffer(size_t count) : p_(static_cast<T*>(archway::heap_alloc(count * sizeof(T)))) {}
+    ~HeapBuffer() { archway::heap_free(p_); }
+    T* get() const { return p_; }
+    HeapBuffer(const HeapBuffer&) = delete;
+    HeapBuffer& operator=(const HeapBuffer&) = delete;
+
+private:
+    T* p_;
+};
+
+// "1" or "true" (any case), as ANCM reads ASPNETCORE_DETAILEDERRORS.
+bool env_flag(const wchar_t* name) {
+    wchar_t value[8];
+    const DWORD n = GetEnvironmentVariableW(name, value, 8);
+    if (n == 0 || n >= 8) return false;
+    return archway::equal_nocase(value, n, L"1", 1) || archway::equal_nocase(value, n, L"true", 4);
+}
 
 void log_message(archway::WideBuilder& message) {
     const size_t n = message.size();
@@ -99,21 +184,29 @@ HRESULT send_response(IHttpContext* context, uint16_t status, const char* reason
     return response->WriteEntityChunks(&chunk, 1, FALSE, FALSE, &sent, &completion_expected);
 }
 
-// A 500 with a short text/plain body: the message, as UTF-8.
+// A 500 with a short text/plain body. Clients see the message (paths, Win32 errors) only when
+// ARCHWAY_DETAILED_ERRORS is set; otherwise a generic text, and the detail is in the log.
 void send_error(IHttpContext* context, const wchar_t* message, size_t length) {
+    static const char kGeneric[] =
+        "archway: the server could not process this request. The details are in the server's "
+        "debug log.";
+    if (!g.detailed_errors) {
+        send_response(context, 500, nullptr, "text/plain; charset=utf-8", kGeneric,
+                      sizeof(kGeneric) - 1);
+        return;
+    }
     const size_t capacity = length * 3 + 1;  // UTF-8 needs at most 3 bytes per UTF-16 unit
-    char* text = static_cast<char*>(archway::heap_alloc(capacity));
-    if (!text) {
+    HeapBuffer<char> text(capacity);
+    if (!text.get()) {
         static const char kFallback[] = "archway: out of memory";
         send_response(context, 500, nullptr, "text/plain; charset=utf-8", kFallback,
                       sizeof(kFallback) - 1);
         return;
     }
-    archway::Utf8Builder body(text, capacity);
+    archway::Utf8Builder body(text.get(), capacity);
     body.utf16(message, length);
     send_response(context, 500, nullptr, "text/plain; charset=utf-8", body.c_str(),
                   static_cast<uint32_t>(body.size()));
-    archway::heap_free(text);
 }
 
 void append_win32_error(archway::WideBuilder& message, DWORD error) {
@@ -173,6 +266,7 @@ bool load_handler_locked(archway::WideBuilder& message) {
         append_win32_error(message, error);
         return false;
     }
+    LibraryGuard library(module);  // freed on every failure below
 
     // 4. The handshake.
     FARPROC proc = GetProcAddress(module, ARCHWAY_HANDLER_OPEN_EXPORT);
@@ -182,7 +276,6 @@ bool load_handler_locked(archway::WideBuilder& message) {
             .wide(path.c_str())
             .ascii(" does not export " ARCHWAY_HANDLER_OPEN_EXPORT);
         append_win32_error(message, error);
-        FreeLibrary(module);
         return false;
     }
     ArchwayHandlerOpenFn open = archway::proc_cast<ArchwayHandlerOpenFn>(proc);
@@ -196,7 +289,6 @@ bool load_handler_locked(archway::WideBuilder& message) {
             .wide(path.c_str())
             .ascii(" refused the handshake: HRESULT ")
             .hex(static_cast<uint32_t>(hr), 8);
-        FreeLibrary(module);
         return false;
     }
     const uint32_t needed =
@@ -212,40 +304,67 @@ bool load_handler_locked(archway::WideBuilder& message) {
             .ascii("); this shim speaks ABI version ")
             .u32(ARCHWAY_HANDLER_ABI_VERSION);
         if (handler.close && handler.struct_size >= needed) handler.close(handler.state);
-        FreeLibrary(module);
         return false;
     }
 
     g.handler = handler;
-    g.handler_module = module;
+    g.handler_module = library.keep();
     g.handler_ready = true;
     return true;
 }
 
-// A copy of the handler description, loading the handler first if needed.
-bool acquire_handler(ArchwayHandler* out, archway::WideBuilder& message) {
-    AcquireSRWLockShared(&g.lock);
-    bool ready = g.handler_ready;
-    if (ready) *out = g.handler;
-    ReleaseSRWLockShared(&g.lock);
-    if (ready) return true;
-
-    AcquireSRWLockExclusive(&g.lock);
-    ready = g.handler_ready || load_handler_locked(message);
-    if (ready) *out = g.handler;
-    ReleaseSRWLockExclusive(&g.lock);
-    return ready;
+// Remembers a failed load (g.lock held exclusively): its message, and when to try again.
+void remember_failure_locked(const archway::WideBuilder& message) {
+    const size_t n = message.size() < kMessageCapacity - 1 ? message.size() : kMessageCapacity - 1;
+    memcpy(g.failure, message.c_str(), n * sizeof(wchar_t));
+    g.failure[n] = 0;
+    g.failure_length = n;
+    g.retry_delay_ms = g.retry_delay_ms == 0 ? kFirstRetryMs
+                       : g.retry_delay_ms >= kLongestRetryMs / 2 ? kLongestRetryMs
+                                                                 : g.retry_delay_ms * 2;
+    g.retry_at = GetTickCount64() + g.retry_delay_ms;
 }
 
+// Makes sure the handler is loaded (or that a recent failure is remembered). Returns false with
+// `message` saying why when it cannot be used; true means it was ready a moment ago, and the
+// caller re-checks under the shared lock it holds while running the handler.
+bool ensure_handler(archway::WideBuilder& message) {
+    {
+        SharedLock shared(&g.lock);
+        if (g.handler_ready) return true;
+        if (g.retry_delay_ms != 0 && GetTickCount64() < g.retry_at) {
+            message.wide(g.failure, g.failure_length);  // within the back-off: no new attempt
+            return false;
+        }
+    }
+    ExclusiveLock exclusive(&g.lock);
+    if (g.handler_ready) return true;
+    if (g.closed) {
+        message.ascii("archway: the module is shutting down");
+        return false;
+    }
+    if (g.retry_delay_ms != 0 && GetTickCount64() < g.retry_at) {  // another request just tried
+        message.wide(g.failure, g.failure_length);
+        return false;
+    }
+    if (load_handler_locked(message)) {
+        g.retry_delay_ms = 0;
+        return true;
+    }
+    remember_failure_locked(message);
+    return false;
+}
+
+// Unloads the handler once every request inside it has left (see the top of this file).
 void close_handler() {
-    AcquireSRWLockExclusive(&g.lock);
+    ExclusiveLock exclusive(&g.lock);
+    g.closed = true;
     if (g.handler_ready) {
         g.handler_ready = false;
         if (g.handler.close) g.handler.close(g.handler.state);
         FreeLibrary(g.handler_module);
         g.handler_module = nullptr;
     }
-    ReleaseSRWLockExclusive(&g.lock);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,24 +418,31 @@ public:
     REQUEST_NOTIFICATION_STATUS OnExecuteRequestHandler(IHttpContext* context,
                                                         IHttpEventProvider* provider) override {
         (void)provider;
-        wchar_t* buffer =
-            static_cast<wchar_t*>(archway::heap_alloc(kMessageCapacity * sizeof(wchar_t)));
-        if (!buffer) {
+        HeapBuffer<wchar_t> buffer(kMessageCapacity);
+        if (!buffer.get()) {
             static const char kText[] = "archway: out of memory";
             send_response(context, 500, nullptr, "text/plain; charset=utf-8", kText,
                           sizeof(kText) - 1);
             return RQ_NOTIFICATION_FINISH_REQUEST;
         }
-        archway::WideBuilder message(buffer, kMessageCapacity);
-
-        ArchwayHandler handler;
-        if (!acquire_handler(&handler, message)) {
-            log_message(message);
-            send_error(context, message.c_str(), message.size());
-            archway::heap_free(buffer);
+        archway::WideBuilder message(buffer.get(), kMessageCapacity);
+        for (;;) {
+            if (!ensure_handler(message)) {
+                log_message(message);
+                send_error(context, message.c_str(), message.size());
+                return RQ_NOTIFICATION_FINISH_REQUEST;
+            }
+            // Held until the handler returns: close_handler cannot unload it under us.
+            SharedLock in_flight(&g.lock);
+            if (!g.handler_ready) continue;  // unloaded between ensure_handler and here
+            run_handler(context, g.handler, message);
             return RQ_NOTIFICATION_FINISH_REQUEST;
         }
+    }
 
+private:
+    static void run_handler(IHttpContext* context, const ArchwayHandler& handler,
+                            archway::WideBuilder& message) {
         ShimRequest shim_request = {};
         shim_request.request.struct_size = static_cast<uint32_t>(sizeof(ArchwayRequest));
         shim_request.request.context = &shim_request;
@@ -336,8 +462,6 @@ public:
             log_message(message);
             if (!shim_request.responded) send_error(context, message.c_str(), message.size());
         }
-        archway::heap_free(buffer);
-        return RQ_NOTIFICATION_FINISH_REQUEST;
     }
 };
 
@@ -394,6 +518,7 @@ extern "C" HRESULT WINAPI RegisterModule(DWORD server_version,
 
     g.server = server;
     g.module_id = module_info->GetId();
+    g.detailed_errors = env_flag(L"ARCHWAY_DETAILED_ERRORS");
 
     g.host.struct_size = static_cast<uint32_t>(sizeof(ArchwayHost));
     g.host.abi_version = ARCHWAY_HANDLER_ABI_VERSION;

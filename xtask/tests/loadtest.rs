@@ -163,7 +163,7 @@ fn a_missing_handler_answers_500_naming_the_file_and_the_error() {
     for name in ["archway_x64.dll", "archway_loadtest_x64.exe"] {
         std::fs::copy(bin.join(name), lonely.path().join(name)).unwrap();
     }
-    let (code, json, log) = load_test(&launcher, lonely.path(), "x64", &[]);
+    let (code, json, log) = load_test(&launcher, lonely.path(), "x64", &[("ARCHWAY_DETAILED_ERRORS", "1")]);
     assert_eq!(code, 0, "{log}");
     assert_eq!(json["status"], 500, "{log}");
     let body = json["body"].as_str().unwrap_or_default();
@@ -175,10 +175,29 @@ fn a_bad_handler_name_answers_500_naming_it() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
     let bin = bin.as_path();
-    let (code, json, log) = load_test(&launcher, bin, "x64", &[("ARCHWAY_HANDLER", "Bad!")]);
+    let (code, json, log) = load_test(&launcher, bin, "x64", &[("ARCHWAY_HANDLER", "Bad!"), ("ARCHWAY_DETAILED_ERRORS", "1")]);
     assert_eq!(code, 0, "{log}");
     assert_eq!(json["status"], 500, "{log}");
     assert!(json["body"].as_str().unwrap_or_default().contains("Bad!"), "{log}");
+}
+
+#[test]
+fn without_detailed_errors_a_500_body_names_no_path_and_no_error() {
+    // Issue 9: the handler's path and Win32 error reach clients only with ARCHWAY_DETAILED_ERRORS.
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let lonely = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    for name in ["archway_x64.dll", "archway_loadtest_x64.exe"] {
+        std::fs::copy(bin.join(name), lonely.path().join(name)).unwrap();
+    }
+    for env in [&[][..], &[("ARCHWAY_HANDLER", "Bad!")][..], &[("ARCHWAY_DETAILED_ERRORS", "0")][..]] {
+        let (code, json, log) = load_test(&launcher, lonely.path(), "x64", env);
+        assert_eq!(code, 0, "{log}");
+        assert_eq!(json["status"], 500, "{log}");
+        let body = json["body"].as_str().unwrap_or_default();
+        assert!(body.contains("details are in the server's debug log"), "{env:?}: {body}");
+        assert!(!body.contains("archway_diagnostics") && !body.contains("126") && !body.contains("Bad!"), "{env:?}: {body}");
+    }
 }
 
 /// One path, two machines (iis.md §2.3): on Windows on ARM64 the Arm64X forwarder `archway.dll`
