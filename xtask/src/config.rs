@@ -24,6 +24,9 @@ impl<T> Document<T> {
     }
 }
 
+/// The largest TOML file read (a forwarder spec with 65,535 exports is about 2 MiB).
+const MAX_FILE: u64 = 16 << 20;
+
 /// Parses `path` as `T`; a syntax or schema error names the file, line and column.
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Document<T>> {
     load_in(Path::new(""), path)
@@ -33,6 +36,10 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Document<T>> {
 /// cargo show paths) wherever the command runs from.
 pub fn load_in<T: DeserializeOwned>(root: &Path, relative: &Path) -> Result<Document<T>> {
     let full = root.join(relative);
+    let size = std::fs::metadata(&full).with_context(|| format!("cannot read {}", full.display()))?.len();
+    if size > MAX_FILE {
+        anyhow::bail!("{}: {size} bytes; archway's TOML files are small (at most {} MiB)", relative.display(), MAX_FILE >> 20);
+    }
     let text = std::fs::read_to_string(&full).with_context(|| format!("cannot read {}", full.display()))?;
     let value = parse(relative, &text)?;
     Ok(Document { path: relative.to_path_buf(), text, value })

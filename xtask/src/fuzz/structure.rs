@@ -149,7 +149,7 @@ pub fn pe_fields(data: &[u8]) -> Vec<Field> {
         }
     }
     let to_file = |rva: u32| {
-        sections.iter().find(|(va, size, _)| rva >= *va && rva - va < *size).map(|(va, _, raw)| (raw + (rva - va)) as usize)
+        sections.iter().find(|(va, size, _)| rva >= *va && rva - va < *size).map(|(va, _, raw)| *raw as usize + (rva - va) as usize)
     };
     // Export directory: Characteristics … AddressOfNameOrdinals.
     if let Some(export) = u32_at(data, dirs).and_then(to_file) {

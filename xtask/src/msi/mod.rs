@@ -30,6 +30,14 @@ pub use write::write_msi;
 // What `pools` uses to install a package from its own tables.
 pub use read::read_msi;
 pub use view::PackageView;
+// What the fuzz harness feeds: the reader, the lint with its simulated upgrade, the cabinet
+// reader and the PE facts the MSI layer reads.
+pub use {
+    cabinet::extract as extract_cabinet,
+    pe::pe_info,
+    read::{embedded_cabinets, read_msi_bytes},
+    report::check_views,
+};
 
 // The layers below, for the tests (and for callers that need them later).
 // Some are used only by the msitools tests, which Windows does not build.
@@ -39,16 +47,14 @@ pub use {
     check::lint,
     finding::{Finding, Severity},
     model::PeInfo,
-    pe::pe_info,
     write::Written,
     compare::compare,
     database::Database,
     plan::plan,
-    read::read_msi_bytes,
     simulate::{Product, major_upgrade},
     view::Schedule,
     write::to_bytes,
 };
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -101,3 +101,23 @@ fn read_contained(source: &str, bytes: Vec<u8>) -> Result<ReadPackage> {
     }
     Ok(ReadPackage { source: source.to_string(), summary, database, payloads })
 }
+
+/// The raw bytes of every embedded cabinet stream (`Media.Cabinet` = `#name`), for the fuzz
+/// harness's cabinet reader; inside the same panic boundary.
+pub fn embedded_cabinets(bytes: Vec<u8>) -> Result<Vec<Vec<u8>>> {
+    crate::panics::contain(|| -> Result<Vec<Vec<u8>>> {
+        let mut package = msi::Package::open(Cursor::new(bytes))?;
+        let rows = package.select_rows(Select::table("Media"))?;
+        let Some(column) = rows.columns().iter().position(|c| c.name() == "Cabinet") else { return Ok(Vec::new()) };
+        let rows: Vec<String> =
+            rows.filter_map(|row| row[column].as_str().and_then(|c| c.strip_prefix('#')).map(str::to_string)).collect();
+        let mut out = Vec::new();
+        for stream in rows {
+            let mut cab = Vec::new();
+            package.read_stream(&stream)?.read_to_end(&mut cab)?;
+            out.push(cab);
+        }
+        Ok(out)
+    })?
+}
+

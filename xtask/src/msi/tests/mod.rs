@@ -2,7 +2,10 @@
 //! PE facts; the lint's rules with seeded faults; the upgrade simulator; msitools and wixl
 //! reading what we write.
 
-mod fixture;
+pub(crate) mod fixture;
+// Wine's msiexec replays the seeded upgrade faults (Linux x86_64).
+#[cfg(not(windows))]
+mod engine;
 mod lint;
 mod malformed;
 // msitools and wixl are the Linux readers; on Windows, tests/msi_install.rs installs, upgrades
