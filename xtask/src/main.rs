@@ -9,6 +9,7 @@ mod cmd;
 mod config;
 mod dist;
 mod doctor;
+mod emulation;
 mod forwarders;
 mod fsx;
 mod fuzz;
@@ -147,6 +148,10 @@ enum Command {
     /// packages: on the worker stand-in under Wine, the emulated ARM64 root or Windows, or on
     /// real IIS.
     Pools(pools::Args),
+    /// The emulated ARM64 host: an arm64 Debian 12 root with arm64 Wine 8 under qemu-user, in
+    /// archway's cache folder, where the native ARM64 pools run on x86_64 Linux.
+    #[command(subcommand, name = "arm64-root")]
+    Arm64Root(emulation::Action),
     /// Measure the pipeline against peers run in the same process.
     #[command(after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders\n  cargo xtask bench msi")]
     Bench {
@@ -216,6 +221,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Ci { check } => ci::run(&project::Project::discover()?.root, check),
         Command::Pools(args) => pools::run(&args),
+        Command::Arm64Root(action) => emulation::run(action),
         Command::Bench { what } => bench::run(what),
     }
 }
