@@ -170,7 +170,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let bins = discover(root).unwrap();
         let names: Vec<_> = bins.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, ["archway", "archway_diagnostics", "archway_loadtest", "archway_probe", "archway_worker"]);
+        assert_eq!(names, ["archway", "archway_diagnostics", "archway_probe", "archway_worker"]);
         let shim = &bins[0];
         assert_eq!(shim.exports, ["RegisterModule"]);
         assert_eq!(shim.allowed_imports(), ["kernel32.dll"]);

@@ -13,8 +13,7 @@ use std::{
 use support::*;
 
 const ARCHS: [&str; 4] = ["x86", "x64", "arm64", "arm64ec"];
-const BINARIES: [(&str, &str); 5] =
-    [("archway", "dll"), ("archway_diagnostics", "dll"), ("archway_loadtest", "exe"), ("archway_probe", "dll"), ("archway_worker", "exe")];
+const BINARIES: [(&str, &str); 4] = [("archway", "dll"), ("archway_diagnostics", "dll"), ("archway_probe", "dll"), ("archway_worker", "exe")];
 /// The Arm64X forwarders of `forwarders/*.toml`, written beside the binaries.
 const FORWARDERS: [&str; 2] = ["archway.dll", "archway_diagnostics.dll"];
 

@@ -1,6 +1,6 @@
 // archway/text.h: freestanding string helpers and fixed-buffer builders (UTF-16 and UTF-8/JSON).
 //
-// Shared by the shim, the handlers and the load test so none of it is written twice. Builders
+// Shared by the shim, the handlers and the test programs so none of it is written twice. Builders
 // never allocate: they write into a caller-supplied buffer, always keep it NUL-terminated, and
 // set `overflow` (dropping the rest) when it is too small.
 #pragma once

@@ -1,8 +1,10 @@
 //! What the integration tests share: copies of the checkout, running the xtask binary in them,
 //! and prerequisites that fail under CI=true and skip (with one line saying what is missing
-//! and how to get it) elsewhere.
+//! and how to get it) elsewhere. `worker` drives the worker stand-in (`worker.rs`, `shims.rs`).
 
 #![allow(dead_code)]
+
+pub mod worker;
 
 use std::{
     path::{Path, PathBuf},
