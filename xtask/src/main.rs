@@ -13,6 +13,7 @@ mod emulation;
 mod forwarders;
 mod fsx;
 mod fuzz;
+mod installer;
 mod matrix;
 mod msi;
 mod panics;
@@ -148,6 +149,9 @@ enum Command {
     /// packages: on the worker stand-in under Wine, the emulated ARM64 root or Windows, or on
     /// real IIS.
     Pools(pools::Args),
+    /// Wine's msiexec as an installer engine nobody here wrote: install, upgrade, refused
+    /// downgrade and uninstall of the packages, each checked against the manifest.
+    MsiEngine(installer::Args),
     /// The emulated ARM64 host: an arm64 Debian 12 root with arm64 Wine 8 under qemu-user, in
     /// archway's cache folder, where the native ARM64 pools run on x86_64 Linux.
     #[command(subcommand, name = "arm64-root")]
@@ -221,6 +225,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Ci { check } => ci::run(&project::Project::discover()?.root, check),
         Command::Pools(args) => pools::run(&args),
+        Command::MsiEngine(args) => installer::run(&args),
         Command::Arm64Root(action) => emulation::run(action),
         Command::Bench { what } => bench::run(what),
     }

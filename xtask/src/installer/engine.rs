@@ -1,0 +1,165 @@
+//! One installer engine call: `msiexec` inside a Windows host (this machine's Wine), always with
+//! a verbose log (`/l*v`) and a deadline. The package is copied under the host's `C:\` first, so
+//! the call needs no drive mapping; the log is kept in the engine's log folder and read back.
+
+use std::{
+    cell::Cell,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, Result};
+
+use super::log;
+use crate::winhost::WindowsHost;
+
+/// How long one msiexec call may take (an install here takes about a second; a hung engine, a
+/// dialog that `/qn` did not suppress, must not hold up the tests).
+pub const MSIEXEC_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The folder below the host's `C:\` where packages and logs are staged.
+const STAGING: &str = "archway-engine";
+
+/// Wine's msiexec on a Windows host, with a folder for its logs.
+pub struct Engine<'h> {
+    host: &'h dyn WindowsHost,
+    logs: PathBuf,
+    calls: Cell<usize>,
+    trace: bool,
+}
+
+/// What one msiexec call did.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The command line as run.
+    pub command: String,
+    /// The exit status as the Unix process reported it (Wine keeps only the low 8 bits of the
+    /// Windows exit code: 1603 arrives as 67).
+    pub status: Option<i32>,
+    /// Where the verbose log is kept on this machine.
+    pub log_path: PathBuf,
+    /// The log's text (empty when msiexec wrote none).
+    pub log: String,
+    /// Wine's own trace of its msi.dll (`WINEDEBUG=+msi`) when the engine was asked for it:
+    /// the file and component decisions the verbose log does not show.
+    pub trace: String,
+}
+
+impl Call {
+    pub fn succeeded(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    /// The Windows Installer code this status stands for, as people look it up: 1603 is a fatal
+    /// error (a failed action or launch condition), 1638 another version installed, 1636 a
+    /// package that cannot be opened.
+    pub fn code(&self) -> String {
+        match self.status {
+            Some(0) => "0".to_string(),
+            Some(67) => "1603 (exit status 67)".to_string(),
+            Some(102) => "1638 (exit status 102)".to_string(),
+            Some(100) => "1636 (exit status 100)".to_string(),
+            Some(other) => format!("exit status {other}"),
+            None => "killed".to_string(),
+        }
+    }
+
+    /// A failure message: what was run, its status, the log's relevant lines and where the log is.
+    pub fn explain(&self) -> String {
+        let mut text = format!("`{}` ended with {}; verbose log kept at {}", self.command, self.code(), self.log_path.display());
+        let lines = log::excerpt(&self.log, 40);
+        if lines.is_empty() {
+            text.push_str("\n  (the log is empty: msiexec did not start the installation)");
+        }
+        for line in lines {
+            text.push('\n');
+            text.push_str(&line);
+        }
+        text
+    }
+}
+
+impl<'h> Engine<'h> {
+    /// An engine on `host` keeping its logs in `logs` (created when needed).
+    pub fn new(host: &'h dyn WindowsHost, logs: &Path) -> Result<Engine<'h>> {
+        std::fs::create_dir_all(logs).with_context(|| format!("cannot create the log folder {}", logs.display()))?;
+        Ok(Engine { host, logs: logs.to_path_buf(), calls: Cell::new(0), trace: false })
+    }
+
+    /// Also records Wine's msi.dll trace (`WINEDEBUG=+msi`, kept beside each log as `.trace`).
+    pub fn with_trace(mut self) -> Engine<'h> {
+        self.trace = true;
+        self
+    }
+
+    pub fn host(&self) -> &dyn WindowsHost {
+        self.host
+    }
+
+    /// `msiexec /i PACKAGE`: a first install, or a major upgrade when an older version of the
+    /// same UpgradeCode is installed, or a refusal (downgrade). `properties` are `NAME=value`.
+    pub fn install(&self, msi: &Path, label: &str, properties: &[&str]) -> Result<Call> {
+        let package = self.stage(msi, label)?;
+        let mut args = vec!["/i".to_string(), package];
+        args.extend(properties.iter().map(|p| p.to_string()));
+        self.msiexec(label, args)
+    }
+
+    /// `msiexec /x {PRODUCT-CODE}`: uninstall an installed product.
+    pub fn uninstall(&self, product_code: &str, label: &str) -> Result<Call> {
+        self.msiexec(label, vec!["/x".to_string(), product_code.to_string()])
+    }
+
+    /// Copies `msi` below the host's `C:\` (one folder per call label) and returns its Windows path.
+    fn stage(&self, msi: &Path, label: &str) -> Result<String> {
+        let name = msi.file_name().with_context(|| format!("{} names no file", msi.display()))?;
+        let dir = self.host.drive_c().join(STAGING).join("packages").join(slug(label));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let to = dir.join(name);
+        std::fs::copy(msi, &to).with_context(|| format!("cannot copy {} to {}", msi.display(), to.display()))?;
+        self.host.windows_path(&to)
+    }
+
+    fn msiexec(&self, label: &str, mut args: Vec<String>) -> Result<Call> {
+        let n = self.calls.get() + 1;
+        self.calls.set(n);
+        let name = format!("{n:02}-{}.log", slug(label));
+        let staged = self.host.drive_c().join(STAGING).join("logs");
+        std::fs::create_dir_all(&staged).with_context(|| format!("cannot create {}", staged.display()))?;
+        let staged = staged.join(&name);
+        let _ = std::fs::remove_file(&staged);
+        args.extend(["/qn".to_string(), "/l*v".to_string(), self.host.windows_path(&staged)?]);
+        let env = if self.trace { vec![("WINEDEBUG".to_string(), "+msi".to_string())] } else { Vec::new() };
+        let cmd = self.host.command("msiexec", &args, &env).timeout(MSIEXEC_TIMEOUT);
+        let command = format!("msiexec {}", args.join(" "));
+        let out = cmd.output().with_context(|| format!("{command} did not finish (the installer engine hung or could not start)"))?;
+        let log_path = self.logs.join(&name);
+        let bytes = std::fs::read(&staged).unwrap_or_default();
+        std::fs::write(&log_path, &bytes).with_context(|| format!("cannot keep the log at {}", log_path.display()))?;
+        let trace = if self.trace { out.stderr } else { String::new() };
+        if self.trace {
+            let path = log_path.with_extension("trace");
+            std::fs::write(&path, &trace).with_context(|| format!("cannot keep the trace at {}", path.display()))?;
+        }
+        Ok(Call { command, status: out.code, log_path, log: log::decode(&bytes), trace })
+    }
+}
+
+/// `install 0.1.0.0` → `install-0.1.0.0`: a label as a file name.
+fn slug(label: &str) -> String {
+    label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_become_file_names_and_codes_read_as_windows_codes() {
+        assert_eq!(slug("install 0.1.0.0 (late RemoveExistingProducts)"), "install-0.1.0.0--late-RemoveExistingProducts-");
+        let call = |status| Call { command: String::new(), status, log_path: PathBuf::new(), log: String::new(), trace: String::new() };
+        assert!(call(Some(0)).succeeded());
+        assert!(call(Some(67)).code().starts_with("1603"));
+        assert!(call(None).code().contains("killed"));
+    }
+}
