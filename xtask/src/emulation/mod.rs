@@ -8,6 +8,7 @@ mod inside;
 mod lock;
 mod mounts;
 mod provision;
+mod run;
 mod session;
 mod sources;
 mod stages;
@@ -41,17 +42,25 @@ pub enum Action {
     /// use. Exits non-zero when it is not complete.
     #[command(after_help = "Example:\n  cargo xtask arm64-root status")]
     Status,
-    /// Run an ARM64 Windows program in the root: the .exe and .dll files of its folder are
-    /// copied to C:\archway-run\<pid>\, the program runs there, its output is printed and its
-    /// exit code returned; the copy is removed afterwards.
-    #[command(after_help = "Example:\n  cargo xtask arm64-root run target/archway/release/bin/archway_loadtest_arm64.exe\n  \
-        cargo xtask arm64-root run path/to/prog.exe -- arg1 arg2")]
+    /// Run an ARM64 Windows program in the root, in a session, printing its output as it
+    /// comes and failing with its exit code. A program below the root's C:\ runs where it is;
+    /// any other has the .exe and .dll files of its folder copied to C:\archway-run\<pid>\
+    /// (removed afterwards).
+    #[command(after_help = "Examples:\n  cargo xtask arm64-root run target/archway/release/bin/archway_worker_arm64.exe -- -h C:\\x\\applicationHost.config\n  \
+        cargo xtask arm64-root run --stdin-stops --timeout 600 path/to/prog.exe -- arg1 arg2")]
     Run {
         /// The program (a file on this machine).
         program: PathBuf,
         /// Its arguments.
         #[arg(last = true)]
         args: Vec<String>,
+        /// Close the program's stdin when this command's stdin ends (the worker stand-in's
+        /// stop signal); otherwise it stays open until the program exits.
+        #[arg(long)]
+        stdin_stops: bool,
+        /// Kill the program after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        timeout: u64,
     },
 }
 
@@ -59,7 +68,7 @@ pub fn run(action: Action) -> Result<()> {
     match action {
         Action::Install { force } => Arm64Root::provision(force).map(drop),
         Action::Status => status(),
-        Action::Run { program, args } => run_program(&program, &args),
+        Action::Run { program, args, stdin_stops, timeout } => run::program(&program, &args, stdin_stops, std::time::Duration::from_secs(timeout)),
     }
 }
 
@@ -226,42 +235,6 @@ pub fn disk_usage(dir: &Path) -> u64 {
         }
     }
     total
-}
-
-/// `arm64-root run`: copies the program's folder's .exe and .dll files into drive_c, runs it
-/// in a session, prints what it said, and fails with its exit code.
-fn run_program(program: &Path, args: &[String]) -> Result<()> {
-    let root = Arm64Root::locate()?.context("the emulated ARM64 root is not provisioned: run `cargo xtask arm64-root install` (as root)")?;
-    let name = program.file_name().context("the program has no file name")?.to_os_string();
-    let from = program.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let session = root.session()?;
-    let dest = session.drive_c().join("archway-run").join(std::process::id().to_string());
-    std::fs::create_dir_all(&dest).with_context(|| format!("cannot create {}", dest.display()))?;
-    let copied = (|| -> Result<()> {
-        for entry in std::fs::read_dir(from).with_context(|| format!("cannot list {}", from.display()))? {
-            let path = entry?.path();
-            let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-            if path.is_file() && (ext == "exe" || ext == "dll") {
-                std::fs::copy(&path, dest.join(path.file_name().expect("a file"))).with_context(|| format!("cannot copy {}", path.display()))?;
-            }
-        }
-        if !dest.join(&name).is_file() {
-            bail!("{} is not a file", program.display());
-        }
-        Ok(())
-    })();
-    let result = copied.and_then(|()| {
-        let windows = session.windows_path(&dest.join(&name))?;
-        session.command(&windows, args, &[]).output()
-    });
-    let _ = std::fs::remove_dir_all(&dest);
-    let out = result?;
-    print!("{}", out.stdout);
-    eprint!("{}", out.stderr);
-    if !out.success {
-        bail!("{} exited with {:?} in the arm64 root", program.display(), out.code);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
