@@ -1,6 +1,7 @@
-//! The emulated ARM64 root (`cargo xtask arm64-root`): an ARM64 build of the load test runs
-//! there natively as arm64 under qemu and arm64 Wine, two programs at once share the root and
-//! leave nothing mounted, and a program in the root reaches this machine's loopback.
+//! The emulated ARM64 root (`cargo xtask arm64-root`): ARM64 builds of the worker stand-in
+//! run there natively as arm64 under qemu and arm64 Wine and serve HTTP on this machine's
+//! loopback, two at once (two processes sharing the root's session), leaving nothing mounted;
+//! and a program in the root reaches a listener here.
 //!
 //! Needs the root provisioned (`cargo xtask arm64-root install`, as root). Under CI=true a
 //! missing root or prerequisite fails; elsewhere each test prints what is missing and returns.
@@ -11,11 +12,11 @@
 mod support;
 
 use std::{
-    io::{Read, Write},
-    net::TcpListener,
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
-    process::{Command, Output},
-    sync::OnceLock,
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::{OnceLock, mpsc},
     time::{Duration, Instant},
 };
 
@@ -23,9 +24,13 @@ use serde_json::Value;
 use support::*;
 
 const HOW: &str = "as root: apt-get install qemu-user-static binfmt-support debootstrap, then `cargo xtask arm64-root install`";
+/// How long a worker in the root may take to say it is ready (a cold session starts Wine's
+/// services under qemu).
+const READY: Duration = Duration::from_secs(180);
 
-/// The provisioned root's chroot folder, or None after reporting what is missing.
-fn provisioned() -> Option<PathBuf> {
+/// The provisioned root: (the chroot's folder, the host path of its C:\), or None after
+/// reporting what is missing.
+fn provisioned() -> Option<(PathBuf, PathBuf)> {
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         missing("root privileges for the emulated ARM64 root (chroot, mount)", "run the tests as root");
@@ -37,7 +42,9 @@ fn provisioned() -> Option<PathBuf> {
         missing(&format!("the emulated ARM64 root ({})", text.lines().nth(1).unwrap_or_default().trim()), HOW);
         return None;
     }
-    text.lines().find_map(|l| l.strip_prefix("arm64 root:")).map(|p| PathBuf::from(p.trim()))
+    let root = text.lines().find_map(|l| l.strip_prefix("arm64 root:")).map(|p| PathBuf::from(p.trim()));
+    let drive_c = text.lines().find_map(|l| l.split_once("(C:\\ is ")).map(|(_, p)| PathBuf::from(p.trim_end().trim_end_matches(')')));
+    Some((root.expect("status names the root"), drive_c.expect("status names C:\\")))
 }
 
 /// The ARM64 binaries, built once in a copy of the checkout.
@@ -46,52 +53,177 @@ fn built() -> Option<PathBuf> {
     built_once(&BUILT, &["--arch", "arm64"]).map(bin_dir)
 }
 
-fn run_in_root(program: &Path) -> Output {
-    xtask(&repo_root(), &["arm64-root", "run", &program.display().to_string()])
+/// A folder below the root's C:\ with the ARM64 worker, shim and handler and a configuration
+/// naming the shim as the global module; removed when dropped.
+struct Site {
+    dir: PathBuf,
+    windows: String,
 }
 
-/// The last JSON line a load test printed.
-fn json_line(out: &Output) -> Value {
-    let text = stdout(out);
-    let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or("null");
-    serde_json::from_str(line).unwrap_or(Value::Null)
+impl Site {
+    fn new(drive_c: &Path, bin: &Path, name: &str) -> Site {
+        let folder = format!("archway-test-{}-{name}", std::process::id());
+        let dir = drive_c.join(&folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in ["archway_worker_arm64.exe", "archway_arm64.dll", "archway_diagnostics_arm64.dll"] {
+            std::fs::copy(bin.join(file), dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+        let windows = format!("C:\\{folder}");
+        let config = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<configuration>
+  <system.applicationHost>
+    <applicationPools>
+      <add name="arm64" enable32BitAppOnWin64="false" managedRuntimeVersion="" />
+    </applicationPools>
+    <sites>
+      <site name="arm64-root" id="1">
+        <application path="/" applicationPool="arm64">
+          <virtualDirectory path="/" physicalPath="{windows}" />
+        </application>
+        <bindings>
+          <binding protocol="http" bindingInformation="127.0.0.1:0:" />
+        </bindings>
+      </site>
+    </sites>
+  </system.applicationHost>
+  <system.webServer>
+    <globalModules>
+      <add name="archway" image="{windows}\archway_arm64.dll" />
+    </globalModules>
+  </system.webServer>
+</configuration>
+"#
+        );
+        std::fs::write(dir.join("applicationHost.config"), config).unwrap();
+        Site { dir, windows }
+    }
 }
 
-fn assert_served_natively_as_arm64(out: &Output) {
-    let log = format!("{}{}", stdout(out), stderr(out));
-    assert!(out.status.success(), "{log}");
-    let json = json_line(out);
-    assert_eq!(json["status"], 200, "{log}");
-    let body = &json["body"];
-    assert_eq!(body["process"]["machine"], "arm64", "{log}");
-    assert_eq!(body["process"]["native_machine"], "arm64", "{log}");
-    assert_eq!(body["process"]["emulated"], false, "{log}");
-    assert_eq!(body["shim"]["arch"], "arm64", "{log}");
-    assert_eq!(body["handler"]["arch"], "arm64", "{log}");
-    assert!(body["shim"]["path"].as_str().unwrap_or_default().ends_with("\\archway_arm64.dll"), "{log}");
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
+/// A worker started with `cargo xtask arm64-root run --stdin-stops`: ready, with its port.
+struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    said: Vec<String>,
+    port: u16,
+}
+
+impl Worker {
+    fn start(site: &Site) -> Worker {
+        let exe = site.dir.join("archway_worker_arm64.exe");
+        let config = format!("{}\\applicationHost.config", site.windows);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["arm64-root", "run", "--stdin-stops", "--timeout", "400"])
+            .arg(&exe)
+            .args(["--", "-ap", "arm64", "-h", &config, "-max-seconds", "300"])
+            .current_dir(repo_root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the xtask binary runs");
+        let (tx, lines) = mpsc::channel();
+        for pipe in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let stdin = child.stdin.take();
+        let mut worker = Worker { child, stdin, lines, said: Vec::new(), port: 0 };
+        let end = Instant::now() + READY;
+        while !worker.said.iter().any(|l| l == "archway_worker: ready") {
+            match worker.lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("archway_worker: listening ") {
+                        let address = rest.split_whitespace().find_map(|w| w.strip_prefix("address=")).unwrap_or_default();
+                        worker.port = address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+                    }
+                    worker.said.push(line);
+                }
+                Err(_) => {
+                    let _ = worker.child.kill();
+                    panic!("the arm64 worker was not ready within {READY:?}:\n{}", worker.said.join("\n"));
+                }
+            }
+        }
+        assert_ne!(worker.port, 0, "no `listening … address=` line:\n{}", worker.said.join("\n"));
+        worker
+    }
+
+    /// GET `path` over HTTP/1.0 on 127.0.0.1: status and body.
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connects to the worker in the root");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, body.to_string())
+    }
+
+    /// Closes stdin (the worker's stop signal) and waits for the xtask to exit.
+    fn stop(mut self) -> (bool, String) {
+        drop(self.stdin.take());
+        let end = Instant::now() + Duration::from_secs(90);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        self.said.extend(self.lines.try_iter());
+        (status.is_some_and(|s| s.success()), self.said.join("\n"))
+    }
+}
+
+fn assert_served_natively_as_arm64(status: u16, body: &str, log: &str) {
+    assert_eq!(status, 200, "{body}\n{log}");
+    let json: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    assert_eq!(json["process"]["machine"], "arm64", "{json}");
+    assert_eq!(json["process"]["native_machine"], "arm64", "{json}");
+    assert_eq!(json["process"]["emulated"], false, "{json}");
+    assert_eq!(json["shim"]["arch"], "arm64", "{json}");
+    assert_eq!(json["handler"]["arch"], "arm64", "{json}");
+    assert!(json["shim"]["path"].as_str().unwrap_or_default().ends_with("\\archway_arm64.dll"), "{json}");
+}
+
+/// Two workers at once, each its own `cargo xtask arm64-root run` process: the second shares
+/// the session the first set up; both serve natively as arm64 on loopback; once both stopped,
+/// the last one out has unmounted everything.
 #[test]
-fn the_arm64_load_test_runs_natively_as_arm64_in_the_root() {
-    let Some(_root) = provisioned() else { return };
+fn arm64_workers_in_the_root_serve_http_natively_as_arm64_and_leave_nothing_mounted() {
+    let Some((root, drive_c)) = provisioned() else { return };
     let Some(bin) = built() else { return };
+    let sites = [Site::new(&drive_c, &bin, "a"), Site::new(&drive_c, &bin, "b")];
     let started = Instant::now();
-    let out = run_in_root(&bin.join("archway_loadtest_arm64.exe"));
-    assert_served_natively_as_arm64(&out);
-    eprintln!("note: one load test in the arm64 root, session included: {:.1} s", started.elapsed().as_secs_f64());
-}
-
-#[test]
-fn two_programs_at_once_share_the_root_and_leave_nothing_mounted() {
-    let Some(root) = provisioned() else { return };
-    let Some(bin) = built() else { return };
-    let exe = bin.join("archway_loadtest_arm64.exe");
-    let outs: Vec<Output> = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..2).map(|_| s.spawn(|| run_in_root(&exe))).collect();
-        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    let workers: Vec<Worker> = std::thread::scope(|s| {
+        let starts: Vec<_> = sites.iter().map(|site| s.spawn(|| Worker::start(site))).collect();
+        starts.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    for out in &outs {
-        assert_served_natively_as_arm64(out);
+    eprintln!("note: two arm64 workers ready in {:.1} s", started.elapsed().as_secs_f64());
+    for worker in &workers {
+        let (status, body) = worker.get("/arm64-root");
+        assert_served_natively_as_arm64(status, &body, &worker.said.join("\n"));
+    }
+    for worker in workers {
+        let (ok, log) = worker.stop();
+        assert!(ok, "the worker did not stop cleanly on end of input:\n{log}");
     }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let root = root.display().to_string();
@@ -102,7 +234,7 @@ fn two_programs_at_once_share_the_root_and_leave_nothing_mounted() {
 /// listener on 127.0.0.1 here (perl is in every Debian root: perl-base is essential).
 #[test]
 fn a_program_in_the_root_reaches_this_machines_loopback() {
-    let Some(root) = provisioned() else { return };
+    let Some((root, _)) = provisioned() else { return };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let script = format!(
