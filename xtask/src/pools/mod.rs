@@ -247,7 +247,7 @@ fn run_standin(
 
 /// The emulated ARM64 root's Wine, when it is provisioned.
 fn emulated_arm64() -> Result<Box<dyn WindowsHost>, String> {
-    Err("the emulated ARM64 root is not wired in yet".to_string())
+    crate::emulation::open_session().map_err(|e| format!("{e:#}"))
 }
 
 /// Runs the rows that share one host: one package layout per platform, one configuration, then
