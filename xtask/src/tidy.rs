@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 fn tracked_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let out = std::process::Command::new("git").args(["ls-files", "-z"]).current_dir(root).output().expect("git runs");
-    out.stdout.split(|b| *b == 0).filter(|s| !s.is_empty()).map(|s| root.join(std::str::from_utf8(s).unwrap())).collect()
+    let out = crate::cmd::Cmd::new("git").args(["ls-files", "-z"]).current_dir(root).timeout(std::time::Duration::from_secs(120)).read().expect("git runs");
+    out.split('\0').filter(|s| !s.is_empty()).map(|s| root.join(s)).collect()
 }
 
 #[test]

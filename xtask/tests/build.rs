@@ -37,7 +37,7 @@ fn every_binary_reads_back_right_in_llvm_readobj() {
         for (name, ext) in BINARIES {
             let file = bin_dir(dir).join(format!("{name}_{arch}.{ext}"));
             let read = |flags: &[&str]| {
-                let out = std::process::Command::new(&readobj).args(flags).arg(&file).output().unwrap();
+                let out = std::process::Command::new(&readobj).args(flags).arg(&file).output_within_deadline().unwrap();
                 assert!(out.status.success(), "llvm-readobj {flags:?} failed on {}", file.display());
                 String::from_utf8_lossy(&out.stdout).into_owned()
             };
@@ -167,7 +167,7 @@ fn a_rebuild_runs_exactly_what_an_edit_touches() {
         .current_dir(&dir)
         .env_remove("CARGO_TARGET_DIR")
         .env("ARCHWAY_BUILD_NUMBER", "7")
-        .output()
+        .output_within_deadline()
         .unwrap();
     let ran_now = ran(&with_build_number);
     assert!(ran_now.iter().any(|s| s.starts_with("resource x64")), "{ran_now:?}");

@@ -25,7 +25,7 @@ fn dist_in(dir: &Path, extra: &[&str]) -> Output {
         .current_dir(dir)
         .env_remove("CARGO_TARGET_DIR")
         .env("SOURCE_DATE_EPOCH", EPOCH)
-        .output()
+        .output_within_deadline()
         .unwrap();
     assert!(out.status.success(), "dist failed in {}:\n{}", dir.display(), stderr(&out));
     out
@@ -61,7 +61,7 @@ fn msitool(name: &str) -> Option<PathBuf> {
 
 #[cfg(not(windows))]
 fn run(program: &Path, args: &[&str], cwd: &Path) -> String {
-    let out = Command::new(program).args(args).current_dir(cwd).output().unwrap();
+    let out = Command::new(program).args(args).current_dir(cwd).output_within_deadline().unwrap();
     assert!(out.status.success(), "{} {args:?}: {}", program.display(), String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

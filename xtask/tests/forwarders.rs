@@ -28,7 +28,7 @@ fn readobj(dir: &Path) -> PathBuf {
 }
 
 fn read(readobj: &Path, flags: &[&str], file: &Path) -> String {
-    let out = Command::new(readobj).args(flags).arg(file).output().unwrap();
+    let out = Command::new(readobj).args(flags).arg(file).output_within_deadline().unwrap();
     assert!(out.status.success(), "llvm-readobj {flags:?} {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -105,7 +105,7 @@ fn the_writer_and_lld_link_agree_byte_for_byte_on_the_shipped_specs() {
         .current_dir(dir)
         .env_remove("CARGO_TARGET_DIR")
         .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output()
+        .output_within_deadline()
         .unwrap();
     if !out.status.success() && stderr(&out).contains("lld-link") && stderr(&out).contains("missing") {
         missing("lld-link 21 or newer and clang with the AArch64 backend", "run `cargo xtask toolchain install` and install clang-19");
@@ -241,7 +241,7 @@ fn the_timestamp_comes_from_source_date_epoch_and_rewrites_are_skipped() {
             .current_dir(&s.dir)
             .env_remove("CARGO_TARGET_DIR")
             .env("SOURCE_DATE_EPOCH", epoch)
-            .output()
+            .output_within_deadline()
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         stderr(&out)

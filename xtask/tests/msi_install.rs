@@ -25,7 +25,7 @@ fn dist(dir: &Path) {
         .current_dir(dir)
         .env_remove("CARGO_TARGET_DIR")
         .env("SOURCE_DATE_EPOCH", EPOCH)
-        .output()
+        .output_within_deadline()
         .unwrap();
     assert!(out.status.success(), "dist failed:\n{}", stderr(&out));
 }
@@ -36,7 +36,8 @@ fn platform() -> &'static str {
 }
 
 fn msiexec(args: &[&str], log: &Path) {
-    let status = Command::new("msiexec").args(args).args(["/qn", "/norestart", "/l*v"]).arg(log).status().unwrap();
+    // msiexec waits for the installer mutex and can hang on a dialog: ten minutes at most.
+    let status = output_within(Command::new("msiexec").args(args).args(["/qn", "/norestart", "/l*v"]).arg(log), std::time::Duration::from_secs(600)).status;
     // 0 = success, 3010 = success, reboot required.
     let ok = matches!(status.code(), Some(0 | 3010));
     let text = std::fs::read(log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
@@ -76,7 +77,7 @@ fn appcmd() -> Option<PathBuf> {
 }
 
 fn registered_image() -> Option<String> {
-    let out = Command::new(appcmd()?).args(["list", "config", "-section:system.webServer/globalModules"]).output().unwrap();
+    let out = Command::new(appcmd()?).args(["list", "config", "-section:system.webServer/globalModules"]).output_within_deadline().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines().find(|l| l.contains("name=\"Archway\"")).map(str::to_string)
 }

@@ -70,7 +70,8 @@ fn base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool
         // Remembered as failing in an earlier run: ask cc again for its error.
         None => resolve_base_command(spec, profile, build_dir, tool, cpp)?,
     };
-    let mut cmd = Cmd::new(&argv[0]).args(&argv[1..]);
+    // One translation unit: minutes at most, even under emulation.
+    let mut cmd = Cmd::new(&argv[0]).args(&argv[1..]).timeout(std::time::Duration::from_secs(10 * 60));
     for (key, value) in env.iter().chain(tool.env.iter()) {
         cmd = cmd.env(key, value);
     }

@@ -32,7 +32,7 @@ pub fn implib_step(spec: &ArchSpec, tools: &ArchTools, build_dir: &Path, def: &P
             .arg(format!("/DEF:{}", def.display()))
             .arg(format!("/OUT:{}", lib.display())),
     };
-    let cmd = tools.implib.env.iter().fold(cmd, |c, (k, v)| c.env(k, v));
+    let cmd = tools.implib.env.iter().fold(cmd.timeout(std::time::Duration::from_secs(120)), |c, (k, v)| c.env(k, v));
     Step {
         label: format!("import library {} {}", spec.arch, lib.file_name().unwrap().to_string_lossy()),
         cmd,
@@ -60,7 +60,7 @@ pub struct LinkInputs {
 pub fn link_step(spec: &ArchSpec, tools: &ArchTools, build_dir: &Path, bin: &Binary, io: &LinkInputs) -> Step {
     let msvc = tools.flavor == Flavor::Msvc;
     let flag = |lld: &str| if msvc { lld.to_uppercase() } else { lld.to_string() };
-    let mut cmd = Cmd::new(&tools.link.path).args(["/nologo", "/nodefaultlib", "/debug", "/Brepro", "/opt:ref,icf", "/incremental:no", "/WX"].map(flag));
+    let mut cmd = Cmd::new(&tools.link.path).timeout(std::time::Duration::from_secs(10 * 60)).args(["/nologo", "/nodefaultlib", "/debug", "/Brepro", "/opt:ref,icf", "/incremental:no", "/WX"].map(flag));
     // The debug directory names just the PDB file, not where it was built.
     cmd = cmd.arg(flag("/pdbaltpath:") + "%_PDB%");
     if !msvc {

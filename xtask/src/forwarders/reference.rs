@@ -87,6 +87,7 @@ fn assemble(tools: &ReferenceTools, dir: &Path, stem: &str, source: &str, target
     let (src, obj) = (format!("{stem}.S"), format!("{stem}.obj"));
     fsx::write_if_changed(&dir.join(&src), source.as_bytes())?;
     Cmd::new(&tools.clang)
+        .timeout(std::time::Duration::from_secs(300))
         .arg(format!("--target={target}"))
         .args(["-c", src.as_str(), "-o", obj.as_str()])
         .current_dir(dir)
@@ -208,6 +209,7 @@ pub fn link(
         std::fs::remove_file(&out).with_context(|| format!("cannot remove the previous {}", out.display()))?;
     }
     let mut cmd = Cmd::new(&tools.lld_link)
+        .timeout(std::time::Duration::from_secs(300))
         .args(["/dll", "/noentry", "/machine:arm64x", "/noimplib", "/WX"])
         .arg(format!("/timestamp:{timestamp}"))
         .args(release_checksum.then_some("/release"))

@@ -49,7 +49,7 @@ pub fn write_inputs(package: &Package, dir: &Path) -> Result<PathBuf> {
 /// `wixl -a x64 -o OUT WXS` in the `.wxs` file's folder (the architecture comes from the
 /// command line in wixl 0.101).
 pub fn wixl_command(wixl: &Path, wxs: &Path, out: &Path) -> Cmd {
-    let cmd = Cmd::new(wixl).args(["-a", "x64", "-o"]).arg(out).arg(wxs);
+    let cmd = Cmd::new(wixl).timeout(std::time::Duration::from_secs(300)).args(["-a", "x64", "-o"]).arg(out).arg(wxs);
     match wxs.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(dir) => cmd.current_dir(dir),
         None => cmd,

@@ -48,7 +48,8 @@ impl Prober {
     pub fn ask(&mut self, tool: &Path, args: &[&str]) -> Option<String> {
         let key = args.join("\u{0}");
         self.remember(tool, &key, || {
-            let out = Cmd::new(tool).args(args).output().ok()?;
+            // A version query: a minute is generous (a tool that hangs is treated as absent).
+            let out = Cmd::new(tool).args(args).timeout(std::time::Duration::from_secs(60)).output().ok()?;
             out.success.then(|| format!("{}{}", out.stdout, out.stderr))
         })
     }

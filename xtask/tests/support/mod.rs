@@ -8,9 +8,57 @@ pub mod worker;
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
-    sync::OnceLock,
+    process::{Command, Output, Stdio},
+    sync::{OnceLock, mpsc},
+    time::Duration,
 };
+
+/// How long a test's child may run: a build of every architecture under a busy CI machine fits
+/// in it; a hung Wine or tool does not.
+pub const DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// `.output()` with [`DEADLINE`], for a command built in place.
+pub trait Deadline {
+    fn output_within_deadline(&mut self) -> std::io::Result<Output>;
+}
+
+impl Deadline for Command {
+    fn output_within_deadline(&mut self) -> std::io::Result<Output> {
+        Ok(output_within(self, DEADLINE))
+    }
+}
+
+/// `cmd.output()` with a deadline: past `limit` the child and its process group (Unix; its tree
+/// on Windows) are killed and the test fails naming the command and the limit.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    let shown = format!("{cmd:?}");
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    let pid = child.id();
+    let (done, outcome) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match outcome.recv_timeout(limit) {
+        Ok(out) => out.unwrap_or_else(|e| panic!("waiting for {shown}: {e}")),
+        Err(_) => {
+            #[cfg(unix)]
+            // SAFETY: kill(2) on the process group the child leads (`process_group(0)` above).
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+            }
+            #[cfg(windows)]
+            let _ = Command::new("taskkill").args(["/F", "/T", "/PID", &pid.to_string()]).output();
+            panic!("command timed out after {} s: {shown} (killed with its process group)", limit.as_secs());
+        }
+    }
+}
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -36,11 +84,10 @@ pub fn copy_checkout(name: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::Builder::new().prefix("archway-test-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let dest = tmp.path().join(name);
     let root = repo_root();
-    let out = Command::new("git")
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-        .current_dir(&root)
-        .output()
-        .expect("git runs");
+    let out = output_within(
+        Command::new("git").args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"]).current_dir(&root),
+        Duration::from_secs(120),
+    );
     assert!(out.status.success(), "git ls-files failed");
     for rel in out.stdout.split(|b| *b == 0).filter(|s| !s.is_empty()) {
         let rel = Path::new(std::str::from_utf8(rel).unwrap());
@@ -57,13 +104,14 @@ pub fn copy_checkout(name: &str) -> (tempfile::TempDir, PathBuf) {
 
 /// Runs the xtask binary in `dir` (its own `target/` there, whatever CARGO_TARGET_DIR says).
 pub fn xtask(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env("CARGO_TERM_COLOR", "never")
-        .output()
-        .expect("the xtask binary runs")
+    output_within(
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .env("CARGO_TERM_COLOR", "never"),
+        DEADLINE,
+    )
 }
 
 pub fn stderr(out: &Output) -> String {

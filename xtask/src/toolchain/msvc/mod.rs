@@ -80,9 +80,10 @@ impl Default for RealProbe {
     }
 }
 
-/// Through the project's one command helper, so a failure shows the exact command line.
+/// Through the project's one command helper, so a failure shows the exact command line. vswhere
+/// and the other queries answer in seconds; two minutes means a dialog or a hung installer.
 fn run_for_stdout(exe: &Path, args: &[&str]) -> Result<String> {
-    Ok(crate::cmd::Cmd::new(exe).args(args).run()?.stdout)
+    Ok(crate::cmd::Cmd::new(exe).args(args).timeout(std::time::Duration::from_secs(120)).run()?.stdout)
 }
 
 impl Probe for RealProbe {
