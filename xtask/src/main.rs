@@ -156,6 +156,9 @@ enum Command {
     /// archway's cache folder, where the native ARM64 pools run on x86_64 Linux.
     #[command(subcommand, name = "arm64-root")]
     Arm64Root(emulation::Action),
+    /// Mutation-fuzz every reader (PE/verify, Arm64X, specs, TOML, MSI, cabinet, --previous)
+    /// over the artifacts of a build; fails on a panic, a hang or a crash.
+    Fuzz(fuzz::Args),
     /// Measure the pipeline against peers run in the same process.
     #[command(after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders\n  cargo xtask bench msi")]
     Bench {
@@ -227,6 +230,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Pools(args) => pools::run(&args),
         Command::MsiEngine(args) => installer::run(&args),
         Command::Arm64Root(action) => emulation::run(action),
+        Command::Fuzz(args) => fuzz::run(&args.options()),
         Command::Bench { what } => bench::run(what),
     }
 }
