@@ -93,7 +93,9 @@ pub fn render(matrix: &Path) -> Result<String> {
         out += &format!("  {}:\n    runs-on: {}\n    timeout-minutes: 150\n", job.name, job.runner);
         match (&job.container, job.toolchain) {
             (Some(image), None) => {
-                out += &format!("    container: {image}\n    steps:\n      - uses: actions/checkout@v4\n");
+                // The emulated ARM64 root needs chroot, mount and binfmt_misc, which a job
+                // container is allowed only when privileged (README, "Application pools").
+                out += &format!("    container:\n      image: {image}\n      options: --privileged\n    steps:\n      - uses: actions/checkout@v4\n");
                 out += "      - name: .ci/run (installs LLVM and Wine, then runs the README's tests)\n        run: bash .ci/run\n";
             }
             (None, Some(flavor)) => {
