@@ -96,8 +96,7 @@ pub fn run(project: &Project, rows: &[PoolRow], packages: &Path, upgrade: bool) 
     let (mine, others): (Vec<&PoolRow>, Vec<&PoolRow>) = rows.iter().partition(|r| r.host == here);
     let mut lines: Vec<Line> =
         others.iter().map(|r| line(r, "-", "", 0, Outcome::Elsewhere(format!("needs an {} Windows host", r.host)))).collect();
-    let mut platforms: Vec<Platform> = mine.iter().map(|r| r.package).collect();
-    platforms.dedup();
+    let platforms = super::packages_of(mine.iter().copied());
     let mut system = Real { agent: standin::agent() };
     for platform in platforms {
         let group: Vec<PoolRow> = mine.iter().filter(|r| r.package == platform).map(|r| (*r).clone()).collect();

@@ -258,9 +258,7 @@ fn run_group(host: &dyn WindowsHost, rows: &[&PoolRow], packages: &Path, bin_dir
     let owned: Vec<PoolRow> = rows.iter().map(|r| (*r).clone()).collect();
     let apphost = apphost::AppHost::new(&owned, |_| 0, |r| format!(r"C:\inetpub\{}", r.name));
     let config = standin::write_config(host, &apphost)?;
-    let mut platforms: Vec<Platform> = rows.iter().map(|r| r.package).collect();
-    platforms.dedup();
-    for platform in platforms {
+    for platform in packages_of(rows.iter().copied()) {
         let msi = find_package(packages, platform)?;
         let lay_out = || install::lay_out(&msi, &host.drive_c());
         let mut installed = lay_out()?;
@@ -327,6 +325,17 @@ fn worker_env(host: &dyn WindowsHost, row: &PoolRow, installed: &install::Instal
         return vec![("WINEPATH".to_string(), folder.to_string())];
     }
     Vec::new()
+}
+
+/// The packages `rows` need, in row order, each once.
+fn packages_of<'a>(rows: impl IntoIterator<Item = &'a PoolRow>) -> Vec<Platform> {
+    let mut platforms = Vec::new();
+    for row in rows {
+        if !platforms.contains(&row.package) {
+            platforms.push(row.package);
+        }
+    }
+    platforms
 }
 
 /// `archway-<version>-<platform>.msi` in `dir` (exactly one).
