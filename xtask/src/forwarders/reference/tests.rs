@@ -109,69 +109,6 @@ fn what_is_missing_is_named_with_how_to_get_it() {
 
 // ---- links ----------------------------------------------------------------------------------
 
-/// arm64x-forwarder.md §12 (`tip.dll`), transcribed from the document: every non-zero byte,
-/// by file offset. Everything else in the 0xE00-byte file is zero.
-const TIP_DLL: &[(usize, &[u8])] = &[
-    // §12.1 headers
-    (0x000, b"MZ\x78\x00\x01\x00\x00\x00\x04"),
-    (0x018, b"\x40"),
-    (0x03C, b"\x78"),
-    (0x040, b"\x0E\x1F\xBA\x0E\x00\xB4\x09\xCD\x21\xB8\x01\x4C\xCD\x21This program cannot be run in DOS mode.$"),
-    (0x078, b"PE\0\0\x64\xAA\x03\x00"),
-    (0x08C, b"\xF0\x00\x22\x20\x0B\x02\x0E\x00"),
-    (0x098, b"\x00\x0A"),
-    (0x0A8, b"\x00\x00\x00\x80\x01\x00\x00\x00\x00\x10\x00\x00\x00\x02\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00\x06"),
-    (0x0C8, b"\x00\x40\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x02\x00\x60\x01"),
-    (0x0D8, b"\x00\x00\x10\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00"),
-    (0x0E8, b"\x00\x00\x10\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00"),
-    (0x0FC, b"\x10\x00\x00\x00\x20\x13\x00\x00\x9C"),
-    (0x128, b"\x00\x30\x00\x00\x0C"),
-    (0x150, b"\x00\x10\x00\x00\x40\x01"),
-    (0x180, b".rdata\0\0\x54\x04\x00\x00\x00\x10\x00\x00\x00\x06\x00\x00\x00\x04"),
-    (0x1A4, b"\x40\x00\x00\x40"),
-    (0x1A8, b".a64xrm\0\x08\x00\x00\x00\x00\x20\x00\x00\x00\x02\x00\x00\x00\x0A"),
-    (0x1CC, b"\x40\x00\x00\x40"),
-    (0x1D0, b".reloc\0\0\x44\x00\x00\x00\x00\x30\x00\x00\x00\x02\x00\x00\x00\x0C"),
-    (0x1F4, b"\x40\x00\x00\x42"),
-    // §12.2 .rdata: native load config, EC load config
-    (0x400, b"\x40\x01"),
-    (0x4C8, b"\x80\x12\x00\x80\x01"),
-    (0x4E0, b"\x0C\x00\x00\x00\x03"),
-    (0x540, b"\x40\x01"),
-    (0x608, b"\x80\x12\x00\x80\x01"),
-    (0x620, b"\x0C\x00\x00\x00\x03"),
-    // CHPE metadata v2 at RVA 0x1280
-    (0x680, b"\x02\x00\x00\x00\x20\x13\x00\x00\x00\x00\x00\x00\x20\x13\x00\x00"),
-    (0x690, b"\x00\x20\x00\x00\xE0\x12\x00\x00\xE8\x12\x00\x00\xF0\x12\x00\x00"),
-    (0x6A0, b"\xF8\x12\x00\x00\x00\x13"),
-    (0x6B8, b"\x08\x13\x00\x00\x10\x13"),
-    (0x6C8, b"\x18\x13"),
-    // native export table at RVA 0x1320
-    (0x72C, b"\x48\x13\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x50\x13\x00\x00\x58\x13\x00\x00\x60\x13"),
-    (0x748, b"tip.dll\0\x86\x13\x00\x00\xA0\x13\x00\x00\x64\x13\x00\x00\x74\x13\x00\x00\x00\x00\x01\x00"),
-    (0x764, b"DllCanUnloadNow\0DllGetClassObject\0tip_arm64.DllCanUnloadNow\0tip_arm64.DllGetClassObject\0"),
-    // EC export table at RVA 0x13BC
-    (0x7C8, b"\xE4\x13\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\xEC\x13\x00\x00\xF4\x13\x00\x00\xFC\x13"),
-    (0x7E4, b"tip.dll\0\x22\x14\x00\x00\x3A\x14\x00\x00\x00\x14\x00\x00\x10\x14\x00\x00\x00\x00\x01\x00"),
-    (0x800, b"DllCanUnloadNow\0DllGetClassObject\0tip_x64.DllCanUnloadNow\0tip_x64.DllGetClassObject\0"),
-    // §12.4 .reloc: base relocations, then the DVRT
-    (0xC00, b"\x00\x10\x00\x00\x0C\x00\x00\x00\xC8\xA0\x08\xA2"),
-    (0xC0C, b"\x01\x00\x00\x00\x30\x00\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00\x24\x00\x00\x00"),
-    (0xC20, b"\x00\x00\x00\x00\x24\x00\x00\x00\x7C\x50\x64\x86\x00\x91\xBC\x13\x00\x00\x04\x91\x98\x00\x00\x00"),
-    (0xC38, b"\x50\x91\x40\x11\x00\x00\x54\x91\x40\x01\x00\x00"),
-];
-
-fn tip_expected() -> Vec<u8> {
-    let mut image = vec![0u8; 0xE00];
-    let mut end_of_previous = 0;
-    for &(offset, bytes) in TIP_DLL {
-        assert!(offset >= end_of_previous, "the transcription overlaps at {offset:#x}");
-        image[offset..offset + bytes.len()].copy_from_slice(bytes);
-        end_of_previous = offset + bytes.len();
-    }
-    image
-}
-
 fn assert_same_image(actual: &[u8], expected: &[u8]) {
     let differ: Vec<String> = (0..actual.len().max(expected.len()))
         .filter(|&i| actual.get(i) != expected.get(i))
@@ -187,7 +124,7 @@ fn the_tip_example_links_to_exactly_the_documented_bytes() {
     let (dir, objs) = workspace(&tools);
     let (native, ec) = tip_defs();
     let dll = link(&tools, &objs, dir.path(), "tip.dll", &native, &ec, None, 0, false).unwrap();
-    assert_same_image(&dll, &tip_expected());
+    assert_same_image(&dll, &crate::verify::arm64x::fixture::tip_from_doc());
 }
 
 /// arm64x-forwarder.md §10: 16-bit words with end-around carry, the CheckSum field skipped,
