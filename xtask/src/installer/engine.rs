@@ -86,7 +86,8 @@ impl<'h> Engine<'h> {
         Ok(Engine { host, logs: logs.to_path_buf(), calls: Cell::new(0), trace: false })
     }
 
-    /// Also records Wine's msi.dll trace (`WINEDEBUG=+msi`, kept beside each log as `.trace`).
+    /// Also records Wine's msi.dll trace (`WINEDEBUG=+msi`, kept beside each log as `.trace`;
+    /// Wine only: msiexec runs through Wine's `cmd /c`, which sets the variable).
     pub fn with_trace(mut self) -> Engine<'h> {
         self.trace = true;
         self
@@ -129,8 +130,16 @@ impl<'h> Engine<'h> {
         let staged = staged.join(&name);
         let _ = std::fs::remove_file(&staged);
         args.extend(["/qn".to_string(), "/l*v".to_string(), self.host.windows_path(&staged)?]);
-        let env = if self.trace { vec![("WINEDEBUG".to_string(), "+msi".to_string())] } else { Vec::new() };
-        let cmd = self.host.command("msiexec", &args, &env).timeout(MSIEXEC_TIMEOUT);
+        let cmd = if self.trace {
+            // The host's own WINEDEBUG=-all wins over a second value for the same variable (the
+            // first `Cmd::env` wins), so the trace is asked for inside Windows: a Wine child
+            // process takes WINEDEBUG from its Windows environment. No argument has a space.
+            let traced: Vec<String> = ["/c", "set", "WINEDEBUG=+msi&&", "msiexec"].iter().map(|a| a.to_string()).chain(args.iter().cloned()).collect();
+            self.host.command("cmd", &traced, &[])
+        } else {
+            self.host.command("msiexec", &args, &[])
+        }
+        .timeout(MSIEXEC_TIMEOUT);
         let command = format!("msiexec {}", args.join(" "));
         let out = cmd.output().with_context(|| format!("{command} did not finish (the installer engine hung or could not start)"))?;
         let log_path = self.logs.join(&name);

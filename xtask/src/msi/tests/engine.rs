@@ -85,6 +85,25 @@ fn windows_would(fault: Fault, schedule: Schedule) -> Outcome {
     }
 }
 
+/// Wine's verbose log names no file decision; its msi.dll trace does: the copy decision for the
+/// 64-bit shim, its component's clients, and what the old product's removal did with the file.
+fn decisions(trace: &str) -> Vec<String> {
+    let shim = "L\"pf64_archway.dll\"";
+    let path = "Program Files\\\\Archway\\\\archway.dll";
+    trace
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let about_shim = l.contains(shim) || l.contains(path);
+            let decision = ["calculate_install_state", "cabinet_copy_file", "ACTION_ProcessComponents", "disallowing", "nobody wants", "DeleteFile", "delete"]
+                .iter()
+                .any(|d| l.contains(d));
+            (about_shim && decision && !l.contains("not scheduled for install")) || l.contains("not removing file")
+        })
+        .map(|(i, l)| format!("trace {}: {}", i + 1, l.split_once("trace:msi:").map_or(l, |(_, rest)| rest).trim_end()))
+        .collect()
+}
+
 struct Replay {
     fault: Fault,
     schedule: Schedule,
@@ -115,14 +134,7 @@ fn replay(engine: &Engine, dir: &Path, old: &Path, old_shim: &[u8], fault: Fault
         Ok(_) => panic!("{label}: C:\\{SHIM} holds bytes of neither package"),
     };
     let mut evidence = log::action_lines(&upgrade.log, "RemoveExistingProducts");
-    // Wine's verbose log names no file decision; its msi.dll trace does.
-    for needle in ["L\"pf64_archway.dll\"", "not removing file", "removing file"] {
-        for line in log::lines_mentioning(&upgrade.trace, needle, 4) {
-            if !evidence.contains(&line) {
-                evidence.push(line);
-            }
-        }
-    }
+    evidence.extend(decisions(&upgrade.trace));
     let listed: Vec<String> = products::installed(host).unwrap().into_iter().filter(|p| p.name == "Archway").map(|p| format!("{} {}", p.version, p.code)).collect();
     evidence.push(format!("installed products after the upgrade: {}", listed.join(", ")));
     evidence.push(format!("lint ({}): {}", rules.join(", "), report.lines().filter(|l| rules.iter().any(|r| l.contains(r))).map(str::trim).collect::<Vec<_>>().join(" | ")));
@@ -178,12 +190,21 @@ fn seeded_upgrade_faults_through_wines_msiexec() {
         measured,
         [
             (Fault::ChangedGuid, Schedule::Early, Outcome::New),
-            (Fault::ChangedGuid, Schedule::Late, Outcome::Missing),
+            // Wine keeps the file: its RemoveFiles spares a file whose version on disk is newer
+            // than the removing product's File.Version ("newer version detected, not removing
+            // file"); Windows Installer deletes it (msi.md §2.3).
+            (Fault::ChangedGuid, Schedule::Late, Outcome::New),
             (Fault::Unversioned, Schedule::Early, Outcome::New),
-            (Fault::Unversioned, Schedule::Late, Outcome::Stale),
+            // Wine copies an unversioned file over a versioned one whose size differs; Windows
+            // Installer keeps the versioned file (msi.md §2.1), leaving the old bytes.
+            (Fault::Unversioned, Schedule::Late, Outcome::New),
             (Fault::Both, Schedule::Early, Outcome::New),
+            // The dotnet/aspnetcore#60764 combination: Wine deletes the DLL as Windows does.
             (Fault::Both, Schedule::Late, Outcome::Missing),
         ],
         "what Wine's msiexec did per fault and schedule (see the table above)"
     );
+    let reproduced: Vec<String> =
+        replays.iter().filter(|r| r.outcome == Outcome::Missing).map(|r| format!("{:?} {:?}", r.fault, r.schedule)).collect();
+    println!("the missing-DLL hazard reproduced by Wine's engine: {}; the early schedule upgraded cleanly in every case", reproduced.join(", "));
 }
