@@ -40,6 +40,17 @@ impl Flock {
         }
     }
 
+    /// Lets the programs started from now on inherit the lock, so one that outlives this
+    /// process (its parent killed) keeps holding it until it exits: an install that was
+    /// killed while debootstrap or apt-get ran makes the next one wait for them.
+    pub fn inherit_into_children(&self) -> Result<()> {
+        // SAFETY: fcntl(2) F_SETFD on a descriptor this File owns; clears FD_CLOEXEC only.
+        if unsafe { libc::fcntl(self.file.as_raw_fd(), libc::F_SETFD, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot make {} inheritable", self.path.display()));
+        }
+        Ok(())
+    }
+
     /// Changes the mode of this lock without waiting: true when it now has `mode`. (flock
     /// converts by releasing first, so a failed conversion to exclusive leaves it shared again.)
     pub fn try_convert(&self, mode: Mode) -> Result<bool> {
@@ -96,5 +107,18 @@ mod tests {
         drop(b);
         assert!(a.try_convert(Mode::Exclusive).unwrap(), "a is the last holder");
         assert!(Flock::try_take(&path, Mode::Shared).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_inherited_lock_is_held_by_a_child_that_outlives_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("setup.lock");
+        let lock = Flock::wait(&path, Mode::Exclusive).unwrap();
+        lock.inherit_into_children().unwrap();
+        let mut child = std::process::Command::new("sleep").arg("2").spawn().unwrap();
+        drop(lock);
+        assert!(Flock::try_take(&path, Mode::Exclusive).unwrap().is_none(), "the child holds it");
+        child.wait().unwrap();
+        assert!(Flock::try_take(&path, Mode::Exclusive).unwrap().is_some());
     }
 }

@@ -45,6 +45,9 @@ pub fn install(target: &Arm64Root, force: bool) -> Result<Arm64Root> {
             Flock::wait(&target.setup_lock(), Mode::Exclusive)?
         }
     };
+    // A stage's programs (debootstrap, apt-get) that outlive a killed install keep this lock
+    // until they finish, so the next install waits for them instead of racing them.
+    setup.inherit_into_children()?;
     let Some(users) = Flock::try_take(&target.users_lock(), Mode::Exclusive)? else {
         bail!("the arm64 root {} is in use by an open session (cargo xtask pools, a test): let it finish, then install again", target.dir.display());
     };
@@ -130,7 +133,11 @@ fn wipe(dir: &Path) -> Result<()> {
         bail!("refusing to remove {}: something is still mounted below it", dir.display());
     }
     remove_file(&dir.join(STAMP))?;
-    std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove the unusable root {}", dir.display()))
+    let started = Instant::now();
+    eprintln!("removing {} …", dir.display());
+    std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove the unusable root {}", dir.display()))?;
+    eprintln!("removed in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 fn remove_file(path: &Path) -> Result<()> {
