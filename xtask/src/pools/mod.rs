@@ -261,7 +261,18 @@ fn run_group(host: &dyn WindowsHost, rows: &[&PoolRow], packages: &Path, bin_dir
     for platform in packages_of(rows.iter().copied()) {
         let msi = find_package(packages, platform)?;
         let lay_out = || install::lay_out(&msi, &host.drive_c());
-        let mut installed = lay_out()?;
+        // On this machine's Wine the x64 package is installed by Wine's msiexec, so the bytes a
+        // pool loads were put there by an installer (README "Installer engine"); after a planted
+        // fault the files are laid out again from the same package.
+        let mut installed = if crate::installer::pool::installs_here(platform) {
+            let (installed, notes) = crate::installer::pool::install(host, &msi)?;
+            for note in notes {
+                eprintln!("[pools] {platform} package: {note}");
+            }
+            installed
+        } else {
+            lay_out()?
+        };
         let mut faults_done = !faults;
         for row in rows.iter().filter(|r| r.package == platform) {
             let start = Instant::now();
