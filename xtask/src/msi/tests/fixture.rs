@@ -1,5 +1,6 @@
 //! Test inputs made in memory: minimal PE images with exactly the facts a test needs (machine,
-//! CHPE metadata, a VERSIONINFO, forwarder exports in the native and the EC view), and sample
+//! CHPE metadata, a VERSIONINFO, forwarder exports; Arm64X forwarders from the reader's one
+//! forwarder builder, `verify::arm64x::fixture`), and sample
 //! packages for each platform laid out as `dist` will lay them out.
 
 use uuid::Uuid;
@@ -17,9 +18,9 @@ pub struct Synth {
     /// CHPE metadata (ARM64EC / Arm64X).
     pub hybrid: bool,
     pub version: Option<[u16; 4]>,
-    /// (export name, `target_stem.name`) pairs.
+    /// (export name, `target_stem.name`) pairs. (Arm64X forwarders, with their EC view, come
+    /// from the reader's fixture builder: see [`forwarder`].)
     pub native_forwards: Vec<(&'static str, &'static str)>,
-    pub ec_forwards: Vec<(&'static str, &'static str)>,
     /// Makes otherwise equal images differ (a "rebuild").
     pub salt: u8,
 }
@@ -141,26 +142,6 @@ pub fn pe(s: &Synth) -> Vec<u8> {
         put32(&mut sec, chpe, 2);
         sec[config + 0xC8..config + 0xD0].copy_from_slice(&(image_base + u64::from(RVA) + chpe as u64).to_le_bytes());
         dirs[10] = (RVA + config as u32, 0x140);
-        if !s.ec_forwards.is_empty() {
-            let (ec_rva, ec_size) = export_table(&mut sec, "forwarder.dll", &s.ec_forwards);
-            align(&mut sec, 4);
-            let dvrt = sec.len();
-            let directory0 = (LFANEW + 4 + 20 + 112) as u16;
-            let mut block = vec![0u8; 8];
-            for (offset, value) in [(directory0, ec_rva), (directory0 + 4, ec_size)] {
-                block.extend_from_slice(&(0x9000 | offset).to_le_bytes());
-                block.extend_from_slice(&value.to_le_bytes());
-            }
-            let block_len = block.len() as u32;
-            put32(&mut block, 4, block_len);
-            sec.extend_from_slice(&1u32.to_le_bytes());
-            sec.extend_from_slice(&(12 + block_len).to_le_bytes());
-            sec.extend_from_slice(&6u64.to_le_bytes());
-            sec.extend_from_slice(&block_len.to_le_bytes());
-            sec.extend_from_slice(&block);
-            put32(&mut sec, config + 0xE0, dvrt as u32);
-            put16(&mut sec, config + 0xE4, 1);
-        }
     }
     align(&mut sec, 0x200);
     let optional = if plus { 0xF0 } else { 0xE0 };
@@ -209,15 +190,15 @@ pub fn dll(machine: u16, hybrid: bool, version: Option<[u16; 4]>) -> Vec<u8> {
     pe(&Synth { machine, hybrid, version, ..Synth::default() })
 }
 
-/// The Arm64X forwarder `stem.dll` → `stem_arm64.dll` (native) and `stem_<ec>.dll` (EC).
+/// The Arm64X forwarder `stem.dll` → `stem_arm64.dll` (native) and `stem_<ec>.dll` (EC), laid
+/// out as lld-link lays it out by the one forwarder fixture builder the reader's tests use.
 pub fn forwarder(version: Option<[u16; 4]>, native: &'static str, ec: &'static str) -> Vec<u8> {
-    pe(&Synth {
-        machine: ARM64,
-        hybrid: true,
-        version,
-        native_forwards: vec![("RegisterModule", native)],
-        ec_forwards: vec![("RegisterModule", ec)],
-        ..Synth::default()
+    use crate::verify::arm64x::fixture::{Forwarder, forwarder};
+    forwarder(&Forwarder {
+        dll_name: "forwarder.dll",
+        native: &[("RegisterModule", native)],
+        ec: &[("RegisterModule", ec)],
+        version_info: version.map(|v| version_blob(v, 1033)),
     })
 }
 
