@@ -31,7 +31,7 @@ pub enum Action {
     /// Create the arm64 Debian 12 root with arm64 Wine 8 in archway's cache folder (root only:
     /// debootstrap, chroot and mount). A half-made root is repaired; a complete one is kept.
     #[command(after_help = "Examples:\n  cargo xtask arm64-root install\n  ARCHWAY_CACHE_DIR=/var/cache/archway cargo xtask arm64-root install --force\n\n\
-        Needs: apt-get install qemu-user-static binfmt-support debootstrap (about 2.6 minutes and 640 MB).\n\
+        Needs: apt-get install qemu-user-static binfmt-support debootstrap (3 to 6 minutes on two busy cores; about 670 MB).\n\
         Packages come from the mirror this machine's apt uses (/etc/apt/sources.list.d/*.sources).")]
     Install {
         /// Remove the root and make it again even when it is complete.
@@ -181,9 +181,8 @@ fn status() -> Result<()> {
         None => println!("state:      absent: run `cargo xtask arm64-root install` (as root)"),
     }
     if let Some(text) = &stamp {
-        for (key, label) in [("wine", "wine:      "), ("mirror", "mirror:    "), ("seconds", "last install:"), ("made", "made at:    unix time")] {
+        for (key, label, unit) in [("wine", "wine:      ", ""), ("mirror", "mirror:    ", ""), ("seconds", "took:      ", " s (the last install run)")] {
             if let Some(value) = stamp_field(text, key) {
-                let unit = if key == "seconds" { " s" } else { "" };
                 println!("{label} {value}{unit}");
             }
         }

@@ -170,6 +170,27 @@ mod tests {
         assert_eq!(vars.last().unwrap(), "ARCHWAY_DETAILED_ERRORS=1", "the caller's variables come last");
     }
 
+    /// Needs the provisioned root and root privileges; says so and returns without them.
+    #[test]
+    fn sessions_opened_at_once_in_one_process_are_one_and_the_last_closes_it() {
+        let root = match (host::is_root(), Arm64Root::locate()) {
+            (true, Ok(Some(root))) => root,
+            _ => return eprintln!("skipped: needs root and `cargo xtask arm64-root install`"),
+        };
+        let sessions: Vec<Arm64Wine> = std::thread::scope(|s| {
+            let opening: Vec<_> = (0..2).map(|_| s.spawn(|| root.session().unwrap())).collect();
+            opening.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(Arc::ptr_eq(&sessions[0].shared, &sessions[1].shared));
+        assert!(mounts::mounted_below(&root.path()).contains(&root.path().join("proc")));
+        let out = sessions[1].command("cmd", &inside::strings(&["/c", "echo", "%ARCHWAY_X%"]), &[("ARCHWAY_X".into(), "from the caller".into())]).run().unwrap();
+        assert_eq!(out.stdout.trim(), "from the caller");
+        assert!(sessions[0].drive_c().join("windows").is_dir());
+        assert_eq!(sessions[0].windows_path(&sessions[0].drive_c().join("a").join("b.exe")).unwrap(), r"C:\a\b.exe");
+        drop(sessions);
+        assert!(mounts::mounted_below(&root.path()).is_empty(), "the last session unmounts");
+    }
+
     #[test]
     fn without_a_cpu_qemu_keeps_its_default() {
         let argv = wine_command(Path::new("/r"), Some(""), "x.exe", &[], &[]).argv();
