@@ -243,3 +243,41 @@ fn msi_check_refuses_bad_input_with_one_clear_error() {
         assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "one error:\n{err}");
     }
 }
+
+#[test]
+fn a_corrupted_package_is_one_error_line_and_no_panic_message() {
+    // Issue 9: one zeroed byte (0x938 of the x64 package) made `msi` 0.11.1 panic inside
+    // msi-check; every byte of the first sectors is tried, and the panic text must not reach
+    // the terminal either.
+    let Some(dir) = shared_dist() else { return };
+    let x64 = std::fs::read(dist_dir(dir).join("archway-0.1.0.0-x64.msi")).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let bad = scratch.path().join("bad.msi");
+    for at in std::iter::once(0x938).chain((0..0x1000.min(x64.len())).step_by(0x40)) {
+        let mut bytes = x64.clone();
+        bytes[at] = 0;
+        std::fs::write(&bad, &bytes).unwrap();
+        let out = xtask(dir, &["msi-check", bad.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "byte {at:#x}:\n{err}");
+        if !out.status.success() {
+            assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "byte {at:#x}: one error:\n{err}");
+            assert!(err.contains("bad.msi"), "byte {at:#x}: names the file:\n{err}");
+        }
+    }
+}
+
+#[test]
+fn the_fuzz_harness_runs_on_the_built_packages_and_finds_nothing() {
+    // A smoke run of `cargo xtask fuzz` over real artifacts (ARCHWAY_FUZZ_SECONDS, default 10);
+    // CI's one-minute budget is `.ci/run`'s `cargo xtask fuzz --seconds 60` step.
+    let Some(dir) = shared_dist() else { return };
+    let seconds = std::env::var("ARCHWAY_FUZZ_SECONDS").unwrap_or_else(|_| "10".into());
+    let out = xtask(dir, &["fuzz", "--seconds", &seconds, "--seed", "1"]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    eprintln!("{text}");
+    assert!(out.status.success(), "{text}");
+    for reader in ["pe/verify", "arm64x", "forwarder-spec", "matrix.toml", "binary.toml", "msi", "msi-rows", "cabinet", "msi-previous"] {
+        assert!(text.lines().any(|l| l.trim_start().starts_with(reader)), "no figures for {reader}:\n{text}");
+    }
+}
