@@ -58,12 +58,17 @@ impl Project {
     }
 }
 
+/// `cargo metadata` through [`Cmd`](crate::cmd::Cmd), so it has a deadline like every child.
 fn metadata(manifest: Option<&Path>) -> Result<cargo_metadata::Metadata> {
-    let mut cmd = cargo_metadata::MetadataCommand::new();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = crate::cmd::Cmd::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .timeout(std::time::Duration::from_secs(300));
     if let Some(m) = manifest {
-        cmd.manifest_path(m);
+        cmd = cmd.arg("--manifest-path").arg(m);
     }
-    cmd.no_deps().other_options(vec!["--offline".to_string()]).exec().context("cannot read the workspace with `cargo metadata`")
+    let json = cmd.run().context("cannot read the workspace with `cargo metadata`")?.stdout;
+    cargo_metadata::MetadataCommand::parse(json).context("cannot read the workspace with `cargo metadata`")
 }
 
 /// Windows file versions are four 16-bit fields; the workspace version gives three.

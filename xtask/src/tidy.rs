@@ -102,3 +102,25 @@ fn vendored_crates_say_why_they_are_vendored() {
         assert!(entry.path().join("PATCH.md").is_file(), "vendor/{name} needs a PATCH.md with the diff offered upstream");
     }
 }
+
+#[test]
+fn every_child_process_goes_through_cmd_with_its_deadline() {
+    // `Cmd` (cmd.rs) kills a child and its process group past its deadline; std's Command and
+    // cargo_metadata's `exec` have none. Test modules may start helpers directly.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    for file in tracked_files().iter().filter(|p| p.starts_with(&src) && p.extension().is_some_and(|e| e == "rs")) {
+        let rel = file.strip_prefix(&src).unwrap_or(file).to_string_lossy().replace('\\', "/");
+        if rel == "cmd.rs" || rel.starts_with("cmd/") || rel == "tidy.rs" || rel.contains("tests") {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (i, line) in code.lines().enumerate() {
+            if line.contains("process::Command") || line.contains("MetadataCommand::new") || line.contains("duct::cmd") {
+                offenders.push(format!("src/{rel}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "start children through crate::cmd::Cmd (a deadline, the group killed):\n{}", offenders.join("\n"));
+}
