@@ -1,6 +1,6 @@
 //! `Arm64Wine`: the emulated ARM64 root as a `WindowsHost`. A session mounts /proc into the
-//! root and keeps a persistent wineserver (`wineserver -p`) there, so each program costs about a
-//! second instead of several; the last session to close stops the server and unmounts.
+//! root and keeps a persistent wineserver (`wineserver -p`) there, so each program costs under a
+//! second instead of about four (Wine's services start once, when the session opens); the last session to close stops the server and unmounts.
 //!
 //! Sharing: within a process, every `session()` while one is open returns the same session
 //! (a `Weak` in a static; the last clone's Drop tears down). Across processes, each session
@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::{
     Arm64Root, host, inside,
@@ -74,7 +74,7 @@ impl Arm64Wine {
         }
         let mounted = Mounts::ensure(&root.path(), &WINE_MOUNTS)?;
         if alone {
-            if let Err(e) = start_wineserver(root) {
+            if let Err(e) = start_wineserver(root).and_then(|()| warm_up(root)) {
                 drop(mounted);
                 return Err(e);
             }
@@ -90,18 +90,44 @@ impl Arm64Wine {
 /// `wineserver -p` in the root. It exits with 2 while another server runs for the prefix (a
 /// short-lived one from a program that just ended): stop that one and try again.
 fn start_wineserver(root: &Arm64Root) -> Result<()> {
-    let cmd = inside::command(&root.path(), None, &inside::wine_env(&[]), "/usr/bin/wineserver", &inside::strings(&["-p"])).timeout(SERVER_TIMEOUT);
+    let cmd = inside::command(&root.path(), None, &inside::wine_env(&[]), "/usr/bin/wineserver", &inside::strings(&["-p"]));
     let mut last = None;
     for _ in 0..5 {
-        let out = cmd.output()?;
-        if out.success {
-            return Ok(());
+        match run_detached(&cmd, SERVER_TIMEOUT)? {
+            Some(0) => return Ok(()),
+            code => last = Some(format!("`{cmd}` exited with {code:?}")),
         }
-        last = Some(cmd.failure(&out));
         stop_wineserver(root);
         sleep(Duration::from_millis(500));
     }
     bail!("cannot start the arm64 root's wineserver: {}", last.unwrap_or_default())
+}
+
+/// Runs `cmd` with its standard streams on /dev/null, within `limit`, and returns its exit
+/// code. For a command that leaves a daemon behind: the wineserver keeps the stderr it was
+/// given for as long as it runs, so a captured stream would hold `output()` until it exits.
+fn run_detached(cmd: &Cmd, limit: Duration) -> Result<Option<i32>> {
+    let handle = cmd.expression().stdin_null().stdout_null().stderr_null().unchecked().start().with_context(|| format!("cannot start `{cmd}`"))?;
+    match handle.wait_timeout(limit).with_context(|| format!("waiting for `{cmd}`"))? {
+        Some(out) => Ok(out.status.code()),
+        None => {
+            crate::cmd::kill_tree(&handle);
+            bail!("`{cmd}` did not return within {}", crate::cmd::human(limit))
+        }
+    }
+}
+
+/// Runs one program so Wine starts its services (services.exe, explorer, winedevice, rpcss…:
+/// about 4 s under qemu) now, under this command, rather than under the caller's first
+/// program, whose process group a deadline may kill with them.
+fn warm_up(root: &Arm64Root) -> Result<()> {
+    // Detached: the services keep the streams they were given for a while (2 s more).
+    let cmd = wine_command(&root.path(), None, "cmd", &inside::strings(&["/c", "exit"]), &[]);
+    if run_detached(&cmd, SERVER_TIMEOUT * 2)? != Some(0) {
+        // Once more, captured, for the message.
+        cmd.timeout(SERVER_TIMEOUT * 2).run().context("the arm64 root's Wine does not start (`wine cmd /c exit`)")?;
+    }
+    Ok(())
 }
 
 impl Drop for Shared {
