@@ -61,7 +61,7 @@ pub fn diagnostics(row: &PoolRow, installed: &Installed, url: &str, json: &Value
         WorkerArch::Arm64 => &["arm64"],
     };
     if !allowed_arch.contains(&shim_arch.as_str()) {
-        problems.push(format!("shim.arch: {shim_arch:?} cannot run in a {} worker", row.worker));
+        problems.push(format!("shim.arch: {shim_arch:?} cannot run in an {} worker", row.worker));
     }
     let image = expected_image(row);
     let folder = &image[..image.rfind('\\').unwrap_or(0)];
@@ -146,7 +146,7 @@ mod tests {
         let text = problems.join("\n");
         assert!(text.contains(r#"process.machine: "arm64" (expected "x64")"#), "{text}");
         assert!(text.contains(r#"process.emulated: false (expected true)"#), "{text}");
-        assert!(text.contains(r#"shim.arch: "arm64" cannot run in a x64 worker"#), "{text}");
+        assert!(text.contains(r#"shim.arch: "arm64" cannot run in an x64 worker"#), "{text}");
     }
 
     #[test]

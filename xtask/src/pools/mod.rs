@@ -195,7 +195,7 @@ fn place(row: &PoolRow, windows: Option<HostMachine>) -> Result<Place, String> {
         (None, HostMachine::Arm64, WorkerArch::Arm64) if cfg!(target_arch = "x86_64") => Ok(Place::EmulatedArm64),
         // docs/pools.md, "ARM64 under emulation": x64 and x86 code in an ARM64 Windows process
         // needs an emulator DLL that no Debian package ships.
-        (None, HostMachine::Arm64, worker) => Err(format!("a {worker} worker on ARM64 needs Windows on ARM64: runs in the windows-11-arm job")),
+        (None, HostMachine::Arm64, worker) => Err(format!("an {worker} worker on ARM64 needs Windows on ARM64 (x64 and x86 code in an ARM64 process needs an emulator DLL no Debian package ships): runs in the windows-11-arm job")),
         (None, HostMachine::X64, _) => Err("needs an x86_64 Linux machine with Wine, or x64 Windows".to_string()),
     }
 }

@@ -188,7 +188,7 @@ pub fn load(root: &Path) -> Result<Vec<PoolRow>> {
         let choice = worker_arch(raw.host, attributes);
         let worker = *raw.worker.get_ref();
         if worker != choice.worker {
-            return Err(doc.error_at(raw.worker.span(), format!("WAS starts a {} worker for this pool on an {} host, not {worker}", choice.worker, raw.host)));
+            return Err(doc.error_at(raw.worker.span(), format!("WAS starts an {} worker for this pool on an {} host, not {worker}", choice.worker, raw.host)));
         }
         match (&raw.uncertain, choice.documented) {
             (None, false) => {
@@ -204,7 +204,7 @@ pub fn load(root: &Path) -> Result<Vec<PoolRow>> {
             Platform::X86 => worker == WorkerArch::X86,
         };
         if !fits {
-            return Err(doc.error_at(raw.package.span(), format!("the {package} package does not serve a {worker} worker on an {} host", raw.host)));
+            return Err(doc.error_at(raw.package.span(), format!("the {package} package does not serve an {worker} worker on an {} host", raw.host)));
         }
         rows.push(PoolRow {
             name: name.clone(),
@@ -275,7 +275,7 @@ mod tests {
             (HostMachine::Arm64, WorkerArch::X64),
             (HostMachine::Arm64, WorkerArch::X86),
         ] {
-            assert!(have.contains(&want), "no row for a {} worker on {}", want.1, want.0);
+            assert!(have.contains(&want), "no row for an {} worker on {}", want.1, want.0);
         }
         assert_eq!(rows.iter().filter(|r| r.uncertain.is_some()).count(), 1);
     }
@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn a_row_whose_worker_disagrees_with_was_points_at_its_line() {
         let err = load_text("[[pool]]\nname = \"p\"\nhost = \"arm64\"\nenable32BitAppOnWin64 = false\nworker = \"arm64\"\npackage = \"arm64\"\n").unwrap_err().to_string();
-        assert!(err.contains("matrix.toml:5:10") && err.contains("WAS starts a x64 worker"), "{err}");
+        assert!(err.contains("matrix.toml:5:10") && err.contains("WAS starts an x64 worker"), "{err}");
     }
 
     #[test]
@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn a_package_that_cannot_serve_the_row_is_refused() {
         let err = load_text("[[pool]]\nname = \"p\"\nhost = \"arm64\"\nenable32BitAppOnWin64 = false\nworker = \"x64\"\npackage = \"x64\"\n").unwrap_err().to_string();
-        assert!(err.contains("the x64 package does not serve a x64 worker on an arm64 host"), "{err}");
+        assert!(err.contains("the x64 package does not serve an x64 worker on an arm64 host"), "{err}");
     }
 
     #[test]
