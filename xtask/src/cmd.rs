@@ -14,7 +14,9 @@ use std::{
 
 use anyhow::{Result, bail};
 
+mod groups;
 mod running;
+pub use groups::end_children_on_interrupt;
 pub use running::Running;
 
 /// Wall-clock nanoseconds spent in child processes, summed over all threads.

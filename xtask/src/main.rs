@@ -188,6 +188,7 @@ enum ToolchainAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     ignore_compiler_flags_from_environment();
+    cmd::end_children_on_interrupt();
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

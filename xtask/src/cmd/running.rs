@@ -22,6 +22,8 @@ pub struct Running {
     stdout: Arc<Stream>,
     stderr: Arc<Stream>,
     readers: Vec<JoinHandle<()>>,
+    /// Listed for the interrupt handler while the process may run (`groups`).
+    _listed: super::groups::Listed,
 }
 
 /// How a stopped command ended.
@@ -76,7 +78,8 @@ impl Cmd {
         let stdout = Arc::new(Stream::default());
         let stderr = Arc::new(Stream::default());
         let readers = vec![collect(stdout_read, stdout.clone()), collect(stderr_read, stderr.clone())];
-        Ok(Running { line: self.to_string(), handle, stdin: None, stdout, stderr, readers })
+        let _listed = super::groups::list(handle.pids());
+        Ok(Running { line: self.to_string(), handle, stdin: None, stdout, stderr, readers, _listed })
     }
 }
 
