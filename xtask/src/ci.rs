@@ -44,16 +44,17 @@ enum IisEdition {
     Client,
 }
 
+/// The PowerShell that enables IIS with appcmd on Windows Server (docs/pools.md, "Configuring IIS").
+pub const ENABLE_IIS_SERVER: &str = "Install-WindowsFeature Web-Server,Web-Scripting-Tools,Web-Http-Tracing -IncludeManagementTools";
+/// The same on Windows 11. UNCERTAIN (docs/pools.md): enabling IIS on the hosted windows-11-arm
+/// image is unconfirmed by any source; the job's step is where it is measured.
+pub const ENABLE_IIS_CLIENT: &str = "Enable-WindowsOptionalFeature -Online -All -NoRestart -FeatureName IIS-WebServerRole,IIS-WebServer,IIS-CommonHttpFeatures,IIS-HttpErrors,IIS-RequestFiltering,IIS-HttpLogging,IIS-HttpTracing,IIS-ManagementScriptingTools";
+
 impl IisEdition {
-    /// The PowerShell that enables IIS with appcmd (docs/pools.md, "Configuring IIS").
     fn enable(self) -> &'static str {
         match self {
-            IisEdition::Server => "Install-WindowsFeature Web-Server,Web-Scripting-Tools,Web-Http-Tracing -IncludeManagementTools",
-            // UNCERTAIN (docs/pools.md): enabling IIS on the hosted windows-11-arm image is
-            // unconfirmed by any source; this step is where it is measured.
-            IisEdition::Client => {
-                "Enable-WindowsOptionalFeature -Online -All -NoRestart -FeatureName IIS-WebServerRole,IIS-WebServer,IIS-CommonHttpFeatures,IIS-HttpErrors,IIS-RequestFiltering,IIS-HttpLogging,IIS-HttpTracing,IIS-ManagementScriptingTools"
-            }
+            IisEdition::Server => ENABLE_IIS_SERVER,
+            IisEdition::Client => ENABLE_IIS_CLIENT,
         }
     }
 }
@@ -159,7 +160,7 @@ mod tests {
         let jobs: Vec<&String> = jobs.iter().filter(|j| j.contains("runs-on: windows")).collect();
         assert_eq!(jobs.len(), 3, "{workflow}");
         for job in jobs {
-            let iis_enable = if job.contains("runs-on: windows-11-arm") { "Enable-WindowsOptionalFeature -Online -All -NoRestart -FeatureName IIS-WebServerRole" } else { "Install-WindowsFeature Web-Server" };
+            let iis_enable = if job.contains("runs-on: windows-11-arm") { ENABLE_IIS_CLIENT } else { ENABLE_IIS_SERVER };
             let order = ["cargo test --workspace", "cargo xtask pools --allow-system-changes", iis_enable, "cargo xtask pools --host iis --upgrade"];
             let at: Vec<Option<usize>> = order.iter().map(|step| job.find(step)).collect();
             assert!(at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1]), "steps missing or out of order in:\n{job}");

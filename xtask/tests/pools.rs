@@ -23,7 +23,7 @@ fn full_run() -> Option<&'static Run> {
     static RUN: OnceLock<Option<Run>> = OnceLock::new();
     RUN.get_or_init(|| {
         if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-            eprintln!("note: on Windows the CI jobs run `cargo xtask pools` as their own steps (see .github/workflows/ci.yml)");
+            missing("an x86_64 Linux machine (the stand-in rows run under Wine and qemu there)", "run these tests on x86_64 Linux; Windows runs `cargo xtask pools` itself");
             return None;
         }
         let (tmp, dir) = copy_checkout("archway");
@@ -65,6 +65,7 @@ fn detail(run: &Run, row: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "the Windows CI jobs run `cargo xtask pools` (stand-in and real IIS) as workflow steps")]
 fn every_linux_row_runs_from_the_installed_package_or_the_run_fails() {
     let Some(run) = full_run() else { return };
     assert!(run.success || !in_ci(), "cargo xtask pools failed:\n{}\n{}", run.table, run.log);
@@ -91,6 +92,7 @@ fn every_linux_row_runs_from_the_installed_package_or_the_run_fails() {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "the Windows CI jobs run `cargo xtask pools` (stand-in and real IIS) as workflow steps")]
 fn each_planted_fault_is_reported_by_name() {
     let Some(run) = full_run() else { return };
     let faults: Vec<&str> = run.table.lines().filter(|l| l.contains(" · fault: ")).collect();
@@ -106,6 +108,7 @@ fn each_planted_fault_is_reported_by_name() {
 /// The checks catch a worker of the wrong architecture: started as x86 for the x64 pool (as a
 /// WAS that ignored enable32BitAppOnWin64=false would), the row fails naming the machine.
 #[test]
+#[cfg_attr(windows, ignore = "the Windows CI jobs run `cargo xtask pools` (stand-in and real IIS) as workflow steps")]
 fn a_worker_started_against_the_was_rule_fails_its_row() {
     let Some(run) = full_run() else { return };
     if !passed_or_missing(run, "x64") {

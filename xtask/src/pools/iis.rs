@@ -66,9 +66,10 @@ impl Tools {
         let appcmd = windir.join(r"system32\inetsrv\appcmd.exe");
         if !appcmd.is_file() {
             bail!(
-                "{} is missing: IIS is not enabled. Windows Server: `Install-WindowsFeature Web-Server,Web-Scripting-Tools`; \
-                 Windows 11: `Enable-WindowsOptionalFeature -Online -All -NoRestart -FeatureName IIS-WebServerRole,IIS-WebServer,IIS-ManagementScriptingTools`",
-                appcmd.display()
+                "{} is missing: IIS is not enabled. Windows Server: `{}`; Windows 11: `{}`",
+                appcmd.display(),
+                crate::ci::ENABLE_IIS_SERVER,
+                crate::ci::ENABLE_IIS_CLIENT
             );
         }
         Ok(Tools { appcmd, msiexec: windir.join(r"system32\msiexec.exe"), logs })
@@ -144,39 +145,46 @@ impl Sequence<'_> {
     pub fn run(self) -> Result<Vec<Line>> {
         let Sequence { tools, system, rows, msi: (msi, installed), next } = self;
         let mut lines = Vec::new();
-        step(system, tools.msiexec("/i", msi, "install.log"), "install")?;
-        expect_module(system, tools, true)?;
-        let mut ports = Vec::new();
-        for _ in rows {
-            ports.push(system.free_port()?);
-        }
-        let apphost = AppHost::new(rows, |i| ports[i], |r| format!(r"C:\inetpub\archway-{}", r.name));
-        for site in &apphost.pools {
-            std::fs::create_dir_all(&site.physical_path).ok();
-        }
-        for args in apphost.appcmd_create() {
-            step(system, tools.appcmd(&args), "create the pools")?;
-        }
-        let result = serve_all(system, &apphost, installed, "", &mut lines).and_then(|()| {
+        msiexec(system, tools, "/i", msi, "install.log", "install")?;
+        // From here on the product is installed: whatever fails, it is removed again.
+        let mut current = msi;
+        let mut apphost = None;
+        let result = (|| -> Result<()> {
+            expect_module(system, tools, true)?;
+            let mut ports = Vec::new();
+            for _ in rows {
+                ports.push(system.free_port()?);
+            }
+            let made = apphost.insert(AppHost::new(rows, |i| ports[i], |r| format!(r"C:\inetpub\archway-{}", r.name)));
+            for site in &made.pools {
+                std::fs::create_dir_all(&site.physical_path).with_context(|| format!("cannot create the site folder {}", site.physical_path))?;
+            }
+            for args in made.appcmd_create() {
+                step(system, tools.appcmd(&args), "create the pools")?;
+            }
+            serve_all(system, made, installed, "", &mut lines)?;
             let Some((next, upgraded)) = next else { return Ok(()) };
             // The seed's upgrade break: a running pool that finds its DLL gone after an upgrade.
-            step(system, tools.msiexec("/i", next, "upgrade.log"), "upgrade while the pools run")?;
+            msiexec(system, tools, "/i", next, "upgrade.log", "upgrade while the pools run")?;
+            current = next;
             expect_module(system, tools, true)?;
-            for site in &apphost.pools {
+            for site in &made.pools {
                 step(system, tools.appcmd(&["recycle".into(), "apppool".into(), format!("/apppool.name:{}", site.row.name)]), "recycle")?;
             }
-            serve_all(system, &apphost, upgraded, " · after upgrade", &mut lines)?;
-            step(system, tools.msiexec("/x", next, "uninstall.log"), "uninstall").map(drop)
-        });
-        let removed = match (&result, next) {
-            (Ok(()), None) => step(system, tools.msiexec("/x", msi, "uninstall.log"), "uninstall").map(drop),
-            _ => Ok(()),
-        };
-        for args in apphost.appcmd_delete() {
-            let _ = system.run(tools.appcmd(&args));
+            serve_all(system, made, upgraded, " · after upgrade", &mut lines)
+        })();
+        let removed = msiexec(system, tools, "/x", current, "uninstall.log", "uninstall");
+        for args in apphost.iter().flat_map(AppHost::appcmd_delete) {
+            if let Err(e) = step(system, tools.appcmd(&args), "remove the pools") {
+                eprintln!("warning: {e:#}");
+            }
         }
-        result?;
-        removed?;
+        match (result, removed) {
+            (Err(e), Err(also)) => return Err(e.context(format!("and the cleanup could not uninstall: {also:#}"))),
+            (Err(e), Ok(_)) => return Err(e),
+            (Ok(()), Err(e)) => return Err(e),
+            (Ok(()), Ok(_)) => {}
+        }
         expect_module(system, tools, false)?;
         let mut done = line(&rows[0], "IIS", "", 0, Outcome::Passed);
         done.row = format!("uninstall · {} package", rows[0].package.name());
@@ -222,19 +230,61 @@ fn serve_all(system: &mut dyn System, apphost: &AppHost, installed: &Installed, 
 fn step(system: &mut dyn System, cmd: Cmd, what: &str) -> Result<crate::cmd::Output> {
     let shown = cmd.to_string();
     let out = system.run(cmd).with_context(|| format!("{what}: {shown}"))?;
-    // msiexec: 3010 is success with a reboot wanted (docs/pools.md, "Configuring IIS").
-    if !out.success && out.code != Some(3010) {
+    if !out.success {
         bail!("{what} failed (exit {:?}): {shown}\n{}{}", out.code, out.stdout, out.stderr);
     }
     Ok(out)
 }
 
-/// Whether `appcmd list module` shows the module as registered (or not).
+/// msiexec `action` on `msi` with a verbose log; 3010 and 1641 are success with a restart wanted
+/// (docs/pools.md, "Configuring IIS"). A failure carries the log's error lines.
+fn msiexec(system: &mut dyn System, tools: &Tools, action: &str, msi: &Path, log: &str, what: &str) -> Result<()> {
+    let cmd = tools.msiexec(action, msi, log);
+    let shown = cmd.to_string();
+    let out = system.run(cmd).with_context(|| format!("{what}: {shown}"))?;
+    if out.success || matches!(out.code, Some(3010 | 1641)) {
+        return Ok(());
+    }
+    let path = tools.logs.join(log);
+    let relevant = std::fs::read(&path).map(|bytes| relevant_log_lines(&log_text(&bytes))).unwrap_or_default();
+    bail!("{what} failed (exit {:?}): {shown}\nlog {}:\n{relevant}", out.code, path.display());
+}
+
+/// A Windows Installer log as text: UTF-16LE when it starts with its byte-order mark, else bytes
+/// in the ANSI code page read as UTF-8 where they are.
+fn log_text(bytes: &[u8]) -> String {
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => {
+            let units: Vec<u16> = rest.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            String::from_utf16_lossy(&units)
+        }
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// The lines of a verbose log that say why it failed: errors, `Return value 3` and the few
+/// lines before each, or the last lines when there is none.
+fn relevant_log_lines(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut keep = std::collections::BTreeSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains("Return value 3") || line.contains("Error ") || line.contains("error ") {
+            keep.extend(i.saturating_sub(3)..=i);
+        }
+    }
+    if keep.is_empty() {
+        keep.extend(lines.len().saturating_sub(20)..lines.len());
+    }
+    keep.into_iter().take(60).map(|i| lines[i]).collect::<Vec<_>>().join("\n")
+}
+
+/// Whether IIS's `globalModules` lists the module (what `appcmd install module`, run by the
+/// MSI's custom action, adds; `uninstall module` removes it).
 fn expect_module(system: &mut dyn System, tools: &Tools, registered: bool) -> Result<()> {
-    let out = system.run(tools.appcmd(&["list".into(), "module".into(), format!("/name:{}", super::apphost::MODULE_NAME)]))?;
-    let listed = out.stdout.lines().any(|l| l.contains(&format!("MODULE \"{}\"", super::apphost::MODULE_NAME)));
+    let out = system.run(tools.appcmd(&["list".into(), "config".into(), "/section:system.webServer/globalModules".into()]))?;
+    let listed = out.stdout.lines().any(|l| l.contains(&format!("name=\"{}\"", super::apphost::MODULE_NAME)));
     match (registered, listed) {
-        (true, false) => bail!("the module is not registered after the install: `appcmd list module` says {:?}", out.stdout.trim()),
+        (true, false) => bail!("the module is not registered after the install: globalModules is {:?}", out.stdout.trim()),
         (false, true) => bail!("the module is still registered after the uninstall: {}", out.stdout.trim()),
         _ => Ok(()),
     }
@@ -247,7 +297,7 @@ fn next_version_package(project: &Project, platform: Platform) -> Result<PathBuf
         std::fs::remove_dir_all(&scratch)?;
     }
     let listed = Cmd::new("git").args(["ls-files", "-z"]).current_dir(&project.root).timeout(Duration::from_secs(60)).read()?;
-    for rel in listed.split('\0').filter(|s| !s.is_empty()) {
+    for rel in listed.split('\0').filter(|s| !s.is_empty() && project.root.join(s).is_file()) {
         let to = scratch.join(rel);
         std::fs::create_dir_all(to.parent().expect("has a folder"))?;
         std::fs::copy(project.root.join(rel), &to).with_context(|| format!("copying {rel}"))?;
@@ -263,10 +313,15 @@ fn next_version_package(project: &Project, platform: Platform) -> Result<PathBuf
     find_package(&scratch.join("target").join("dist"), platform)
 }
 
-/// The workspace version line with the patch number raised by one.
+/// `[workspace.package]`'s version line with the patch number raised by one.
 pub fn bump_version(cargo_toml: &str, [major, minor, patch]: [u16; 3]) -> Option<String> {
     let old = format!("version = \"{major}.{minor}.{patch}\"");
-    cargo_toml.contains(&old).then(|| cargo_toml.replacen(&old, &format!("version = \"{major}.{minor}.{}\"", patch + 1), 1))
+    let table = cargo_toml.find("[workspace.package]")?;
+    let end = cargo_toml[table + 1..].find("\n[").map_or(cargo_toml.len(), |i| table + 1 + i);
+    let at = table + cargo_toml[table..end].find(&old)?;
+    let mut out = cargo_toml.to_string();
+    out.replace_range(at..at + old.len(), &format!("version = \"{major}.{minor}.{}\"", patch + 1));
+    Some(out)
 }
 
 /// What IIS and Windows Installer logged, for a failed run: the module and WAS events, the
@@ -284,16 +339,13 @@ fn diagnostics(tools: &Tools, system: &mut dyn System) -> String {
     }
     for log in ["install.log", "upgrade.log", "uninstall.log"] {
         if let Ok(bytes) = std::fs::read(tools.logs.join(log)) {
-            // msiexec writes UTF-16LE logs.
-            let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-            let log_text = String::from_utf16_lossy(&units);
-            let tail: Vec<&str> = log_text.lines().rev().take(40).collect();
-            text.push_str(&format!("{log} (last lines):\n{}\n", tail.into_iter().rev().collect::<Vec<_>>().join("\n")));
+            text.push_str(&format!("{log}:\n{}\n", relevant_log_lines(&log_text(&bytes))));
         }
     }
     if let Some(windir) = std::env::var_os("windir") {
         let httperr = Path::new(&windir).join(r"System32\LogFiles\HTTPERR");
-        if let Some(newest) = std::fs::read_dir(&httperr).ok().and_then(|d| d.flatten().map(|e| e.path()).max()) {
+        let modified = |e: &std::fs::DirEntry| e.metadata().and_then(|m| m.modified()).ok();
+        if let Some(newest) = std::fs::read_dir(&httperr).ok().and_then(|d| d.flatten().max_by_key(modified)).map(|e| e.path()) {
             text.push_str(&format!("{}:\n{}\n", newest.display(), std::fs::read_to_string(&newest).unwrap_or_default()));
         }
     }

@@ -61,8 +61,8 @@ impl System for Recorder {
                 ok("")
             }
             ("appcmd.exe", "list") => match self.installed_version {
-                Some(_) => ok("MODULE \"archway\" ( image:%ProgramFiles%\\Archway\\archway.dll )\n"),
-                None => ok(""),
+                Some(_) => ok("<system.webServer>\n  <globalModules>\n    <add name=\"archway\" image=\"%ProgramFiles%\\Archway\\archway.dll\" />\n  </globalModules>\n</system.webServer>\n"),
+                None => ok("<system.webServer>\n  <globalModules>\n  </globalModules>\n</system.webServer>\n"),
             },
             ("appcmd.exe", "add") if arg(2) == "site" => {
                 let name = arg(3).trim_start_matches("/name:").to_string();
@@ -149,17 +149,17 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
     let commands: Vec<String> = system.commands.iter().map(|c| log(c)).collect();
     let expected = [
         "msiexec.exe /i archway-0.1.0-x64.msi /qn /norestart /l*v logs/install.log",
-        "appcmd.exe list module /name:archway",
+        "appcmd.exe list config /section:system.webServer/globalModules",
         "appcmd.exe add apppool /name:x64 /managedRuntimeVersion: /enable32BitAppOnWin64:false",
         r"appcmd.exe add site /name:x64 /id:101 /bindings:http/127.0.0.1:8001: /physicalPath:C:\inetpub\archway-x64",
         "appcmd.exe set app x64/ /applicationPool:x64",
         "msiexec.exe /i archway-0.1.1-x64.msi /qn /norestart /l*v logs/upgrade.log",
-        "appcmd.exe list module /name:archway",
+        "appcmd.exe list config /section:system.webServer/globalModules",
         "appcmd.exe recycle apppool /apppool.name:x64",
         "msiexec.exe /x archway-0.1.1-x64.msi /qn /norestart /l*v logs/uninstall.log",
         "appcmd.exe delete site x64",
         "appcmd.exe delete apppool x64",
-        "appcmd.exe list module /name:archway",
+        "appcmd.exe list config /section:system.webServer/globalModules",
     ];
     assert_eq!(commands, expected);
 }
@@ -210,10 +210,75 @@ fn a_failed_install_stops_before_any_pool_is_made_and_says_what_failed() {
 }
 
 #[test]
+fn a_failure_while_serving_still_uninstalls_and_removes_the_pools() {
+    /// IIS whose site answers 503.
+    struct Down(Recorder);
+    impl System for Down {
+        fn run(&mut self, cmd: Cmd) -> Result<Output> {
+            self.0.run(cmd)
+        }
+        fn get(&mut self, _: u16, _: &str) -> Result<(u16, String)> {
+            Ok((503, "Service Unavailable".into()))
+        }
+        fn free_port(&mut self) -> Result<u16> {
+            self.0.free_port()
+        }
+    }
+    let mut system = Down(Recorder::new());
+    let old = installed("0.1.0");
+    let rows = [x64_row()];
+    let tools = tools();
+    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None }.run().unwrap();
+    assert!(matches!(&lines[0].outcome, Outcome::Failed(p) if p[0].contains("503")), "{:?}", lines[0].outcome);
+    let commands = &system.0.commands;
+    let uninstall = commands.iter().position(|c| c.starts_with("msiexec.exe /x a.msi")).expect("uninstalled");
+    let removed = commands.iter().position(|c| c == "appcmd.exe delete apppool x64").expect("pool removed");
+    assert!(uninstall < removed, "{commands:?}");
+}
+
+#[test]
+fn a_failed_upgrade_uninstalls_what_is_installed_and_keeps_the_first_error() {
+    struct UpgradeFails(Recorder);
+    impl System for UpgradeFails {
+        fn run(&mut self, cmd: Cmd) -> Result<Output> {
+            if cmd.argv().iter().any(|a| a.contains("0.1.1")) && cmd.argv()[1] == "/i" {
+                self.0.commands.push("msiexec.exe /i (failing)".into());
+                return Ok(Output { success: false, code: Some(1603), stdout: String::new(), stderr: String::new() });
+            }
+            self.0.run(cmd)
+        }
+        fn get(&mut self, port: u16, path: &str) -> Result<(u16, String)> {
+            self.0.get(port, path)
+        }
+        fn free_port(&mut self) -> Result<u16> {
+            self.0.free_port()
+        }
+    }
+    let mut system = UpgradeFails(Recorder::new());
+    let (old, new) = (installed("0.1.0"), installed("0.1.1"));
+    let rows = [x64_row()];
+    let tools = tools();
+    let err = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a-0.1.0.msi"), &old), next: Some((Path::new("a-0.1.1.msi"), &new)) }
+        .run()
+        .unwrap_err();
+    assert!(format!("{err:#}").starts_with("upgrade while the pools run failed (exit Some(1603))"), "{err:#}");
+    assert!(system.0.commands.iter().any(|c| c.starts_with("msiexec.exe /x a-0.1.0.msi")), "{:?}", system.0.commands);
+}
+
+#[test]
+fn installer_logs_are_read_as_utf16_only_with_their_mark_and_their_errors_shown() {
+    let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("Action start\r\nReturn value 3.\r\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    assert_eq!(log_text(&utf16), "Action start\r\nReturn value 3.\r\n");
+    assert_eq!(log_text(b"plain ANSI log"), "plain ANSI log");
+    let text = (0..100).map(|i| format!("line {i}")).chain(["Return value 3.".to_string()]).collect::<Vec<_>>().join("\n");
+    assert_eq!(relevant_log_lines(&text), "line 97\nline 98\nline 99\nReturn value 3.");
+}
+
+#[test]
 fn the_version_bump_raises_only_the_workspace_patch() {
-    let toml = "[workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\n[dependencies]\nx = { version = \"0.1.0\" }\n";
+    let toml = "[dependencies]\ny = { version = \"0.1.0\" }\n[workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\n[dependencies]\nx = { version = \"0.1.0\" }\n";
     let bumped = bump_version(toml, [0, 1, 0]).unwrap();
-    assert!(bumped.starts_with("[workspace.package]\nversion = \"0.1.1\"\n"), "{bumped}");
-    assert!(bumped.contains("x = { version = \"0.1.0\" }"));
+    assert!(bumped.contains("[workspace.package]\nversion = \"0.1.1\"\n"), "{bumped}");
+    assert!(bumped.contains("y = { version = \"0.1.0\" }") && bumped.contains("x = { version = \"0.1.0\" }"), "{bumped}");
     assert!(bump_version(toml, [9, 9, 9]).is_none());
 }
