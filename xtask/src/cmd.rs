@@ -142,8 +142,12 @@ impl Cmd {
         if let Some(dir) = &self.cwd {
             expr = expr.dir(dir);
         }
-        for (k, v) in &self.env {
-            expr = expr.env(k, v);
+        // duct applies the innermost `env` last, so the first call would win: keep only the
+        // last value given for each variable, as `std::process::Command` does.
+        for (i, (k, v)) in self.env.iter().enumerate() {
+            if !self.env[i + 1..].iter().any(|(later, _)| later == k) {
+                expr = expr.env(k, v);
+            }
         }
         for k in &self.env_remove {
             expr = expr.env_remove(k);
@@ -257,6 +261,12 @@ mod tests {
         let out = Cmd::new("sh").args(["-c", "echo started; setsid sleep 30 & exit 0"]).timeout(Duration::from_secs(20)).run().unwrap();
         assert_eq!(out.stdout, "started\n");
         assert!(started.elapsed() < Duration::from_secs(10), "waited for the daemon");
+    }
+
+    #[test]
+    fn the_last_value_given_for_a_variable_wins() {
+        let out = Cmd::new("sh").args(["-c", "echo $ARCHWAY_T"]).env("ARCHWAY_T", "first").env("ARCHWAY_T", "last").read().unwrap();
+        assert_eq!(out, "last");
     }
 
     #[test]
