@@ -131,9 +131,9 @@ impl<'h> Engine<'h> {
         let _ = std::fs::remove_file(&staged);
         args.extend(["/qn".to_string(), "/l*v".to_string(), self.host.windows_path(&staged)?]);
         let cmd = if self.trace {
-            // The host's own WINEDEBUG=-all wins over a second value for the same variable (the
-            // first `Cmd::env` wins), so the trace is asked for inside Windows: a Wine child
-            // process takes WINEDEBUG from its Windows environment. No argument has a space.
+            // The trace is asked for inside Windows (a Wine child process takes WINEDEBUG from
+            // its Windows environment), which works on every host, the emulated root's included,
+            // whose command starts from an empty environment. No argument has a space.
             let traced: Vec<String> = ["/c", "set", "WINEDEBUG=+msi&&", "msiexec"].iter().map(|a| a.to_string()).chain(args.iter().cloned()).collect();
             self.host.command("cmd", &traced, &[])
         } else {

@@ -146,8 +146,16 @@ fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &P
                 Some(wine) => wine32::Wine32::open(&wine, &state.join("wine-x86")).map(|h| (Box::new(h) as Box<dyn WindowsHost>, false)).map_err(|e| skip(format!("{e:#}"))),
             }
         }
+        // Measured (docs/pools.md, "Running Windows workers on Linux"): Wine on x86_64 refuses an
+        // Arm64 package, and the emulated root's arm64 Wine 8 installs both Program Files
+        // folders' files into C:\ even with ProgramFilesFolder/ProgramFiles64Folder given on the
+        // command line (the prefix's ProgramFilesDir values are right), so the x86 archway.dll
+        // and the Arm64X forwarder overwrite each other: no manifest check can pass there.
         Platform::Arm64 => Err(Skip::Elsewhere(
-            "Wine on x86_64 refuses an Arm64 package (platform unsupported); the arm64 Wine of the emulated ARM64 root is not wired into the engine yet".into(),
+            "Wine on x86_64 refuses an Arm64 package, and the emulated root's arm64 Wine 8 puts both Program Files folders at C:\\ \
+             (command-line ProgramFilesFolder/ProgramFiles64Folder are ignored), so its x86 and forwarder archway.dll collide; \
+             the windows-11-arm job installs it with Windows Installer"
+                .into(),
         )),
     };
     let (host, wow64) = opened?;
