@@ -216,7 +216,14 @@ impl fmt::Display for Cmd {
                 format!("'{}'", s.replace('\'', r"'\''"))
             }
         };
-        let words: Vec<String> = self.argv().iter().map(|a| quote(a)).collect();
+        // A message stays readable however many arguments there are (a build of 100,000
+        // sources): the first ones, then how many more.
+        const SHOWN: usize = 24;
+        let argv = self.argv();
+        let mut words: Vec<String> = argv.iter().take(SHOWN).map(|a| quote(a)).collect();
+        if argv.len() > SHOWN {
+            words.push(format!("… ({} more arguments)", argv.len() - SHOWN));
+        }
         f.write_str(&words.join(" "))
     }
 }
@@ -261,6 +268,14 @@ mod tests {
         let out = Cmd::new("sh").args(["-c", "echo started; setsid sleep 30 & exit 0"]).timeout(Duration::from_secs(20)).run().unwrap();
         assert_eq!(out.stdout, "started\n");
         assert!(started.elapsed() < Duration::from_secs(10), "waited for the daemon");
+    }
+
+    #[test]
+    fn a_long_command_line_is_shown_short() {
+        let cmd = Cmd::new("lld-link").args((0..100_000).map(|i| format!("u{i}.obj")));
+        let shown = cmd.to_string();
+        assert!(shown.ends_with("u22.obj … (99977 more arguments)"), "{shown}");
+        assert_eq!(cmd.argv().len(), 100_001, "fingerprints still see every argument");
     }
 
     #[test]
