@@ -40,9 +40,6 @@ pub struct Call {
     pub log_path: PathBuf,
     /// The log's text (empty when msiexec wrote none).
     pub log: String,
-    /// Wine's own trace of its msi.dll (`WINEDEBUG=+msi`) when the engine was asked for it:
-    /// the file and component decisions the verbose log does not show.
-    pub trace: String,
 }
 
 impl Call {
@@ -145,12 +142,11 @@ impl<'h> Engine<'h> {
         let log_path = self.logs.join(&name);
         let bytes = std::fs::read(&staged).unwrap_or_default();
         std::fs::write(&log_path, &bytes).with_context(|| format!("cannot keep the log at {}", log_path.display()))?;
-        let trace = if self.trace { out.stderr } else { String::new() };
         if self.trace {
             let path = log_path.with_extension("trace");
-            std::fs::write(&path, &trace).with_context(|| format!("cannot keep the trace at {}", path.display()))?;
+            std::fs::write(&path, &out.stderr).with_context(|| format!("cannot keep the trace at {}", path.display()))?;
         }
-        Ok(Call { command, status: out.code, log_path, log: log::decode(&bytes), trace })
+        Ok(Call { command, status: out.code, log_path, log: log::decode(&bytes) })
     }
 }
 
@@ -166,7 +162,7 @@ mod tests {
     #[test]
     fn labels_become_file_names_and_codes_read_as_windows_codes() {
         assert_eq!(slug("install 0.1.0.0 (late RemoveExistingProducts)"), "install-0.1.0.0--late-RemoveExistingProducts-");
-        let call = |status| Call { command: String::new(), status, log_path: PathBuf::new(), log: String::new(), trace: String::new() };
+        let call = |status| Call { command: String::new(), status, log_path: PathBuf::new(), log: String::new() };
         assert!(call(Some(0)).succeeded());
         assert!(call(Some(67)).code().starts_with("1603"));
         assert!(call(None).code().contains("killed"));

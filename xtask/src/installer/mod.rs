@@ -59,6 +59,10 @@ pub struct CycleArgs {
     /// Fail when a platform cannot run here (default under CI=true).
     #[arg(long)]
     pub require_all: bool,
+    /// Also keep Wine's msi.dll trace (`WINEDEBUG=+msi`) beside each log as `.trace`: Wine's
+    /// verbose log records no file decisions, the trace does.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -106,7 +110,7 @@ fn run_cycle(args: &CycleArgs) -> Result<()> {
     let mut failed = Vec::new();
     let mut missing = Vec::new();
     for platform in platforms {
-        match cycle_platform(platform, &current, &next_set, &state) {
+        match cycle_platform(platform, &current, &next_set, &state, args.trace) {
             Ok(steps) => {
                 if steps.iter().any(|s| !s.passed) {
                     failed.push(platform.to_string());
@@ -130,7 +134,7 @@ fn run_cycle(args: &CycleArgs) -> Result<()> {
 }
 
 /// One platform's cycle on the host that fits it; prints its table.
-fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &Path) -> Result<Vec<cycle::Step>, Skip> {
+fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &Path, trace: bool) -> Result<Vec<cycle::Step>, Skip> {
     let opened: Result<(Box<dyn WindowsHost>, bool), Skip> = match platform {
         Platform::X64 if !cfg!(all(unix, target_arch = "x86_64")) => Err(Skip::Elsewhere("Wine's x64 engine runs on x86_64 Linux".into())),
         Platform::X64 => match HostWine::find() {
@@ -168,6 +172,7 @@ fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &P
         let logs = state.join("logs").join(platform.to_string());
         let _ = std::fs::remove_dir_all(&logs);
         let engine = Engine::new(host.as_ref(), &logs)?;
+        let engine = if trace { engine.with_trace() } else { engine };
         let steps = cycle::run(&engine, &old, &new, wow64)?;
         println!("{}", cycle::render(&format!("{platform}: {} -> {} with Wine's msiexec on {}", old.version, new.version, host.describe()), &steps));
         Ok(steps)

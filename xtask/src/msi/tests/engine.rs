@@ -134,7 +134,7 @@ fn replay(engine: &Engine, dir: &Path, old: &Path, old_shim: &[u8], fault: Fault
         Ok(_) => panic!("{label}: C:\\{SHIM} holds bytes of neither package"),
     };
     let mut evidence = log::action_lines(&upgrade.log, "RemoveExistingProducts");
-    evidence.extend(decisions(&upgrade.trace));
+    evidence.extend(decisions(&std::fs::read_to_string(upgrade.log_path.with_extension("trace")).unwrap_or_default()));
     let listed: Vec<String> = products::installed(host).unwrap().into_iter().filter(|p| p.name == "Archway").map(|p| format!("{} {}", p.version, p.code)).collect();
     evidence.push(format!("installed products after the upgrade: {}", listed.join(", ")));
     evidence.push(format!("lint ({}): {}", rules.join(", "), report.lines().filter(|l| rules.iter().any(|r| l.contains(r))).map(str::trim).collect::<Vec<_>>().join(" | ")));
