@@ -197,7 +197,7 @@ pub(crate) fn kill_tree(handle: &duct::Handle) {
 /// "90 s", "15 min": a limit as people say it.
 pub fn human(limit: Duration) -> String {
     let secs = limit.as_secs_f64();
-    if secs >= 120.0 && limit.as_secs() % 60 == 0 {
+    if secs >= 120.0 && limit.as_secs().is_multiple_of(60) {
         format!("{} min", limit.as_secs() / 60)
     } else if secs >= 1.0 {
         format!("{} s", (secs * 10.0).round() / 10.0)

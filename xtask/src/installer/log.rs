@@ -35,9 +35,7 @@ pub fn excerpt(text: &str, max: usize) -> Vec<String> {
     let mut keep = vec![false; lines.len()];
     for (i, line) in lines.iter().enumerate() {
         if alarming(line) {
-            for k in i.saturating_sub(2)..(i + 3).min(lines.len()) {
-                keep[k] = true;
-            }
+            keep[i.saturating_sub(2)..(i + 3).min(lines.len())].iter_mut().for_each(|k| *k = true);
         }
     }
     if !keep.contains(&true) {

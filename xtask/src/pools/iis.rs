@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::{Line, Outcome, apphost::AppHost, check, find_package, install::Installed, line, rows::PoolRow, standin};
-use crate::{cmd::Cmd, msi::Platform, project::Project};
+use crate::{cmd::Cmd, installer::log, msi::Platform, project::Project};
 
 const MSIEXEC_TIMEOUT: Duration = Duration::from_secs(600);
 const APPCMD_TIMEOUT: Duration = Duration::from_secs(120);
@@ -214,10 +214,8 @@ fn serve_all(system: &mut dyn System, apphost: &AppHost, installed: &Installed, 
                 Err(e) => problems.push(format!("{e:#}")),
             }
         }
-        if let Some(why) = &row.uncertain {
-            if !problems.is_empty() {
-                problems.insert(0, format!("this row is UNCERTAIN ({why}); what IIS did is measured below — update matrix.toml and docs/pools.md"));
-            }
+        if let (Some(why), false) = (&row.uncertain, problems.is_empty()) {
+            problems.insert(0, format!("this row is UNCERTAIN ({why}); what IIS did is measured below — update matrix.toml and docs/pools.md"));
         }
         let outcome = if problems.is_empty() { Outcome::Passed } else { Outcome::Failed(problems) };
         let mut l = line(row, "IIS", &module, served, outcome);
@@ -246,36 +244,8 @@ fn msiexec(system: &mut dyn System, tools: &Tools, action: &str, msi: &Path, log
         return Ok(());
     }
     let path = tools.logs.join(log);
-    let relevant = std::fs::read(&path).map(|bytes| relevant_log_lines(&log_text(&bytes))).unwrap_or_default();
+    let relevant = std::fs::read(&path).map(|bytes| log::excerpt(&log::decode(&bytes), 40).join("\n")).unwrap_or_default();
     bail!("{what} failed (exit {:?}): {shown}\nlog {}:\n{relevant}", out.code, path.display());
-}
-
-/// A Windows Installer log as text: UTF-16LE when it starts with its byte-order mark, else bytes
-/// in the ANSI code page read as UTF-8 where they are.
-fn log_text(bytes: &[u8]) -> String {
-    match bytes {
-        [0xFF, 0xFE, rest @ ..] => {
-            let units: Vec<u16> = rest.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-            String::from_utf16_lossy(&units)
-        }
-        _ => String::from_utf8_lossy(bytes).into_owned(),
-    }
-}
-
-/// The lines of a verbose log that say why it failed: errors, `Return value 3` and the few
-/// lines before each, or the last lines when there is none.
-fn relevant_log_lines(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut keep = std::collections::BTreeSet::new();
-    for (i, line) in lines.iter().enumerate() {
-        if line.contains("Return value 3") || line.contains("Error ") || line.contains("error ") {
-            keep.extend(i.saturating_sub(3)..=i);
-        }
-    }
-    if keep.is_empty() {
-        keep.extend(lines.len().saturating_sub(20)..lines.len());
-    }
-    keep.into_iter().take(60).map(|i| lines[i]).collect::<Vec<_>>().join("\n")
 }
 
 /// Whether IIS's `globalModules` lists the module (what `appcmd install module`, run by the
@@ -339,7 +309,7 @@ fn diagnostics(tools: &Tools, system: &mut dyn System) -> String {
     }
     for log in ["install.log", "upgrade.log", "uninstall.log"] {
         if let Ok(bytes) = std::fs::read(tools.logs.join(log)) {
-            text.push_str(&format!("{log}:\n{}\n", relevant_log_lines(&log_text(&bytes))));
+            text.push_str(&format!("{log}:\n{}\n", log::excerpt(&log::decode(&bytes), 40).join("\n")));
         }
     }
     if let Some(windir) = std::env::var_os("windir") {

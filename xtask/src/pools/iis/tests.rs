@@ -145,7 +145,8 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
             ("uninstall · x64 package".to_string(), Outcome::Passed)
         ]
     );
-    let log = |l: &str| l.replace('/', "/").replace(r"logs\", "logs/");
+    // The log folder joined on Windows reads `logs\x.log`; compare with `/`.
+    let log = |l: &str| l.replace(r"logs\", "logs/");
     let commands: Vec<String> = system.commands.iter().map(|c| log(c)).collect();
     let expected = [
         "msiexec.exe /i archway-0.1.0-x64.msi /qn /norestart /l*v logs/install.log",
@@ -263,15 +264,6 @@ fn a_failed_upgrade_uninstalls_what_is_installed_and_keeps_the_first_error() {
         .unwrap_err();
     assert!(format!("{err:#}").starts_with("upgrade while the pools run failed (exit Some(1603))"), "{err:#}");
     assert!(system.0.commands.iter().any(|c| c.starts_with("msiexec.exe /x a-0.1.0.msi")), "{:?}", system.0.commands);
-}
-
-#[test]
-fn installer_logs_are_read_as_utf16_only_with_their_mark_and_their_errors_shown() {
-    let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("Action start\r\nReturn value 3.\r\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
-    assert_eq!(log_text(&utf16), "Action start\r\nReturn value 3.\r\n");
-    assert_eq!(log_text(b"plain ANSI log"), "plain ANSI log");
-    let text = (0..100).map(|i| format!("line {i}")).chain(["Return value 3.".to_string()]).collect::<Vec<_>>().join("\n");
-    assert_eq!(relevant_log_lines(&text), "line 97\nline 98\nline 99\nReturn value 3.");
 }
 
 #[test]
