@@ -69,32 +69,7 @@ impl Site {
             std::fs::copy(bin.join(file), dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         }
         let windows = format!("C:\\{folder}");
-        let config = format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>
-<configuration>
-  <system.applicationHost>
-    <applicationPools>
-      <add name="arm64" enable32BitAppOnWin64="false" managedRuntimeVersion="" />
-    </applicationPools>
-    <sites>
-      <site name="arm64-root" id="1">
-        <application path="/" applicationPool="arm64">
-          <virtualDirectory path="/" physicalPath="{windows}" />
-        </application>
-        <bindings>
-          <binding protocol="http" bindingInformation="127.0.0.1:0:" />
-        </bindings>
-      </site>
-    </sites>
-  </system.applicationHost>
-  <system.webServer>
-    <globalModules>
-      <add name="archway" image="{windows}\archway_arm64.dll" />
-    </globalModules>
-  </system.webServer>
-</configuration>
-"#
-        );
+        let config = support::worker::config("arm64", &format!(r"{windows}\archway_arm64.dll"), "127.0.0.1:0:");
         std::fs::write(dir.join("applicationHost.config"), config).unwrap();
         Site { dir, windows }
     }

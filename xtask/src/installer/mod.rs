@@ -9,7 +9,6 @@ pub mod manifest;
 pub mod next;
 pub mod pool;
 pub mod products;
-pub mod wine32;
 
 use std::path::{Path, PathBuf};
 
@@ -145,9 +144,10 @@ fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &P
         Platform::X86 => {
             let required = std::env::var("ARCHWAY_WINE32").as_deref() == Ok("1");
             let skip = |why: String| if required { Skip::Missing(format!("{why} (ARCHWAY_WINE32=1 says it is installed)")) } else { Skip::BestEffort(why) };
-            match wine32::Wine32::find() {
+            // 32-bit Windows: the x86 package refuses 64-bit Windows by its launch condition.
+            match HostWine::find_32bit() {
                 None => Err(skip("32-bit Wine is not installed (dpkg --add-architecture i386; apt-get install wine32:i386)".into())),
-                Some(wine) => wine32::Wine32::open(&wine, &state.join("wine-x86")).map(|h| (Box::new(h) as Box<dyn WindowsHost>, false)).map_err(|e| skip(format!("{e:#}"))),
+                Some(wine) => HostWine::open_32bit(&wine, &state.join("wine-x86")).map(|h| (Box::new(h) as Box<dyn WindowsHost>, false)).map_err(|e| skip(format!("{e:#}"))),
             }
         }
         // Measured (docs/pools.md, "Running Windows workers on Linux"): Wine on x86_64 refuses an

@@ -1,6 +1,7 @@
-//! This machine's Wine as a Windows host: one prefix (64-bit, so x64 programs run directly and
-//! x86 programs through Wine's WOW64 when 32-bit Wine is installed), created once with a
-//! deadline, with a persistent wineserver while a session lasts so each program starts quickly.
+//! This machine's Wine as a Windows host: a prefix — 64-bit, where x64 programs run directly and
+//! x86 ones through Wine's WOW64 when 32-bit Wine is installed, or 32-bit (`WINEARCH=win32`),
+//! 32-bit Windows for the x86 package — created once with a deadline, with a persistent
+//! wineserver while a session lasts so each program starts quickly.
 
 use std::{
     path::{Path, PathBuf},
@@ -23,6 +24,8 @@ pub struct HostWine {
     wineserver: PathBuf,
     prefix: PathBuf,
     version: String,
+    /// A 32-bit prefix (`WINEARCH=win32`).
+    win32: bool,
 }
 
 impl HostWine {
@@ -39,12 +42,34 @@ impl HostWine {
         on_path("wine64").or_else(|| Some(PathBuf::from("/usr/lib/wine/wine64")).filter(|p| p.is_file())).or_else(|| on_path("wine"))
     }
 
-    /// Opens (creating when needed) the prefix at `prefix` and starts its wineserver.
+    /// The 32-bit loader (`wine` beside the 64-bit one, from Debian's `wine32:i386`), if installed.
+    pub fn find_32bit() -> Option<PathBuf> {
+        let wine64 = HostWine::find()?;
+        Some(wine64.with_file_name("wine")).filter(|p| p.is_file() && p != &wine64)
+    }
+
+    /// Opens (creating when needed) the 64-bit prefix at `prefix` and starts its wineserver.
     pub fn open(wine: &Path, prefix: &Path) -> Result<HostWine> {
+        HostWine::open_as(wine, prefix, false)
+    }
+
+    /// The same for a 32-bit prefix (32-bit Windows), with the 32-bit loader of [`find_32bit`].
+    pub fn open_32bit(wine: &Path, prefix: &Path) -> Result<HostWine> {
+        let host = HostWine::open_as(wine, prefix, true)?;
+        if host.drive_c().join("windows").join("syswow64").is_dir() {
+            bail!("{} is a 64-bit prefix; the 32-bit host needs its own (remove the folder)", prefix.display());
+        }
+        if !host.drive_c().join("windows").join("system32").join("kernel32.dll").is_file() {
+            bail!("the 32-bit Wine prefix {} has no kernel32.dll after wineboot: is wine32:i386 complete?", prefix.display());
+        }
+        Ok(host)
+    }
+
+    fn open_as(wine: &Path, prefix: &Path, win32: bool) -> Result<HostWine> {
         let wineserver = wine.with_file_name("wineserver");
         let wineserver = if wineserver.is_file() { wineserver } else { PathBuf::from("wineserver") };
         let version = Cmd::new(wine).arg("--version").timeout(Duration::from_secs(30)).read().unwrap_or_default();
-        let host = HostWine { wine: wine.to_path_buf(), wineserver, prefix: prefix.to_path_buf(), version };
+        let host = HostWine { wine: wine.to_path_buf(), wineserver, prefix: prefix.to_path_buf(), version, win32 };
         std::fs::create_dir_all(prefix).with_context(|| format!("cannot create the Wine prefix {}", prefix.display()))?;
         // `-p60`: the server stays up between programs (about 0.3 s a start instead of 2 s), and
         // goes 60 s after the last one even if this process never gets to `-k` it. It
@@ -60,18 +85,19 @@ impl HostWine {
     }
 
     fn base(&self, program: &Path) -> Cmd {
-        Cmd::new(program)
+        let cmd = Cmd::new(program)
             .env("WINEPREFIX", &self.prefix)
             .env("WINEDEBUG", "-all")
             // No Mono or Gecko install dialogs: nothing here is .NET or HTML.
-            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+        if self.win32 { cmd.env("WINEARCH", "win32") } else { cmd }
     }
 }
 
 impl WindowsHost for HostWine {
     fn describe(&self) -> String {
         let version = if self.version.is_empty() { "Wine" } else { self.version.as_str() };
-        format!("{version} ({})", std::env::consts::ARCH)
+        if self.win32 { format!("{version} (32-bit prefix)") } else { format!("{version} ({})", std::env::consts::ARCH) }
     }
 
     fn drive_c(&self) -> PathBuf {
