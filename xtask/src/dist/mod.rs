@@ -65,6 +65,17 @@ struct Manifest {
     packages: Vec<PlatformOutput>,
 }
 
+/// The package folder a verb works on: `given`, or `target/dist` freshly built by `dist` (the
+/// build is incremental, so an unchanged tree costs little). `who` prefixes the progress line.
+pub fn given_or_built(given: Option<&Path>, project: &Project, who: &str) -> Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir.to_path_buf());
+    }
+    eprintln!("[{who}] building the packages (`cargo xtask dist`)");
+    run(&Options { previous: None, jobs: None, no_provision: false })?;
+    Ok(project.target_dir.join("dist"))
+}
+
 pub fn run(opts: &Options) -> Result<()> {
     let project = Project::discover()?;
     let configs = layout::package_configs(&project.root)?;

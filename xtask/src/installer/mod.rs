@@ -35,7 +35,7 @@ pub enum Action {
         cargo xtask msi-engine cycle --platform x64\n  \
         cargo xtask msi-engine cycle --packages target/dist --next ../next/target/dist\n\n\
         Without --packages, `cargo xtask dist` builds the current set; without --next, the next-version set\n\
-        is built in target/archway/msi-engine/next (a copy of the checkout with the minor version bumped).\n\
+        is built in target/archway/next-version (a copy of the checkout with the minor version bumped).\n\
         x64 runs in a 64-bit Wine prefix, x86 in a 32-bit one (WINEARCH=win32: the x86 package refuses\n\
         64-bit Windows). arm64 needs an ARM64 Wine: Wine refuses an Arm64 package on x86_64.\n\
         Verbose logs are kept in target/archway/msi-engine/logs/<platform>/.\n\
@@ -94,17 +94,10 @@ fn run_cycle(args: &CycleArgs) -> Result<()> {
         platforms = vec![Platform::X64, Platform::X86];
     }
     let state = project.target_dir.join("archway").join("msi-engine");
-    let current = match &args.packages {
-        Some(dir) => dir.clone(),
-        None => {
-            eprintln!("[msi-engine] building the current packages (`cargo xtask dist`)");
-            crate::dist::run(&crate::dist::Options { previous: None, jobs: None, no_provision: false })?;
-            project.target_dir.join("dist")
-        }
-    };
+    let current = crate::dist::given_or_built(args.packages.as_deref(), &project, "msi-engine")?;
     let next_set = match &args.next {
         Some(dir) => dir.clone(),
-        None => next::build(&project, &state.join("next"))?,
+        None => next::build(&project, &next::scratch(&project))?,
     };
     let mut failed = Vec::new();
     let mut missing = Vec::new();

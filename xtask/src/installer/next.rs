@@ -12,13 +12,19 @@ use crate::{cmd::Cmd, fsx, project::Project};
 /// How long building the next-version set may take (a cold release build of every architecture).
 const DIST_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 
+/// The scratch copy every verb builds the next version in (kept between runs and verbs, so a
+/// second build is incremental).
+pub fn scratch(project: &Project) -> PathBuf {
+    project.target_dir.join("archway").join("next-version")
+}
+
 /// Builds the next-version set for `project` in `scratch` and returns its `target/dist` folder.
 pub fn build(project: &Project, scratch: &Path) -> Result<PathBuf> {
     let manifest = project.root.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
     let (bumped, next) = bump_minor(&text).with_context(|| format!("{}: cannot find the [workspace.package] version to bump", manifest.display()))?;
     sync_checkout(&project.root, scratch, &bumped)?;
-    eprintln!("[msi-engine] building the next-version set ({next}) in {}", scratch.display());
+    eprintln!("[next version] building the {next} packages in {}", scratch.display());
     let exe = std::env::current_exe().context("cannot find this xtask's own binary to build the next version with")?;
     let mut cmd = Cmd::new(exe).args(["dist", "--no-provision", "--jobs", "2"]).current_dir(scratch).env_remove("CARGO_TARGET_DIR").timeout(DIST_TIMEOUT);
     if let Ok(epoch) = std::env::var("SOURCE_DATE_EPOCH") {

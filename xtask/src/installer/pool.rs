@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use super::{cycle, engine::Engine, products};
 use crate::{
     msi::{self, PackageView, Platform},
-    pools::install::{Installed, read_installed},
+    pools::install::{Installed, empty_folders, read_installed},
     winhost::WindowsHost,
 };
 
@@ -40,12 +40,7 @@ pub fn install(host: &dyn WindowsHost, msi_path: &Path) -> Result<(Installed, Ve
     }
     let (installed, contents) = read_installed(msi_path, &host.drive_c())?;
     // Files an earlier run laid out by hand would otherwise stay (same version: not copied).
-    let mut folders: Vec<&Path> = installed.files.iter().filter_map(|f| f.host_path.parent()).collect();
-    folders.sort();
-    folders.dedup();
-    for folder in folders.into_iter().filter(|f| f.exists()) {
-        std::fs::remove_dir_all(folder).with_context(|| format!("cannot empty {} before installing", folder.display()))?;
-    }
+    empty_folders(&installed)?;
     let label = format!("pool install {}", installed.product_version);
     let call = engine.install(msi_path, &label, &[])?;
     if !call.succeeded() {

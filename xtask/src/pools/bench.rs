@@ -18,9 +18,8 @@ const REQUESTS: usize = 400;
 
 pub fn run() -> Result<()> {
     let project = Project::discover()?;
-    eprintln!("[bench pools] packages (`cargo xtask dist`, not timed)");
-    crate::dist::run(&crate::dist::Options { previous: None, jobs: None, no_provision: false })?;
-    let packages = project.target_dir.join("dist");
+    // Not timed.
+    let packages = crate::dist::given_or_built(None, &project, "bench pools")?;
     let bin_dir = project.build_dir("release").join("bin");
     let all = rows::load(&project.root)?;
 

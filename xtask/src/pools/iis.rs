@@ -17,12 +17,10 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::{Line, Outcome, apphost::AppHost, check, find_package, install::Installed, line, rows::PoolRow, standin};
-use crate::{cmd::Cmd, installer::log, msi::Platform, project::Project};
+use crate::{cmd::Cmd, installer::log, project::Project};
 
 const MSIEXEC_TIMEOUT: Duration = Duration::from_secs(600);
 const APPCMD_TIMEOUT: Duration = Duration::from_secs(120);
-/// A next-version package is a whole `dist` in a copy of the checkout.
-const NEXT_VERSION_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// What the IIS sequence needs from the machine.
 pub trait System {
@@ -99,17 +97,22 @@ pub fn run(project: &Project, rows: &[PoolRow], packages: &Path, upgrade: bool) 
         others.iter().map(|r| line(r, "-", "", 0, Outcome::Elsewhere(format!("needs an {} Windows host", r.host)))).collect();
     let platforms = super::packages_of(mine.iter().copied());
     let mut system = Real { agent: standin::agent() };
+    // The next version's packages, built once in a copy of the checkout (installer::next).
+    let next_set = match upgrade {
+        true => Some(crate::installer::next::build(project, &crate::installer::next::scratch(project))?),
+        false => None,
+    };
     for platform in platforms {
         let group: Vec<PoolRow> = mine.iter().filter(|r| r.package == platform).map(|r| (*r).clone()).collect();
         let msi = find_package(packages, platform)?;
         let installed = super::install::read_installed(&msi, Path::new("C:\\"))?.0;
-        let next = match upgrade {
-            true => {
-                let next = next_version_package(project, platform)?;
+        let next = match &next_set {
+            Some(dir) => {
+                let next = find_package(dir, platform)?;
                 let upgraded = super::install::read_installed(&next, Path::new("C:\\"))?.0;
                 Some((next, upgraded))
             }
-            false => None,
+            None => None,
         };
         let sequence = Sequence {
             tools: &tools,
@@ -258,40 +261,6 @@ fn expect_module(system: &mut dyn System, tools: &Tools, registered: bool) -> Re
         (false, true) => bail!("the module is still registered after the uninstall: {}", out.stdout.trim()),
         _ => Ok(()),
     }
-}
-
-/// A package of the next patch version, made by `dist` in a copy of the checkout.
-fn next_version_package(project: &Project, platform: Platform) -> Result<PathBuf> {
-    let scratch = project.target_dir.join("archway").join("pools").join("next-version");
-    if scratch.exists() {
-        std::fs::remove_dir_all(&scratch)?;
-    }
-    let listed = Cmd::new("git").args(["ls-files", "-z"]).current_dir(&project.root).timeout(Duration::from_secs(60)).read()?;
-    for rel in listed.split('\0').filter(|s| !s.is_empty() && project.root.join(s).is_file()) {
-        let to = scratch.join(rel);
-        std::fs::create_dir_all(to.parent().expect("has a folder"))?;
-        std::fs::copy(project.root.join(rel), &to).with_context(|| format!("copying {rel}"))?;
-    }
-    let manifest = scratch.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)?;
-    let [major, minor, patch, _] = project.version;
-    let bumped = bump_version(&text, [major, minor, patch]).context("Cargo.toml has no [workspace.package] version to bump")?;
-    std::fs::write(&manifest, bumped)?;
-    eprintln!("[pools] building the next version's packages in {}", scratch.display());
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    Cmd::new(cargo).args(["xtask", "dist"]).current_dir(&scratch).env_remove("CARGO_TARGET_DIR").timeout(NEXT_VERSION_TIMEOUT).run()?;
-    find_package(&scratch.join("target").join("dist"), platform)
-}
-
-/// `[workspace.package]`'s version line with the patch number raised by one.
-pub fn bump_version(cargo_toml: &str, [major, minor, patch]: [u16; 3]) -> Option<String> {
-    let old = format!("version = \"{major}.{minor}.{patch}\"");
-    let table = cargo_toml.find("[workspace.package]")?;
-    let end = cargo_toml[table + 1..].find("\n[").map_or(cargo_toml.len(), |i| table + 1 + i);
-    let at = table + cargo_toml[table..end].find(&old)?;
-    let mut out = cargo_toml.to_string();
-    out.replace_range(at..at + old.len(), &format!("version = \"{major}.{minor}.{}\"", patch + 1));
-    Some(out)
 }
 
 /// What IIS and Windows Installer logged, for a failed run: the module and WAS events, the

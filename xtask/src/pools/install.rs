@@ -62,20 +62,24 @@ pub fn read_installed(msi_path: &Path, drive_c: &Path) -> Result<(Installed, Vec
 /// are emptied first, so a file an earlier run planted is gone).
 pub fn lay_out(msi_path: &Path, drive_c: &Path) -> Result<Installed> {
     let (installed, contents) = read_installed(msi_path, drive_c)?;
-    let mut folders: Vec<&Path> = installed.files.iter().filter_map(|f| f.host_path.parent()).collect();
-    folders.sort();
-    folders.dedup();
-    for folder in folders {
-        if folder.exists() {
-            std::fs::remove_dir_all(folder).with_context(|| format!("cannot empty {}", folder.display()))?;
-        }
-    }
+    empty_folders(&installed)?;
     for (file, bytes) in installed.files.iter().zip(contents) {
         let to = &file.host_path;
         std::fs::create_dir_all(to.parent().expect("a file path has a folder")).with_context(|| format!("cannot create the folder of {}", to.display()))?;
         std::fs::write(to, bytes).with_context(|| format!("cannot write {}", to.display()))?;
     }
     Ok(installed)
+}
+
+/// Removes the folders `installed`'s files go to, with whatever an earlier run left in them.
+pub fn empty_folders(installed: &Installed) -> Result<()> {
+    let mut folders: Vec<&Path> = installed.files.iter().filter_map(|f| f.host_path.parent()).collect();
+    folders.sort();
+    folders.dedup();
+    for folder in folders.into_iter().filter(|f| f.exists()) {
+        std::fs::remove_dir_all(folder).with_context(|| format!("cannot empty {}", folder.display()))?;
+    }
+    Ok(())
 }
 
 /// `Program Files\Archway\x.dll` below `drive_c`, refusing anything that would leave it.

@@ -107,14 +107,7 @@ pub fn run(args: &Args) -> Result<()> {
     let selected = select(&all, &args.rows)?;
     let overrides = parse_overrides(&args.overrides, &selected)?;
     let require_all = args.require_all || std::env::var("CI").is_ok_and(|v| v == "true");
-    let packages = match &args.packages {
-        Some(dir) => dir.clone(),
-        None => {
-            eprintln!("[pools] building the packages (`cargo xtask dist`)");
-            crate::dist::run(&crate::dist::Options { previous: None, jobs: None, no_provision: false })?;
-            project.target_dir.join("dist")
-        }
-    };
+    let packages = crate::dist::given_or_built(args.packages.as_deref(), &project, "pools")?;
     let bin_dir = args.bin_dir.clone().unwrap_or_else(|| project.build_dir("release").join("bin"));
     let lines = match args.host {
         HostKind::Standin => run_standin(&project, &selected, &packages, &bin_dir, &overrides, !args.no_faults, args.allow_system_changes)?,

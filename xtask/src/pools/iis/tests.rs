@@ -25,12 +25,28 @@ struct Recorder {
     /// The version the worker reports until the pools are recycled after an upgrade.
     serving_version: &'static str,
     recycled: bool,
+    /// Faults of the machine: every install fails, only the upgrade fails, the recycle does
+    /// nothing (the worker keeps the old DLL), the site answers 503.
     fail_install: bool,
+    fail_upgrade: bool,
+    ignore_recycle: bool,
+    down: bool,
 }
 
 impl Recorder {
     fn new() -> Recorder {
-        Recorder { commands: Vec::new(), installed_version: None, ports: Vec::new(), next_port: 8000, serving_version: "", recycled: false, fail_install: false }
+        Recorder {
+            commands: Vec::new(),
+            installed_version: None,
+            ports: Vec::new(),
+            next_port: 8000,
+            serving_version: "",
+            recycled: false,
+            fail_install: false,
+            fail_upgrade: false,
+            ignore_recycle: false,
+            down: false,
+        }
     }
 }
 
@@ -46,7 +62,9 @@ impl System for Recorder {
         self.commands.push(line.clone());
         let arg = |i: usize| argv.get(i).map(String::as_str).unwrap_or_default();
         Ok(match (program.as_str(), arg(1)) {
-            ("msiexec.exe", "/i") if self.fail_install => Output { success: false, code: Some(1603), stdout: String::new(), stderr: "fatal error".into() },
+            ("msiexec.exe", "/i") if self.fail_install || (self.fail_upgrade && arg(2).contains("0.1.1")) => {
+                Output { success: false, code: Some(1603), stdout: String::new(), stderr: "fatal error".into() }
+            }
             ("msiexec.exe", "/i") => {
                 let version = if arg(2).contains("0.1.1") { "0.1.1" } else { "0.1.0" };
                 if self.installed_version.is_none() {
@@ -72,7 +90,9 @@ impl System for Recorder {
             }
             ("appcmd.exe", "recycle") => {
                 self.recycled = true;
-                self.serving_version = self.installed_version.unwrap_or_default();
+                if !self.ignore_recycle {
+                    self.serving_version = self.installed_version.unwrap_or_default();
+                }
                 ok("")
             }
             _ => ok(""),
@@ -80,6 +100,9 @@ impl System for Recorder {
     }
 
     fn get(&mut self, port: u16, path: &str) -> Result<(u16, String)> {
+        if self.down {
+            return Ok((503, "Service Unavailable".into()));
+        }
         let pool = self.ports.iter().find(|(p, _)| *p == port).map(|(_, n)| n.clone()).expect("a site on that port");
         let url = path.split('?').next().unwrap();
         let body = json!({
@@ -105,7 +128,7 @@ fn x64_row() -> PoolRow {
         host: HostMachine::X64,
         attributes: PoolAttributes { enable_32bit_app_on_win64: false, enable_emulation_on_win_arm64: None },
         worker: WorkerArch::X64,
-        package: Platform::X64,
+        package: crate::msi::Platform::X64,
         uncertain: None,
     }
 }
@@ -167,25 +190,7 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
 
 #[test]
 fn a_pool_still_serving_the_old_version_after_the_upgrade_fails_the_row() {
-    /// IIS that ignores the recycle: the worker keeps the old DLL.
-    struct NoRecycle(Recorder);
-    impl System for NoRecycle {
-        fn run(&mut self, cmd: Cmd) -> Result<Output> {
-            let recycle = cmd.argv().get(1).is_some_and(|a| a == "recycle");
-            let out = self.0.run(cmd)?;
-            if recycle {
-                self.0.serving_version = "0.1.0";
-            }
-            Ok(out)
-        }
-        fn get(&mut self, port: u16, path: &str) -> Result<(u16, String)> {
-            self.0.get(port, path)
-        }
-        fn free_port(&mut self) -> Result<u16> {
-            self.0.free_port()
-        }
-    }
-    let mut system = NoRecycle(Recorder::new());
+    let mut system = Recorder { ignore_recycle: true, ..Recorder::new() };
     let (old, new) = (installed("0.1.0"), installed("0.1.1"));
     let rows = [x64_row()];
     let tools = tools();
@@ -212,26 +217,13 @@ fn a_failed_install_stops_before_any_pool_is_made_and_says_what_failed() {
 
 #[test]
 fn a_failure_while_serving_still_uninstalls_and_removes_the_pools() {
-    /// IIS whose site answers 503.
-    struct Down(Recorder);
-    impl System for Down {
-        fn run(&mut self, cmd: Cmd) -> Result<Output> {
-            self.0.run(cmd)
-        }
-        fn get(&mut self, _: u16, _: &str) -> Result<(u16, String)> {
-            Ok((503, "Service Unavailable".into()))
-        }
-        fn free_port(&mut self) -> Result<u16> {
-            self.0.free_port()
-        }
-    }
-    let mut system = Down(Recorder::new());
+    let mut system = Recorder { down: true, ..Recorder::new() };
     let old = installed("0.1.0");
     let rows = [x64_row()];
     let tools = tools();
     let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None }.run().unwrap();
     assert!(matches!(&lines[0].outcome, Outcome::Failed(p) if p[0].contains("503")), "{:?}", lines[0].outcome);
-    let commands = &system.0.commands;
+    let commands = &system.commands;
     let uninstall = commands.iter().position(|c| c.starts_with("msiexec.exe /x a.msi")).expect("uninstalled");
     let removed = commands.iter().position(|c| c == "appcmd.exe delete apppool x64").expect("pool removed");
     assert!(uninstall < removed, "{commands:?}");
@@ -239,23 +231,7 @@ fn a_failure_while_serving_still_uninstalls_and_removes_the_pools() {
 
 #[test]
 fn a_failed_upgrade_uninstalls_what_is_installed_and_keeps_the_first_error() {
-    struct UpgradeFails(Recorder);
-    impl System for UpgradeFails {
-        fn run(&mut self, cmd: Cmd) -> Result<Output> {
-            if cmd.argv().iter().any(|a| a.contains("0.1.1")) && cmd.argv()[1] == "/i" {
-                self.0.commands.push("msiexec.exe /i (failing)".into());
-                return Ok(Output { success: false, code: Some(1603), stdout: String::new(), stderr: String::new() });
-            }
-            self.0.run(cmd)
-        }
-        fn get(&mut self, port: u16, path: &str) -> Result<(u16, String)> {
-            self.0.get(port, path)
-        }
-        fn free_port(&mut self) -> Result<u16> {
-            self.0.free_port()
-        }
-    }
-    let mut system = UpgradeFails(Recorder::new());
+    let mut system = Recorder { fail_upgrade: true, ..Recorder::new() };
     let (old, new) = (installed("0.1.0"), installed("0.1.1"));
     let rows = [x64_row()];
     let tools = tools();
@@ -263,14 +239,5 @@ fn a_failed_upgrade_uninstalls_what_is_installed_and_keeps_the_first_error() {
         .run()
         .unwrap_err();
     assert!(format!("{err:#}").starts_with("upgrade while the pools run failed (exit Some(1603))"), "{err:#}");
-    assert!(system.0.commands.iter().any(|c| c.starts_with("msiexec.exe /x a-0.1.0.msi")), "{:?}", system.0.commands);
-}
-
-#[test]
-fn the_version_bump_raises_only_the_workspace_patch() {
-    let toml = "[dependencies]\ny = { version = \"0.1.0\" }\n[workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\n[dependencies]\nx = { version = \"0.1.0\" }\n";
-    let bumped = bump_version(toml, [0, 1, 0]).unwrap();
-    assert!(bumped.contains("[workspace.package]\nversion = \"0.1.1\"\n"), "{bumped}");
-    assert!(bumped.contains("y = { version = \"0.1.0\" }") && bumped.contains("x = { version = \"0.1.0\" }"), "{bumped}");
-    assert!(bump_version(toml, [9, 9, 9]).is_none());
+    assert!(system.commands.iter().any(|c| c.starts_with("msiexec.exe /x a-0.1.0.msi")), "{:?}", system.commands);
 }
