@@ -36,9 +36,29 @@
 #define ARCHWAY_CALL
 #endif
 
+// ABI 1.1 (a minor revision: fields appended to ArchwayRequest and ArchwayHandler).
+//   * execute may return ARCHWAY_S_PENDING: the request then stays valid, from any thread,
+//     until the handler calls request->complete (the shim returns RQ_NOTIFICATION_PENDING to
+//     IIS, so no IIS thread waits for the handler). Any other result ends the request when
+//     execute returns, as in 1.0.
+//   * Streaming (send_head + write_body) and `respond` exclude each other per request.
+#define ARCHWAY_HANDLER_ABI_MINOR 1u
+#define ARCHWAY_S_PENDING ((HRESULT)0x00040201L)      // success, FACILITY_ITF, code 0x201
+#define ARCHWAY_E_NO_SECTION ((HRESULT)0x80040202L)   // failure, FACILITY_ITF, code 0x202
+#define ARCHWAY_CONFIG_NO_ITEM 0xFFFFFFFFu
+#define ARCHWAY_WRITE_FLUSH 0x1u
+
+// True when the struct `s` (whose first field is its struct_size) covers `field`.
+#define ARCHWAY_HAS(s, field) \
+    ((s)->struct_size >= (uint32_t)((size_t)&((s)->field) - (size_t)(s) + sizeof((s)->field)))
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef void (ARCHWAY_CALL* ArchwayConfigVisitor)(void* user, const char* element,
+                                                  uint32_t item, const char* attribute,
+                                                  const char* value);
 
 // What the shim tells a handler about itself. Lives as long as the shim.
 struct ArchwayHost {
@@ -68,6 +88,61 @@ struct ArchwayRequest {
     HRESULT (ARCHWAY_CALL* respond)(struct ArchwayRequest* request, uint16_t status,
                                     const char* reason, const char* content_type,
                                     const void* body, uint32_t body_length);
+
+    // ---- ABI 1.1: appended fields. A handler calls one only when ARCHWAY_HAS(request, field)
+    // ---- holds; a 1.0 shim's request ends above. All strings are UTF-8.
+
+    // The request's configuration: the section `section` (e.g. "system.webServer/httpPlatform")
+    // as IIS resolves it for this request's application (applicationHost.config, <location>
+    // elements, web.config files), read through IAppHostAdminManager with the application's
+    // config path (APPL_MD_PATH). `visit` is called, before read_config returns, once per
+    // attribute:
+    //   * the section element's own attributes: element "" and item ARCHWAY_CONFIG_NO_ITEM;
+    //   * a child element that is not a collection (e.g. "handlerSettings"): element = its name,
+    //     item ARCHWAY_CONFIG_NO_ITEM;
+    //   * each entry of a child collection (e.g. <environmentVariables><environmentVariable
+    //     name= value=/>): element = the collection element's name, item = the entry's 0-based
+    //     index, attribute/value = the entry's attributes (one call each).
+    // Values are IIS's string form (booleans "true"/"false", numbers in decimal, timespans
+    // "hh:mm:ss"). Real IIS reports every attribute its schema defines (defaults included); a
+    // host without the schema (the worker stand-in) reports only what the files set, so a
+    // handler applies its own defaults and validates names itself.
+    // Returns S_OK; ARCHWAY_E_NO_SECTION when the host knows no such section (schema not
+    // installed); another failure HRESULT when the configuration cannot be read (then `detail`,
+    // if the host filled it, names the file and line, UTF-8, NUL-terminated, valid until
+    // execute returns or the request completes).
+    HRESULT (ARCHWAY_CALL* read_config)(struct ArchwayRequest* request, const char* section,
+                                        ArchwayConfigVisitor visit, void* user,
+                                        const char** detail);
+
+    // Reads the next bytes of the request body into `buffer`: *received = 0 with S_OK means
+    // the body has ended. Blocking; allowed from any thread while the request is pending.
+    HRESULT (ARCHWAY_CALL* read_body)(struct ArchwayRequest* request, void* buffer,
+                                      uint32_t capacity, uint32_t* received);
+
+    // Starts a streamed response: status, substatus (e.g. 502 and 3 for IIS's "502.3"),
+    // reason (NUL-terminated ASCII, may be NULL) and `headers`: "Name: value\r\n" lines,
+    // without the blank line that ends them (`headers_length` bytes). The shim turns response
+    // buffering off. Call once, before write_body; not after `respond`.
+    HRESULT (ARCHWAY_CALL* send_head)(struct ArchwayRequest* request, uint16_t status,
+                                      uint16_t substatus, const char* reason,
+                                      const char* headers, uint32_t headers_length);
+
+    // Appends body bytes (copied before the call returns). With ARCHWAY_WRITE_FLUSH everything
+    // written so far goes to the client now, so an event stream's events arrive one by one.
+    // Blocking; allowed from any thread while the request is pending. Fails (e.g.
+    // HRESULT_FROM_WIN32(ERROR_CONNECTION_ABORTED)) once the client has gone.
+    HRESULT (ARCHWAY_CALL* write_body)(struct ArchwayRequest* request, const void* data,
+                                       uint32_t length, uint32_t flags);
+
+    // Ends a request for which execute returned ARCHWAY_S_PENDING, from any thread, exactly
+    // once. `result` is a failure only when the handler gives up on a response it has not
+    // finished (the shim then resets the connection rather than end a truncated body cleanly).
+    // The request and everything it handed out are invalid once this returns.
+    void (ARCHWAY_CALL* complete)(struct ArchwayRequest* request, HRESULT result);
+
+    // TRUE while the client is still connected (IHttpConnection::IsConnected).
+    BOOL (ARCHWAY_CALL* client_connected)(struct ArchwayRequest* request);
 };
 
 // What a handler gives the shim.
@@ -78,6 +153,16 @@ struct ArchwayHandler {
     void* state;                   // passed back to execute/close
     HRESULT (ARCHWAY_CALL* execute)(void* state, struct ArchwayRequest* request);
     void (ARCHWAY_CALL* close)(void* state);
+
+    // ---- ABI 1.1: appended fields; the shim calls one only when the handler's struct_size
+    // ---- covers it and it is not NULL.
+
+    // IIS stops an application (recycle, web.config change, site stopped): the handler lets go
+    // of what it keeps for it (e.g. stops its server processes). `app_config_path` is the
+    // application's config path, as APPL_MD_PATH gives it (UTF-8, e.g.
+    // "MACHINE/WEBROOT/APPHOST/Default Web Site"). Called on an IIS thread; may block until the
+    // application's requests have completed.
+    void (ARCHWAY_CALL* stop_application)(void* state, const char* app_config_path);
 };
 
 typedef HRESULT (ARCHWAY_CALL* ArchwayHandlerOpenFn)(const struct ArchwayHost* host,
