@@ -143,14 +143,19 @@ fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &P
                 Some(wine) => HostWine::open_32bit(&wine, &state.join("wine-x86")).map(|h| (Box::new(h) as Box<dyn WindowsHost>, false)).map_err(|e| skip(format!("{e:#}"))),
             }
         }
-        // Measured (docs/pools.md, "Running Windows workers on Linux"): Wine on x86_64 refuses an
-        // Arm64 package, and the emulated root's arm64 Wine 8 installs both Program Files
-        // folders' files into C:\ even with ProgramFilesFolder/ProgramFiles64Folder given on the
-        // command line (the prefix's ProgramFilesDir values are right), so the x86 archway.dll
-        // and the Arm64X forwarder overwrite each other: no manifest check can pass there.
+        // Why (docs/pools.md, "Wine's msiexec on arm64", with the trace): Wine 8's
+        // set_installer_properties (dlls/msi/package.c) sets ProgramFilesFolder and
+        // ProgramFiles64Folder only when GetNativeSystemInfo says x86 or AMD64; on ARM64 neither
+        // is set, so both Directory rows fall back to their parent TARGETDIR = C:\ (the prefix's
+        // ProgramFilesDir registry values are right but never read). Giving them on the command
+        // line cannot help: msi_parse_command_line upper-cases every name (`wcsupr`), so they
+        // arrive as PROGRAMFILESFOLDER, another property; the package's own Directory keys
+        // (ArchwayFolder32/64) are mixed-case too. The x86 archway.dll and the Arm64X forwarder
+        // then overwrite each other in C:\Archway: no manifest check can pass there.
         Platform::Arm64 => Err(Skip::Elsewhere(
-            "Wine on x86_64 refuses an Arm64 package, and the emulated root's arm64 Wine 8 puts both Program Files folders at C:\\ \
-             (command-line ProgramFilesFolder/ProgramFiles64Folder are ignored), so its x86 and forwarder archway.dll collide; \
+            "Wine on x86_64 refuses an Arm64 package, and the emulated root's arm64 Wine 8 sets no ProgramFilesFolder/ProgramFiles64Folder \
+             on ARM64 (set_installer_properties knows only x86 and AMD64) and upper-cases command-line property names, so both folders \
+             resolve to C:\\ and its x86 and forwarder archway.dll collide in C:\\Archway (docs/pools.md); \
              the windows-11-arm job installs it with Windows Installer"
                 .into(),
         )),
