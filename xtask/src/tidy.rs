@@ -124,3 +124,129 @@ fn every_child_process_goes_through_cmd_with_its_deadline() {
     }
     assert!(offenders.is_empty(), "start children through crate::cmd::Cmd (a deadline, the group killed):\n{}", offenders.join("\n"));
 }
+
+/// One `NAME.md §N` citation found in a tracked file.
+#[derive(Debug, PartialEq)]
+struct Citation {
+    line: usize,
+    /// What stands before the file name on the line (`docs/` in the accepted form).
+    prefix: String,
+    file: String,
+    section: String,
+}
+
+/// Every `[PATH/]NAME.md §N[.M…]` in `text`, and the sections that continue it (`§4.2, §4.4`,
+/// `§9 and §11`, `§4.2/§4.4`), each with the path written before the name.
+fn citations(text: &str) -> Vec<Citation> {
+    let mut found = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut rest = line;
+        let mut consumed = 0;
+        while let Some(at) = rest.find(".md §") {
+            let before = &line[..consumed + at];
+            let name_start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).map_or(0, |p| p + 1);
+            let path_start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || "-_./\\".contains(c))).map_or(0, |p| p + 1);
+            let file = format!("{}.md", &before[name_start..]);
+            let prefix = before[path_start..name_start].to_string();
+            let mut tail = &line[consumed + at + ".md ".len()..];
+            loop {
+                let Some(after) = tail.strip_prefix('§') else { break };
+                let len = after.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(after.len());
+                let section = after[..len].trim_end_matches('.').to_string();
+                if section.is_empty() {
+                    break;
+                }
+                found.push(Citation { line: i + 1, prefix: prefix.clone(), file: file.clone(), section });
+                tail = &after[len..];
+                let Some(next) = [", ", " and ", " or ", "/", ", and ", "–", "-"].iter().find_map(|sep| tail.strip_prefix(sep).filter(|t| t.starts_with('§'))) else { break };
+                tail = next;
+            }
+            let used = line.len() - tail.len();
+            consumed = used.max(consumed + at + 1);
+            rest = &line[consumed..];
+        }
+    }
+    found
+}
+
+/// The section numbers of a Markdown document: `## 4. Title` is `4`, `### 4.1 Title` is `4.1`.
+fn sections(markdown: &str) -> Vec<String> {
+    markdown
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_start_matches('#');
+            (rest.len() < l.len()).then_some(rest)?.strip_prefix(' ')
+        })
+        .filter_map(|title| {
+            let number = title.split_whitespace().next()?.trim_end_matches('.');
+            (!number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.')).then(|| number.to_string())
+        })
+        .collect()
+}
+
+/// What is wrong with one citation, if anything, given the repository's `docs/` folder.
+fn citation_problem(citation: &Citation, docs: &Path) -> Option<String> {
+    let Citation { prefix, file, section, .. } = citation;
+    let cited = format!("{prefix}{file} §{section}");
+    if prefix.contains("shared/") || prefix.starts_with("..") || prefix.starts_with('/') {
+        return Some(format!("`{cited}` points outside the repository: cite `docs/{file} §{section}` (the repository's own notes)"));
+    }
+    if prefix != "docs/" {
+        return Some(format!("`{cited}` must name its folder: write `docs/{file} §{section}`"));
+    }
+    let Ok(text) = std::fs::read_to_string(docs.join(file)) else {
+        return Some(format!("`{cited}`: there is no docs/{file}; cite an existing document or write it"));
+    };
+    if !sections(&text).contains(section) {
+        return Some(format!("`{cited}`: docs/{file} has no section {section} (no heading `## {section}` or `### {section}`); cite an existing section or add it"));
+    }
+    None
+}
+
+#[test]
+fn every_citation_leads_to_a_section_of_the_repositorys_docs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let docs = root.join("docs");
+    let vendor = root.join("vendor");
+    let mut offenders = Vec::new();
+    for file in tracked_files().iter().filter(|p| !p.starts_with(&vendor) && !p.ends_with("xtask/src/tidy.rs")) {
+        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        let rel = file.strip_prefix(root).unwrap_or(file).display().to_string();
+        for (i, line) in text.lines().enumerate() {
+            if line.contains("shared/docs") {
+                offenders.push(format!("{rel}:{}: `shared/docs` is outside the repository: cite the notes in docs/ instead", i + 1));
+            }
+        }
+        for citation in citations(&text) {
+            if let Some(problem) = citation_problem(&citation, &docs) {
+                offenders.push(format!("{rel}:{}: {problem}", citation.line));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{} citation(s) lead nowhere:\n{}", offenders.len(), offenders.join("\n"));
+}
+
+#[test]
+fn citations_are_found_with_their_folder_and_continued_sections() {
+    let text = "a (iis.md §4.2, §4.4) b\n// docs/arm64x-forwarder.md §9 and §11.8. See ../shared/docs/msi.md §2.7/§2.8 and x.md §\n";
+    let found = citations(text);
+    let got: Vec<(usize, &str, &str, &str)> = found.iter().map(|c| (c.line, c.prefix.as_str(), c.file.as_str(), c.section.as_str())).collect();
+    assert_eq!(
+        got,
+        [(1, "", "iis.md", "4.2"), (1, "", "iis.md", "4.4"), (2, "docs/", "arm64x-forwarder.md", "9"), (2, "docs/", "arm64x-forwarder.md", "11.8"), (2, "../shared/docs/", "msi.md", "2.7"), (2, "../shared/docs/", "msi.md", "2.8")]
+    );
+    assert_eq!(sections("# T\n## 1. What\n### 1.1 Container\n## Notes\n#### 12.4 `.reloc`\n"), ["1", "1.1", "12.4"]);
+}
+
+#[test]
+fn a_citation_fails_unless_it_names_docs_and_an_existing_section() {
+    let docs = tempfile::tempdir().unwrap();
+    std::fs::write(docs.path().join("iis.md"), "# IIS\n## 4. API\n### 4.4 Server interfaces\n").unwrap();
+    let check = |prefix: &str, file: &str, section: &str| citation_problem(&Citation { line: 1, prefix: prefix.into(), file: file.into(), section: section.into() }, docs.path());
+    assert_eq!(check("docs/", "iis.md", "4.4"), None);
+    assert!(check("", "iis.md", "4.4").unwrap().contains("write `docs/iis.md §4.4`"));
+    assert!(check("../shared/docs/", "iis.md", "4.4").unwrap().contains("outside the repository"));
+    assert!(check("shared/docs/", "iis.md", "4").unwrap().contains("outside the repository"));
+    assert!(check("docs/", "iis.md", "4.5").unwrap().contains("no section 4.5"));
+    assert!(check("docs/", "msi.md", "1").unwrap().contains("there is no docs/msi.md"));
+}
