@@ -138,12 +138,22 @@ enum Command {
         #[command(subcommand)]
         action: ToolchainAction,
     },
-    /// Write .github/workflows/ci.yml from matrix.toml's [[ci.job]] entries.
-    #[command(after_help = "Examples:\n  cargo xtask ci\n  cargo xtask ci --check   # fail when the committed workflow is stale")]
+    /// Write .github/workflows/ci.yml and release.yml from matrix.toml's [ci] section.
+    #[command(after_help = "Examples:\n  cargo xtask ci\n  cargo xtask ci --check   # fail when a committed workflow is stale (CRLF or not), with a diff")]
     Ci {
         /// Only check that the committed workflow matches matrix.toml.
         #[arg(long)]
         check: bool,
+    },
+    /// Compare two package folders (target/dist of two hosts) byte for byte: which files, and
+    /// which zip entries, differ and where.
+    #[command(after_help = "Example:\n  cargo xtask compare-dist linux-dist target/dist --allow '*-arm64.*' --allow SHA256SUMS")]
+    CompareDist {
+        a: std::path::PathBuf,
+        b: std::path::PathBuf,
+        /// A file name that may differ (`*` matches anything); repeatable.
+        #[arg(long, value_name = "PATTERN")]
+        allow: Vec<String>,
     },
     /// Run the IIS application-pool matrix (matrix.toml's [[pool]] rows) from the installed
     /// packages: on the worker stand-in under Wine, the emulated ARM64 root or Windows, or on
@@ -228,6 +238,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ci { check } => ci::run(&project::Project::discover()?.root, check),
+        Command::CompareDist { a, b, allow } => ci::compare::run(&a, &b, &allow),
         Command::Pools(args) => pools::run(&args),
         Command::MsiEngine(args) => installer::run(&args),
         Command::Arm64Root(action) => emulation::run(action),
