@@ -1,0 +1,384 @@
+//! The platform handler's test bench (`platform.rs`): one worker stand-in per architecture
+//! serving many sites at once, each with its own folder and `web.config` (`<httpPlatform>` and
+//! its attributes) and the test backend (`tests/backend`) as its server; raw HTTP/1.1 requests
+//! to a site; server-sent events read chunk by chunk; and the backend processes a test started,
+//! found again by a tag in their command line (no orphans after the worker exits).
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, ChildStdin},
+    sync::{Arc, Mutex, mpsc},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use super::worker::{Launcher, Response, collect, read_line, read_response, wait_or_kill, windows_path, worker_command_for, xml_escape};
+
+/// The shared workers' own safety net: longer than the whole test file.
+pub const BENCH_MAX_SECONDS: &str = "900";
+
+/// What a site's `web.config` is made from.
+pub struct SiteCtx<'a> {
+    pub arch: &'a str,
+    pub bin: &'a Path,
+    /// The site's folder (its physical path) on this machine.
+    pub dir: &'a Path,
+    /// A marker unique to this site and run, for `--tag` (finds its backends in a process list).
+    pub tag: &'a str,
+}
+
+impl SiteCtx<'_> {
+    /// The backend built for the worker's architecture, as the worker sees the path.
+    pub fn backend(&self) -> String {
+        windows_path(&self.bin.join(format!("archway_backend_{}.exe", self.arch)))
+    }
+    /// A file in the site's folder, as the worker sees it.
+    pub fn file(&self, name: &str) -> String {
+        windows_path(&self.dir.join(name))
+    }
+}
+
+/// One `<httpPlatform>` section: attributes in order, environment variables, and the handler
+/// mapping real sites carry.
+#[derive(Default)]
+pub struct HttpPlatform {
+    pub attributes: Vec<(String, String)>,
+    pub environment: Vec<(String, String)>,
+    /// `<handlers><add … modules="httpPlatformHandler">`, exactly as sites written for
+    /// HttpPlatformHandler have it (docs/httpplatform.md, configuration section).
+    pub handler_mapping: bool,
+    /// `<archway handler="…"/>` (the section that names the handler explicitly).
+    pub archway_handler: Option<String>,
+}
+
+impl HttpPlatform {
+    pub fn new() -> HttpPlatform {
+        HttpPlatform::default()
+    }
+    pub fn attr(mut self, name: &str, value: impl Into<String>) -> HttpPlatform {
+        self.attributes.push((name.to_string(), value.into()));
+        self
+    }
+    pub fn env(mut self, name: &str, value: impl Into<String>) -> HttpPlatform {
+        self.environment.push((name.to_string(), value.into()));
+        self
+    }
+    pub fn mapped(mut self) -> HttpPlatform {
+        self.handler_mapping = true;
+        self
+    }
+    pub fn handler(mut self, name: &str) -> HttpPlatform {
+        self.archway_handler = Some(name.to_string());
+        self
+    }
+
+    pub fn web_config(&self) -> String {
+        let attributes: String = self.attributes.iter().map(|(n, v)| format!(" {n}=\"{}\"", xml_escape(v))).collect();
+        let mut inner = String::new();
+        if !self.environment.is_empty() {
+            inner.push_str("\n      <environmentVariables>\n");
+            for (n, v) in &self.environment {
+                inner.push_str(&format!("        <environmentVariable name=\"{}\" value=\"{}\" />\n", xml_escape(n), xml_escape(v)));
+            }
+            inner.push_str("      </environmentVariables>\n    ");
+        }
+        let section = if inner.is_empty() { format!("<httpPlatform{attributes} />") } else { format!("<httpPlatform{attributes}>{inner}</httpPlatform>") };
+        let handlers = if self.handler_mapping {
+            "    <handlers>\n      <add name=\"httpPlatformHandler\" path=\"*\" verb=\"*\" modules=\"httpPlatformHandler\" resourceType=\"Unspecified\" requireAccess=\"Script\" />\n    </handlers>\n"
+        } else {
+            ""
+        };
+        let archway = match &self.archway_handler {
+            Some(h) => format!("    <archway handler=\"{}\" />\n", xml_escape(h)),
+            None => String::new(),
+        };
+        format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <system.webServer>\n{handlers}{archway}    {section}\n  </system.webServer>\n</configuration>\n")
+    }
+}
+
+/// A site of a bench: its name, folder, port and tag.
+pub struct Site {
+    pub name: String,
+    pub dir: PathBuf,
+    pub port: u16,
+    pub tag: String,
+}
+
+/// The applicationHost.config of a bench: one pool, one site per entry (port 0: any free
+/// port), the shim as the one global module, and the two sections declared so web.config may
+/// set them (as the MSI's schema and archway_sections.js do on IIS).
+pub fn apphost(pool: &str, shim: &str, sites: &[(String, String)]) -> String {
+    let mut text = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n  <configSections>\n    <sectionGroup name=\"system.webServer\">\n      <section name=\"httpPlatform\" overrideModeDefault=\"Allow\" />\n      <section name=\"archway\" overrideModeDefault=\"Allow\" />\n    </sectionGroup>\n  </configSections>\n  <system.applicationHost>\n    <applicationPools>\n");
+    text.push_str(&format!("      <add name=\"{pool}\" managedRuntimeVersion=\"\" />\n    </applicationPools>\n    <sites>\n"));
+    for (i, (name, physical)) in sites.iter().enumerate() {
+        text.push_str(&format!(
+            "      <site name=\"{name}\" id=\"{}\">\n        <application path=\"/\" applicationPool=\"{pool}\">\n          <virtualDirectory path=\"/\" physicalPath=\"{}\" />\n        </application>\n        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:0:\" />\n        </bindings>\n      </site>\n",
+            i + 1,
+            xml_escape(physical)
+        ));
+    }
+    text.push_str(&format!(
+        "    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n      <add name=\"archway\" image=\"{}\" />\n    </globalModules>\n  </system.webServer>\n</configuration>\n",
+        xml_escape(shim)
+    ));
+    text
+}
+
+/// A worker stand-in serving the sites of one test group (kept for the whole test binary when
+/// shared: it stops when the test process ends and its stdin closes).
+pub struct Bench {
+    pub arch: String,
+    pub bin: PathBuf,
+    pub sites: Vec<Site>,
+    child: Mutex<Child>,
+    stdin: Mutex<Option<ChildStdin>>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    pub root: tempfile::TempDir,
+}
+
+/// How long a bench's worker may take to say `ready`.
+const READY: Duration = Duration::from_secs(120);
+
+impl Bench {
+    /// Writes every site's folder and web.config (`sites`: name → section), the
+    /// applicationHost.config, starts the worker with `env` and waits until it listens.
+    pub fn start(launcher: &Launcher, bin: &Path, arch: &str, group: &str, sites: Vec<(&str, Box<dyn Fn(&SiteCtx) -> HttpPlatform>)>, env: &[(&str, &str)]) -> Bench {
+        let handler = bin.join(format!("archway_platform_{arch}.dll"));
+        assert!(
+            handler.is_file(),
+            "{} was not built: the platform handler (handlers/platform, issue 10) must build for {arch} before these tests can run",
+            handler.display()
+        );
+        let root = tempfile::Builder::new().prefix(&format!("platform-{group}-")).tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let run = format!("{}{}", std::process::id(), root.path().file_name().unwrap().to_string_lossy().replace(['-', '.'], ""));
+        let mut listed = Vec::new();
+        let mut made = Vec::new();
+        for (name, section) in sites {
+            let dir = root.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let tag = format!("t{run}{name}").replace('-', "");
+            let ctx = SiteCtx { arch, bin, dir: &dir, tag: &tag };
+            std::fs::write(dir.join("web.config"), section(&ctx).web_config()).unwrap();
+            listed.push((name.to_string(), windows_path(&dir)));
+            made.push(Site { name: name.to_string(), dir, port: 0, tag });
+        }
+        let shim = windows_path(&bin.join(format!("archway_{arch}.dll")));
+        let config = root.path().join("applicationHost.config");
+        std::fs::write(&config, apphost(group, &shim, &listed)).unwrap();
+        let mut cmd = worker_command_for(launcher, bin, arch, group, &windows_path(&config), env, BENCH_MAX_SECONDS);
+        let mut child = cmd.spawn().expect("the worker starts");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        collect(child.stdout.take().unwrap(), stdout.clone(), Some(tx));
+        collect(child.stderr.take().unwrap(), stderr.clone(), None);
+        let stdin = child.stdin.take();
+        let end = Instant::now() + READY;
+        let mut ready = false;
+        while Instant::now() < end {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) if line == "archway_worker: ready" => {
+                    ready = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if child.try_wait().ok().flatten().is_some() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if !ready {
+            let _ = child.kill();
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(200));
+            panic!("the {arch} worker for {group} did not get ready:\n{}{}", stdout.lock().unwrap(), stderr.lock().unwrap());
+        }
+        // "archway_worker: listening pool=… site=<name> address=127.0.0.1:<port> …"
+        let text = stdout.lock().unwrap().clone();
+        let mut ports = BTreeMap::new();
+        for line in text.lines().filter_map(|l| l.strip_prefix("archway_worker: listening ")) {
+            let word = |key: &str| line.split_whitespace().find_map(|w| w.strip_prefix(key)).map(str::to_string);
+            if let (Some(site), Some(address)) = (word("site="), word("address=")) {
+                ports.insert(site, address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0));
+            }
+        }
+        for site in &mut made {
+            site.port = *ports.get(&site.name).unwrap_or_else(|| panic!("the worker did not say where site {} listens:\n{text}", site.name));
+        }
+        Bench { arch: arch.to_string(), bin: bin.to_path_buf(), sites: made, child: Mutex::new(child), stdin: Mutex::new(stdin), stdout, stderr, root }
+    }
+
+    pub fn site(&self, name: &str) -> &Site {
+        self.sites.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no site {name} in this bench"))
+    }
+
+    /// Everything the worker printed so far (stdout, then stderr).
+    pub fn log(&self) -> String {
+        format!("--- worker stdout\n{}--- worker stderr\n{}", self.stdout.lock().unwrap(), self.stderr.lock().unwrap())
+    }
+
+    /// Closes the worker's stdin (its graceful stop) and waits for its exit: the exit code.
+    pub fn stop(&self) -> Option<i32> {
+        drop(self.stdin.lock().unwrap().take());
+        let status = wait_or_kill(&mut self.child.lock().unwrap(), Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(200));
+        status.and_then(|s| s.code())
+    }
+
+    /// Kills the worker process (no graceful stop: what a crashed or killed w3wp.exe leaves).
+    pub fn kill(&self) {
+        let mut child = self.child.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP to a site.
+
+pub const IO: Duration = Duration::from_secs(60);
+
+pub fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connecting to 127.0.0.1:{port}: {e}"));
+    stream.set_read_timeout(Some(IO)).unwrap();
+    stream.set_write_timeout(Some(IO)).unwrap();
+    stream
+}
+
+/// One request on a new connection (`Connection: close` is not sent: the answer is framed).
+pub fn send(port: u16, request: &[u8]) -> Response {
+    let mut stream = connect(port);
+    stream.write_all(request).unwrap_or_else(|e| panic!("sending to 127.0.0.1:{port}: {e}"));
+    let mut reader = BufReader::new(stream);
+    read_response(&mut reader, request.starts_with(b"HEAD "))
+}
+
+pub fn get(port: u16, path: &str) -> Response {
+    send(port, format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+}
+
+/// The echo's JSON, asserting a 200 first (with the worker's log on failure).
+pub fn echo_json(r: &Response, bench: &Bench, what: &str) -> Value {
+    assert_eq!(r.status, 200, "{what}: expected the backend's echo, got {} {}\n{}", r.status, r.text(), bench.log());
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{what}: the answer is not the backend's JSON ({e}): {}", r.text()))
+}
+
+/// The value of header `name` in the echo's header list, every occurrence.
+pub fn echoed_header<'a>(json: &'a Value, name: &str) -> Vec<&'a str> {
+    json["headers"]
+        .as_array()
+        .map(|a| a.iter().filter(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name))).filter_map(|h| h[1].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// An open event stream: the response head read, events read as they come.
+pub struct EventStream {
+    reader: BufReader<TcpStream>,
+    pub head: Response,
+    pub text: String,
+}
+
+impl EventStream {
+    pub fn open(port: u16, path: &str) -> EventStream {
+        let mut stream = connect(port);
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n").as_bytes()).unwrap();
+        let mut reader = BufReader::new(stream);
+        // The head only (the body is read chunk by chunk below).
+        let status_line = read_line(&mut reader);
+        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut headers = Vec::new();
+        loop {
+            let line = read_line(&mut reader);
+            if line.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = line.split_once(": ") {
+                headers.push((n.to_string(), v.to_string()));
+            }
+        }
+        EventStream { reader, head: Response { status, headers, body: Vec::new(), chunks: Vec::new() }, text: String::new() }
+    }
+
+    /// Reads until `needle` has arrived; Err with what arrived when the stream stalls for 20 s
+    /// or ends first.
+    pub fn until(&mut self, needle: &str) -> Result<(), String> {
+        let chunked = self.head.header("Transfer-Encoding") == Some("chunked");
+        while !self.text.contains(needle) {
+            let mut piece = Vec::new();
+            if chunked {
+                let mut line = String::new();
+                match self.reader.read_line(&mut line) {
+                    Ok(0) => return Err(format!("the stream ended before {needle:?}; received {:?}", self.text)),
+                    Ok(_) => {}
+                    Err(e) => return Err(format!("nothing more within 20 s ({e}) while waiting for {needle:?}; received {:?}", self.text)),
+                }
+                let size = usize::from_str_radix(line.trim_end(), 16).map_err(|_| format!("a bad chunk size line {line:?}"))?;
+                if size == 0 {
+                    return Err(format!("the stream ended before {needle:?}; received {:?}", self.text));
+                }
+                piece.resize(size + 2, 0);
+                self.reader.read_exact(&mut piece).map_err(|e| format!("a chunk broke off ({e}); received {:?}", self.text))?;
+                piece.truncate(size);
+            } else {
+                let mut buffer = [0u8; 4096];
+                match self.reader.read(&mut buffer) {
+                    Ok(0) => return Err(format!("the stream ended before {needle:?}; received {:?}", self.text)),
+                    Ok(n) => piece.extend_from_slice(&buffer[..n]),
+                    Err(e) => return Err(format!("nothing more within 20 s ({e}) while waiting for {needle:?}; received {:?}", self.text)),
+                }
+            }
+            self.text.push_str(&String::from_utf8_lossy(&piece));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend processes.
+
+/// Command lines of the running processes that contain `tag` (Linux: every process, Wine's
+/// included, whose /proc cmdline has it; Windows: Win32_Process through PowerShell).
+pub fn processes_with(tag: &str) -> Vec<String> {
+    if cfg!(windows) {
+        let script = format!("Get-CimInstance Win32_Process | Where-Object {{ $_.CommandLine -like '*{tag}*' -and $_.Name -like 'archway_backend*' }} | ForEach-Object {{ $_.CommandLine }}");
+        let out = super::output_within(std::process::Command::new("powershell").args(["-NoProfile", "-Command", &script]), Duration::from_secs(60));
+        return String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(bytes) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let line = String::from_utf8_lossy(&bytes).replace('\0', " ");
+        // The Windows process itself (its command line names the exe), not `start.exe` or a
+        // wrapper that mentions the same words.
+        if line.contains(tag) && line.contains("archway_backend") && !line.contains("start.exe") {
+            found.push(line.trim().to_string());
+        }
+    }
+    found
+}
+
+/// Waits up to `limit` until no process carries `tag`; the ones left otherwise.
+pub fn wait_until_gone(tag: &str, limit: Duration) -> Vec<String> {
+    let end = Instant::now() + limit;
+    loop {
+        let left = processes_with(tag);
+        if left.is_empty() || Instant::now() >= end {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Lines of a file (0 when it does not exist).
+pub fn line_count(path: &Path) -> usize {
+    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+}
