@@ -8,8 +8,8 @@
 //! attribute, a server that cannot start, a crash, SSE through the proxy, bodies of several MB
 //! both ways, the forwarded headers, no orphan server after the worker exits).
 //!
-//! Facts the assertions rely on: docs/httpplatform.md (attributes and defaults, the child's
-//! environment, the headers sent to it, 502.5 and 502.3). Where HttpPlatformHandler's behaviour
+//! Facts the assertions rely on: docs/httpplatform.md §1 (attributes and defaults), §2 (the
+//! child's environment), §3 (the headers sent to it), §4 (502.5 and 502.3). Where HttpPlatformHandler's behaviour
 //! is ambiguous the test accepts exactly the documented readings and says which it saw.
 //!
 //! Under Wine: x64 always, x86 with ARCHWAY_WINE32=1 (as shims.rs); natively on Windows with
@@ -156,8 +156,8 @@ fn arguments_get_http_platform_port_substituted_without_padding() {
         let port = json["port"].as_u64().expect("the port the backend listens on");
         let line = json["command_line"].as_str().unwrap_or_default();
         // The backend listens on its --port argument, so the answer itself proves the
-        // substitution; the command line shows it was not padded (docs/httpplatform.md, "The
-        // child process": v1.2 padded the value to 20 characters).
+        // substitution; the command line shows it was not padded to 20 characters as v1.2
+        // did (docs/httpplatform.md §2).
         assert!(line.ends_with(&format!("--port {port}")), "arguments with %HTTP_PLATFORM_PORT% replaced: {line}");
         assert_eq!(json["env"]["HTTP_PLATFORM_PORT"], port.to_string().as_str(), "HTTP_PLATFORM_PORT is set to the same port: {json}");
     });
@@ -173,7 +173,7 @@ fn environment_variables_are_set_with_http_platform_port_substituted() {
         // The worker's own environment is inherited as IIS's is.
         assert_eq!(json["env"]["ARCHWAY_TEST_SAY"], SAY, "the worker's environment reaches the server: {json}");
         let token = json["env"]["HTTP_PLATFORM_TOKEN"].as_str().unwrap_or_default();
-        assert!(!token.is_empty(), "HTTP_PLATFORM_TOKEN is set for the server (docs/httpplatform.md, \"The child process\"): {json}");
+        assert!(!token.is_empty(), "HTTP_PLATFORM_TOKEN is set for the server (docs/httpplatform.md §2): {json}");
     });
 }
 
@@ -198,8 +198,8 @@ fn process_path_and_arguments_expand_environment_variables() {
     });
 }
 
-/// The 502 of a server that could not be started: IIS's 502.5 (docs/httpplatform.md, "Status
-/// codes"); the stand-in shows the substatus in the body or its log.
+/// The 502 of a server that could not be started: IIS's 502.5
+/// (docs/httpplatform.md §4); the stand-in shows the substatus in the body or its log.
 fn assert_502_5(r: &support::worker::Response, b: &Bench, what: &str) {
     assert_eq!(r.status, 502, "{what}: expected 502.5, got {}", text_of(r, b));
     let seen = format!("{}{}", r.text(), b.log());
@@ -475,7 +475,7 @@ fn forwarded_headers_are_what_httpplatformhandler_sends() {
         let one = |name: &str| echoed_header(&json, name);
         assert_eq!(one("Host"), ["example.test:8123"], "Host is preserved: {json}");
         assert_eq!(one("X-Custom"), ["kept as sent"], "{json}");
-        // docs/httpplatform.md, "Request headers sent to the child (v2)".
+        // docs/httpplatform.md §3.
         assert_eq!(one("X-Forwarded-For"), [format!("10.1.2.3, 127.0.0.1:{client_port}").as_str()], "the client address appended: {json}");
         assert_eq!(one("X-Forwarded-Proto"), ["http"], "{json}");
         let token = json["env"]["HTTP_PLATFORM_TOKEN"].as_str().unwrap_or_default();

@@ -3,8 +3,8 @@
 //
 // The backend is a small HTTP/1.1 server on Winsock (http.cpp), one thread per connection, whose
 // answer is chosen by the request path (routes.cpp). main.cpp reads the command line, applies
-// the startup behaviours and listens. Freestanding like everything native here (docs/toolchains.md
-// §4): our own declarations from native/include/archway, plus the few below that they lack.
+// the startup behaviours and listens. Freestanding like everything native here
+// (docs/toolchains.md §4): our own declarations from native/include/archway, plus the few below that they lack.
 #pragma once
 
 #include "archway/memory.h"

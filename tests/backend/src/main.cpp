@@ -4,8 +4,8 @@
 // Usage: archway_backend_<arch>.exe [--port N] [options]
 //   --port N               listen on 127.0.0.1:N (0: any free port); without it, the port is
 //                          HTTP_PLATFORM_PORT, which must be a plain decimal 1..65535 (a padded
-//                          value, as HttpPlatformHandler 1.2 sent, is refused: docs/httpplatform.md
-//                          "The child process")
+//                          value, as HttpPlatformHandler 1.2 sent, is refused:
+//                          docs/httpplatform.md §2)
 //   --exit-at-start CODE   exit at once with CODE, never listening (a server that cannot start)
 //   --never-listen         run without ever listening (a server that hangs while starting)
 //   --listen-after MS      listen only after MS milliseconds (a slow start)

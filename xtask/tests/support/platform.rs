@@ -49,7 +49,7 @@ pub struct HttpPlatform {
     pub attributes: Vec<(String, String)>,
     pub environment: Vec<(String, String)>,
     /// `<handlers><add … modules="httpPlatformHandler">`, exactly as sites written for
-    /// HttpPlatformHandler have it (docs/httpplatform.md, configuration section).
+    /// HttpPlatformHandler have it (docs/httpplatform.md §1).
     pub handler_mapping: bool,
     /// `<archway handler="…"/>` (the section that names the handler explicitly).
     pub archway_handler: Option<String>,
