@@ -1,0 +1,51 @@
+// handlers/platform/src/config.h: the `system.webServer/httpPlatform` section, parsed and
+// validated with HttpPlatformHandler v1.2's defaults and ranges (docs/httpplatform.md,
+// "Configuration section"), since a host without the section's schema reports only what the
+// files set.
+#pragma once
+
+#include "util.h"
+
+namespace platform {
+
+struct EnvVar {
+    char* name;   // UTF-8, NUL-terminated, heap
+    char* value;
+};
+
+struct Config {
+    Config() = default;
+    Config(const Config&) = delete;
+    Config& operator=(const Config&) = delete;
+    ~Config();
+
+    Str process_path;                   // as configured (variables not yet expanded)
+    Str arguments;
+    uint32_t startup_time_limit_s = 10;  // v1.2: 10 (0-3600)
+    uint32_t startup_retry_count = 10;   // v1.2: 10 (0-100)
+    uint32_t rapid_fails_per_minute = 10;  // 10 (0-100)
+    uint32_t request_timeout_ms = 120000;  // 00:02:00 (at most 30 days)
+    bool stdout_log_enabled = false;
+    Str stdout_log_file;                 // default "httpplatform-stdout" (v1.2)
+    uint32_t processes_per_application = 1;  // 1 (1-100)
+    bool forward_windows_auth_token = false;  // v1.2: false
+    Buf<EnvVar> environment;             // in configuration order; a later name replaces
+    uint32_t recycle_files = 0;          // recycleOnFileChange entries (not watched; logged)
+};
+
+// Why a configuration was refused: which attribute and what is wrong, for the error page and
+// the log line. `detail` from the host (file and line) when it could not read the section.
+struct ConfigError {
+    Str attribute;  // e.g. "startupTimeLimit", "environmentVariables[2].name"; empty if none
+    Str message;
+};
+
+// Reads and validates the section for `request`'s application. On failure fills `error` and
+// returns false (the caller answers 500.19, IIS's "configuration data is invalid").
+bool load_config(ArchwayRequest* request, Config* config, ConfigError* error);
+
+// Exposed for the unit-style checks of the parser: "hh:mm:ss" or "d.hh:mm:ss" with optional
+// fractional seconds, in milliseconds; false when malformed.
+bool parse_timespan_ms(const char* s, size_t n, uint64_t* ms);
+
+}  // namespace platform

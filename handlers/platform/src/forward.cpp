@@ -1,0 +1,526 @@
+// handlers/platform/src/forward.cpp: the asynchronous WinHTTP proxy (forward.h).
+//
+// Lifetime: `refs_` counts the creator (the work item), each thread inside drive(), and the
+// WinHTTP request handle (released at WINHTTP_CALLBACK_STATUS_HANDLE_CLOSING). The request
+// ends (finish: page if needed, complete, leave the application) when the last one goes, so
+// nothing touches the request after complete.
+// Re-entrancy: WinHTTP may call the completion callback on the calling thread before the call
+// returns (e.g. WinHttpReadData with data already buffered); issue() records such a completion
+// and the caller's loop handles it, so a fast stream does not recurse.
+// Headers sent to the server follow HttpPlatformHandler v2 (docs/httpplatform.md "Request
+// headers sent to the child"): hop-by-hop and MS-ASPNETCORE* removed, Host kept,
+// MS-ASPNETCORE-TOKEN added, X-Forwarded-For and X-Forwarded-Proto appended to.
+#include "forward.h"
+
+#include "archway/process.h"
+#include "page.h"
+
+namespace platform {
+namespace {
+
+constexpr size_t kBuffer = 64 * 1024;
+constexpr size_t kChunkPrefix = 10;  // room for "<8 hex digits>\r\n" before the data
+const char kLastChunk[] = "0\r\n\r\n";
+
+bool read_variable(ArchwayRequest* r, const char* name, Str* out) {
+    const char* v = nullptr;
+    uint32_t n = 0;
+    if (FAILED(r->get_server_variable(r, name, &v, &n)) || !v) return false;
+    out->add(v, n);
+    return !out->failed();
+}
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) and what the proxy sets itself.
+bool hop_by_hop(const char* name, size_t n) {
+    return is(name, n, "Connection") || is(name, n, "Keep-Alive") || is(name, n, "TE") ||
+           is(name, n, "Trailer") || is(name, n, "Transfer-Encoding") || is(name, n, "Upgrade") ||
+           starts_with_nocase(name, n, "Proxy-");
+}
+
+// Walks "Name: value" lines (CRLF or LF); continuation lines are folded into the previous.
+template <typename F> void each_header(const char* s, size_t n, F visit) {
+    size_t i = 0;
+    while (i < n) {
+        size_t end = i;
+        while (end < n && s[end] != '\n') ++end;
+        size_t line_end = end;
+        if (line_end > i && s[line_end - 1] == '\r') --line_end;
+        size_t colon = i;
+        while (colon < line_end && s[colon] != ':') ++colon;
+        if (colon < line_end && colon > i && s[i] != ' ' && s[i] != '\t') {
+            size_t v = colon + 1;
+            while (v < line_end && (s[v] == ' ' || s[v] == '\t')) ++v;
+            size_t ve = line_end;
+            while (ve > v && (s[ve - 1] == ' ' || s[ve - 1] == '\t')) --ve;
+            visit(s + i, colon - i, s + v, ve - v);
+        }
+        i = end + 1;
+    }
+}
+
+// UTF-16 from WinHTTP to bytes, one code unit each (header text is ISO-8859-1 on the wire).
+void narrow(const wchar_t* s, size_t n, Str* out) {
+    for (size_t i = 0; i < n; ++i)
+        out->push(s[i] <= 0xFF ? static_cast<char>(s[i]) : '?');
+}
+
+}  // namespace
+
+Forward* Forward::create(App* app, ArchwayRequest* request, Str* error) {
+    Forward* f = new (archway::nothrow) Forward();
+    if (!f) {
+        error->add("out of memory");
+        return nullptr;
+    }
+    f->app_ = app;
+    app->add_ref();
+    f->request_ = request;
+    bool ok = read_variable(request, "REQUEST_METHOD", &f->method_);
+    if (!read_variable(request, "HTTP_URL", &f->url_) || f->url_.empty()) {
+        f->url_.clear();
+        ok = ok && read_variable(request, "UNENCODED_URL", &f->url_);
+    }
+    read_variable(request, "ALL_RAW", &f->raw_headers_);
+    read_variable(request, "REMOTE_ADDR", &f->remote_addr_);
+    read_variable(request, "REMOTE_PORT", &f->remote_port_);
+    Str https;
+    f->https_ = read_variable(request, "HTTPS", &https) && is(https.data(), https.size(), "on");
+    f->buffer_ = static_cast<char*>(archway::heap_alloc(kBuffer));
+    if (!ok || f->method_.empty() || f->url_.empty() || !f->buffer_ ||
+        f->raw_headers_.failed()) {
+        error->add("the request's method, URL or headers could not be read");
+        f->release();
+        return nullptr;
+    }
+    each_header(f->raw_headers_.c_str(), f->raw_headers_.size(),
+                [&](const char* name, size_t nn, const char* value, size_t vn) {
+                    if (is(name, nn, "Content-Length")) {
+                        uint64_t length = 0;
+                        if (parse_u64(value, vn, ~0ull, &length)) {
+                            f->content_length_ = length;
+                            f->has_body_ = length > 0;
+                        }
+                    } else if (is(name, nn, "Transfer-Encoding")) {
+                        f->has_body_ = true;
+                        f->chunked_ = true;
+                    }
+                });
+    // WinHttpSendRequest takes a 32-bit total: larger bodies go up chunked.
+    if (f->content_length_ > 0xFFFFFFFFull) f->chunked_ = true;
+    return f;
+}
+
+Forward::~Forward() {
+    archway::heap_free(buffer_);
+    if (server_) server_->release();
+    if (app_) app_->release();
+}
+
+void Forward::release() {
+    if (_InterlockedDecrement(&refs_) != 0) return;
+    if (in_app_) {
+        finish();
+        app_->leave(this);
+    }
+    delete this;
+}
+
+void Forward::finish() {
+    HRESULT result = result_;
+    if (!head_sent_) {
+        PageDetail d;
+        d.what = fail_what_.empty() ? "the request ended before a response began"
+                                    : fail_what_.c_str();
+        d.attribute = fail_attribute_.c_str();
+        d.log_path = fail_log_.c_str();
+        const uint16_t status = fail_status_ ? fail_status_ : 502;
+        const uint16_t sub = fail_status_ ? fail_substatus_ : 3;
+        const HRESULT page = send_page(request_, status, sub, d);
+        result = SUCCEEDED(page) ? S_OK : page;
+    }
+    request_->complete(request_, result);
+}
+
+void Forward::record(uint16_t status, uint16_t substatus, const char* what,
+                     const char* attribute, const char* log_path, HRESULT result) {
+    Exclusive l(&lock_);
+    if (fail_status_ || head_sent_) {
+        if (head_sent_ && SUCCEEDED(result_)) result_ = result;
+        return;
+    }
+    fail_status_ = status;
+    fail_substatus_ = substatus;
+    fail_what_.add(what ? what : "");
+    fail_attribute_.add(attribute ? attribute : "");
+    fail_log_.add(log_path ? log_path : "");
+}
+
+Forward::Next Forward::fail(uint16_t status, uint16_t substatus, const char* what,
+                            const char* attribute, HRESULT result) {
+    record(status, substatus, what, attribute, nullptr, FAILED(result) ? result : E_FAIL);
+    close_handle();
+    return Next::kEnd;
+}
+
+Forward::Next Forward::end(HRESULT result) {
+    {
+        Exclusive l(&lock_);
+        if (SUCCEEDED(result_)) result_ = result;
+        if (!head_sent_ && !fail_status_) {
+            fail_status_ = 400;  // the client went away before the response began (v2)
+            fail_what_.add("the client disconnected");
+        }
+    }
+    close_handle();
+    return Next::kEnd;
+}
+
+void Forward::close_handle() {
+    HINTERNET h;
+    {
+        Exclusive l(&lock_);
+        h = handle_;
+        handle_ = nullptr;
+    }
+    if (h) WinHttpCloseHandle(h);
+}
+
+void Forward::cancel() {
+    {
+        Exclusive l(&lock_);
+        cancelled_ = 1;
+    }
+    record(503, 0, "the application is stopping", nullptr, nullptr,
+           HRESULT_FROM_WIN32(ERROR_CONNECTION_ABORTED));
+    close_handle();
+}
+
+DWORD WINAPI Forward::start(void* self) {
+    Forward* f = static_cast<Forward*>(self);
+    StartFailure why;
+    uint16_t status = 502, substatus = 5;
+    if (f->request_->client_connected && !f->request_->client_connected(f->request_)) {
+        f->end(HRESULT_FROM_WIN32(ERROR_CONNECTION_ABORTED));
+    } else if (f->cancelled_) {
+        // cancel recorded the 503
+    } else if (!(f->server_ = f->app_->acquire(&why, &status, &substatus))) {
+        f->record(status, substatus, why.what.c_str(), why.attribute.c_str(),
+                  why.log_path.c_str(), E_FAIL);
+    } else {
+        Event next;
+        if (f->open_and_send(&next) == Next::kContinue) f->drive(next);
+    }
+    f->release();  // the creator's
+    return 0;
+}
+
+bool Forward::build_headers(WStr* out) {
+    Str forwarded_for, forwarded_proto;
+    each_header(raw_headers_.c_str(), raw_headers_.size(),
+                [&](const char* name, size_t nn, const char* value, size_t vn) {
+                    if (is(name, nn, "X-Forwarded-For")) {
+                        if (!forwarded_for.empty()) forwarded_for.add(", ");
+                        forwarded_for.add(value, vn);
+                        return;
+                    }
+                    if (is(name, nn, "X-Forwarded-Proto")) {
+                        if (!forwarded_proto.empty()) forwarded_proto.add(", ");
+                        forwarded_proto.add(value, vn);
+                        return;
+                    }
+                    if (hop_by_hop(name, nn) || starts_with_nocase(name, nn, "MS-ASPNETCORE") ||
+                        is(name, nn, "Content-Length") || is(name, nn, "Expect"))
+                        return;
+                    out->latin1(name, nn).add(L": ").latin1(value, vn).add(L"\r\n");
+                });
+    if (chunked_) out->add(L"Transfer-Encoding: chunked\r\n");
+    out->add(L"MS-ASPNETCORE-TOKEN: ").utf8(server_->token()).add(L"\r\n");
+    if (!forwarded_for.empty()) forwarded_for.add(", ");
+    // IPv6 addresses in brackets, then ":port" (v2).
+    bool v6 = false;
+    for (size_t i = 0; i < remote_addr_.size(); ++i) v6 = v6 || remote_addr_[i] == ':';
+    if (v6) forwarded_for.push('[');
+    forwarded_for.add(remote_addr_.c_str(), remote_addr_.size());
+    if (v6) forwarded_for.push(']');
+    if (!remote_port_.empty()) forwarded_for.push(':').add(remote_port_.c_str(), remote_port_.size());
+    out->add(L"X-Forwarded-For: ").latin1(forwarded_for.c_str(), forwarded_for.size()).add(L"\r\n");
+    if (!forwarded_proto.empty()) forwarded_proto.add(", ");
+    forwarded_proto.add(https_ ? "https" : "http");
+    out->add(L"X-Forwarded-Proto: ").latin1(forwarded_proto.c_str(), forwarded_proto.size()).add(L"\r\n");
+    return !out->failed() && !forwarded_for.failed() && !forwarded_proto.failed();
+}
+
+Forward::Next Forward::open_and_send(Event* next) {
+    WStr verb, object, headers;
+    verb.latin1(method_.c_str(), method_.size());
+    object.utf8(url_.c_str(), url_.size());
+    if (verb.failed() || object.failed() || !build_headers(&headers))
+        return fail(500, 0, "out of memory building the proxied request", nullptr, E_OUTOFMEMORY);
+    HINTERNET h = WinHttpOpenRequest(server_->connection(), verb.c_str(), object.c_str(), nullptr,
+                                     nullptr, nullptr,
+                                     WINHTTP_FLAG_ESCAPE_DISABLE | WINHTTP_FLAG_ESCAPE_DISABLE_QUERY);
+    if (!h) {
+        Str what;
+        what.add("WinHttpOpenRequest failed (Win32 error ").num(GetLastError()).add(")");
+        return fail(502, 3, what.c_str(), nullptr, E_FAIL);
+    }
+    DWORD_PTR context = reinterpret_cast<DWORD_PTR>(this);
+    DWORD features = WINHTTP_DISABLE_COOKIES | WINHTTP_DISABLE_REDIRECTS |
+                     WINHTTP_DISABLE_AUTHENTICATION;
+    const uint32_t ms = app_->config().request_timeout_ms;
+    const int timeout = ms > 0x7FFFFFFFu ? 0x7FFFFFFF : static_cast<int>(ms);
+    add_ref();  // the handle's, released by HANDLE_CLOSING once the context is set
+    const bool has_context =
+        WinHttpSetOption(h, WINHTTP_OPTION_CONTEXT_VALUE, &context, sizeof(context)) != FALSE;
+    if (!has_context ||
+        !WinHttpSetOption(h, WINHTTP_OPTION_DISABLE_FEATURE, &features, sizeof(features)) ||
+        !WinHttpSetTimeouts(h, timeout, timeout, timeout, timeout)) {
+        Str what;
+        what.add("setting up the WinHTTP request failed (Win32 error ").num(GetLastError()).add(")");
+        WinHttpCloseHandle(h);
+        if (!has_context) release();  // no HANDLE_CLOSING will name this request
+        return fail(502, 3, what.c_str(), nullptr, E_FAIL);
+    }
+    bool cancelled;
+    {
+        Exclusive l(&lock_);
+        cancelled = cancelled_ != 0;
+        if (!cancelled) handle_ = h;
+    }
+    if (cancelled) {
+        WinHttpCloseHandle(h);
+        return Next::kEnd;
+    }
+    const DWORD total = chunked_ ? WINHTTP_IGNORE_REQUEST_TOTAL_LENGTH
+                                 : static_cast<DWORD>(content_length_);
+    const wchar_t* text = headers.c_str();
+    const DWORD length = static_cast<DWORD>(headers.size());
+    return issue(
+        [&](HINTERNET r) {
+            return WinHttpSendRequest(r, text, length, nullptr, 0, total, context);
+        },
+        next);
+}
+
+template <typename F> Forward::Next Forward::issue(F call, Event* next) {
+    AcquireSRWLockExclusive(&lock_);
+    HINTERNET h = handle_;
+    if (!h) {  // closed by cancel: HANDLE_CLOSING ends the request
+        ReleaseSRWLockExclusive(&lock_);
+        return Next::kEnd;
+    }
+    have_sync_ = false;
+    _InterlockedExchange(&sync_thread_, static_cast<long>(GetCurrentThreadId()));
+    const BOOL ok = call(h);
+    const DWORD error = ok ? 0 : GetLastError();
+    _InterlockedExchange(&sync_thread_, 0);
+    const bool sync = have_sync_;
+    const Event event = sync_event_;
+    ReleaseSRWLockExclusive(&lock_);
+    if (!ok) {
+        Event e = {Ev::kError, error, 0};
+        return on_error(e);
+    }
+    if (sync) {
+        *next = event;
+        return Next::kContinue;
+    }
+    return Next::kWait;
+}
+
+void Forward::drive(Event e) {
+    add_ref();
+    for (;;) {
+        Event next = {Ev::kError, 0, 0};
+        if (step(e, &next) != Next::kContinue) break;
+        e = next;
+    }
+    release();
+}
+
+Forward::Next Forward::step(const Event& e, Event* next) {
+    switch (e.kind) {
+    case Ev::kSent:
+    case Ev::kWritten: return send_body(next);
+    case Ev::kHeaders: return on_headers(next);
+    case Ev::kRead: return on_read(e.value, next);
+    case Ev::kError: return on_error(e);
+    }
+    return Next::kEnd;
+}
+
+Forward::Next Forward::send_body(Event* next) {
+    if (!has_body_ || body_done_) {
+        return issue([](HINTERNET r) { return WinHttpReceiveResponse(r, nullptr); }, next);
+    }
+    uint32_t got = 0;
+    char* data = buffer_ + kChunkPrefix;
+    const HRESULT hr = request_->read_body(request_, data, kBuffer - kChunkPrefix - 2, &got);
+    if (FAILED(hr)) return end(hr);
+    if (got == 0) {
+        body_done_ = true;
+        if (!chunked_)
+            return issue([](HINTERNET r) { return WinHttpReceiveResponse(r, nullptr); }, next);
+        return issue(
+            [](HINTERNET r) {
+                DWORD written = 0;
+                return WinHttpWriteData(r, kLastChunk, sizeof(kLastChunk) - 1, &written);
+            },
+            next);
+    }
+    const char* out = data;
+    DWORD length = got;
+    if (chunked_) {
+        // "<hex>\r\n" just before the data, "\r\n" just after: one write per chunk.
+        char hex[12];
+        size_t k = 0;
+        for (int shift = 28; shift >= 0; shift -= 4) {
+            const uint32_t nibble = (got >> shift) & 0xF;
+            if (nibble || k || shift == 0) hex[k++] = "0123456789abcdef"[nibble];
+        }
+        hex[k++] = '\r';
+        hex[k++] = '\n';
+        char* start = data - k;
+        memcpy(start, hex, k);
+        data[got] = '\r';
+        data[got + 1] = '\n';
+        out = start;
+        length = static_cast<DWORD>(k + got + 2);
+    }
+    return issue(
+        [&](HINTERNET r) {
+            DWORD written = 0;
+            return WinHttpWriteData(r, out, length, &written);
+        },
+        next);
+}
+
+Forward::Next Forward::on_headers(Event* next) {
+    DWORD status = 0;
+    wchar_t* raw = nullptr;
+    DWORD raw_bytes = 0;
+    {
+        Exclusive l(&lock_);
+        if (!handle_) return Next::kEnd;
+        DWORD size = sizeof(status);
+        WinHttpQueryHeaders(handle_, WINHTTP_QUERY_STATUS_CODE | WINHTTP_QUERY_FLAG_NUMBER,
+                            nullptr, &status, &size, nullptr);
+        WinHttpQueryHeaders(handle_, WINHTTP_QUERY_RAW_HEADERS_CRLF, nullptr, nullptr,
+                            &raw_bytes, nullptr);
+        raw = raw_bytes ? static_cast<wchar_t*>(archway::heap_alloc(raw_bytes + 2)) : nullptr;
+        if (raw && !WinHttpQueryHeaders(handle_, WINHTTP_QUERY_RAW_HEADERS_CRLF, nullptr, raw,
+                                        &raw_bytes, nullptr)) {
+            archway::heap_free(raw);
+            raw = nullptr;
+        }
+    }
+    if (!raw || status < 100 || status > 999) {
+        archway::heap_free(raw);
+        return fail(502, 3, "the server's response head could not be read", nullptr, E_FAIL);
+    }
+    Str text, head, reason;
+    narrow(raw, raw_bytes / sizeof(wchar_t), &text);
+    archway::heap_free(raw);
+    // The status line: "HTTP/1.1 200 OK".
+    size_t line_end = 0;
+    while (line_end < text.size() && text[line_end] != '\r' && text[line_end] != '\n') ++line_end;
+    size_t sp = 0, spaces = 0;
+    while (sp < line_end && spaces < 2) {
+        if (text[sp] == ' ') ++spaces;
+        ++sp;
+    }
+    if (spaces == 2) reason.add(text.c_str() + sp, line_end - sp);
+    each_header(text.c_str() + line_end, text.size() - line_end,
+                [&](const char* name, size_t nn, const char* value, size_t vn) {
+                    if (hop_by_hop(name, nn)) return;
+                    head.add(name, nn).add(": ").add(value, vn).add("\r\n");
+                });
+    if (head.failed() || reason.failed())
+        return fail(500, 0, "out of memory reading the response head", nullptr, E_OUTOFMEMORY);
+    const HRESULT hr = request_->send_head(request_, static_cast<uint16_t>(status), 0,
+                                           reason.empty() ? nullptr : reason.c_str(),
+                                           head.c_str(), static_cast<uint32_t>(head.size()));
+    {
+        Exclusive l(&lock_);
+        head_sent_ = true;  // even a failed send_head may have started the response
+    }
+    if (FAILED(hr)) return end(hr);
+    char* buffer = buffer_;
+    return issue(
+        [&](HINTERNET r) {
+            DWORD read = 0;
+            return WinHttpReadData(r, buffer, static_cast<DWORD>(kBuffer), &read);
+        },
+        next);
+}
+
+Forward::Next Forward::on_read(DWORD bytes, Event* next) {
+    if (bytes == 0) return end(S_OK);
+    const HRESULT hr = request_->write_body(request_, buffer_, bytes, ARCHWAY_WRITE_FLUSH);
+    if (FAILED(hr)) return end(hr);
+    char* buffer = buffer_;
+    return issue(
+        [&](HINTERNET r) {
+            DWORD read = 0;
+            return WinHttpReadData(r, buffer, static_cast<DWORD>(kBuffer), &read);
+        },
+        next);
+}
+
+Forward::Next Forward::on_error(const Event& e) {
+    if (cancelled_) return fail(503, 0, "the application is stopping", nullptr,
+                                HRESULT_FROM_WIN32(ERROR_CONNECTION_ABORTED));
+    Str what;
+    const char* attribute = nullptr;
+    if (e.value == ERROR_WINHTTP_TIMEOUT) {
+        what.add("the server did not answer within requestTimeout (");
+        what.num(app_->config().request_timeout_ms / 1000).add(" s)");
+        attribute = "requestTimeout";
+    } else if (server_ && !server_->alive()) {
+        what.add("the server process ").num(server_->pid()).add(" exited during the request");
+    } else {
+        what.add("WinHTTP error ").num(e.value);
+        static const char* const kApis[] = {"", " receiving the response head",
+                                            " waiting for data", " reading the response",
+                                            " sending the request body", " sending the request"};
+        if (e.api < 6) what.add(kApis[e.api]);
+    }
+    return fail(502, 3, what.c_str(), attribute, HRESULT_FROM_WIN32(e.value));
+}
+
+void WINAPI Forward::callback(HINTERNET handle, DWORD_PTR context, DWORD status, void* info,
+                              DWORD info_length) {
+    (void)handle;
+    Forward* f = reinterpret_cast<Forward*>(context);
+    if (!f) return;  // the session's and the connections' own notifications
+    Event e = {Ev::kError, 0, 0};
+    switch (status) {
+    case WINHTTP_CALLBACK_STATUS_HANDLE_CLOSING: f->release(); return;
+    case WINHTTP_CALLBACK_STATUS_SENDREQUEST_COMPLETE: e.kind = Ev::kSent; break;
+    case WINHTTP_CALLBACK_STATUS_WRITE_COMPLETE:
+        e.kind = Ev::kWritten;
+        e.value = info ? *static_cast<DWORD*>(info) : 0;
+        break;
+    case WINHTTP_CALLBACK_STATUS_HEADERS_AVAILABLE: e.kind = Ev::kHeaders; break;
+    case WINHTTP_CALLBACK_STATUS_READ_COMPLETE:
+        e.kind = Ev::kRead;
+        e.value = info_length;
+        break;
+    case WINHTTP_CALLBACK_STATUS_REQUEST_ERROR: {
+        const WINHTTP_ASYNC_RESULT* r = static_cast<const WINHTTP_ASYNC_RESULT*>(info);
+        e.kind = Ev::kError;
+        e.value = r ? r->dwError : ERROR_WINHTTP_CONNECTION_ERROR;
+        e.api = r ? static_cast<DWORD>(r->dwResult) : 0;
+        break;
+    }
+    default: return;
+    }
+    if (f->sync_thread_ == static_cast<long>(GetCurrentThreadId())) {
+        f->sync_event_ = e;  // the thread inside issue() handles it when the call returns
+        f->have_sync_ = true;
+        return;
+    }
+    f->drive(e);
+}
+
+}  // namespace platform
