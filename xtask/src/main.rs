@@ -19,6 +19,7 @@ mod msi;
 mod panics;
 mod pools;
 mod project;
+mod sign;
 mod toolchain;
 mod verify;
 mod winhost;
@@ -112,6 +113,34 @@ enum Command {
         /// Do not install the pinned LLVM by itself when ARM64EC needs a newer lld-link.
         #[arg(long)]
         no_provision: bool,
+        /// Sign every shipped PE before the MSIs are written, then each MSI (key and password
+        /// from the environment: see `cargo xtask sign --help`).
+        #[arg(long)]
+        sign: bool,
+        /// RFC 3161 timestamp server for --sign (else ARCHWAY_SIGN_TIMESTAMP_URL; none by default).
+        #[arg(long, value_name = "URL", requires = "sign")]
+        timestamp_url: Option<String>,
+    },
+    /// Authenticode-sign PE files and MSIs in place (osslsigncode anywhere, signtool on Windows).
+    #[command(after_help = "Examples:\n  ARCHWAY_SIGN_PKCS12=release.p12 ARCHWAY_SIGN_PASSWORD_FILE=pw cargo xtask sign a.dll b.msi\n  \
+        cargo xtask dist --sign --timestamp-url http://timestamp.example.com\n\n\
+        Keys come only from the environment: ARCHWAY_SIGN_PKCS12 with ARCHWAY_SIGN_PASSWORD_FILE (or\n\
+        ARCHWAY_SIGN_PASSWORD); a PKCS#11 token with ARCHWAY_SIGN_PKCS11_MODULE, ARCHWAY_SIGN_PKCS11_KEY and\n\
+        ARCHWAY_SIGN_CERTS (or ARCHWAY_SIGN_PKCS11_CERT); on Windows, signtool with ARCHWAY_SIGN_CERT_SHA1\n\
+        (a certificate in a store). ARCHWAY_SIGN_TIMESTAMP_URL adds an RFC 3161 timestamp. A copy of the\n\
+        first file is signed first: a wrong password or certificate fails before any file changes.")]
+    Sign {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+        /// RFC 3161 timestamp server (else ARCHWAY_SIGN_TIMESTAMP_URL; none by default).
+        #[arg(long, value_name = "URL", conflicts_with = "verify")]
+        timestamp_url: Option<String>,
+        /// Only verify the files' signatures (osslsigncode verify; signtool verify /pa on Windows).
+        #[arg(long)]
+        verify: bool,
+        /// With --verify: the CA certificate(s) to trust, as PEM (default: the system's).
+        #[arg(long, value_name = "PEM", requires = "verify")]
+        ca: Option<std::path::PathBuf>,
     },
     /// Lint an MSI (and, with --previous, check and simulate it as a major upgrade of OLD).
     #[command(after_help = "Examples:\n  cargo xtask msi-check target/dist/archway-0.2.0.0-arm64.msi\n  \
@@ -221,7 +250,15 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             let bin_dir = bin_dir.unwrap_or_else(|| project.build_dir(profile.name()).join("bin"));
             forwarders::run(&project, &bin_dir, compare_with_lld)
         }
-        Command::Dist { previous, jobs, no_provision } => dist::run(&dist::Options { previous, jobs, no_provision }),
+        Command::Dist { previous, jobs, no_provision, sign, timestamp_url } => {
+            if sign {
+                // Read and checked before the build: a missing key or tool fails at once.
+                sign::arm(sign::from_env(timestamp_url)?);
+            }
+            dist::run(&dist::Options { previous, jobs, no_provision })
+        }
+        Command::Sign { files, verify: true, ca, .. } => sign::verify(&files, ca.as_deref()),
+        Command::Sign { files, timestamp_url, .. } => sign::run(&files, timestamp_url),
         Command::MsiCheck { package, previous } => {
             let report = msi::check_files(&package, previous.as_deref())?;
             println!("{}", report.render());

@@ -73,12 +73,27 @@ pub struct Artifact {
     pub path: PathBuf,
 }
 
+#[derive(Clone, Debug)]
 pub struct BuildReport {
     pub bin_dir: PathBuf,
     pub artifacts: Vec<Artifact>,
     pub forwarders: Vec<forwarders::Written>,
     pub ran: usize,
     pub up_to_date: usize,
+}
+
+/// The toolchain asked for, else `ARCHWAY_TOOLCHAIN` (as `--toolchain` reads it), so verbs
+/// without the flag (`dist`, the release workflow's Windows rebuilds) honour it too.
+fn flavor_or_env(flavor: Option<Flavor>) -> Result<Option<Flavor>> {
+    if flavor.is_some() {
+        return Ok(flavor);
+    }
+    match std::env::var("ARCHWAY_TOOLCHAIN").ok().as_deref() {
+        None | Some("") => Ok(None),
+        Some("llvm") => Ok(Some(Flavor::Llvm)),
+        Some("msvc") => Ok(Some(Flavor::Msvc)),
+        Some(other) => anyhow::bail!("ARCHWAY_TOOLCHAIN={other}: `llvm` or `msvc`"),
+    }
 }
 
 pub fn run(opts: &BuildOptions) -> Result<BuildReport> {
@@ -88,7 +103,7 @@ pub fn run(opts: &BuildOptions) -> Result<BuildReport> {
     let binaries = binaries::discover(&project.root)?;
     let build_dir = opts.out_dir.clone().unwrap_or_else(|| project.build_dir(opts.profile.name()));
     let provisioning = if opts.no_provision { Provisioning::Refuse } else { Provisioning::Automatic };
-    let toolchain = toolchain::discover(&project, opts.flavor, &archs, provisioning)?;
+    let toolchain = toolchain::discover(&project, flavor_or_env(opts.flavor)?, &archs, provisioning)?;
     let unbuildable: Vec<String> = archs
         .iter()
         .filter_map(|a| toolchain.tools(*a).err().map(|why| format!("  {a}: {why}")))

@@ -106,7 +106,7 @@ pub fn run(opts: &Options) -> Result<()> {
     if out_dir.exists() {
         std::fs::remove_dir_all(&out_dir).with_context(|| format!("cannot clear {}", out_dir.display()))?;
     }
-    let manifest = match write_packages(&project, opts, &configs, &report, &out_dir, epoch, steps) {
+    let manifest = match crate::sign::around(&project, &report, &out_dir, |report| write_packages(&project, opts, &configs, report, &out_dir, epoch, steps)) {
         Ok(manifest) => manifest,
         Err(err) => {
             let _ = std::fs::remove_dir_all(&out_dir);
