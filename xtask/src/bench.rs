@@ -8,6 +8,8 @@ use clap::Subcommand;
 
 use crate::{build, cmd, forwarders, fsx, matrix::Arch, project::Project};
 
+mod proxy;
+
 #[derive(Subcommand)]
 pub enum Bench {
     /// Cold build wall time against the compiler and linker time spread over the cores
@@ -28,6 +30,11 @@ pub enum Bench {
     /// in the same run. Builds the packages first.
     #[command(after_help = "Example:\n  cargo xtask bench pools")]
     Pools,
+    /// Requests per second and p50/p99 latency of the test backend reached through the worker
+    /// stand-in, the shim and the platform handler (x64 under Wine) against the same backend
+    /// reached directly, in one run (goal: p50 latency at most 1.5x). Builds x64 first.
+    #[command(after_help = "Example:\n  cargo xtask bench proxy")]
+    Proxy,
 }
 
 pub fn run(what: Bench) -> Result<()> {
@@ -36,6 +43,7 @@ pub fn run(what: Bench) -> Result<()> {
         Bench::Forwarders => bench_forwarders(),
         Bench::Msi => bench_msi(),
         Bench::Pools => crate::pools::bench::run(),
+        Bench::Proxy => proxy::run(),
     }
 }
 

@@ -19,7 +19,7 @@ mod support;
 
 use std::{
     io::{BufReader, Write},
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::OnceLock,
     time::{Duration, Instant},
 };
@@ -37,8 +37,6 @@ fn built() -> Option<PathBuf> {
     static BUILT: SharedBuild = OnceLock::new();
     built_once(&BUILT, &["--arch", &runnable().join(",")]).map(bin_dir)
 }
-
-type SiteFn = Box<dyn Fn(&SiteCtx) -> HttpPlatform>;
 
 /// The backend with `args` after its tag.
 fn backend(ctx: &SiteCtx, args: &str) -> HttpPlatform {
@@ -100,7 +98,7 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
 }
 
 /// The shared bench of `arch` (x64 or x86), started on first use.
-fn bench(launcher: &'static Launcher, bin: &PathBuf, arch: &str) -> &'static Bench {
+fn bench(launcher: &'static Launcher, bin: &Path, arch: &str) -> &'static Bench {
     static X64: OnceLock<Bench> = OnceLock::new();
     static X86: OnceLock<Bench> = OnceLock::new();
     static OTHER: OnceLock<Bench> = OnceLock::new();
@@ -492,7 +490,7 @@ fn forwarded_headers_are_what_httpplatformhandler_sends() {
 // No server left behind.
 
 /// A bench of one site whose two servers are running: the bench and the site's tag.
-fn one_server(launcher: &Launcher, bin: &PathBuf, arch: &str, group: &str) -> (Bench, String) {
+fn one_server(launcher: &Launcher, bin: &Path, arch: &str, group: &str) -> (Bench, String) {
     let sites: Vec<(&str, SiteFn)> = vec![("orphan", Box::new(|c| backend(c, "").attr("processesPerApplication", "2")))];
     let b = Bench::start(launcher, bin, arch, group, sites, &[("ARCHWAY_DETAILED_ERRORS", "1")]);
     let site = b.site("orphan");

@@ -21,6 +21,9 @@ use super::worker::{Launcher, Response, collect, read_line, read_response, wait_
 /// The shared workers' own safety net: longer than the whole test file.
 pub const BENCH_MAX_SECONDS: &str = "900";
 
+/// Makes a site's section (and any files it needs in its folder).
+pub type SiteFn = Box<dyn Fn(&SiteCtx) -> HttpPlatform>;
+
 /// What a site's `web.config` is made from.
 pub struct SiteCtx<'a> {
     pub arch: &'a str,
@@ -147,7 +150,7 @@ const READY: Duration = Duration::from_secs(120);
 impl Bench {
     /// Writes every site's folder and web.config (`sites`: name → section), the
     /// applicationHost.config, starts the worker with `env` and waits until it listens.
-    pub fn start(launcher: &Launcher, bin: &Path, arch: &str, group: &str, sites: Vec<(&str, Box<dyn Fn(&SiteCtx) -> HttpPlatform>)>, env: &[(&str, &str)]) -> Bench {
+    pub fn start(launcher: &Launcher, bin: &Path, arch: &str, group: &str, sites: Vec<(&str, SiteFn)>, env: &[(&str, &str)]) -> Bench {
         let handler = bin.join(format!("archway_platform_{arch}.dll"));
         assert!(
             handler.is_file(),
