@@ -1,7 +1,8 @@
 //! The built shims loaded for real, by the worker stand-in (`tests/worker`, which plays
 //! w3wp.exe): each runnable architecture's `archway_<arch>.dll`, named by full path as a global
 //! module, serves an HTTP request through the diagnostics handler it loads from its own folder;
-//! a handler that cannot be loaded answers 500 (generic, or naming the file and the error with
+//! a handler that cannot be loaded, or a bad `system.webServer/archway` handler attribute, answers
+//! 500 (generic, or naming the file and the error, or the attribute, with
 //! ARCHWAY_DETAILED_ERRORS=1); on Windows on ARM64 the Arm64X forwarder `archway.dll` sends each
 //! process to its own build.
 //!
@@ -122,9 +123,11 @@ fn lonely_shim(bin: &Path) -> (tempfile::TempDir, PathBuf) {
     (lonely, shim)
 }
 
-/// The 500 a shim answers when its handler cannot be loaded, with `env` for the worker.
-fn handler_failure(launcher: &Launcher, bin: &Path, image: &Path, env: &[(&str, &str)]) -> String {
-    let (_dir, worker) = serve(launcher, bin, "x64", "nohandler", image, env);
+/// The 500 a shim answers when its handler cannot be used, with `env` for the worker and `web`
+/// (XML) inside applicationHost.config's `<system.webServer>` (the archway sections declared).
+fn handler_failure(launcher: &Launcher, bin: &Path, image: &Path, env: &[(&str, &str)], web: &str) -> String {
+    let text = with_sections(&config("nohandler", &windows_path(image), "127.0.0.1:0:"), web, "");
+    let (_dir, worker) = start_with_config(launcher, bin, "x64", "nohandler", &text, env);
     let (r, ended) = one_request(worker, "/");
     assert_eq!(r.status, 500, "{env:?}: {}\n{}", r.text(), ended.stderr);
     assert_eq!(r.header("Content-Type"), Some("text/plain; charset=utf-8"), "{env:?}: {:?}", r.headers);
@@ -136,7 +139,7 @@ fn a_missing_handler_answers_500_naming_the_file_and_the_error() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
     let (_lonely, shim) = lonely_shim(&bin);
-    let body = handler_failure(launcher, &bin, &shim, &[("ARCHWAY_DETAILED_ERRORS", "1")]);
+    let body = handler_failure(launcher, &bin, &shim, &[("ARCHWAY_DETAILED_ERRORS", "1")], "");
     assert!(body.contains("archway_diagnostics_x64.dll") && body.contains("126"), "{body}");
 }
 
@@ -144,8 +147,9 @@ fn a_missing_handler_answers_500_naming_the_file_and_the_error() {
 fn a_bad_handler_name_answers_500_naming_it() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
-    let body = handler_failure(launcher, &bin, &bin.join("archway_x64.dll"), &[("ARCHWAY_HANDLER", "Bad!"), ("ARCHWAY_DETAILED_ERRORS", "1")]);
-    assert!(body.contains("Bad!"), "{body}");
+    let bad = "    <archway handler=\"Bad!\" />\n";
+    let body = handler_failure(launcher, &bin, &bin.join("archway_x64.dll"), &[("ARCHWAY_DETAILED_ERRORS", "1")], bad);
+    assert!(body.contains("\"Bad!\"") && body.contains("attribute \"handler\"") && body.contains("system.webServer/archway"), "{body}");
 }
 
 #[test]
@@ -154,8 +158,9 @@ fn without_detailed_errors_a_500_body_names_no_path_and_no_error() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
     let (_lonely, shim) = lonely_shim(&bin);
-    for env in [&[][..], &[("ARCHWAY_HANDLER", "Bad!")][..], &[("ARCHWAY_DETAILED_ERRORS", "0")][..]] {
-        let body = handler_failure(launcher, &bin, &shim, env);
+    let bad = "    <archway handler=\"Bad!\" />\n";
+    for (env, web) in [(&[][..], ""), (&[][..], bad), (&[("ARCHWAY_DETAILED_ERRORS", "0")][..], "")] {
+        let body = handler_failure(launcher, &bin, &shim, env, web);
         assert!(body.contains("details are in the server's debug log"), "{env:?}: {body}");
         assert!(!body.contains("archway_diagnostics") && !body.contains("126") && !body.contains("Bad!"), "{env:?}: {body}");
     }

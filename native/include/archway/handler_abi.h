@@ -95,14 +95,17 @@ struct ArchwayRequest {
     // The request's configuration: the section `section` (e.g. "system.webServer/httpPlatform")
     // as IIS resolves it for this request's application (applicationHost.config, <location>
     // elements, web.config files), read through IAppHostAdminManager with the application's
-    // config path (APPL_MD_PATH). `visit` is called, before read_config returns, once per
-    // attribute:
+    // config path (IHttpApplication::GetAppConfigPath, e.g.
+    // "MACHINE/WEBROOT/APPHOST/Default Web Site/app"; APPL_MD_PATH is the metabase form
+    // "/LM/W3SVC/1/ROOT/app", not a config path). `visit` is called, before read_config
+    // returns, once per attribute:
     //   * the section element's own attributes: element "" and item ARCHWAY_CONFIG_NO_ITEM;
     //   * a child element that is not a collection (e.g. "handlerSettings"): element = its name,
     //     item ARCHWAY_CONFIG_NO_ITEM;
     //   * each entry of a child collection (e.g. <environmentVariables><environmentVariable
     //     name= value=/>): element = the collection element's name, item = the entry's 0-based
-    //     index, attribute/value = the entry's attributes (one call each).
+    //     index, attribute/value = the entry's attributes (one call each); entries of a
+    //     collection that is the section element itself come with element "" and their index.
     // Values are IIS's string form (booleans "true"/"false", numbers in decimal, timespans
     // "hh:mm:ss"). Real IIS reports every attribute its schema defines (defaults included); a
     // host without the schema (the worker stand-in) reports only what the files set, so a
@@ -158,9 +161,12 @@ struct ArchwayHandler {
     // ---- covers it and it is not NULL.
 
     // IIS stops an application (recycle, web.config change, site stopped): the handler lets go
-    // of what it keeps for it (e.g. stops its server processes). `app_config_path` is the
-    // application's config path, as APPL_MD_PATH gives it (UTF-8, e.g.
-    // "MACHINE/WEBROOT/APPHOST/Default Web Site"). Called on an IIS thread; may block until the
+    // of what it keeps for it (e.g. stops its server processes). `app_config_path` names the
+    // application exactly as the server variable APPL_MD_PATH gives it to that application's
+    // requests (UTF-8, IIS's metabase form, e.g. "/LM/W3SVC/1/ROOT" or "/LM/W3SVC/1/ROOT/app";
+    // it is IHttpApplication::GetApplicationId), so a handler keys per-application state by
+    // APPL_MD_PATH. (ABI 1.1 first showed a config path here, "MACHINE/WEBROOT/APPHOST/...",
+    // which no server variable gives; IIS's APPL_MD_PATH is the metabase form.) Called on an IIS thread; may block until the
     // application's requests have completed.
     void (ARCHWAY_CALL* stop_application)(void* state, const char* app_config_path);
 };

@@ -532,6 +532,14 @@ public:
     virtual IHttpPerfCounterInfo* GetPerfCounterInfo() = 0;                  // slot 3
 };
 
+// IHttpConnection (docs/iis.md §4.4 "Small interfaces"): declaration order, no overloads.
+class IHttpConnection {
+public:
+    virtual BOOL IsConnected() const = 0;                                    // slot 0
+    virtual void* AllocateMemory(DWORD cbAllocation) = 0;                    // slot 1
+    virtual IHttpModuleContextContainer* GetModuleContextContainer() = 0;    // slot 2
+};
+
 class IHttpApplication {
 public:
     virtual PCWSTR GetApplicationPhysicalPath() const = 0;                   // slot 0
@@ -564,7 +572,12 @@ class IGlobalFileChangeProvider;
 class IPreBeginRequestProvider;
 class IHttpApplicationStartProvider;
 class IHttpApplicationResolveModulesProvider;
-class IHttpApplicationStopProvider;
+// GL_APPLICATION_STOP's provider: IHttpEventProvider's slot 0, then GetApplication (httpserv.h
+// declares exactly one method in IHttpApplicationStopProvider).
+class IHttpApplicationStopProvider : public IHttpEventProvider {
+public:
+    virtual IHttpApplication* GetApplication() = 0;                          // slot 1
+};
 class IGlobalRSCAQueryProvider;
 class IGlobalTraceEventProvider;
 class IGlobalThreadCleanupProvider;

@@ -228,6 +228,7 @@ ARCHWAY_KERNEL32 DWORD WINAPI WaitForSingleObject(HANDLE handle, DWORD milliseco
 #define ERROR_BROKEN_PIPE 109L
 #define ERROR_INVALID_NAME 123L
 #define ERROR_DLL_INIT_FAILED 1114L
+#define ERROR_NOT_FOUND 1168L
 #define ERROR_CONNECTION_ABORTED 1236L
 #define ERROR_TIMEOUT 1460L
 #define ERROR_INVALID_STATE 5023L
@@ -253,6 +254,21 @@ template <typename F> inline F proc_cast(FARPROC proc) {
 #endif
 
 #define ARCHWAY_OFFSETOF(type, member) __builtin_offsetof(type, member)
+
+// Interlocked operations: compiler intrinsics on every target (MSVC and clang-cl), each a full
+// memory barrier. Nothing is imported for them.
+#ifdef __cplusplus
+extern "C" {
+#endif
+long _InterlockedIncrement(long volatile* target);
+long _InterlockedDecrement(long volatile* target);
+long _InterlockedExchange(long volatile* target, long value);
+long _InterlockedCompareExchange(long volatile* target, long exchange, long comparand);
+#ifdef __cplusplus
+}
+#endif
+#pragma intrinsic(_InterlockedIncrement, _InterlockedDecrement, _InterlockedExchange)
+#pragma intrinsic(_InterlockedCompareExchange)
 
 // Stop the process at once (used where hardware would fault, e.g. division by zero).
 #if defined(__clang__) || defined(__GNUC__)

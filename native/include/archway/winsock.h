@@ -78,6 +78,8 @@ typedef struct fd_set {
     SOCKET fd_array[FD_SETSIZE];
 } fd_set;
 
+#define MSG_PEEK 0x2
+
 struct timeval {
     long tv_sec;
     long tv_usec;

@@ -11,105 +11,17 @@
 // path="/" physicalPath, and the http bindings), system.webServer/globalModules/add (name,
 // image, preCondition) with remove/clear. Unknown elements and attributes are ignored, as IIS
 // mostly does for what it does not look at.
-#include "worker.h"
+#include "xml.h"
 
 namespace worker {
 
 namespace {
 
-constexpr size_t kMaxFileSize = 16u << 20;
-constexpr size_t kMaxDepth = 64;
-constexpr size_t kMaxElements = 200000;
-constexpr uint32_t kMaxAttributes = 256;
 // Collections are searched for duplicates by name, so their size is bounded too.
 constexpr size_t kMaxCollection = 4096;
 
-struct Attr {
-    const char* name;
-    const char* value;
-    size_t value_length;
-};
 
-struct Element {
-    const char* name;
-    uint32_t line, column;
-    int32_t parent, first_child, last_child, next_sibling;
-    uint32_t attr_begin, attr_count;
-};
-
-class Xml {
-public:
-    Xml(const char* s, size_t n, ConfigError* error) : s_(s), n_(n), error_(error) {}
-    ~Xml() { archway::heap_free(pool_); }
-
-    bool parse();
-
-    Vec<Element> elements;
-    Vec<Attr> attrs;
-
-private:
-    bool fail_here(const char* what) { return fail(line_, column_, what); }
-    bool fail(uint32_t line, uint32_t column, const char* what) {
-        error_->line = line;
-        error_->column = column;
-        archway::Utf8Builder m(error_->message, sizeof(error_->message));
-        m.raw(what);
-        return false;
-    }
-    bool at(const char* lit) const {
-        const size_t k = archway::length(lit);
-        return n_ - i_ >= k && archway::equal(s_ + i_, k, lit, k);
-    }
-    void advance(size_t k) {
-        while (k-- > 0 && i_ < n_) {
-            const uint8_t b = static_cast<uint8_t>(s_[i_++]);
-            if (b == '\n') {
-                ++line_;
-                column_ = 1;
-            } else if (b == '\r') {
-                if (i_ >= n_ || s_[i_] != '\n') {
-                    ++line_;
-                    column_ = 1;
-                }
-            } else if ((b & 0xC0) != 0x80) {
-                ++column_;
-            }
-        }
-    }
-    static bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-    void skip_space() {
-        while (i_ < n_ && space(s_[i_])) advance(1);
-    }
-    static bool name_start(uint8_t c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':' ||
-               c >= 0x80;
-    }
-    static bool name_char(uint8_t c) {
-        return name_start(c) || (c >= '0' && c <= '9') || c == '.' || c == '-';
-    }
-    char* pool_copy(const char* s, size_t n) {
-        if (pool_used_ + n + 1 > pool_capacity_) return nullptr;  // cannot happen (sized 2n)
-        char* p = pool_ + pool_used_;
-        memcpy(p, s, n);
-        p[n] = 0;
-        pool_used_ += n + 1;
-        return p;
-    }
-    bool name(const char** out);
-    bool skip_until(const char* end, const char* what);
-    bool entity(char* out, size_t* out_length);
-    bool attribute_value(const char** out, size_t* out_length);
-    bool start_tag(int32_t parent, bool* empty, int32_t* index);
-    bool text();
-
-    const char* s_;
-    size_t n_;
-    size_t i_ = 0;
-    uint32_t line_ = 1, column_ = 1;
-    ConfigError* error_;
-    char* pool_ = nullptr;
-    size_t pool_used_ = 0, pool_capacity_ = 0;
-};
+}  // namespace
 
 bool Xml::name(const char** out) {
     const size_t start = i_;
@@ -387,6 +299,8 @@ bool Xml::parse() {
 
 // ---------------------------------------------------------------------------------------------
 // Reading the document.
+
+namespace {
 
 class Doc {
 public:
@@ -682,6 +596,68 @@ bool parse_config(const char* bytes, size_t size, const char* pool, Config* out,
                     mp.raw("/LM/W3SVC/").u32(s.id).raw("/ROOT");
                     s.md_path = arena->copy(mp.c_str(), mp.size());
                 }
+                // The site's applications in this pool, the root first (IIS serves the others
+                // from their own pools' workers).
+                Vec<App> apps;
+                {
+                    App root = {"/", s.physical_path_w, s.config_path_w, s.md_path};
+                    if (!apps.push(root)) {
+                        m.raw("out of memory");
+                        return doc.fail(site, m);
+                    }
+                }
+                for (int32_t a = doc.child(site, "application"); a >= 0; a = doc.child(site, "application", a)) {
+                    if (a == root_app) continue;
+                    const char* path = doc.attr(a, "path");
+                    size_t pn = archway::length(path);
+                    while (pn > 1 && path[pn - 1] == '/') --pn;
+                    if (!path || path[0] != '/' || pn < 2) {
+                        m.raw("<application> of site \"").raw(name).raw("\" needs a path like \"/app\"");
+                        return doc.fail(a, m);
+                    }
+                    const char* a_pool = doc.attr(a, "applicationPool");
+                    if (!a_pool) a_pool = site_pool ? site_pool : (list_pool ? list_pool : "DefaultAppPool");
+                    if (!same_name(a_pool, pool)) continue;
+                    int32_t a_vdir = -1;
+                    for (int32_t v = doc.child(a, "virtualDirectory"); v >= 0; v = doc.child(a, "virtualDirectory", v)) {
+                        const char* vp = doc.attr(v, "path");
+                        if (vp && archway::equal(vp, archway::length(vp), "/", 1)) {
+                            a_vdir = v;
+                            break;
+                        }
+                    }
+                    const char* a_physical = a_vdir >= 0 ? doc.attr(a_vdir, "physicalPath") : nullptr;
+                    if (!a_physical) {
+                        m.raw("application \"").raw(path).raw("\" of site \"").raw(name)
+                            .raw("\" has no <virtualDirectory path=\"/\" physicalPath=\"...\">");
+                        return doc.fail(a_vdir >= 0 ? a_vdir : a, m);
+                    }
+                    App x = {};
+                    x.path = arena->copy(path, pn);
+                    x.physical_path_w = physical_path(arena, a_physical);
+                    wchar_t buffer[1024];
+                    archway::WideBuilder cp(buffer, 1024);
+                    const wchar_t* app_w = arena->widen(path, pn);
+                    cp.wide(s.config_path_w);
+                    if (app_w) cp.wide(app_w);
+                    x.config_path_w = arena->copy(cp.c_str(), cp.size());
+                    char md[1024];
+                    archway::Utf8Builder mp(md, sizeof(md));
+                    mp.raw(s.md_path).raw(path, pn);
+                    x.md_path = arena->copy(mp.c_str(), mp.size());
+                    if (!x.path || !x.physical_path_w || !app_w || !x.config_path_w || !x.md_path ||
+                        cp.overflow() || mp.overflow() || !apps.push(x)) {
+                        m.raw("out of memory (or a path too long) for application \"").raw(path).raw("\"");
+                        return doc.fail(a, m);
+                    }
+                }
+                s.app_count = apps.size();
+                s.apps = static_cast<App*>(arena->alloc(sizeof(App) * apps.size()));
+                if (!s.apps) {
+                    m.raw("out of memory");
+                    return doc.fail(site, m);
+                }
+                memcpy(s.apps, apps.data(), sizeof(App) * apps.size());
                 Vec<Binding> bindings;
                 const int32_t list_b = doc.child(site, "bindings");
                 for (int32_t b = list_b >= 0 ? doc.child(list_b, "binding") : -1; b >= 0;
@@ -791,6 +767,20 @@ bool parse_config(const char* bytes, size_t size, const char* pool, Config* out,
     memcpy(out->sites, sites.data(), sizeof(Site) * sites.size());
     if (modules.size()) memcpy(out->modules, modules.data(), sizeof(GlobalModuleEntry) * modules.size());
     return true;
+}
+
+const App* app_for_path(const Site* site, const char* path, size_t length) {
+    const App* best = &site->apps[0];
+    size_t best_length = 0;
+    for (size_t i = 1; i < site->app_count; ++i) {
+        const App& a = site->apps[i];
+        const size_t n = archway::length(a.path);
+        if (n <= best_length || n > length || !archway::equal_nocase(path, n, a.path, n)) continue;
+        if (n < length && path[n] != '/') continue;  // "/app" must not match "/apple"
+        best = &a;
+        best_length = n;
+    }
+    return best;
 }
 
 }  // namespace worker

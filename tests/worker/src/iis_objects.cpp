@@ -4,6 +4,7 @@
 //
 // Vtable order comes from archway/httpserv.h (iis.md §4.2 overload rule); the classes here only
 // override. What is not implemented says so: E_NOTIMPL or null, never a fake success.
+#include "admin.h"
 #include "request.h"
 
 namespace worker {
@@ -31,8 +32,8 @@ struct ModuleRecord final : public IHttpModuleRegistrationInfo {
         post_notifications = post;
         return S_OK;
     }
-    // Stored so that Terminate() and GL_STOP_LISTENING reach the module; no other global
-    // notification is ever raised by this stand-in.
+    // Stored so that Terminate(), GL_STOP_LISTENING and GL_APPLICATION_STOP (at shutdown) reach
+    // the module; no other global notification is ever raised by this stand-in.
     HRESULT SetGlobalNotifications(CGlobalModule* m, DWORD n) override {
         if (!m) return E_INVALIDARG;
         global = m;
@@ -73,7 +74,8 @@ public:
         m.raw("a module asked for a recycle (not done by this stand-in): ").utf16(reason ? reason : L"");
         err_line(m);
     }
-    IAppHostAdminManager* GetAdminManager() const override { return nullptr; }
+    // The configuration API over the stand-in's files (admin.cpp).
+    IAppHostAdminManager* GetAdminManager() const override { return admin_manager(); }
     HRESULT GetFileInfo(PCWSTR, HANDLE, PSID, PCWSTR, HANDLE, BOOL, IHttpFileInfo** out,
                         IHttpTraceContext*) override {
         if (out) *out = nullptr;
@@ -661,17 +663,44 @@ private:
 
 class WorkerApplication final : public IHttpApplication {
 public:
-    explicit WorkerApplication(const Site* s) : s_(s) {}
-    PCWSTR GetApplicationPhysicalPath() const override { return s_->physical_path_w; }
-    // IIS's application id is the metabase path, /LM/W3SVC/<id>/ROOT.
+    explicit WorkerApplication(const App* a) : a_(a) {}
+    PCWSTR GetApplicationPhysicalPath() const override { return a_->physical_path_w; }
+    // IIS's application id is the metabase path, /LM/W3SVC/<id>/ROOT[/app].
     PCWSTR GetApplicationId() const override { return id_; }
-    PCWSTR GetAppConfigPath() const override { return s_->config_path_w; }
+    PCWSTR GetAppConfigPath() const override { return a_->config_path_w; }
     IHttpModuleContextContainer* GetModuleContextContainer() override { return nullptr; }
     void set_id(const wchar_t* id) { id_ = id; }
 
 private:
-    const Site* s_;
+    const App* a_;
     const wchar_t* id_ = L"";
+};
+
+// IHttpConnection: IsConnected peeks at the socket without consuming anything, so a module can
+// poll it from any thread while its notification is pending (the connection's own thread is
+// parked in wait_pending then). An orderly close or a reset by the client reads as FALSE.
+class WorkerConnection final : public IHttpConnection {
+public:
+    explicit WorkerConnection(Request* r) : r_(r) {}
+    BOOL IsConnected() const override {
+        Connection* c = r_->conn;
+        if (c->broken) return FALSE;
+        fd_set set;
+        set.fd_count = 1;
+        set.fd_array[0] = c->socket;
+        timeval zero = {0, 0};
+        const int ready = select(0, &set, nullptr, nullptr, &zero);
+        if (ready == 0) return TRUE;  // nothing to read: still there
+        if (ready < 0) return FALSE;
+        char b;
+        const int n = recv(c->socket, &b, 1, MSG_PEEK);
+        return n > 0 ? TRUE : FALSE;  // data (a pipelined request) or end of stream / error
+    }
+    void* AllocateMemory(DWORD bytes) override { return r_->arena.alloc(bytes); }
+    IHttpModuleContextContainer* GetModuleContextContainer() override { return nullptr; }
+
+private:
+    Request* r_;
 };
 
 class Provider final : public IHttpEventProvider {
@@ -827,13 +856,13 @@ bool compute_variable(Request* r, const char* name, const char** value, size_t* 
         text = site->name;
     } else if (is("APPL_PHYSICAL_PATH")) {
         size_t k = 0;
-        char* p = r->arena.narrow(site->physical_path_w, archway::length(site->physical_path_w), &k);
+        char* p = r->arena.narrow(r->app->physical_path_w, archway::length(r->app->physical_path_w), &k);
         if (!p) return false;
         *value = p;
         *length = k;
         return true;
     } else if (is("APPL_MD_PATH")) {
-        text = site->md_path;
+        text = r->app->md_path;
     } else if (is("HTTPS")) {
         text = "off";
     } else if (is("SERVER_PORT_SECURE")) {
@@ -895,12 +924,13 @@ Request::Variable* variable(Request* r, const char* name) {
 class WorkerContext final : public IHttpContext {
 public:
     WorkerContext(Request* r, WorkerRequest* request, WorkerResponse* response, WorkerSite* site,
-                  WorkerApplication* application)
-        : r_(r), request_(request), response_(response), site_(site), application_(application) {}
+                  WorkerApplication* application, WorkerConnection* connection)
+        : r_(r), request_(request), response_(response), site_(site), application_(application),
+          connection_(connection), event_(r->conn->event) {}
 
     IHttpSite* GetSite() override { return site_; }
     IHttpApplication* GetApplication() override { return application_; }
-    IHttpConnection* GetConnection() override { return nullptr; }  // not implemented here
+    IHttpConnection* GetConnection() override { return connection_; }
     IHttpRequest* GetRequest() override { return request_; }
     IHttpResponse* GetResponse() override { return response_; }
     BOOL GetResponseHeadersSent() const override { return r_->head_sent; }
@@ -908,19 +938,25 @@ public:
     IHttpModuleContextContainer* GetModuleContextContainer() override { return nullptr; }
     // RQ_NOTIFICATION_PENDING (iis.md §4.4): the module ends the pending notification with
     // IndicateCompletion, or asks for OnAsyncCompletion with PostCompletion.
+    // From any thread, also before the notification has returned PENDING (wait_pending then
+    // finds the flag set at once). The event handle is a copy taken at construction: once the
+    // flag is set, the connection thread may end the request and destroy this object, so
+    // nothing of it is touched after the lock is released.
     void IndicateCompletion(REQUEST_NOTIFICATION_STATUS status) override {
+        const HANDLE event = event_;
         AcquireSRWLockExclusive(&lock_);
         indicated_ = true;
         indicated_status_ = status;
         ReleaseSRWLockExclusive(&lock_);
-        SetEvent(r_->conn->event);
+        SetEvent(event);
     }
     HRESULT PostCompletion(DWORD bytes) override {
+        const HANDLE event = event_;
         AcquireSRWLockExclusive(&lock_);
         posted_ = true;
         posted_bytes_ = bytes;
         ReleaseSRWLockExclusive(&lock_);
-        SetEvent(r_->conn->event);
+        SetEvent(event);
         return S_OK;
     }
     void DisableNotifications(DWORD notifications, DWORD post) override {
@@ -986,9 +1022,11 @@ public:
     IMetadataInfo* GetMetadata() override { return nullptr; }
     // The URL mapped under the application's physical path ('/' → '\').
     PCWSTR GetPhysicalPath(DWORD* length) override {
-        const wchar_t* root = r_->conn->site->physical_path_w;
+        const wchar_t* root = r_->app->physical_path_w;
         size_t url_length = 0;
-        wchar_t* url = r_->arena.widen(r_->path, r_->path_length, &url_length);
+        const size_t app_length = r_->app->path[1] ? archway::length(r_->app->path) : 0;
+        const size_t skip = app_length <= r_->path_length ? app_length : 0;
+        wchar_t* url = r_->arena.widen(r_->path + skip, r_->path_length - skip, &url_length);
         const size_t root_length = archway::length(root);
         wchar_t* out = static_cast<wchar_t*>(r_->arena.alloc((root_length + url_length + 1) * sizeof(wchar_t)));
         if (!url || !out) {
@@ -1086,6 +1124,8 @@ private:
     WorkerResponse* response_;
     WorkerSite* site_;
     WorkerApplication* application_;
+    WorkerConnection* connection_;
+    HANDLE event_;
     SRWLOCK lock_ = SRWLOCK_INIT;
     bool indicated_ = false;
     bool posted_ = false;
@@ -1145,12 +1185,37 @@ void process_request(Request* r) {
         respond_text(r, 503, "HTTP Error 503. The service is unavailable.\r\n");
         return;
     }
+    r->app = app_for_path(r->conn->site, r->path, r->path_length);
+    {
+        // IIS reads the configuration before any module runs: a web.config that is not
+        // well-formed XML answers 500.19 naming the file and line (docs/iis.md §5).
+        WebConfigError* error = static_cast<WebConfigError*>(r->arena.alloc(sizeof(WebConfigError)));
+        if (error && !check_web_configs(r->conn->site, r->app, error)) {
+            char line[3072];
+            archway::Utf8Builder m(line, sizeof(line));
+            m.raw("500.19: ").raw(error->file).ch('(').u32(error->line).ch(',').u32(error->column)
+                .raw("): ").raw(error->message);
+            err_line(m);
+            Vec<char> body;
+            char text[3072];
+            archway::Utf8Builder b(text, sizeof(text));
+            b.raw("HTTP Error 500.19 - Internal Server Error\r\n"
+                  "The requested page cannot be accessed because the related configuration data "
+                  "for the page is invalid.\r\nConfig File: ")
+                .raw(error->file).raw("\r\nConfig Source: line ").u32(error->line).raw(", column ")
+                .u32(error->column).raw("\r\nError: ").raw(error->message).raw("\r\n");
+            respond_text(r, 500, b.c_str());
+            r->sub_status = 19;
+            return;
+        }
+    }
     WorkerRequest request(r);
     WorkerResponse response(r);
     WorkerSite site(r->conn->site);
-    WorkerApplication application(r->conn->site);
-    application.set_id(r->arena.widen(r->conn->site->md_path, archway::length(r->conn->site->md_path)));
-    WorkerContext context(r, &request, &response, &site, &application);
+    WorkerApplication application(r->app);
+    application.set_id(r->arena.widen(r->app->md_path, archway::length(r->app->md_path)));
+    WorkerConnection connection(r);
+    WorkerContext context(r, &request, &response, &site, &application, &connection);
     Provider provider(r);
     AuthProvider auth(r);
     MapProvider map(r);
@@ -1218,6 +1283,35 @@ void process_request(Request* r) {
         archway::Utf8Builder b(text, sizeof(text));
         b.raw("HTTP Error ").u32(r->status).raw(". HRESULT ").hex(static_cast<uint32_t>(r->error_status), 8).raw("\r\n");
         r->response_body.append(b.c_str(), b.size());
+    }
+}
+
+void notify_application_stop() {
+    // GL_APPLICATION_STOP (docs/iis.md §4.3 slot 9, §4.5) for every application of this pool,
+    // to the global modules that registered for it.
+    class StopProvider final : public IHttpApplicationStopProvider {
+    public:
+        explicit StopProvider(IHttpApplication* a) : a_(a) {}
+        void SetErrorStatus(HRESULT) override {}
+        IHttpApplication* GetApplication() override { return a_; }
+
+    private:
+        IHttpApplication* a_;
+    };
+    const Config& config = g_process.config;
+    for (size_t s = 0; s < config.site_count; ++s) {
+        for (size_t a = 0; a < config.sites[s].app_count; ++a) {
+            const App* app = &config.sites[s].apps[a];
+            WorkerApplication application(app);
+            Arena names;
+            application.set_id(names.widen(app->md_path, archway::length(app->md_path)));
+            StopProvider provider(&application);
+            for (size_t i = 0; i < g_module_count; ++i) {
+                ModuleRecord* r = g_modules[i];
+                if (r->global && (r->global_notifications & GL_APPLICATION_STOP))
+                    r->global->OnGlobalApplicationStop(&provider);
+            }
+        }
     }
 }
 

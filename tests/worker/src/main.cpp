@@ -11,6 +11,7 @@
 // except config errors: "<config path>(<line>,<col>): error: <what>".
 // Exit codes: 0 stopped after stdin reached EOF; 2 bad command line; 3 config error;
 // 4 -max-seconds elapsed (stopped the same way); 1 cannot listen or another fatal error.
+#include "admin.h"
 #include "worker.h"
 
 namespace worker {
@@ -218,6 +219,7 @@ int run() {
             config_error(config_path, ce.line, ce.column, ce.message);
             return 3;
         }
+        if (!admin_init(bytes.data() ? bytes.data() : "", bytes.size(), config_path)) return 1;
     }
 
     g_stop_event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
@@ -249,12 +251,14 @@ int run() {
         code = 4;
     }
 
-    // Graceful stop: no new connections, in-flight requests get 5 s, then Terminate(). When
+    // Graceful stop: no new connections, in-flight requests get 5 s, then GL_APPLICATION_STOP for
+    // each application and Terminate(). When
     // requests are still running, the modules are not terminated under them: the process just
     // ends, as w3wp does when its shutdown time limit runs out.
     stop_accepting();
     notify_stop_listening();
     if (wait_for_connections(5000)) {
+        notify_application_stop();
         terminate_modules();
     } else {
         static const char kLeft[] = "requests still running after 5 s: exiting without Terminate()";

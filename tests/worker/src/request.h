@@ -38,6 +38,7 @@ struct BodyState {
 
 struct Request {
     Connection* conn;
+    const App* app;           // the application serving the URL (iis_objects.cpp)
     Arena arena;
 
     // The request head (copies in the arena).

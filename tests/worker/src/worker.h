@@ -146,6 +146,14 @@ struct Binding {
     uint32_t line, column;
 };
 
+// One application of a site (system.applicationHost/sites/site/application), in this pool.
+struct App {
+    const char* path;                // "/" or "/app" (no trailing slash)
+    const wchar_t* physical_path_w;  // expanded, with a trailing backslash (APPL_PHYSICAL_PATH)
+    const wchar_t* config_path_w;    // MACHINE/WEBROOT/APPHOST/<site>[/app] (GetAppConfigPath)
+    const char* md_path;             // /LM/W3SVC/<id>/ROOT[/app] (APPL_MD_PATH, GetApplicationId)
+};
+
 struct Site {
     const char* name;
     const wchar_t* name_w;
@@ -156,7 +164,13 @@ struct Site {
     const char* md_path;             // /LM/W3SVC/<id>/ROOT
     Binding* bindings;
     size_t binding_count;
+    App* apps;                       // apps[0] is the root application "/"; then the others
+    size_t app_count;                // whose pool is this worker's
 };
+
+// The application of `site` that serves URL path `path` (the longest matching application path,
+// on a segment boundary; the root application otherwise).
+const App* app_for_path(const Site* site, const char* path, size_t length);
 
 struct GlobalModuleEntry {
     const char* name;
@@ -202,6 +216,8 @@ void load_modules();
 void terminate_modules();
 // GL_STOP_LISTENING for the global modules that asked for it.
 void notify_stop_listening();
+// GL_APPLICATION_STOP, once per application of the pool, for the global modules that asked.
+void notify_application_stop();
 
 // ---------------------------------------------------------------------------------------------
 // HTTP (http.cpp).

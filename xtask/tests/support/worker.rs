@@ -175,6 +175,41 @@ pub fn apphost(pool: &str, binding: &str, modules: &[(&str, &str, &str)]) -> Str
     )
 }
 
+/// The `<configSections>` IIS's schema files back: `system.webServer/archway` and
+/// `system.webServer/httpPlatform` declared, so the stand-in's configuration API knows them (it
+/// answers ERROR_NOT_FOUND for an undeclared section, as IIS fails one without a schema).
+pub const SECTIONS: &str = r#"  <configSections>
+    <sectionGroup name="system.webServer">
+      <section name="archway" overrideModeDefault="Allow" />
+      <section name="httpPlatform" overrideModeDefault="Allow" />
+    </sectionGroup>
+  </configSections>
+"#;
+
+/// `text` (an applicationHost.config from `apphost`/`config`) with [`SECTIONS`] declared and
+/// `web_server` (XML) added inside `<system.webServer>` and `root` (XML, e.g. `<location>`
+/// elements) added inside `<configuration>`.
+pub fn with_sections(text: &str, web_server: &str, root: &str) -> String {
+    let text = text.replacen("<configuration>\n", &format!("<configuration>\n{SECTIONS}"), 1);
+    let text = text.replacen("  </system.webServer>\n", &format!("{web_server}  </system.webServer>\n"), 1);
+    text.replacen("</configuration>", &format!("{root}</configuration>"), 1)
+}
+
+/// One pool, one site whose root application's folder is `site_dir` and which has the
+/// application `/app` in `app_dir` (both Windows paths), one global module `image`.
+pub fn apphost_with_app(pool: &str, image: &str, site_dir: &str, app_dir: &str) -> String {
+    config(pool, image, "127.0.0.1:0:")
+        .replacen(&format!("C:\\inetpub\\{pool}"), &xml_escape(site_dir), 1)
+        .replacen(
+            "        </application>\n",
+            &format!(
+                "        </application>\n        <application path=\"/app\" applicationPool=\"{pool}\">\n          <virtualDirectory path=\"/\" physicalPath=\"{}\" />\n        </application>\n",
+                xml_escape(app_dir)
+            ),
+            1,
+        )
+}
+
 /// A config file in a fresh folder: (folder guard, Linux path, Windows path).
 pub fn write_config(text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf, String) {
     let dir = tempfile::Builder::new().prefix("worker-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
