@@ -1,6 +1,6 @@
 //! Compile and assemble steps. The `cc` crate, used as a library, chooses the compiler's
 //! family-specific base flags for the explicit target; archway adds the freestanding and
-//! determinism flags of toolchains.md §4.1 and §5 and runs each unit as its own step.
+//! determinism flags of docs/toolchains.md §4.1 and §5 and runs each unit as its own step.
 //!
 //! Compilers run in the checkout root and see every source by its root-relative path: clang
 //! names MSVC-ABI anonymous namespaces (`?A0x<hash>`) after the main file's path as given,
@@ -130,7 +130,7 @@ pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
                 .arg(prefix_map)
                 .arg(format!("/clang:-MF{}", dep.display()))
                 .arg(format!("/Fo{}", obj.display()))
-                // `--` keeps an absolute Unix path from being read as an option (toolchains.md §4.1).
+                // `--` keeps an absolute Unix path from being read as an option (docs/toolchains.md §4.1).
                 .arg("--")
                 .arg(src);
             DepFile::Make(dep)

@@ -95,7 +95,7 @@ fn parse_entry<'a>(word: &str, rest: impl Iterator<Item = &'a str>) -> Result<En
 
 impl DefFile {
     /// The text handed to llvm-dlltool / lib.exe for one architecture: x86 keeps the stdcall
-    /// sizes (`llvm-dlltool -k` turns `Name@12` into an import of `Name`, toolchains.md §4.2);
+    /// sizes (`llvm-dlltool -k` turns `Name@12` into an import of `Name`, docs/toolchains.md §4.2);
     /// every other architecture has plain names.
     pub fn for_import_library(&self, arch: Arch, source: &Path) -> Result<String> {
         let library = self.library.as_deref().with_context(|| format!("{}: an import definition needs `LIBRARY <name>.dll`", source.display()))?;
@@ -104,7 +104,7 @@ impl DefFile {
             let name = match (arch, entry.stdcall_bytes, entry.data) {
                 (Arch::X86, Some(bytes), false) => format!("{}@{bytes}", entry.name),
                 (Arch::X86, None, false) => bail!(
-                    "{}: `{}` has no stdcall size; x86 import libraries need `{}@<bytes>` (toolchains.md §4.2)",
+                    "{}: `{}` has no stdcall size; x86 import libraries need `{}@<bytes>` (docs/toolchains.md §4.2)",
                     source.display(), entry.name, entry.name
                 ),
                 _ => entry.name.clone(),

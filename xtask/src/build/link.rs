@@ -1,6 +1,6 @@
 //! Import-library and link steps. Every path on a linker command line is relative to the build
 //! folder: lld-link stores its whole command line in the PDB, so an absolute path would make
-//! the PDB, and through its GUID the DLL, depend on where the checkout is (toolchains.md §5).
+//! the PDB, and through its GUID the DLL, depend on where the checkout is (docs/toolchains.md §5).
 
 use std::path::{Path, PathBuf};
 
@@ -17,13 +17,13 @@ pub fn implib_step(spec: &ArchSpec, tools: &ArchTools, build_dir: &Path, def: &P
     let cmd = match tools.flavor {
         Flavor::Llvm => {
             let mut cmd = Cmd::new(&tools.implib.path).arg("-m").arg(&spec.dlltool_machine);
-            // x86: keep `Name@12` for the linker, import the undecorated name (toolchains.md §4.2).
+            // x86: keep `Name@12` for the linker, import the undecorated name (docs/toolchains.md §4.2).
             if spec.arch == Arch::X86 {
                 cmd = cmd.arg("-k");
             }
             cmd.arg("-d").arg(def).arg("-l").arg(lib)
         }
-        // UNCERTAIN (toolchains.md §4.2 covers llvm-dlltool only): lib.exe is expected to turn
+        // UNCERTAIN (docs/toolchains.md §4.2 covers llvm-dlltool only): lib.exe is expected to turn
         // `Name@12` in an x86 .def into an undecorated import, as the SDK's import libraries do;
         // the Windows CI job checks the x86 import table.
         Flavor::Msvc => Cmd::new(&tools.implib.path)

@@ -20,7 +20,7 @@ impl IisEdition {
 }
 
 /// Where a Windows job unpacks the pinned LLVM: its own folder, never `C:\Program Files\LLVM`
-/// (the windows-11-arm image keeps its own ARM64 LLVM there; iis.md §7).
+/// (the windows-11-arm image keeps its own ARM64 LLVM there; docs/iis.md §7).
 pub fn llvm_root(version: &str) -> String {
     format!("C:\\archway-llvm\\{version}")
 }
@@ -168,7 +168,7 @@ fn windows_job(ci: &Ci, job: &Job) -> String {
     out += &checkout(ci, false);
     out += &cargo_cache(ci, &job.name, "~/.cargo");
     // The forwarder golden tests need lld-link >= 21 and the same LLVM as Linux; Visual Studio
-    // bundles an older one and Chocolatey's `llvm` is x64-only (iis.md §7).
+    // bundles an older one and Chocolatey's `llvm` is x64-only (docs/iis.md §7).
     out += &llvm_steps(ci, native, true);
     out += "      - run: cargo xtask doctor\n      - run: cargo xtask build\n      - run: cargo test --workspace\n      - run: cargo xtask dist\n";
     // The pool matrix: the stand-in rows natively, then real IIS from the MSI, with an upgrade

