@@ -111,3 +111,74 @@ pub fn link_step(spec: &ArchSpec, tools: &ArchTools, build_dir: &Path, bin: &Bin
         fingerprint: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toolchain::{Tool, Version};
+
+    fn tool(path: &str) -> Tool {
+        Tool { path: path.into(), version: Version { major: 19, minor: 0, patch: 0 }, banner: String::new(), origin: "test".into(), env: Vec::new() }
+    }
+
+    fn tools(flavor: Flavor, link: &str) -> ArchTools {
+        ArchTools { flavor, cxx: tool("cl"), asm: tool("clang"), link: tool(link), implib: tool("lib"), rc: tool("llvm-rc"), extra_cxx_flags: Vec::new() }
+    }
+
+    /// The link line as `build::plan` makes it (paths relative to the build folder).
+    fn step(flavor: Flavor, link: &str) -> Step {
+        let spec = ArchSpec { arch: Arch::X64, clang_target: "x86_64-pc-windows-msvc".into(), link_machine: "x64".into(), dlltool_machine: "i386:x86-64".into() };
+        let bin = Binary {
+            name: "archway".into(),
+            kind: Kind::Dll,
+            description: String::new(),
+            dir: "/checkout/module".into(),
+            sources: vec!["/checkout/module/src/shim.cpp".into()],
+            def: Some("/checkout/module/archway.def".into()),
+            entry: "DllMain".into(),
+            imports: vec!["/checkout/native/imports/kernel32.def".into()],
+            exports: vec!["RegisterModule".into()],
+        };
+        let dir = PathBuf::from("obj/x64/archway");
+        let io = LinkInputs {
+            objects: vec!["obj/x64/runtime/common_new.cpp.obj".into(), dir.join("src_shim.cpp.obj")],
+            res: dir.join("version.res"),
+            import_libs: vec!["obj/x64/imports/kernel32.lib".into()],
+            def: Some(dir.join("archway.def")),
+            out: "bin/archway_x64.dll".into(),
+            pdb: "bin/archway_x64.pdb".into(),
+            implib: Some(dir.join("archway_x64.lib")),
+        };
+        link_step(&spec, &tools(flavor, link), Path::new("/checkout/target/archway/release"), &bin, &io)
+    }
+
+    /// link.exe records its command line and object names in the PDB as given: with MSVC as with
+    /// lld-link, every path on the line is relative to the build folder, the folder it runs in
+    /// (docs/toolchains.md §5). [UNCERTAIN] link.exe may still make object names absolute in the
+    /// PDB's module list; the build test scans MSVC's DLLs, not its PDBs, for the checkout path,
+    /// and the Windows MSVC jobs run it.
+    #[test]
+    fn link_lines_name_only_relative_paths_with_either_linker() {
+        let llvm = step(Flavor::Llvm, "/usr/bin/lld-link");
+        let msvc = step(Flavor::Msvc, r"C:\VS\bin\Hostx64\x64\link.exe");
+        for s in [&llvm, &msvc] {
+            assert_eq!(s.cwd, Path::new("/checkout/target/archway/release"));
+            for arg in &s.cmd.argv()[1..] {
+                // A flag's value after its first colon; lld-link's /pdbsourcepath is a fixed
+                // stand-in root, not a folder of this machine.
+                let value = match (arg.starts_with('/'), arg.split_once(':')) {
+                    (false, _) => arg.as_str(),
+                    (true, None) => continue,
+                    (true, Some(_)) if arg.starts_with("/pdbsourcepath:") => continue,
+                    (true, Some((_, v))) => v,
+                };
+                let absolute = value.starts_with('/') || value.starts_with('\\') || value.as_bytes().get(1) == Some(&b':');
+                assert!(!absolute && !arg.contains("checkout"), "absolute path in {arg}");
+            }
+        }
+        // The two lines differ only in the flags' case and lld-link's /pdbsourcepath.
+        let lower = |s: &Step| s.cmd.argv()[1..].iter().filter(|a| !a.starts_with("/pdbsourcepath:")).map(|a| a.to_lowercase()).collect::<Vec<_>>();
+        assert_eq!(lower(&llvm), lower(&msvc));
+        assert!(msvc.cmd.argv().iter().any(|a| a == "/PDBALTPATH:%_PDB%"), "{:?}", msvc.cmd.argv());
+    }
+}
