@@ -74,7 +74,7 @@ pub struct Tool {
     pub path: PathBuf,
     pub version: Version,
     pub banner: String,
-    /// Where it was found: "PATH", "provisioned", "Visual Studio 2022 17.14", ….
+    /// Where it was found: "PATH", "provisioned", "Visual Studio Enterprise 2026 18.9.11929.123", ….
     pub origin: String,
     /// Environment the tool needs (MSVC cross tools need their host folder on PATH).
     pub env: Vec<(String, String)>,

@@ -6,6 +6,7 @@ use super::*;
 const EMPTY: &str = include_str!("../../../tests/fixtures/msvc/vswhere-empty.json");
 const VS2022: &str = include_str!("../../../tests/fixtures/msvc/vswhere-vs2022-enterprise.json");
 const VS2026_BT2022: &str = include_str!("../../../tests/fixtures/msvc/vswhere-vs2026-and-buildtools2022.json");
+const VS2026: &str = include_str!("../../../tests/fixtures/msvc/vswhere-vs2026-enterprise.json");
 const PRERELEASE: &str = include_str!("../../../tests/fixtures/msvc/vswhere-prerelease.json");
 const TRUNCATED: &str = include_str!("../../../tests/fixtures/msvc/vswhere-truncated.json");
 
@@ -233,6 +234,36 @@ fn host_folders_are_matched_whatever_their_case() {
     assert!(cl(&msvc, Arch::Arm64).ends_with(r"\bin\HostX64\ARM64\cl.exe"));
     let arm64_path = &msvc.tools_for(Arch::Arm64).unwrap().path;
     assert!(win(&arm64_path[1]).ends_with(r"\bin\HostX64\x64"), "{arm64_path:?}");
+}
+
+/// The VS 2026 images (docs/iis.md §7): version 18 in `...\18\Enterprise` (not `2026`), toolset
+/// 14.50; the discovery reads the same vswhere fields and folder layout as for 2022, and does
+/// not use the `vcvars*.bat` wrappers VS 2026 dropped (docs/toolchains.md §1.4).
+#[test]
+fn the_vs2026_images_build_every_arch_on_x64_and_natively_on_arm64() {
+    let fake = Fake::new(HostArch::X64).vswhere(VS2026);
+    fake.x64_runner_vs(ENTERPRISE_2026, "14.50.35717");
+    let msvc = found(&fake);
+    assert_eq!(msvc.toolsets.len(), 1);
+    assert_eq!(msvc.toolsets[0].source.to_string(), "Visual Studio Enterprise 2026 18.9.11929.123");
+    let tools = format!(r"{ENTERPRISE_2026}\VC\Tools\MSVC\14.50.35717");
+    for arch in Arch::ALL {
+        let t = msvc.tools_for(arch).unwrap_or_else(|| panic!("{arch}: no tools"));
+        assert!(win(&t.cl).starts_with(&format!(r"{tools}\bin\Hostx64\")), "{arch}: {}", t.cl.display());
+    }
+    assert_eq!(msvc.tools_for(Arch::Arm64Ec).unwrap().cl_flags, ["/arm64EC"]);
+    assert_eq!(win(msvc.llvm_bin().unwrap()), format!(r"{ENTERPRISE_2026}\VC\Tools\Llvm\x64\bin"));
+
+    // windows-11-arm on VS 2026: the native Hostarm64 tools and the ARM64 LLVM.
+    let fake = Fake::new(HostArch::Arm64).vswhere(VS2026);
+    fake.x64_runner_vs(ENTERPRISE_2026, "14.50.35717");
+    fake.toolset(ENTERPRISE_2026, "14.50.35717", &[r"Hostarm64\arm64", r"Hostarm64\x64", r"Hostarm64\x86"]);
+    fake.llvm(ENTERPRISE_2026, r"ARM64\bin");
+    let msvc = found(&fake);
+    for arch in Arch::ALL {
+        assert!(win(&msvc.tools_for(arch).unwrap().cl).contains(r"\bin\Hostarm64\"), "{arch}");
+    }
+    assert!(win(msvc.llvm_bin().unwrap()).ends_with(r"18\Enterprise\VC\Tools\Llvm\ARM64\bin"));
 }
 
 #[test]
