@@ -5,6 +5,10 @@
 //! the product removed and the module seen unregistered. Every step has a deadline; a failure
 //! prints the logs IIS and Windows Installer leave.
 //!
+//! After the first round of requests, each pool also serves a platform-handler site
+//! ([`platform`]): `<httpPlatform>` in its web.config starting the test backend, requested
+//! through IIS (echo and server-sent events).
+//!
 //! Everything that talks to Windows goes through [`System`], so the sequence is tested on Linux
 //! with recorded command lines and canned answers.
 
@@ -30,6 +34,13 @@ pub trait System {
     fn get(&mut self, port: u16, path: &str) -> Result<(u16, String)>;
     /// A free loopback port.
     fn free_port(&mut self) -> Result<u16>;
+    /// Opens the event stream `stream` on the site at `port`, and reads its `count` events one
+    /// by one, calling `release` after each so the backend sends the next: the events received.
+    fn events(&mut self, port: u16, stream: &str, release: &str, count: usize) -> Result<Vec<String>>;
+    /// Writes `bytes` to the Windows path `path` (folders created).
+    fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<()>;
+    /// Copies `from` (this machine) to the Windows path `to` (folders created).
+    fn copy_file(&mut self, from: &Path, to: &str) -> Result<()>;
 }
 
 /// The machine itself.
@@ -46,6 +57,20 @@ impl System for Real {
     }
     fn free_port(&mut self) -> Result<u16> {
         Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    }
+    fn events(&mut self, port: u16, stream: &str, release: &str, count: usize) -> Result<Vec<String>> {
+        platform::read_events(port, stream, release, count)
+    }
+    fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        let path = Path::new(path);
+        std::fs::create_dir_all(path.parent().context("a file path has a folder")?)?;
+        crate::fsx::write_atomic(path, bytes)
+    }
+    fn copy_file(&mut self, from: &Path, to: &str) -> Result<()> {
+        let to = Path::new(to);
+        std::fs::create_dir_all(to.parent().context("a file path has a folder")?)?;
+        std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+        Ok(())
     }
 }
 
@@ -97,6 +122,8 @@ pub fn run(project: &Project, rows: &[PoolRow], packages: &Path, upgrade: bool) 
         others.iter().map(|r| line(r, "-", "", 0, Outcome::Elsewhere(format!("needs an {} Windows host", r.host)))).collect();
     let platforms = super::packages_of(mine.iter().copied());
     let mut system = Real { agent: standin::agent() };
+    // The test backend for the platform-handler sites, from this checkout's build.
+    let bin_dir = project.build_dir("release").join("bin");
     // The next version's packages, built once in a copy of the checkout (installer::next).
     let next_set = match upgrade {
         true => Some(crate::installer::next::build(project, &crate::installer::next::scratch(project))?),
@@ -120,6 +147,7 @@ pub fn run(project: &Project, rows: &[PoolRow], packages: &Path, upgrade: bool) 
             rows: &group,
             msi: (&msi, &installed),
             next: next.as_ref().map(|(p, i)| (p.as_path(), i)),
+            bin_dir: &bin_dir,
         };
         let result = sequence.run();
         match result {
@@ -142,16 +170,19 @@ pub struct Sequence<'a> {
     pub msi: (&'a Path, &'a Installed),
     /// The next version's package, with `--upgrade`.
     pub next: Option<(&'a Path, &'a Installed)>,
+    /// Where the build put `archway_backend_<arch>.exe` (the platform sites' server).
+    pub bin_dir: &'a Path,
 }
 
 impl Sequence<'_> {
     pub fn run(self) -> Result<Vec<Line>> {
-        let Sequence { tools, system, rows, msi: (msi, installed), next } = self;
+        let Sequence { tools, system, rows, msi: (msi, installed), next, bin_dir } = self;
         let mut lines = Vec::new();
         msiexec(system, tools, "/i", msi, "install.log", "install")?;
         // From here on the product is installed: whatever fails, it is removed again.
         let mut current = msi;
         let mut apphost = None;
+        let mut platform_sites: Vec<platform::PlatformSite> = Vec::new();
         let result = (|| -> Result<()> {
             expect_module(system, tools, true)?;
             let mut ports = Vec::new();
@@ -166,6 +197,7 @@ impl Sequence<'_> {
                 step(system, tools.appcmd(&args), "create the pools")?;
             }
             serve_all(system, made, installed, "", &mut lines)?;
+            serve_platform(system, tools, rows, bin_dir, &mut platform_sites, &mut lines)?;
             let Some((next, upgraded)) = next else { return Ok(()) };
             // The seed's upgrade break: a running pool that finds its DLL gone after an upgrade.
             msiexec(system, tools, "/i", next, "upgrade.log", "upgrade while the pools run")?;
@@ -177,7 +209,7 @@ impl Sequence<'_> {
             serve_all(system, made, upgraded, " · after upgrade", &mut lines)
         })();
         let removed = msiexec(system, tools, "/x", current, "uninstall.log", "uninstall");
-        for args in apphost.iter().flat_map(AppHost::appcmd_delete) {
+        for args in platform_sites.iter().flat_map(platform::PlatformSite::appcmd_delete).chain(apphost.iter().flat_map(AppHost::appcmd_delete)) {
             if let Err(e) = step(system, tools.appcmd(&args), "remove the pools") {
                 eprintln!("warning: {e:#}");
             }
@@ -223,6 +255,36 @@ fn serve_all(system: &mut dyn System, apphost: &AppHost, installed: &Installed, 
         let outcome = if problems.is_empty() { Outcome::Passed } else { Outcome::Failed(problems) };
         let mut l = line(row, "IIS", &module, served, outcome);
         l.row.push_str(label);
+        lines.push(l);
+    }
+    Ok(())
+}
+
+/// One platform-handler site per row, in the row's pool: made (recorded in `sites` for the
+/// cleanup), requested, one line each.
+fn serve_platform(system: &mut dyn System, tools: &Tools, rows: &[PoolRow], bin_dir: &Path, sites: &mut Vec<platform::PlatformSite>, lines: &mut Vec<Line>) -> Result<()> {
+    for (i, row) in rows.iter().enumerate() {
+        let port = system.free_port()?;
+        let site = platform::PlatformSite::new(row, i, port, bin_dir);
+        let mut l = line(row, "IIS", "", 0, Outcome::Passed);
+        l.row.push_str(" · platform handler");
+        if !site.backend.is_file() {
+            l.outcome = Outcome::Failed(vec![format!("{} is missing: build it with `cargo xtask build` (tests/backend) before `pools --host iis`", site.backend.display())]);
+            lines.push(l);
+            continue;
+        }
+        system.copy_file(&site.backend, &site.backend_in_site())?;
+        system.write_file(&format!(r"{}\web.config", site.physical_path), site.web_config().as_bytes())?;
+        sites.push(site.clone());
+        for args in site.appcmd_create() {
+            step(system, tools.appcmd(&args), "create the platform site")?;
+        }
+        let (served, problems) = site.check(system);
+        l.served = served;
+        l.module = site.backend_in_site();
+        if !problems.is_empty() {
+            l.outcome = Outcome::Failed(problems);
+        }
         lines.push(l);
     }
     Ok(())
@@ -290,6 +352,8 @@ fn diagnostics(tools: &Tools, system: &mut dyn System) -> String {
     }
     text
 }
+
+pub mod platform;
 
 #[cfg(test)]
 mod tests;

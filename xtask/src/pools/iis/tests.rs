@@ -31,6 +31,11 @@ struct Recorder {
     fail_upgrade: bool,
     ignore_recycle: bool,
     down: bool,
+    /// The platform sites answer a 502.5 page (a server that does not start), or hold back
+    /// the second event (a proxy that buffers).
+    platform_down: bool,
+    buffered_events: bool,
+    files: Vec<String>,
 }
 
 impl Recorder {
@@ -46,6 +51,9 @@ impl Recorder {
             fail_upgrade: false,
             ignore_recycle: false,
             down: false,
+            platform_down: false,
+            buffered_events: false,
+            files: Vec::new(),
         }
     }
 }
@@ -104,6 +112,18 @@ impl System for Recorder {
             return Ok((503, "Service Unavailable".into()));
         }
         let pool = self.ports.iter().find(|(p, _)| *p == port).map(|(_, n)| n.clone()).expect("a site on that port");
+        if pool.ends_with("-platform") {
+            if self.platform_down {
+                return Ok((502, "HTTP Error 502.5 - Process Failure".into()));
+            }
+            // The backend's echo as it arrives through the platform handler.
+            let body = json!({
+                "backend": "archway_backend", "method": "GET", "url": path, "port": 23456,
+                "env": {"HTTP_PLATFORM_PORT": "23456", "HTTP_PLATFORM_TOKEN": "5f1c"},
+                "headers": [["Host", format!("127.0.0.1:{port}")], ["MS-ASPNETCORE-TOKEN", "5f1c"], ["X-Forwarded-For", "127.0.0.1:50000"], ["X-Forwarded-Proto", "http"]]
+            });
+            return Ok((200, body.to_string()));
+        }
         let url = path.split('?').next().unwrap();
         let body = json!({
             "product": "archway", "version": format!("{}.0", self.serving_version),
@@ -120,6 +140,34 @@ impl System for Recorder {
         self.next_port += 1;
         Ok(self.next_port)
     }
+
+    fn events(&mut self, port: u16, stream: &str, release: &str, count: usize) -> Result<Vec<String>> {
+        self.commands.push(format!("events {port} {stream} {release} {count}"));
+        if self.buffered_events {
+            anyhow::bail!("event 1 did not arrive before event 2 was allowed (timed out)");
+        }
+        Ok((1..=count).map(|n| format!("event {n}")).collect())
+    }
+
+    fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(text.contains("<httpPlatform processPath=\".\\archway_backend_x64.exe\""), "{text}");
+        self.files.push(format!("write {path}"));
+        Ok(())
+    }
+
+    fn copy_file(&mut self, from: &Path, to: &str) -> Result<()> {
+        assert!(from.is_file(), "{}", from.display());
+        self.files.push(format!("copy {} {to}", from.file_name().unwrap().to_string_lossy()));
+        Ok(())
+    }
+}
+
+/// A build folder holding the backend the platform sites copy.
+fn bin_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("archway_backend_x64.exe"), b"MZ").unwrap();
+    dir
 }
 
 fn x64_row() -> PoolRow {
@@ -151,12 +199,14 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
     let (old, new) = (installed("0.1.0"), installed("0.1.1"));
     let rows = [x64_row()];
     let tools = tools();
+    let bin = bin_dir();
     let sequence = Sequence {
         tools: &tools,
         system: &mut system,
         rows: &rows,
         msi: (Path::new("archway-0.1.0-x64.msi"), &old),
         next: Some((Path::new("archway-0.1.1-x64.msi"), &new)),
+        bin_dir: bin.path(),
     };
     let lines = sequence.run().unwrap();
     let outcomes: Vec<(String, Outcome)> = lines.iter().map(|l| (l.row.clone(), l.outcome.clone())).collect();
@@ -164,6 +214,7 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
         outcomes,
         [
             ("x64".to_string(), Outcome::Passed),
+            ("x64 · platform handler".to_string(), Outcome::Passed),
             ("x64 · after upgrade".to_string(), Outcome::Passed),
             ("uninstall · x64 package".to_string(), Outcome::Passed)
         ]
@@ -177,15 +228,75 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
         "appcmd.exe add apppool /name:x64 /managedRuntimeVersion: /enable32BitAppOnWin64:false",
         r"appcmd.exe add site /name:x64 /id:101 /bindings:http/127.0.0.1:8001: /physicalPath:C:\inetpub\archway-x64",
         "appcmd.exe set app x64/ /applicationPool:x64",
+        r"appcmd.exe add site /name:x64-platform /id:201 /bindings:http/127.0.0.1:8002: /physicalPath:C:\inetpub\archway-x64-platform",
+        "appcmd.exe set app x64-platform/ /applicationPool:x64",
+        "appcmd.exe set config x64-platform /section:system.webServer/handlers /+[name='archway-platform',path='*',verb='*',modules='archway',resourceType='Unspecified',requireAccess='Script'] /commit:apphost",
+        "events 8002 /sse?id=iis-x64&events=3 /sse/release?id=iis-x64 3",
         "msiexec.exe /i archway-0.1.1-x64.msi /qn /norestart /l*v logs/upgrade.log",
         "appcmd.exe list config /section:system.webServer/globalModules",
         "appcmd.exe recycle apppool /apppool.name:x64",
         "msiexec.exe /x archway-0.1.1-x64.msi /qn /norestart /l*v logs/uninstall.log",
+        "appcmd.exe delete site x64-platform",
         "appcmd.exe delete site x64",
         "appcmd.exe delete apppool x64",
         "appcmd.exe list config /section:system.webServer/globalModules",
     ];
     assert_eq!(commands, expected);
+    // The backend and the web.config go into the platform site's folder before IIS is asked.
+    assert_eq!(
+        system.files,
+        [r"copy archway_backend_x64.exe C:\inetpub\archway-x64-platform\archway_backend_x64.exe", r"write C:\inetpub\archway-x64-platform\web.config"]
+    );
+}
+
+/// The platform line of a run with `system`, after the whole sequence ran (and uninstalled).
+fn platform_line(mut system: Recorder) -> (Outcome, Vec<String>) {
+    let old = installed("0.1.0");
+    let rows = [x64_row()];
+    let tools = tools();
+    let bin = bin_dir();
+    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None, bin_dir: bin.path() }.run().unwrap();
+    let line = lines.iter().find(|l| l.row == "x64 · platform handler").expect("a platform line");
+    (line.outcome.clone(), system.commands)
+}
+
+#[test]
+fn a_platform_site_answering_502_fails_its_line_and_the_product_is_still_removed() {
+    let (outcome, commands) = platform_line(Recorder { platform_down: true, ..Recorder::new() });
+    match outcome {
+        Outcome::Failed(p) => assert!(p[0].contains("502 HTTP Error 502.5"), "{p:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(commands.iter().any(|c| c == "appcmd.exe delete site x64-platform"), "{commands:?}");
+    assert!(commands.iter().any(|c| c.starts_with("msiexec.exe /x a.msi")), "{commands:?}");
+}
+
+#[test]
+fn events_held_back_by_the_proxy_fail_the_platform_line() {
+    let (outcome, _) = platform_line(Recorder { buffered_events: true, ..Recorder::new() });
+    match outcome {
+        Outcome::Failed(p) => assert!(p.iter().any(|p| p.starts_with("server-sent events: event 1 did not arrive")), "{p:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_backends_echo_is_checked_for_the_forwarded_headers() {
+    let good = json!({
+        "backend": "archway_backend", "method": "GET", "url": "/p", "port": 5,
+        "env": {"HTTP_PLATFORM_PORT": "5", "HTTP_PLATFORM_TOKEN": "t"},
+        "headers": [["MS-ASPNETCORE-TOKEN", "t"], ["X-Forwarded-For", "127.0.0.1:1"], ["X-Forwarded-Proto", "http"]]
+    });
+    let mut problems = Vec::new();
+    platform::echo_problems(&good, "/p", &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut forged = good.clone();
+    forged["headers"][0][1] = json!("forged");
+    forged["env"]["HTTP_PLATFORM_PORT"] = json!("6");
+    platform::echo_problems(&forged, "/p", &mut problems);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].starts_with("HTTP_PLATFORM_PORT \"6\""), "{problems:?}");
+    assert!(problems[1].starts_with("MS-ASPNETCORE-TOKEN [\"forged\"]"), "{problems:?}");
 }
 
 #[test]
@@ -194,7 +305,8 @@ fn a_pool_still_serving_the_old_version_after_the_upgrade_fails_the_row() {
     let (old, new) = (installed("0.1.0"), installed("0.1.1"));
     let rows = [x64_row()];
     let tools = tools();
-    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a-0.1.0.msi"), &old), next: Some((Path::new("a-0.1.1.msi"), &new)) }
+    let bin = bin_dir();
+    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a-0.1.0.msi"), &old), next: Some((Path::new("a-0.1.1.msi"), &new)), bin_dir: bin.path() }
         .run()
         .unwrap();
     let after = lines.iter().find(|l| l.row == "x64 · after upgrade").unwrap();
@@ -210,7 +322,8 @@ fn a_failed_install_stops_before_any_pool_is_made_and_says_what_failed() {
     let old = installed("0.1.0");
     let rows = [x64_row()];
     let tools = tools();
-    let err = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None }.run().unwrap_err();
+    let bin = bin_dir();
+    let err = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None, bin_dir: bin.path() }.run().unwrap_err();
     assert!(format!("{err:#}").contains("install failed (exit Some(1603))"), "{err:#}");
     assert_eq!(system.commands.len(), 1);
 }
@@ -221,7 +334,8 @@ fn a_failure_while_serving_still_uninstalls_and_removes_the_pools() {
     let old = installed("0.1.0");
     let rows = [x64_row()];
     let tools = tools();
-    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None }.run().unwrap();
+    let bin = bin_dir();
+    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None, bin_dir: bin.path() }.run().unwrap();
     assert!(matches!(&lines[0].outcome, Outcome::Failed(p) if p[0].contains("503")), "{:?}", lines[0].outcome);
     let commands = &system.commands;
     let uninstall = commands.iter().position(|c| c.starts_with("msiexec.exe /x a.msi")).expect("uninstalled");
@@ -235,7 +349,8 @@ fn a_failed_upgrade_uninstalls_what_is_installed_and_keeps_the_first_error() {
     let (old, new) = (installed("0.1.0"), installed("0.1.1"));
     let rows = [x64_row()];
     let tools = tools();
-    let err = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a-0.1.0.msi"), &old), next: Some((Path::new("a-0.1.1.msi"), &new)) }
+    let bin = bin_dir();
+    let err = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a-0.1.0.msi"), &old), next: Some((Path::new("a-0.1.1.msi"), &new)), bin_dir: bin.path() }
         .run()
         .unwrap_err();
     assert!(format!("{err:#}").starts_with("upgrade while the pools run failed (exit Some(1603))"), "{err:#}");

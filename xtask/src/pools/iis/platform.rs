@@ -1,0 +1,211 @@
+//! The platform handler on real IIS: for each pool row, a second site in the same pool whose
+//! `web.config` has `<httpPlatform processPath=…>` naming the test backend (`tests/backend`,
+//! copied into the site's folder), requested through IIS: the echo (the server started with
+//! HTTP_PLATFORM_PORT, the request forwarded with the headers of docs/httpplatform.md §3) and
+//! server-sent events (each event reaches the client before the backend may send the next).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::System;
+use crate::pools::{apphost::MODULE_NAME, rows::PoolRow};
+
+/// One row's platform site.
+#[derive(Clone, Debug)]
+pub struct PlatformSite {
+    pub row: PoolRow,
+    pub name: String,
+    pub site_id: u32,
+    pub port: u16,
+    /// The site's folder, as Windows names it.
+    pub physical_path: String,
+    /// The backend built for the row's worker, on this machine.
+    pub backend: PathBuf,
+}
+
+impl PlatformSite {
+    /// The row's platform site: `<row>-platform`, site ids from 201 up (the pool sites use 101+).
+    pub fn new(row: &PoolRow, index: usize, port: u16, bin_dir: &Path) -> PlatformSite {
+        PlatformSite {
+            row: row.clone(),
+            name: format!("{}-platform", row.name),
+            site_id: 201 + index as u32,
+            port,
+            physical_path: format!(r"C:\inetpub\archway-{}-platform", row.name),
+            backend: bin_dir.join(backend_file(row)),
+        }
+    }
+
+    /// The backend's path in the site's folder, as Windows names it.
+    pub fn backend_in_site(&self) -> String {
+        format!(r"{}\{}", self.physical_path, backend_file(&self.row))
+    }
+
+    /// The site's web.config: what a site written for HttpPlatformHandler has (a `.`-relative
+    /// processPath, arguments, startupTimeLimit), with a short safety net for the backend.
+    pub fn web_config(&self) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <system.webServer>\n    <httpPlatform processPath=\".\\{}\" arguments=\"--max-seconds 900\" startupTimeLimit=\"60\" />\n  </system.webServer>\n</configuration>\n",
+            backend_file(&self.row)
+        )
+    }
+
+    /// appcmd argument lists that make the site in the row's pool with archway as its handler.
+    /// The handler mapping is set in applicationHost.config at the site's location
+    /// (`/commit:apphost`): IIS locks `system.webServer/handlers` in web.config by default
+    /// (overrideModeDefault="Deny"), and a module that registers for
+    /// RQ_EXECUTE_REQUEST_HANDLER is called only when a mapping names it (docs/iis.md §4.6).
+    /// [UNCERTAIN] that the shim needs the mapping at all on IIS; this step in the Windows jobs
+    /// (`pools --host iis`) is what checks it.
+    pub fn appcmd_create(&self) -> Vec<Vec<String>> {
+        let name = &self.name;
+        vec![
+            vec![
+                "add".into(),
+                "site".into(),
+                format!("/name:{name}"),
+                format!("/id:{}", self.site_id),
+                format!("/bindings:http/127.0.0.1:{}:", self.port),
+                format!("/physicalPath:{}", self.physical_path),
+            ],
+            vec!["set".into(), "app".into(), format!("{name}/"), format!("/applicationPool:{}", self.row.name)],
+            vec![
+                "set".into(),
+                "config".into(),
+                name.clone(),
+                "/section:system.webServer/handlers".into(),
+                format!("/+[name='archway-platform',path='*',verb='*',modules='{MODULE_NAME}',resourceType='Unspecified',requireAccess='Script']"),
+                "/commit:apphost".into(),
+            ],
+        ]
+    }
+
+    pub fn appcmd_delete(&self) -> Vec<Vec<String>> {
+        vec![vec!["delete".into(), "site".into(), self.name.clone()]]
+    }
+
+    /// Requests through IIS and what their answers must be: the problems found (none: passed).
+    pub fn check(&self, system: &mut dyn System) -> (usize, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut served = 0;
+        let url = format!("/platform/{}?first=1", self.row.name);
+        match system.get(self.port, &url) {
+            Ok((200, body)) => match serde_json::from_str::<Value>(&body) {
+                Ok(json) => {
+                    served += 1;
+                    echo_problems(&json, &url, &mut problems);
+                }
+                Err(e) => problems.push(format!("GET {url}: not the backend's JSON ({e}): {}", first_line(&body))),
+            },
+            Ok((status, body)) => problems.push(format!("GET {url}: {status} {}", first_line(&body))),
+            Err(e) => problems.push(format!("GET {url}: {e:#}")),
+        }
+        let id = format!("iis-{}", self.row.name);
+        match system.events(self.port, &format!("/sse?id={id}&events=3"), &format!("/sse/release?id={id}"), 3) {
+            Ok(events) if events.len() == 3 => served += 1,
+            Ok(events) => problems.push(format!("server-sent events: {} of 3 arrived one by one: {events:?}", events.len())),
+            Err(e) => problems.push(format!("server-sent events: {e:#}")),
+        }
+        (served, problems)
+    }
+}
+
+/// `archway_backend_<arch>.exe` for the row's worker.
+fn backend_file(row: &PoolRow) -> String {
+    format!("archway_backend_{}.exe", row.worker.name())
+}
+
+/// What the backend's echo of `url` must say when it came through the platform handler.
+pub fn echo_problems(json: &Value, url: &str, problems: &mut Vec<String>) {
+    let header = |name: &str| -> Vec<String> {
+        json["headers"]
+            .as_array()
+            .map(|a| a.iter().filter(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name))).filter_map(|h| h[1].as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    if json["backend"] != "archway_backend" {
+        problems.push(format!("not the backend's echo: {json}"));
+        return;
+    }
+    if json["method"] != "GET" || json["url"] != url {
+        problems.push(format!("the backend saw {} {} (expected GET {url})", json["method"], json["url"]));
+    }
+    let port = json["port"].as_u64().map(|p| p.to_string());
+    if port.is_none() || json["env"]["HTTP_PLATFORM_PORT"].as_str() != port.as_deref() {
+        problems.push(format!("HTTP_PLATFORM_PORT {} is not the port the backend listens on ({})", json["env"]["HTTP_PLATFORM_PORT"], json["port"]));
+    }
+    let token = json["env"]["HTTP_PLATFORM_TOKEN"].as_str().unwrap_or_default();
+    if token.is_empty() || header("MS-ASPNETCORE-TOKEN") != [token] {
+        problems.push(format!("MS-ASPNETCORE-TOKEN {:?} is not the server's HTTP_PLATFORM_TOKEN {token:?} (docs/httpplatform.md §3)", header("MS-ASPNETCORE-TOKEN")));
+    }
+    if header("X-Forwarded-Proto") != ["http"] {
+        problems.push(format!("X-Forwarded-Proto {:?} (expected [\"http\"])", header("X-Forwarded-Proto")));
+    }
+    if !header("X-Forwarded-For").first().is_some_and(|v| v.starts_with("127.0.0.1:")) {
+        problems.push(format!("X-Forwarded-For {:?} (expected the client's 127.0.0.1:<port>)", header("X-Forwarded-For")));
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// The real machine's side of [`System::events`]: opens `stream` on the site, reads until event
+/// n has arrived, and only then asks the backend for event n+1 through `release`. An event held
+/// back by IIS or the handler stalls the read: 30 s, then an error saying so.
+pub fn read_events(port: u16, stream: &str, release: &str, count: usize) -> Result<Vec<String>> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    socket.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(socket, "GET {stream} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n")?;
+    let mut reader = BufReader::new(socket);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    if line.split(' ').nth(1) != Some("200") {
+        anyhow::bail!("GET {stream}: {}", line.trim_end());
+    }
+    let mut chunked = false;
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        if line.trim_end().is_empty() {
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':') {
+            chunked |= n.eq_ignore_ascii_case("transfer-encoding") && v.trim().eq_ignore_ascii_case("chunked");
+        }
+    }
+    let mut text = String::new();
+    let mut events = Vec::new();
+    for n in 1..=count {
+        let wanted = format!("data: event {n}\n\n");
+        while !text.contains(&wanted) {
+            let mut piece = vec![0u8; 4096];
+            let got = if chunked {
+                line.clear();
+                reader.read_line(&mut line)?;
+                let size = usize::from_str_radix(line.trim_end(), 16).map_err(|_| anyhow::anyhow!("a bad chunk size line {line:?}"))?;
+                piece.resize(size + 2, 0);
+                reader.read_exact(&mut piece).map_err(|e| anyhow::anyhow!("event {n} did not arrive before event {} was allowed ({e}); received {text:?}", n + 1))?;
+                size
+            } else {
+                reader.read(&mut piece).map_err(|e| anyhow::anyhow!("event {n} did not arrive before event {} was allowed ({e}); received {text:?}", n + 1))?
+            };
+            if got == 0 {
+                anyhow::bail!("the stream ended before event {n}; received {text:?}");
+            }
+            text.push_str(&String::from_utf8_lossy(&piece[..got]));
+        }
+        events.push(format!("event {n}"));
+        if n < count {
+            let agent = crate::pools::standin::agent();
+            let (status, body) = crate::pools::standin::get(&agent, &format!("127.0.0.1:{port}"), release)?;
+            if status != 200 {
+                anyhow::bail!("GET {release}: {status} {}", first_line(&body));
+            }
+        }
+    }
+    Ok(events)
+}
