@@ -156,7 +156,9 @@ fn bad_keys_fail_before_any_file_changes_and_name_what_is_wrong() {
     let nowhere = work.path().join("missing.p12");
     let dll = dlls[0].to_str().unwrap();
     let (p12, good) = (pki.p12(), pki.password_file());
-    let cases: Vec<(Vec<&str>, Vec<(&str, &Path)>, &str)> = vec![
+    // (arguments, signing variables, what the error must say)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a Path)>, &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["sign", dll], vec![("ARCHWAY_SIGN_PKCS12", &p12), ("ARCHWAY_SIGN_PASSWORD_FILE", &wrong)], "the signing check on a copy of"),
         (vec!["sign", dll], vec![("ARCHWAY_SIGN_PKCS12", &nowhere), ("ARCHWAY_SIGN_PASSWORD_FILE", &wrong)], "ARCHWAY_SIGN_PKCS12="),
         (vec!["sign", dll], vec![], "no signing key: set ARCHWAY_SIGN_PKCS12"),

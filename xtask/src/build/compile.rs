@@ -65,7 +65,7 @@ fn base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool
     if let Some(e) = error {
         return Err(e);
     }
-    let (argv, env): (Vec<String>, Vec<(String, String)>) = match remembered {
+    let (argv, env): BaseCommand = match remembered {
         Some(json) => serde_json::from_str(&json)?,
         // Remembered as failing in an earlier run: ask cc again for its error.
         None => resolve_base_command(spec, profile, build_dir, tool, cpp)?,
@@ -78,7 +78,10 @@ fn base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool
     Ok(cmd)
 }
 
-fn resolve_base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool, cpp: bool) -> Result<(Vec<String>, Vec<(String, String)>)> {
+/// A compiler's argv and the environment cc gives it.
+type BaseCommand = (Vec<String>, Vec<(String, String)>);
+
+fn resolve_base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool, cpp: bool) -> Result<BaseCommand> {
     let mut build = cc::Build::new();
     build
         .target(&spec.clang_target)

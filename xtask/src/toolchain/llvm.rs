@@ -171,10 +171,10 @@ fn folder_version(canonical: &Path, prober: &mut Prober) -> Option<Version> {
     let exe = if cfg!(windows) { ".exe" } else { "" };
     for sibling in ["llvm-config", "clang", "lld-link", "lld"] {
         let candidate = dir.join(format!("{sibling}{exe}"));
-        if candidate.is_file() {
-            if let Some(v) = prober.ask(&candidate, &["--version"]).and_then(|o| Version::from_banner(&o)) {
-                return Some(v);
-            }
+        if candidate.is_file()
+            && let Some(v) = prober.ask(&candidate, &["--version"]).and_then(|o| Version::from_banner(&o))
+        {
+            return Some(v);
         }
     }
     let parent = dir.parent()?.file_name()?.to_str()?;

@@ -128,7 +128,7 @@ impl Toolchain {
 }
 
 /// The highest-versioned tool of a kind that satisfies `ok`.
-pub fn newest<'a>(inv: &'a [Found], tool: LlvmTool, ok: impl Fn(&Found) -> bool) -> Option<&'a Found> {
+pub fn newest(inv: &[Found], tool: LlvmTool, ok: impl Fn(&Found) -> bool) -> Option<&Found> {
     inv.iter().filter(|f| f.tool == tool && ok(f)).max_by_key(|f| f.version)
 }
 

@@ -60,10 +60,11 @@ impl Prober {
         let size = meta.len();
         let modified_ns = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
         let key = format!("{}\u{0}{key}", tool.display());
-        if let Some(e) = self.stored.entries.get(&key) {
-            if e.size == size && e.modified_ns == modified_ns {
-                return e.success.then(|| e.output.clone());
-            }
+        if let Some(e) = self.stored.entries.get(&key)
+            && e.size == size
+            && e.modified_ns == modified_ns
+        {
+            return e.success.then(|| e.output.clone());
         }
         let output = compute();
         let entry = Entry { size, modified_ns, success: output.is_some(), output: output.unwrap_or_default() };
