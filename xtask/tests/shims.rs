@@ -16,7 +16,7 @@
 mod support;
 
 use std::{
-    io::BufReader,
+    io::{BufReader, Read, Write},
     path::{Path, PathBuf},
     sync::OnceLock,
 };
@@ -190,4 +190,257 @@ fn the_arm64x_forwarder_sends_each_process_to_its_own_build() {
         assert!(ended.stdout.contains(&loaded), "{arch} through archway.dll: {}", ended.stdout);
         check_served_by(arch, &bin, &pool, "/forwarder", &r, &ended);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handler ABI 1.1 through the x64 shim, with the test probe as the handler (`tests/probe`,
+// src/handler.cpp), and the stand-in's configuration API (IAppHostAdminManager) behind it.
+
+/// Folders for a site (`site_dir`) with the application `/app` (`app_dir`), and the
+/// applicationHost.config text for them: the x64 shim as the global module, the archway
+/// sections declared, `web` inside `<system.webServer>` and `root` inside `<configuration>`.
+struct AppSite {
+    dirs: tempfile::TempDir,
+    text: String,
+}
+
+impl AppSite {
+    fn new(bin: &Path, pool: &str, web: &str, root: &str) -> AppSite {
+        let dirs = tempfile::Builder::new().prefix("appsite-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        std::fs::create_dir_all(dirs.path().join("site")).unwrap();
+        std::fs::create_dir_all(dirs.path().join("app")).unwrap();
+        let (site, app) = (windows_path(&dirs.path().join("site")), windows_path(&dirs.path().join("app")));
+        let text = with_sections(&apphost_with_app(pool, &windows_path(&bin.join("archway_x64.dll")), &site, &app), web, root);
+        AppSite { dirs, text }
+    }
+    fn web_config(&self, folder: &str, body: &str) {
+        std::fs::write(self.dirs.path().join(folder).join("web.config"), body).unwrap();
+    }
+}
+
+const PROBE: &str = "    <archway handler=\"probe\" />\n";
+
+/// GET `path` on a new connection.
+fn fetch(worker: &Worker, path: &str) -> Response {
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    exchange(&mut stream, &mut reader, &get(path))
+}
+
+#[test]
+fn pending_requests_complete_from_another_thread_also_before_execute_returns() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let site = AppSite::new(&bin, "abi", PROBE, "");
+    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "abi", &site.text, &[]);
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    // One keep-alive connection: each request must end cleanly for the next to be served.
+    for (path, body) in [("/h/sync", "sync\n"), ("/h/pending", "pending\n"), ("/h/early", "early\n"), ("/h/pending", "pending\n")] {
+        let r = exchange(&mut stream, &mut reader, &get(path));
+        assert_eq!((r.status, r.text().as_str()), (200, body), "{path}\n{}", worker.stderr());
+    }
+    // No response at all from the handler: the shim answers 500 itself.
+    let r = exchange(&mut stream, &mut reader, &get("/h/unknown"));
+    assert_eq!(r.status, 500, "{}", r.text());
+    drop((stream, reader));
+    let ended = worker.stop();
+    assert_eq!(ended.code, Some(0), "{}{}", ended.stdout, ended.stderr);
+    // Shutdown: GL_APPLICATION_STOP for both applications reaches the handler (by APPL_MD_PATH),
+    // then Terminate closes it.
+    for line in ["archway_probe: stop_application /LM/W3SVC/7/ROOT\n", "archway_probe: stop_application /LM/W3SVC/7/ROOT/app\n", "archway_probe: handler close\n"] {
+        assert!(ended.stderr.contains(line), "missing {line:?} in\n{}", ended.stderr);
+    }
+    let stop = ended.stderr.find("stop_application").unwrap();
+    assert!(ended.stderr[stop..].contains("handler close"), "stop_application before close:\n{}", ended.stderr);
+}
+
+#[test]
+fn a_streamed_response_reaches_the_client_chunk_by_chunk() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let site = AppSite::new(&bin, "stream", PROBE, "");
+    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "stream", &site.text, &[]);
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    stream.write_all(&get("/h/stream")).unwrap();
+    assert_eq!(read_line(&mut reader), "HTTP/1.1 200 OK");
+    let mut headers = Vec::new();
+    loop {
+        let line = read_line(&mut reader);
+        if line.is_empty() {
+            break;
+        }
+        headers.push(line);
+    }
+    assert!(headers.iter().any(|h| h == "Transfer-Encoding: chunked"), "{headers:?}");
+    assert!(headers.iter().any(|h| h == "X-Probe: stream"), "{headers:?}");
+    // The first chunk arrives while the handler waits: it writes the second only after the
+    // /h/release request below, which this test sends only once it has read the first.
+    let mut chunk = |size: &str, data: &str| {
+        assert_eq!(read_line(&mut reader), size);
+        let mut got = vec![0u8; data.len()];
+        reader.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), data);
+        assert_eq!(read_line(&mut reader), "");
+    };
+    chunk("6", "first\n");
+    let released = fetch(&worker, "/h/release");
+    assert_eq!((released.status, released.text().as_str()), (200, "released\n"));
+    chunk("7", "second\n");
+    assert_eq!(read_line(&mut reader), "0");
+    assert_eq!(read_line(&mut reader), "");
+    // The connection is still usable: the stream ended cleanly.
+    let r = exchange(&mut stream, &mut reader, &get("/h/sync"));
+    assert_eq!(r.text(), "sync\n");
+
+    // A handler that gives up mid-stream (complete with a failure): the connection is reset,
+    // never ended with the last chunk as if the body were whole.
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    stream.write_all(&get("/h/truncated")).unwrap();
+    let mut all = Vec::new();
+    let _ = reader.read_to_end(&mut all);
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.contains("partial\n"), "{text}");
+    assert!(!text.contains("\r\n0\r\n\r\n"), "a failed stream must not end with the last chunk:\n{text}");
+    drop((stream, reader));
+    let ended = worker.stop();
+    assert_eq!(ended.code, Some(0), "{}{}", ended.stdout, ended.stderr);
+}
+
+#[test]
+fn request_bodies_and_client_disconnects_reach_a_pending_handler() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let site = AppSite::new(&bin, "body", PROBE, "");
+    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "body", &site.text, &[]);
+    let body: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut stream = worker.connect();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request = format!("POST /h/body HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    request.extend_from_slice(&body);
+    let r = exchange(&mut stream, &mut reader, &request);
+    let mut expected = format!("body-length={}\nbody=", body.len()).into_bytes();
+    expected.extend_from_slice(&body);
+    assert!(r.body == expected, "{}", String::from_utf8_lossy(&r.body[..r.body.len().min(200)]));
+    // Chunked, on the same connection.
+    let r = exchange(&mut stream, &mut reader, b"POST /h/body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    assert_eq!(r.text(), "body-length=5\nbody=abcde");
+    // The client goes away while the handler polls client_connected.
+    let mut gone = worker.connect();
+    gone.write_all(&get("/h/gone")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(gone);
+    drop((stream, reader));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !worker.stderr().contains("archway_probe: client gone") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ended = worker.stop();
+    assert!(ended.stderr.contains("archway_probe: client gone\n"), "{}", ended.stderr);
+}
+
+#[test]
+fn configuration_merges_locations_and_web_configs_with_collections() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    let web = r#"    <archway handler="probe" />
+    <httpPlatform processPath="root.exe" arguments="root">
+      <environmentVariables>
+        <environmentVariable name="A" value="1" />
+        <environmentVariable name="B" value="2" />
+      </environmentVariables>
+    </httpPlatform>
+"#;
+    let root = r#"  <location path="site-cfg">
+    <system.webServer>
+      <httpPlatform arguments="location">
+        <environmentVariables>
+          <remove name="A" />
+          <environmentVariable name="C" value="3" />
+        </environmentVariables>
+      </httpPlatform>
+    </system.webServer>
+  </location>
+  <location path="site-cfg/app">
+    <system.webServer>
+      <httpPlatform startupTimeLimit="20" />
+    </system.webServer>
+  </location>
+"#;
+    let site = AppSite::new(&bin, "cfg", web, root);
+    site.web_config("site", "<configuration><system.webServer><httpPlatform requestTimeout=\"00:01:00\" /></system.webServer></configuration>");
+    site.web_config(
+        "app",
+        r#"<?xml version="1.0"?>
+<configuration>
+  <system.webServer>
+    <httpPlatform stdoutLogEnabled="true" arguments="app &amp; more">
+      <environmentVariables>
+        <clear />
+        <environmentVariable name="D" value="4" />
+      </environmentVariables>
+    </httpPlatform>
+  </system.webServer>
+</configuration>
+"#,
+    );
+    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "cfg", &site.text, &[]);
+    let r = fetch(&worker, "/h/config?system.webServer/httpPlatform");
+    assert_eq!(
+        r.text(),
+        "|-|processPath=root.exe\n|-|arguments=location\n|-|requestTimeout=00:01:00\nenvironmentVariables|0|name=B\nenvironmentVariables|0|value=2\nenvironmentVariables|1|name=C\nenvironmentVariables|1|value=3\n",
+        "site level\n{}",
+        worker.stderr()
+    );
+    let r = fetch(&worker, "/app/h/config?system.webServer/httpPlatform");
+    assert_eq!(
+        r.text(),
+        "|-|processPath=root.exe\n|-|arguments=app & more\n|-|startupTimeLimit=20\n|-|requestTimeout=00:01:00\n|-|stdoutLogEnabled=true\nenvironmentVariables|0|name=D\nenvironmentVariables|0|value=4\n",
+        "application level"
+    );
+    // A section no <configSections> declares: the host knows no such section.
+    assert_eq!(fetch(&worker, "/h/config?system.webServer/nothing").text(), "no-section\n");
+    // Per-application server variables.
+    let dirs = site.dirs.path();
+    let vars = fetch(&worker, "/app/h/vars").text();
+    assert_eq!(vars, format!("APPL_MD_PATH=/LM/W3SVC/7/ROOT/app\nAPPL_PHYSICAL_PATH={}\\\n", windows_path(&dirs.join("app"))));
+    let vars = fetch(&worker, "/h/vars").text();
+    assert_eq!(vars, format!("APPL_MD_PATH=/LM/W3SVC/7/ROOT\nAPPL_PHYSICAL_PATH={}\\\n", windows_path(&dirs.join("site"))));
+    worker.stop();
+}
+
+#[test]
+fn handlers_are_selected_per_application_and_a_broken_web_config_is_500_19() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    // Nothing configured at the site: diagnostics; the application's web.config picks the probe.
+    let site = AppSite::new(&bin, "sel", "", "");
+    site.web_config("app", "<configuration>\n  <system.webServer>\n    <archway handler=\"probe\" />\n  </system.webServer>\n</configuration>\n");
+    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "sel", &site.text, &[("ARCHWAY_DETAILED_ERRORS", "1")]);
+    let r = fetch(&worker, "/h/sync");
+    assert_eq!(r.header("Content-Type"), Some("application/json"), "the site root is served by diagnostics: {}", r.text());
+    assert_eq!(fetch(&worker, "/app/h/sync").text(), "sync\n");
+    // A web.config that is not well-formed XML: 500.19 naming the file and the line, before
+    // any module runs; the other application is not affected.
+    site.web_config("app", "<configuration>\n  <system.webServer>\n    <archway handler=\"probe\">\n  </system.webServer>\n</configuration>\n");
+    let r = fetch(&worker, "/app/h/sync");
+    let file = windows_path(&site.dirs.path().join("app").join("web.config"));
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("500.19") && r.text().contains(&file) && r.text().contains("line 4"), "{}", r.text());
+    assert_eq!(fetch(&worker, "/h/sync").status, 200);
+    let ended = worker.stop();
+    assert!(ended.stderr.contains(&format!("500.19: {file}(4,")), "{}", ended.stderr);
+
+    // httpPlatform with a processPath and no archway section: the platform handler (absent from
+    // a folder holding only the shim, so the 500 names its file).
+    let (lonely, shim) = lonely_shim(&bin);
+    let platform = "    <httpPlatform processPath=\"server.exe\" />\n";
+    let text = with_sections(&config("plat", &windows_path(&shim), "127.0.0.1:0:"), platform, "");
+    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "plat", &text, &[("ARCHWAY_DETAILED_ERRORS", "1")]);
+    let r = fetch(&worker, "/");
+    assert!(r.status == 500 && r.text().contains("archway_platform_x64.dll"), "{}", r.text());
+    worker.stop();
+    drop(lonely);
 }
