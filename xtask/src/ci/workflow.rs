@@ -142,6 +142,9 @@ fn linux_job(ci: &Ci, job: &Job, image: &str) -> String {
     // allowed only when privileged (README, "Application pools").
     out += &checkout(ci, false);
     out += &cargo_cache(ci, &job.name, "/usr/local/cargo");
+    // [UNCERTAIN] the emulated root holds device nodes and setuid files; actions/cache tars it
+    // as root inside the privileged container, and `arm64-root install` re-checks its stamp and
+    // rebuilds a root it finds incomplete. The linux job's first cache restore tells.
     out += &format!(
         "      - name: Cache the pinned LLVM (karellen wheels {pin})\n        uses: {cache}\n        with:\n          path: /github/home/.cache/archway/llvm-{pin}\n          key: llvm-linux-{pin}\n\
          \x20     - name: Cache the emulated ARM64 root\n        uses: {cache}\n        with:\n          path: /github/home/.cache/archway/arm64-root\n          key: arm64-root-${{{{ hashFiles('xtask/src/emulation/**') }}}}\n",
