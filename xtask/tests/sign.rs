@@ -225,6 +225,9 @@ fn dist_sign_gives_packages_whose_every_pe_and_msi_verifies() {
         assert!(sums.contains(&format!("{sha}  {}", msi.file_name().unwrap().to_string_lossy())), "SHA256SUMS is not of the signed {}", msi.display());
         assert!(std::fs::read_to_string(dist.join("manifest.json")).unwrap().contains(&sha));
     }
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dist.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["signed"]["tool"], "osslsigncode");
+    assert_eq!(manifest["signed"]["timestamped"], false);
     // The build's own outputs stay unsigned: what the reproducibility checks compare.
     for dll in files_with(&dir.join("target/archway/release/bin"), "dll") {
         assert!(!verifies(&pki.ca(), &dll), "{} in the build folder was signed in place", dll.display());

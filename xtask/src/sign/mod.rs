@@ -156,6 +156,20 @@ pub fn around<T>(project: &Project, report: &BuildReport, out_dir: &Path, write:
     Ok(result)
 }
 
+/// What `manifest.json` says about the signatures, so a reader knows which bytes an unsigned
+/// rebuild can reproduce (the signed files' digests cannot match an unsigned build's).
+fn signature_note(signer: &Signer) -> serde_json::Value {
+    let tool = match signer.tool {
+        Tool::Osslsigncode(_) => "osslsigncode",
+        Tool::Signtool(_) => "signtool",
+    };
+    serde_json::json!({
+        "tool": tool,
+        "timestamped": signer.options.timestamp_url.is_some(),
+        "what": "every PE (Authenticode, SHA-256) before the MSIs were written, then each MSI; the digests here are of the signed files",
+    })
+}
+
 /// Signs every MSI of a package folder, lints it again, and rewrites the digests that name it.
 fn sign_msis(signer: &Signer, out_dir: &Path) -> Result<()> {
     let mut msis: Vec<PathBuf> = std::fs::read_dir(out_dir)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
@@ -172,13 +186,14 @@ fn sign_msis(signer: &Signer, out_dir: &Path) -> Result<()> {
             bail!("{} fails the MSI checks once signed:\n{}", msi.display(), check.render());
         }
     }
-    update_digests(out_dir, &msis)
+    update_digests(out_dir, &msis, signature_note(signer))
 }
 
 /// `manifest.json`'s `msi` entries and every line of `SHA256SUMS`, from the files as they are now.
-fn update_digests(out_dir: &Path, msis: &[PathBuf]) -> Result<()> {
+fn update_digests(out_dir: &Path, msis: &[PathBuf], note: serde_json::Value) -> Result<()> {
     let manifest_path = out_dir.join("manifest.json");
     let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path)?).context("manifest.json")?;
+    manifest["signed"] = note;
     for msi in msis {
         let name = msi.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(msi)?;
