@@ -205,12 +205,12 @@ struct AppSite {
 }
 
 impl AppSite {
-    fn new(bin: &Path, pool: &str, web: &str, root: &str) -> AppSite {
+    fn new(bin: &Path, arch: &str, pool: &str, web: &str, root: &str) -> AppSite {
         let dirs = tempfile::Builder::new().prefix("appsite-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         std::fs::create_dir_all(dirs.path().join("site")).unwrap();
         std::fs::create_dir_all(dirs.path().join("app")).unwrap();
         let (site, app) = (windows_path(&dirs.path().join("site")), windows_path(&dirs.path().join("app")));
-        let text = with_sections(&apphost_with_app(pool, &windows_path(&bin.join("archway_x64.dll")), &site, &app), web, root);
+        let text = with_sections(&apphost_with_app(pool, &windows_path(&bin.join(format!("archway_{arch}.dll"))), &site, &app), web, root);
         AppSite { dirs, text }
     }
     fn web_config(&self, folder: &str, body: &str) {
@@ -231,14 +231,20 @@ fn fetch(worker: &Worker, path: &str) -> Response {
 fn pending_requests_complete_from_another_thread_also_before_execute_returns() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
-    let site = AppSite::new(&bin, "abi", PROBE, "");
-    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "abi", &site.text, &[]);
+    for arch in runnable() {
+        pending_requests_on(launcher, &bin, &arch);
+    }
+}
+
+fn pending_requests_on(launcher: &Launcher, bin: &Path, arch: &str) {
+    let site = AppSite::new(bin, arch, "abi", PROBE, "");
+    let (_dir, worker) = start_with_config(launcher, bin, arch, "abi", &site.text, &[]);
     let mut stream = worker.connect();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     // One keep-alive connection: each request must end cleanly for the next to be served.
     for (path, body) in [("/h/sync", "sync\n"), ("/h/pending", "pending\n"), ("/h/early", "early\n"), ("/h/pending", "pending\n")] {
         let r = exchange(&mut stream, &mut reader, &get(path));
-        assert_eq!((r.status, r.text().as_str()), (200, body), "{path}\n{}", worker.stderr());
+        assert_eq!((r.status, r.text().as_str()), (200, body), "{arch} {path}\n{}", worker.stderr());
     }
     // No response at all from the handler: the shim answers 500 itself.
     let r = exchange(&mut stream, &mut reader, &get("/h/unknown"));
@@ -259,8 +265,14 @@ fn pending_requests_complete_from_another_thread_also_before_execute_returns() {
 fn a_streamed_response_reaches_the_client_chunk_by_chunk() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
-    let site = AppSite::new(&bin, "stream", PROBE, "");
-    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "stream", &site.text, &[]);
+    for arch in runnable() {
+        streamed_on(launcher, &bin, &arch);
+    }
+}
+
+fn streamed_on(launcher: &Launcher, bin: &Path, arch: &str) {
+    let site = AppSite::new(bin, arch, "stream", PROBE, "");
+    let (_dir, worker) = start_with_config(launcher, bin, arch, "stream", &site.text, &[]);
     let mut stream = worker.connect();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     stream.write_all(&get("/h/stream")).unwrap();
@@ -313,7 +325,7 @@ fn a_streamed_response_reaches_the_client_chunk_by_chunk() {
 fn request_bodies_and_client_disconnects_reach_a_pending_handler() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
-    let site = AppSite::new(&bin, "body", PROBE, "");
+    let site = AppSite::new(&bin, "x64", "body", PROBE, "");
     let (_dir, worker) = start_with_config(launcher, &bin, "x64", "body", &site.text, &[]);
     let body: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let mut stream = worker.connect();
@@ -369,7 +381,13 @@ fn configuration_merges_locations_and_web_configs_with_collections() {
     </system.webServer>
   </location>
 "#;
-    let site = AppSite::new(&bin, "cfg", web, root);
+    for arch in runnable() {
+        configuration_on(launcher, &bin, &arch, web, root);
+    }
+}
+
+fn configuration_on(launcher: &Launcher, bin: &Path, arch: &str, web: &str, root: &str) {
+    let site = AppSite::new(bin, arch, "cfg", web, root);
     site.web_config("site", "<configuration><system.webServer><httpPlatform requestTimeout=\"00:01:00\" /></system.webServer></configuration>");
     site.web_config(
         "app",
@@ -386,19 +404,19 @@ fn configuration_merges_locations_and_web_configs_with_collections() {
 </configuration>
 "#,
     );
-    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "cfg", &site.text, &[]);
+    let (_dir, worker) = start_with_config(launcher, bin, arch, "cfg", &site.text, &[]);
     let r = fetch(&worker, "/h/config?system.webServer/httpPlatform");
     assert_eq!(
         r.text(),
         "|-|processPath=root.exe\n|-|arguments=location\n|-|requestTimeout=00:01:00\nenvironmentVariables|0|name=B\nenvironmentVariables|0|value=2\nenvironmentVariables|1|name=C\nenvironmentVariables|1|value=3\n",
-        "site level\n{}",
+        "{arch} site level\n{}",
         worker.stderr()
     );
     let r = fetch(&worker, "/app/h/config?system.webServer/httpPlatform");
     assert_eq!(
         r.text(),
         "|-|processPath=root.exe\n|-|arguments=app & more\n|-|startupTimeLimit=20\n|-|requestTimeout=00:01:00\n|-|stdoutLogEnabled=true\nenvironmentVariables|0|name=D\nenvironmentVariables|0|value=4\n",
-        "application level"
+        "{arch} application level"
     );
     // A section no <configSections> declares: the host knows no such section.
     assert_eq!(fetch(&worker, "/h/config?system.webServer/nothing").text(), "no-section\n");
@@ -416,7 +434,7 @@ fn handlers_are_selected_per_application_and_a_broken_web_config_is_500_19() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
     // Nothing configured at the site: diagnostics; the application's web.config picks the probe.
-    let site = AppSite::new(&bin, "sel", "", "");
+    let site = AppSite::new(&bin, "x64", "sel", "", "");
     site.web_config("app", "<configuration>\n  <system.webServer>\n    <archway handler=\"probe\" />\n  </system.webServer>\n</configuration>\n");
     let (_dir, worker) = start_with_config(launcher, &bin, "x64", "sel", &site.text, &[("ARCHWAY_DETAILED_ERRORS", "1")]);
     let r = fetch(&worker, "/h/sync");
