@@ -3,7 +3,7 @@
 //! every MSI verify with `osslsigncode verify` (an independent reader), that msitools still
 //! reads and the lint still passes; the build's own unsigned outputs stay as linked; a wrong
 //! password, a missing certificate or an unreachable timestamp server fails before any file
-//! changes; and no secret reaches a printed command line.
+//! changes; a PKCS#11 token (SoftHSM2) signs too; and no secret reaches a printed command line.
 
 mod support;
 
@@ -143,6 +143,54 @@ fn the_sign_verb_signs_pes_that_osslsigncode_verifies() {
     verify.extend(dlls.iter().map(|p| p.to_str().unwrap()));
     let out = xtask_signing(&repo_root(), &verify, &[]);
     assert!(out.status.success() && stdout(&out).matches("verified ").count() == 3, "{}{}", stdout(&out), stderr(&out));
+}
+
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// The PKCS#11 path with a software token (SoftHSM2): the key goes onto the token, the
+/// certificate chain stays a PEM file, the PIN is read from a file.
+#[test]
+fn a_pkcs11_token_signs_through_the_sign_verb() {
+    let Some(pki) = pki() else { return };
+    if !tool("softhsm2-util", "`apt-get install softhsm2 libengine-pkcs11-openssl opensc`")
+        || !tool("pkcs11-tool", "`apt-get install opensc`")
+    {
+        return;
+    }
+    if !Path::new(SOFTHSM).is_file() {
+        missing(SOFTHSM, "`apt-get install softhsm2`");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let Some(dlls) = some_dlls(work.path()) else { return };
+    let d = pki.dir.path();
+    let conf = d.join("softhsm2.conf");
+    std::fs::create_dir(d.join("tokens")).unwrap();
+    std::fs::write(&conf, format!("directories.tokendir = {}\nobjectstore.backend = file\n", d.join("tokens").display())).unwrap();
+    run(Command::new("softhsm2-util").args(["--init-token", "--free", "--label", "archway", "--pin", "4711", "--so-pin", "8642"]).env("SOFTHSM2_CONF", &conf));
+    run(Command::new("openssl").args(["pkey", "-in", "leaf.key", "-outform", "DER", "-out", "leaf.der"]).current_dir(d));
+    run(Command::new("pkcs11-tool")
+        .args(["--module", SOFTHSM, "--login", "--pin", "4711", "--token-label", "archway", "--write-object", "leaf.der", "--type", "privkey", "--id", "01", "--label", "signing"])
+        .current_dir(d)
+        .env("SOFTHSM2_CONF", &conf));
+    let pin = d.join("pin");
+    std::fs::write(&pin, "4711").unwrap();
+    let vars: [(&str, &Path); 5] = [
+        ("ARCHWAY_SIGN_PKCS11_MODULE", Path::new(SOFTHSM)),
+        ("ARCHWAY_SIGN_PKCS11_KEY", Path::new("pkcs11:token=archway;object=signing;type=private")),
+        ("ARCHWAY_SIGN_CERTS", &d.join("leaf.pem")),
+        ("ARCHWAY_SIGN_PASSWORD_FILE", &pin),
+        ("SOFTHSM2_CONF", &conf),
+    ];
+    let out = xtask_signing(&repo_root(), &["sign", dlls[0].to_str().unwrap()], &vars);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(verifies(&pki.ca(), &dlls[0]), "the token's signature does not verify");
+    // A wrong PIN fails on the throwaway copy.
+    std::fs::write(&pin, "0000").unwrap();
+    let before = std::fs::read(&dlls[1]).unwrap();
+    let out = xtask_signing(&repo_root(), &["sign", dlls[1].to_str().unwrap()], &vars);
+    assert!(!out.status.success() && stderr(&out).contains("the signing check on a copy of"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&dlls[1]).unwrap(), before);
 }
 
 #[test]
