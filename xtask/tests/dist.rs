@@ -118,7 +118,18 @@ fn msitools_read_every_msi_and_extract_exactly_the_built_files() {
         run(&msiextract, &["-C", extracted.path().to_str().unwrap(), msi_arg], dir);
         let files = files_under(extracted.path());
         let expected = package["files"].as_array().unwrap();
-        assert_eq!(files.len(), expected.len(), "{platform}: extracted {:?}", files.keys().collect::<Vec<_>>());
+        let schema = package["schema_files"].as_array().unwrap();
+        assert_eq!(files.len(), expected.len() + schema.len(), "{platform}: extracted {:?}", files.keys().collect::<Vec<_>>());
+        // Each schema copy: its name and bytes somewhere in the extraction (msiextract's folder
+        // names are not Windows', docs/msi.md §4.3); the module/schema files themselves.
+        for copy in schema {
+            let install = copy["install_path"].as_str().unwrap();
+            let name = install.rsplit('\\').next().unwrap();
+            let sha = copy["sha256"].as_str().unwrap();
+            assert!(files.iter().any(|(p, b)| p.ends_with(&format!("/{name}")) && sha256(b) == sha), "{platform}: {install} not extracted");
+            assert_eq!(sha, sha256(&std::fs::read(dir.join("module/schema").join(name)).unwrap()), "{install}");
+            assert!(copy["installed_when"].as_str().unwrap().contains("IIS"), "{copy}");
+        }
         for file in expected {
             let install = file["install_path"].as_str().unwrap().replace('\\', "/");
             let name = install.rsplit('/').next().unwrap();
@@ -156,6 +167,7 @@ fn the_zip_archives_hold_the_same_install_trees() {
             .as_array()
             .unwrap()
             .iter()
+            .chain(package["schema_files"].as_array().unwrap())
             .map(|f| (f["install_path"].as_str().unwrap().replace('\\', "/"), f["sha256"].as_str().unwrap().to_string()))
             .collect();
         assert_eq!(found, expected, "{}", zip.display());
@@ -164,11 +176,45 @@ fn the_zip_archives_hold_the_same_install_trees() {
     // code in the x86 folder (dotnet/aspnetcore#47115).
     let arm64 = &manifest(dir)["packages"][1];
     let machines: BTreeMap<&str, &str> =
-        arm64["files"].as_array().unwrap().iter().map(|f| (f["install_path"].as_str().unwrap(), f["machine"].as_str().unwrap())).collect();
+        arm64["files"].as_array().unwrap().iter().map(|f| (f["install_path"].as_str().unwrap(), f["machine"].as_str().unwrap_or("none"))).collect();
     assert_eq!(machines["Program Files\\Archway\\archway.dll"], "arm64x");
     assert_eq!(machines["Program Files\\Archway\\archway_arm64.dll"], "arm64");
     assert_eq!(machines["Program Files\\Archway\\archway_x64.dll"], "x64");
     assert_eq!(machines["Program Files (x86)\\Archway\\archway.dll"], "x86");
+
+    // Every handler of handlers/ ships by itself, like the diagnostics one (issue 10: the
+    // platform handler): its x86 build in every package, its x64 build in the x64 package, its
+    // Arm64X forwarder and both targets in the arm64 one.
+    let mut handlers: Vec<String> = std::fs::read_dir(dir.join("handlers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("binary.toml").is_file())
+        .map(|p| format!("archway_{}", p.file_name().unwrap().to_string_lossy()))
+        .collect();
+    handlers.sort();
+    assert!(handlers.contains(&"archway_diagnostics".to_string()), "{handlers:?}");
+    for package in manifest(dir)["packages"].as_array().unwrap() {
+        let platform = package["platform"].as_str().unwrap();
+        let machines: BTreeMap<&str, &str> = package["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["install_path"].as_str().unwrap(), f["machine"].as_str().unwrap_or("none")))
+            .collect();
+        for handler in &handlers {
+            let at = |folder: &str, suffix: &str| machines.get(format!("{folder}\\Archway\\{handler}{suffix}.dll").as_str()).copied();
+            assert_eq!(at("Program Files (x86)", ""), Some("x86"), "{platform}: {handler}");
+            match platform {
+                "x64" => assert_eq!(at("Program Files", ""), Some("x64"), "{handler}"),
+                "arm64" => {
+                    assert_eq!(at("Program Files", ""), Some("arm64x"), "{handler}: the forwarder");
+                    assert_eq!(at("Program Files", "_arm64"), Some("arm64"), "{handler}");
+                    assert!(matches!(at("Program Files", "_arm64ec").or(at("Program Files", "_x64")), Some("arm64ec" | "x64")), "{handler}");
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 #[test]
@@ -206,7 +252,8 @@ fn the_next_version_upgrades_the_previous_one_cleanly() {
     assert!(out.status.success(), "{report}\n{}", stderr(&out));
     assert!(report.contains("simulated major upgrade 0.1.0.0 -> 0.2.0.0"), "{report}");
     assert!(report.contains("0 error(s)"), "{report}");
-    let arm64_files = manifest(&new)["packages"][1]["files"].as_array().unwrap().len();
+    let arm64 = &manifest(&new)["packages"][1];
+    let arm64_files = arm64["files"].as_array().unwrap().len() + arm64["schema_files"].as_array().unwrap().len();
     assert_eq!(report.lines().filter(|l| l.contains("new 0.2.0.0")).count(), arm64_files, "every arm64 path from the new product:\n{report}");
 
     // And the other way round is a downgrade, refused by rule.

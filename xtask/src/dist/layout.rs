@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use toml::Spanned;
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use crate::{
     binaries::{Binary, Kind},
     config, forwarders,
     matrix::Arch,
-    msi::{InstallDir, Platform},
+    msi::{HPH_SCHEMA, IisSchema, InstallDir, Platform, SchemaFile},
 };
 
 /// One platform's package, as `matrix.toml` fixes it.
@@ -67,6 +67,39 @@ pub fn package_configs(root: &Path) -> Result<Vec<PackageConfig>> {
 /// The file IIS loads: the shim of `module/` under its plain name in every layout. On ARM64 it
 /// is the Arm64X forwarder, so one `%ProgramFiles%` path serves every worker (iis.md §2.3).
 pub const SHIM: &str = "archway.dll";
+
+/// Where the IIS configuration schema files and the section script live in the repository.
+pub const SCHEMA_DIR: &str = "module/schema";
+/// The script the registration custom actions run to declare sections (`msi/iis_schema.rs`).
+pub const SECTIONS_SCRIPT: &str = "archway_sections.js";
+/// The sections every package declares, and those archway alone defines (removed at uninstall).
+pub const DECLARED_SECTIONS: [&str; 2] = ["system.webServer/archway", "system.webServer/httpPlatform"];
+pub const OWNED_SECTIONS: [&str; 1] = ["system.webServer/archway"];
+
+/// `module/schema`: every `*.xml` (sorted by name) and the section script.
+pub fn iis_schema(root: &Path) -> Result<IisSchema> {
+    let dir = root.join(SCHEMA_DIR);
+    let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if name.ends_with(".xml") {
+            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            files.push(SchemaFile { name, bytes });
+        }
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    if !files.iter().any(|f| f.name == HPH_SCHEMA) || !files.iter().any(|f| f.name == "archway_schema.xml") {
+        bail!("{} must hold archway_schema.xml and {HPH_SCHEMA}, the sections the shim reads", dir.display());
+    }
+    Ok(IisSchema {
+        files,
+        declare: DECLARED_SECTIONS.map(String::from).to_vec(),
+        owned: OWNED_SECTIONS.map(String::from).to_vec(),
+        script: SECTIONS_SCRIPT.into(),
+    })
+}
 
 /// One file of an install tree: where it goes and which built file it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,11 +155,6 @@ pub fn layout(platform: Platform, bin_dir: &Path, shipped: &[Binary], forwarders
     }
     out.sort_by_key(|p| (!p.dir.is_64bit(), p.name.clone()));
     Ok(out)
-}
-
-/// The path a file has inside the zip archive: `Program Files/Archway/archway.dll`.
-pub fn archive_path(placed: &Placed, folder: &str) -> String {
-    format!("{}/{folder}/{}", placed.dir.windows_name(), placed.name)
 }
 
 #[cfg(test)]

@@ -38,7 +38,42 @@ struct PlatformOutput {
     zip: Artifact,
     package_code: String,
     product_code: String,
+    /// The Program Files files: installed everywhere, unconditionally.
     files: Vec<InstalledFile>,
+    /// The IIS configuration schema copies, each installed only where its IIS is (and
+    /// `httpplatform_schema.xml` only where no other product's copy is, README "Configuration
+    /// schema"); paths as on 64-bit Windows.
+    schema_files: Vec<SchemaCopy>,
+}
+
+#[derive(Serialize)]
+struct SchemaCopy {
+    install_path: String,
+    size: u64,
+    sha256: String,
+    installed_when: String,
+}
+
+/// Every schema file in every schema folder of `package`, with its bytes.
+fn schema_copies(package: &Package) -> Vec<(SchemaCopy, Vec<u8>)> {
+    let Some(schema) = &package.iis_schema else { return Vec::new() };
+    let mut out = Vec::new();
+    for &dir in msi::SchemaDir::of(package.platform) {
+        for file in &schema.files {
+            let mut when = dir.installed_when().to_string();
+            if file.name == msi::HPH_SCHEMA {
+                when.push_str(", and the folder holds no other product's copy");
+            }
+            let copy = SchemaCopy {
+                install_path: format!("{}\\{}", dir.windows_path(package.platform), file.name),
+                size: file.bytes.len() as u64,
+                sha256: fsx::sha256_hex(&file.bytes),
+                installed_when: when,
+            };
+            out.push((copy, file.bytes.clone()));
+        }
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -139,7 +174,7 @@ fn write_packages(
         step(2 + i, &format!("{} package: MSI, zip, lint", config.platform));
         let placed = layout::layout(config.platform, &report.bin_dir, &shipped, &report.forwarders)?;
         let package = package(project, config, configs, &placed, epoch)?;
-        outputs.push(write_platform(&package, &placed, out_dir, opts.previous.as_deref())?);
+        outputs.push(write_platform(&package, out_dir, opts.previous.as_deref())?);
     }
 
     step(steps - 1, "manifest.json and SHA256SUMS");
@@ -159,7 +194,12 @@ pub fn package(project: &Project, config: &PackageConfig, all: &[PackageConfig],
     if !placed.iter().any(|p| p.name == layout::SHIM) {
         bail!("the {} package would not install {}, the module IIS is registered with", config.platform, layout::SHIM);
     }
-    let files = placed.iter().map(|p| PackageFile::read(p.dir, &p.name, &p.source)).collect::<Result<Vec<_>>>()?;
+    let mut files = placed.iter().map(|p| PackageFile::read(p.dir, &p.name, &p.source)).collect::<Result<Vec<_>>>()?;
+    // The section script beside the shim the package registers (64-bit folder on 64-bit Windows).
+    let main = if config.platform.is_64bit() { msi::InstallDir::ProgramFiles64 } else { msi::InstallDir::ProgramFilesX86 };
+    let script = project.root.join(layout::SCHEMA_DIR).join(layout::SECTIONS_SCRIPT);
+    files.push(PackageFile::read(main, layout::SECTIONS_SCRIPT, &script)?);
+    files.sort_by_key(|f| (!f.dir.is_64bit(), f.name.clone()));
     Ok(Package {
         platform: config.platform,
         product_name: project.product.clone(),
@@ -171,11 +211,12 @@ pub fn package(project: &Project, config: &PackageConfig, all: &[PackageConfig],
         files,
         // One path for every worker: `%ProgramFiles%` expands per process bitness (iis.md §2.1).
         iis_module: Some(IisModule { name: project.product.clone(), image: format!("%ProgramFiles%\\{}\\{}", project.product, layout::SHIM) }),
+        iis_schema: Some(layout::iis_schema(&project.root)?),
         source_date_epoch: epoch,
     })
 }
 
-fn write_platform(package: &Package, placed: &[Placed], out_dir: &Path, previous: Option<&Path>) -> Result<PlatformOutput> {
+fn write_platform(package: &Package, out_dir: &Path, previous: Option<&Path>) -> Result<PlatformOutput> {
     let stem = format!("archway-{}-{}", package.version_string(), package.platform);
     let msi_path = out_dir.join(format!("{stem}.msi"));
     let written = msi::write_msi(package, &msi_path)?;
@@ -189,8 +230,11 @@ fn write_platform(package: &Package, placed: &[Placed], out_dir: &Path, previous
         eprintln!("{}", check.render());
     }
 
-    let entries: Vec<(String, Vec<u8>)> =
-        placed.iter().zip(&package.files).map(|(p, f)| (layout::archive_path(p, &package.folder), f.bytes.clone())).collect();
+    // The zip holds the MSI's install tree: the Program Files files, then every schema copy.
+    let mut entries: Vec<(String, Vec<u8>)> =
+        package.files.iter().map(|f| (format!("{}/{}/{}", f.dir.windows_name(), package.folder, f.name), f.bytes.clone())).collect();
+    let schema_files = schema_copies(package);
+    entries.extend(schema_files.iter().map(|(file, bytes)| (file.install_path.replace('\\', "/"), bytes.clone())));
     let zip_path = out_dir.join(format!("{stem}.zip"));
     let zip = archive::zip(&entries, package.source_date_epoch)?;
     fsx::write_atomic(&zip_path, &zip)?;
@@ -218,6 +262,7 @@ fn write_platform(package: &Package, placed: &[Placed], out_dir: &Path, previous
         package_code: msi::braced(written.package_code),
         product_code: msi::braced(written.product_code),
         files,
+        schema_files: schema_files.into_iter().map(|(file, _)| file).collect(),
     })
 }
 

@@ -34,6 +34,7 @@ pub fn lint(view: &PackageView) -> Vec<Finding> {
         }
         forwarder_targets(view, file, &mut out);
     }
+    super::check_schema::lint(view, &mut out);
     out
 }
 

@@ -97,7 +97,13 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
 
 fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool, out: &mut Vec<Finding>) {
     let path = Some(new.path.as_str());
-    if old.component_guid != new.component_guid {
+    if old.component_guid != new.component_guid && new.is_schema() {
+        let show = |g: Option<Uuid>| g.map_or("none (unmanaged)".to_string(), braced);
+        out.push(Finding::error("schema-guid-changed", path, format!(
+            "schema component GUID changed from {} to {}: the new version no longer recognizes the copy the old one installed (its CompLocator looks for its own GUID), the file's SharedDLLs count is kept per path, not per GUID, and whatever the schedule the old removal can delete a file another product shares (docs/msi.md §2.2, §2.3)",
+            show(old.component_guid), show(new.component_guid)
+        )));
+    } else if old.component_guid != new.component_guid {
         let show = |g: Option<Uuid>| g.map_or("none (unmanaged)".to_string(), braced);
         out.push(Finding::error("component-guid-changed", path, format!(
             "component GUID changed from {} to {}: the old product's removal deletes the file the upgrade installed (dotnet/aspnetcore#60764, msi.md §2.3)",

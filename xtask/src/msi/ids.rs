@@ -31,7 +31,13 @@ pub fn canonical_path(dir: InstallDir, folder: &str, name: &str) -> String {
 /// path as UTF-16LE (WiX's encoding, msi.md §5.2). Same path, same GUID, in every version;
 /// never derived from content, version or a component id.
 pub fn component_guid(upgrade_code: Uuid, dir: InstallDir, folder: &str, name: &str) -> Uuid {
-    let utf16: Vec<u8> = canonical_path(dir, folder, name).encode_utf16().flat_map(u16::to_le_bytes).collect();
+    path_guid(upgrade_code, &canonical_path(dir, folder, name))
+}
+
+/// The same derivation for any canonical path (standard folder id, then lower-cased names), e.g.
+/// a schema file's `System64Folder\inetsrv\config\schema\archway_schema.xml`.
+pub fn path_guid(upgrade_code: Uuid, canonical: &str) -> Uuid {
+    let utf16: Vec<u8> = canonical.encode_utf16().flat_map(u16::to_le_bytes).collect();
     Uuid::new_v5(&upgrade_code, &utf16)
 }
 

@@ -29,11 +29,11 @@ pub const NO_IMPERSONATE: i32 = 2048;
 pub const OLDER_FOUND: &str = "ARCHWAY_OLDER_FOUND";
 
 /// One appcmd.exe and the configuration file it edits.
-struct Target {
+pub struct Target {
     /// Action name prefix.
-    id: &'static str,
+    pub id: &'static str,
     /// The AppSearch property that receives appcmd.exe's full path.
-    property: &'static str,
+    pub property: &'static str,
     /// Signature id of that search.
     signature: &'static str,
     /// The folder searched (formatted).
@@ -41,10 +41,34 @@ struct Target {
     /// Extra appcmd arguments (which applicationhost.config).
     config: &'static str,
     /// Whether a failed `install module` fails the installation.
-    required: bool,
+    pub required: bool,
 }
 
-fn targets(platform: Platform) -> Vec<Target> {
+impl Target {
+    /// The applicationHost.config this target's appcmd edits (formatted): the `/apphostconfig:`
+    /// value, or full IIS's own file.
+    pub fn config_file(&self, platform: Platform) -> String {
+        match self.config.split_once(":\"").map(|(_, rest)| rest.trim_end_matches('"')) {
+            Some(file) => file.to_string(),
+            None => {
+                let system = if platform.is_64bit() { "[System64Folder]" } else { "[SystemFolder]" };
+                format!(r"{system}inetsrv\config\applicationHost.config")
+            }
+        }
+    }
+
+    /// The schema folder of the IIS this target registers with.
+    pub fn schema_dir(&self) -> super::model::SchemaDir {
+        use super::model::SchemaDir;
+        match self.property {
+            "ARCHWAY_APPCMD" => SchemaDir::Iis,
+            "ARCHWAY_IISEXPRESS64_APPCMD" => SchemaDir::IisExpress64,
+            _ => SchemaDir::IisExpressX86,
+        }
+    }
+}
+
+pub fn targets(platform: Platform) -> Vec<Target> {
     let iis_folder = if platform.is_64bit() { r"[System64Folder]inetsrv" } else { r"[SystemFolder]inetsrv" };
     let mut out = vec![Target {
         id: "ArchwayIis",

@@ -4,17 +4,20 @@
 
 mod cabinet;
 mod check;
+mod check_schema;
 mod compare;
 mod database;
 mod finding;
 mod ids;
 mod iis;
+mod iis_schema;
 mod md5;
 mod model;
 mod pe;
 mod plan;
 mod read;
 mod report;
+mod scenario;
 mod schema;
 mod sequences;
 mod simulate;
@@ -23,7 +26,7 @@ mod write;
 pub mod wxs;
 
 // What `dist`, `msi-check` and `bench msi` use.
-pub use model::{IisModule, InstallDir, Package, PackageFile, Platform};
+pub use model::{HPH_SCHEMA, IisModule, IisSchema, InstallDir, Package, PackageFile, Platform, SchemaDir, SchemaFile};
 pub use ids::braced;
 pub use report::check_files;
 pub use write::write_msi;
@@ -51,6 +54,7 @@ pub use {
     compare::compare,
     database::Database,
     plan::plan,
+    scenario::run as schema_scenarios,
     simulate::{Product, major_upgrade},
     view::Schedule,
     write::to_bytes,

@@ -156,6 +156,110 @@ pub struct IisModule {
     pub image: String,
 }
 
+/// The IIS configuration schema folders a package installs into, one per copy of IIS it serves
+/// (docs/iis.md §2.2, §3.3): each reads the `.xml` files of its own `config\schema` folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SchemaDir {
+    /// `%windir%\System32\inetsrv\config\schema`: System64Folder in the x64 and arm64
+    /// packages (IIS is a 64-bit service there), SystemFolder in the x86 one.
+    Iis,
+    /// `Program Files\IIS Express\config\schema` (64-bit packages only).
+    IisExpress64,
+    /// `Program Files (x86)\IIS Express\config\schema` (`Program Files` on 32-bit Windows).
+    IisExpressX86,
+}
+
+impl SchemaDir {
+    /// The folders of `platform`'s package.
+    pub fn of(platform: Platform) -> &'static [SchemaDir] {
+        if platform.is_64bit() { &[SchemaDir::Iis, SchemaDir::IisExpress64, SchemaDir::IisExpressX86] } else { &[SchemaDir::Iis, SchemaDir::IisExpressX86] }
+    }
+
+    /// The standard folder at the root of the path (docs/msi.md §3.2).
+    pub fn standard_folder(self, platform: Platform) -> &'static str {
+        match (self, platform.is_64bit()) {
+            (SchemaDir::Iis, true) => "System64Folder",
+            (SchemaDir::Iis, false) => "SystemFolder",
+            (SchemaDir::IisExpress64, _) => "ProgramFiles64Folder",
+            (SchemaDir::IisExpressX86, _) => "ProgramFilesFolder",
+        }
+    }
+
+    /// The folders below the standard one.
+    pub fn subfolders(self) -> &'static [&'static str] {
+        match self {
+            SchemaDir::Iis => &["inetsrv", "config", "schema"],
+            SchemaDir::IisExpress64 | SchemaDir::IisExpressX86 => &["IIS Express", "config", "schema"],
+        }
+    }
+
+    /// A 64-bit component (attribute 256): the 64-bit System32 and Program Files.
+    pub fn is_64bit(self, platform: Platform) -> bool {
+        match self {
+            SchemaDir::Iis => platform.is_64bit(),
+            SchemaDir::IisExpress64 => true,
+            SchemaDir::IisExpressX86 => false,
+        }
+    }
+
+    /// The folder as named on 64-bit Windows, like the package's other paths (docs/msi.md §2.8):
+    /// the x86 package's SystemFolder shows as `Windows\SysWOW64`, its Program Files as
+    /// `Program Files (x86)`; on the 32-bit Windows it installs on both are the only ones.
+    pub fn windows_path(self, platform: Platform) -> String {
+        let root = match (self, platform.is_64bit()) {
+            (SchemaDir::Iis, true) => "Windows\\System32",
+            (SchemaDir::Iis, false) => "Windows\\SysWOW64",
+            (SchemaDir::IisExpress64, _) => "Program Files",
+            (SchemaDir::IisExpressX86, _) => "Program Files (x86)",
+        };
+        format!("{root}\\{}", self.subfolders().join("\\"))
+    }
+
+    /// What must be installed for the package to write this folder (the component condition).
+    pub fn installed_when(self) -> &'static str {
+        match self {
+            SchemaDir::Iis => "IIS is installed",
+            SchemaDir::IisExpress64 => "the 64-bit IIS Express is installed",
+            SchemaDir::IisExpressX86 => "the x86 IIS Express is installed",
+        }
+    }
+
+    /// Short id used in table keys.
+    pub fn id(self) -> &'static str {
+        match self {
+            SchemaDir::Iis => "iis",
+            SchemaDir::IisExpress64 => "iisx64",
+            SchemaDir::IisExpressX86 => "iisx86",
+        }
+    }
+}
+
+/// HttpPlatformHandler's schema file: archway installs the same file name (the same section),
+/// and must never overwrite or remove a copy another product installed (README, "Configuration
+/// schema").
+pub const HPH_SCHEMA: &str = "httpplatform_schema.xml";
+
+/// One IIS configuration schema file (not a PE: unversioned, hashed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The configuration schema a package installs and the sections it declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IisSchema {
+    /// Installed into every [`SchemaDir`] of the package whose IIS is present.
+    pub files: Vec<SchemaFile>,
+    /// `group/section` names declared in each applicationHost.config at install, when missing.
+    pub declare: Vec<String>,
+    /// Of those, the sections archway alone defines: removed again at uninstall. (The
+    /// httpPlatform declaration stays: HttpPlatformHandler may use it.)
+    pub owned: Vec<String>,
+    /// The declaring script, one of [`Package::files`] in the package's main folder.
+    pub script: String,
+}
+
 /// Everything one MSI holds.
 #[derive(Clone, Debug)]
 pub struct Package {
@@ -174,6 +278,8 @@ pub struct Package {
     pub folder: String,
     pub files: Vec<PackageFile>,
     pub iis_module: Option<IisModule>,
+    /// Schema files and section declarations; needs `iis_module` (the same IIS searches).
+    pub iis_schema: Option<IisSchema>,
     /// Seconds since 1970 (SOURCE_DATE_EPOCH): summary-info times and cabinet dates.
     pub source_date_epoch: i64,
 }
@@ -206,6 +312,27 @@ impl Package {
             }
             if !self.platform.is_64bit() && file.dir.is_64bit() {
                 bail!("the x86 package cannot install {} into the 64-bit Program Files folder", file.name);
+            }
+        }
+        if let Some(schema) = &self.iis_schema {
+            if self.iis_module.is_none() {
+                bail!("schema files need the IIS module's registration (the same appcmd searches decide where IIS is)");
+            }
+            let main = if self.platform.is_64bit() { InstallDir::ProgramFiles64 } else { InstallDir::ProgramFilesX86 };
+            if !self.files.iter().any(|f| f.dir == main && f.name.eq_ignore_ascii_case(&schema.script)) {
+                bail!("the section script {} is not among the files of {}", schema.script, main.windows_name());
+            }
+            let mut names = std::collections::BTreeSet::new();
+            for file in &schema.files {
+                if !names.insert(file.name.to_lowercase()) || !file.name.to_lowercase().ends_with(".xml") || file.name.contains(['\\', '/', ':', '|']) {
+                    bail!("schema file name {:?} must be a plain, unique .xml file name", file.name);
+                }
+            }
+            for section in schema.declare.iter().chain(&schema.owned) {
+                let ok = section.split('/').count() >= 2 && section.split('/').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
+                if !ok {
+                    bail!("section {section:?} is not a <group>/<section> name such as system.webServer/archway");
+                }
             }
         }
         Ok(())

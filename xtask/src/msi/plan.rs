@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{
     cabinet,
     database::{Database, Table},
-    ids, iis,
+    ids, iis, iis_schema,
     model::{InstallDir, Package, PackageFile},
     schema, sequences,
 };
@@ -143,10 +143,14 @@ pub fn plan(package: &Package) -> Result<Plan> {
         }
         members.push((key, file.bytes.as_slice()));
     }
+    // The IIS schema files follow in the cabinet (docs/msi.md §1.3: File.Sequence order).
+    let mut schema_members = Vec::new();
+    let schema_secure = iis_schema::rows(&mut db, package, files.len() as i32 + 1, &mut schema_members)?;
+    members.extend(schema_members.iter().map(|(key, bytes)| (key.clone(), bytes.as_slice())));
     push(
         &mut db,
         "Media",
-        vec![Value::Int(1), Value::Int(files.len() as i32), Value::Null, s(format!("#{CABINET_STREAM}")), Value::Null, Value::Null],
+        vec![Value::Int(1), Value::Int(members.len() as i32), Value::Null, s(format!("#{CABINET_STREAM}")), Value::Null, Value::Null],
     );
 
     let mut secure = upgrade_rows(&mut db, package);
@@ -161,6 +165,7 @@ pub fn plan(package: &Package) -> Result<Plan> {
         }
         secure.extend(iis.secure_properties);
     }
+    secure.extend(schema_secure);
     for table in schema::SEQUENCE_TABLES {
         for (action, condition, seq) in sequences::standard(table) {
             push(&mut db, table, vec![s(action), condition.map_or(Value::Null, s), Value::Int(seq)]);

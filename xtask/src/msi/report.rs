@@ -21,6 +21,8 @@ pub struct CheckReport {
     pub previous: Option<String>,
     pub findings: Vec<Finding>,
     pub simulation: Option<Simulation>,
+    /// The schema scenarios with HttpPlatformHandler (`scenario.rs`), when the package has them.
+    pub scenarios: Vec<super::scenario::Outcome>,
 }
 
 impl CheckReport {
@@ -59,6 +61,13 @@ impl CheckReport {
                     Product::New => format!("new {}", sim.new_version),
                 };
                 let _ = writeln!(out, "  {:width$}  {version:<13}  {writer}", file.path);
+            }
+        }
+        if !self.scenarios.is_empty() {
+            let _ = writeln!(out, "schema scenarios (IIS, with and without HttpPlatformHandler's httpplatform_schema.xml):");
+            for outcome in &self.scenarios {
+                let result = outcome.failure.as_ref().map_or("ok".to_string(), |why| format!("FAILED: {why}"));
+                let _ = writeln!(out, "  {:<62} {result}", outcome.name);
             }
         }
         let against = self.previous.as_ref().map(|p| format!(" (as an upgrade of {p})")).unwrap_or_default();
@@ -105,6 +114,8 @@ pub fn check_views(new: &PackageView, previous: Option<&PackageView>) -> CheckRe
             simulation = Some(sim);
         }
     }
+    let (scenarios, failed) = super::scenario::run(new, previous);
+    findings.extend(failed);
     findings.sort_by(|a, b| (a.severity, &a.path, a.rule).cmp(&(b.severity, &b.path, b.rule)));
-    CheckReport { package: new.source.clone(), previous: previous.map(|p| p.source.clone()), findings, simulation }
+    CheckReport { package: new.source.clone(), previous: previous.map(|p| p.source.clone()), findings, simulation, scenarios }
 }

@@ -18,6 +18,7 @@ pub const TABLES: &[&str] = &[
     "LaunchCondition",
     "Signature",
     "DrLocator",
+    "CompLocator",
     "AppSearch",
     "CustomAction",
     "InstallExecuteSequence",
@@ -151,6 +152,11 @@ pub fn columns(table: &str) -> Vec<Column> {
             Column::build("Parent").primary_key().nullable().id_string(72),
             Column::build("Path").primary_key().nullable().category(Category::AnyPath).string(255),
             Column::build("Depth").nullable().range(0, 32767).int16(),
+        ],
+        "CompLocator" => vec![
+            key("Signature_", 72),
+            Column::build("ComponentId").category(Category::Guid).string(38),
+            Column::build("Type").nullable().range(0, 1).int16(),
         ],
         "AppSearch" => vec![key("Property", 72), Column::build("Signature_").primary_key().id_string(72)],
         "CustomAction" => vec![

@@ -24,6 +24,11 @@ pub const REMOVE_EXISTING_PRODUCTS: i32 = 1501;
 pub const UNINSTALL_ACTIONS_FROM: i32 = 3401;
 /// Where archway's install-time custom actions go: after InstallFiles, before PatchFiles.
 pub const INSTALL_ACTIONS_FROM: i32 = 4001;
+/// The section declarations (`iis_schema.rs`): after the module registrations (4001–4030),
+/// before RegisterUser.
+pub const SECTIONS_INSTALL_FROM: i32 = 4101;
+/// Their removal at uninstall: after the module unregistrations (3401–3410), before RemoveFiles.
+pub const SECTIONS_UNINSTALL_FROM: i32 = 3451;
 
 pub type Step = (&'static str, Option<&'static str>, i32);
 

@@ -41,6 +41,10 @@ pub struct ViewFile {
     pub name: String,
     /// The standard folder at the root of the path, when it is one of archway's two.
     pub install_dir: Option<InstallDir>,
+    /// The Directory id at the root of the path (`ProgramFiles64Folder`, `System64Folder`, …).
+    pub root: String,
+    /// Component.Condition (`None`: always installed).
+    pub condition: Option<String>,
     pub file_key: String,
     pub component: String,
     /// `None` for an unmanaged component (NULL ComponentId).
@@ -59,6 +63,12 @@ pub struct ViewFile {
 }
 
 impl ViewFile {
+    /// In an IIS or IIS Express configuration schema folder (`…\config\schema`).
+    pub fn is_schema(&self) -> bool {
+        let folder = self.folder.to_lowercase();
+        folder.ends_with("\\inetsrv\\config\\schema") || folder.ends_with("\\iis express\\config\\schema")
+    }
+
     /// The path as compared: case-insensitive (msi.md §2.8 step 1).
     pub fn path_key(&self) -> String {
         self.path.to_lowercase()
@@ -98,8 +108,16 @@ impl PackageView {
     /// The view of `database` (e.g. planned tables with a seeded fault) whose cabinet would hold
     /// `package`'s files, keyed as the writer keys them.
     pub fn from_tables(source: &str, summary: SummaryFacts, database: Database, package: &super::model::Package) -> PackageView {
-        let by_key: std::collections::BTreeMap<String, _> = package.files.iter().map(|f| (ids::file_key(f.dir, &f.name), f)).collect();
-        let payload = |key: &str| by_key.get(key).map(|f| Payload::of(&f.bytes, Ok(f.pe.clone())));
+        let mut by_key: std::collections::BTreeMap<String, Payload> =
+            package.files.iter().map(|f| (ids::file_key(f.dir, &f.name), Payload::of(&f.bytes, Ok(f.pe.clone())))).collect();
+        for schema in &package.iis_schema {
+            for &dir in super::model::SchemaDir::of(package.platform) {
+                for file in &schema.files {
+                    by_key.insert(super::iis_schema::component_key(dir, &file.name), Payload::of(&file.bytes, Ok(None)));
+                }
+            }
+        }
+        let payload = |key: &str| by_key.get(key).cloned();
         PackageView::build(source, summary, database, payload)
     }
 
@@ -125,6 +143,8 @@ impl PackageView {
                     "ProgramFilesFolder" => Some(InstallDir::ProgramFilesX86),
                     _ => None,
                 },
+                root: root.clone(),
+                condition: component.and_then(|c| c.str("Condition")).map(str::to_string),
                 component_guid: component.and_then(|c| c.str("ComponentId")).and_then(ids::parse_guid),
                 component_attributes: component.and_then(|c| c.int("Attributes")).unwrap_or(0),
                 is_key_path: component.and_then(|c| c.str("KeyPath")) == Some(key.as_str()),

@@ -24,9 +24,10 @@ use crate::cmd::Cmd;
 /// Parts of the real package wixl 0.101 cannot write: no DirectorySearch/FileSearch (so no
 /// AppSearch for appcmd.exe), no `_Validation`, no version resources (every File.Version empty
 /// and an MsiFileHash row per file), no MigrateFeatures, rollback actions written without their
-/// rollback bits (type 2162 for 3442), no fixed package code or dates.
-pub const OMITTED: &str =
-    "AppSearch/DrLocator/Signature, _Validation, File.Version/Language, MigrateFeatures, rollback custom-action bits, reproducibility";
+/// rollback bits (type 2162 for 3442), no fixed package code or dates; and no IIS schema
+/// components (conditions on AppSearch results, CompLocator, SharedDllRefCount) or the section
+/// actions that go with them.
+pub const OMITTED: &str = "AppSearch/DrLocator/Signature/CompLocator, the IIS schema files and section actions, _Validation, File.Version/Language, MigrateFeatures, rollback custom-action bits, reproducibility";
 
 fn xml(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -58,7 +59,7 @@ pub fn wixl_command(wixl: &Path, wxs: &Path, out: &Path) -> Cmd {
 
 /// The `.wxs` text; files are referenced as `payload_dir/<File key>` (relative, for wixl).
 pub fn source(package: &Package, payload_dir: &Path) -> Result<String> {
-    let planned = plan::plan(package)?;
+    let planned = plan::plan(&without_schema(package))?;
     let db = &planned.database;
     let property = |name: &str| xml(db.property(name).unwrap_or_default());
     let mut w = String::new();
@@ -109,6 +110,11 @@ pub fn source(package: &Package, payload_dir: &Path) -> Result<String> {
     custom_actions(&mut w, db);
     let _ = writeln!(w, "  </Product>\n</Wix>");
     Ok(w)
+}
+
+/// `package` as wixl can express it (see [`OMITTED`]).
+pub fn without_schema(package: &Package) -> Package {
+    Package { iis_schema: None, ..package.clone() }
 }
 
 fn upgrades(w: &mut String, db: &Database) {

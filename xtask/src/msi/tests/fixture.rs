@@ -5,7 +5,7 @@
 
 use uuid::Uuid;
 
-use crate::msi::{IisModule, InstallDir, Package, PackageFile, Platform, pe_info};
+use crate::msi::{HPH_SCHEMA, IisModule, IisSchema, InstallDir, Package, PackageFile, Platform, SchemaFile, pe_info};
 
 pub const I386: u16 = 0x014C;
 pub const AMD64: u16 = 0x8664;
@@ -242,11 +242,9 @@ pub fn package(platform: Platform, version: [u16; 4]) -> Package {
         }
         Platform::X86 => {}
     }
-    files.push(file(
-        if platform.is_64bit() { ProgramFiles64 } else { ProgramFilesX86 },
-        "NOTICE.txt",
-        b"archway: see LICENSE\r\n".to_vec(),
-    ));
+    let main = if platform.is_64bit() { ProgramFiles64 } else { ProgramFilesX86 };
+    files.push(file(main, "NOTICE.txt", b"archway: see LICENSE\r\n".to_vec()));
+    files.push(file(main, "archway_sections.js", b"// declares sections\r\n".to_vec()));
     Package {
         platform,
         product_name: "Archway".into(),
@@ -257,7 +255,22 @@ pub fn package(platform: Platform, version: [u16; 4]) -> Package {
         folder: "Archway".into(),
         files,
         iis_module: Some(IisModule { name: "Archway".into(), image: r"%ProgramFiles%\Archway\archway.dll".into() }),
+        iis_schema: Some(schema()),
         source_date_epoch: 1_700_000_000,
+    }
+}
+
+/// The schema files and sections `dist` ships (module/schema), with stand-in contents.
+pub fn schema() -> IisSchema {
+    let xml = |section: &str| format!("<configSchema><sectionSchema name=\"{section}\" /></configSchema>\r\n").into_bytes();
+    IisSchema {
+        files: vec![
+            SchemaFile { name: "archway_schema.xml".into(), bytes: xml("system.webServer/archway") },
+            SchemaFile { name: HPH_SCHEMA.into(), bytes: xml("system.webServer/httpPlatform") },
+        ],
+        declare: vec!["system.webServer/archway".into(), "system.webServer/httpPlatform".into()],
+        owned: vec!["system.webServer/archway".into()],
+        script: "archway_sections.js".into(),
     }
 }
 

@@ -59,7 +59,7 @@ fn a_component_guid_changed_for_an_existing_path_is_caught() {
             1
         );
     });
-    assert!(lint(&new).is_empty(), "alone the package is fine");
+    assert!(lint(&new).is_empty(), "alone the package is fine: {:#?}", lint(&new));
     let findings = compare(&old, &new);
     assert_eq!(caught(&findings, "component-guid-changed", Some(SHIM64))[0].severity, Severity::Error);
 }

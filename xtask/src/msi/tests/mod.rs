@@ -13,6 +13,7 @@ mod malformed;
 #[cfg(not(windows))]
 mod msitools;
 mod pe;
+mod schema;
 mod simulate;
 #[cfg(not(windows))]
 mod wixl;

@@ -13,7 +13,8 @@ fn wixl_builds_the_equivalent_x64_package() {
     let out = dir.path().join("wixl.msi");
     wxs::wixl_command(&wixl, &source, &out).run().unwrap();
     let theirs = PackageView::from_read(&read_msi(&out).unwrap());
-    let ours = PackageView::from_plan("ours", &crate::msi::plan(&pkg).unwrap(), &pkg);
+    let core = wxs::without_schema(&pkg);
+    let ours = PackageView::from_plan("ours", &crate::msi::plan(&core).unwrap(), &core);
     assert_eq!(theirs.platform(), Some(Platform::X64));
     let guids = |v: &PackageView| {
         let mut g: Vec<_> = v.files.iter().map(|f| (f.path.clone(), f.component_guid, f.file_key.clone())).collect();
