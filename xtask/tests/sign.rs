@@ -193,6 +193,28 @@ fn a_pkcs11_token_signs_through_the_sign_verb() {
     assert_eq!(std::fs::read(&dlls[1]).unwrap(), before);
 }
 
+/// A signed MSI whose PEs are not: `sign --verify` names them (rule unsigned-pe); the same
+/// check makes `dist --sign` fail on such a package.
+#[test]
+fn verify_flags_an_unsigned_pe_inside_a_signed_msi() {
+    let Some(pki) = pki() else { return };
+    let dist = repo_root().join("target/dist");
+    let Some(msi) = std::fs::read_dir(&dist).ok().and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with("-x64.msi"))) else {
+        missing("target/dist (a `cargo xtask dist`)", "run `cargo xtask dist` first (.ci/run does)");
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let copy = work.path().join(msi.file_name().unwrap());
+    std::fs::copy(&msi, &copy).unwrap();
+    let out = xtask_signing(&repo_root(), &["sign", copy.to_str().unwrap()], &[("ARCHWAY_SIGN_PKCS12", &pki.p12()), ("ARCHWAY_SIGN_PASSWORD_FILE", &pki.password_file())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(verifies(&pki.ca(), &copy), "the MSI's own signature");
+    let ca = pki.ca();
+    let out = xtask_signing(&repo_root(), &["sign", "--verify", "--ca", ca.to_str().unwrap(), copy.to_str().unwrap()], &[]);
+    let text = stdout(&out);
+    assert!(!out.status.success() && text.contains("NOT VALID") && text.contains("unsigned-pe") && text.contains(".dll"), "{text}\n{}", stderr(&out));
+}
+
 #[test]
 fn bad_keys_fail_before_any_file_changes_and_name_what_is_wrong() {
     let Some(pki) = pki() else { return };

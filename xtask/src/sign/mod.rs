@@ -109,6 +109,13 @@ pub fn msi_is_signed(path: &Path) -> Result<bool> {
     Ok(cf.exists("\u{5}DigitalSignature"))
 }
 
+/// The cabinet members of an MSI (by File key) that are PE images without a certificate table:
+/// in a package built with `--sign`, each is an error (rule `unsigned-pe`).
+pub fn unsigned_pes(msi: &Path) -> Result<Vec<String>> {
+    let package = crate::msi::read_msi(msi)?;
+    Ok(package.payloads.iter().filter(|(_, bytes)| bytes.starts_with(b"MZ") && !pe_is_signed(bytes)).map(|(key, _)| key.clone()).collect())
+}
+
 /// The signer `dist --sign` armed for this process (main.rs), used by [`around`].
 static ARMED: OnceLock<Signer> = OnceLock::new();
 
@@ -181,6 +188,10 @@ fn sign_msis(signer: &Signer, out_dir: &Path) -> Result<()> {
         if !msi_is_signed(msi)? {
             bail!("{}: signed, yet it has no DigitalSignature stream", msi.display());
         }
+        let unsigned = unsigned_pes(msi)?;
+        if !unsigned.is_empty() {
+            bail!("{}: unsigned-pe: built with --sign, yet it installs unsigned PE files: {}", msi.display(), unsigned.join(", "));
+        }
         let check = crate::msi::check_files(msi, None)?;
         if check.errors() > 0 {
             bail!("{} fails the MSI checks once signed:\n{}", msi.display(), check.render());
@@ -249,11 +260,16 @@ pub fn verify(files: &[PathBuf], ca: Option<&Path>) -> Result<()> {
         };
         let cmd = cmd.timeout(SIGN_DEADLINE);
         let out = cmd.output()?;
-        if out.success {
-            println!("verified  {}", file.display());
-        } else {
+        // A signed MSI vouches for its own bytes only: the PEs it installs need their own.
+        let unsigned = if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("msi")) { unsigned_pes(file)? } else { Vec::new() };
+        if !out.success {
             failed += 1;
             println!("NOT VALID {}\n{}", file.display(), cmd.failure(&out));
+        } else if !unsigned.is_empty() {
+            failed += 1;
+            println!("NOT VALID {}: unsigned-pe: it installs unsigned PE files: {}", file.display(), unsigned.join(", "));
+        } else {
+            println!("verified  {}", file.display());
         }
     }
     match failed {
