@@ -2,7 +2,7 @@
 //
 // Rapid fails: HttpPlatformHandler's reference says rapidFailsPerMinute is how often the process
 // "is allowed to crash per minute; if this limit is exceeded, the handler will stop launching the
-// process for the remainder of the minute" (docs/httpplatform.md "Status codes": 502.5). Every
+// process for the remainder of the minute" (docs/httpplatform.md §4: 502.5). Every
 // failed start attempt and every server found exited counts; once the count in the window that
 // began with the first failure exceeds the limit, requests get 502.5 until 60 s after that first
 // failure. [UNCERTAIN] whether v1.2 counts failed start attempts as crashes; the Windows jobs'
@@ -290,6 +290,24 @@ void App::stop() {
             slots_[i]->release();
             slots_[i] = nullptr;
         }
+    }
+}
+
+void App::sweep_all(ULONGLONG now) {
+    Buf<Forward*> all;
+    {
+        Shared apps(&g_apps_lock);
+        for (App* a = g_apps; a; a = a->next_) {
+            Exclusive l(&a->lock_);
+            for (Forward* f = a->requests_; f; f = f->app_next_) {
+                f->add_ref();
+                all.push(f);
+            }
+        }
+    }
+    for (size_t i = 0; i < all.size(); ++i) {
+        all[i]->check_timeout(now);
+        all[i]->release();
     }
 }
 

@@ -19,6 +19,8 @@ public:
     static void stop_path(const char* md_path);
     // close: every application stopped and dropped.
     static void stop_all();
+    // The watchdog's round: every request in flight checked against its requestTimeout.
+    static void sweep_all(ULONGLONG now);
 
     void add_ref() { _InterlockedIncrement(&refs_); }
     void release();

@@ -1,6 +1,6 @@
 // handlers/platform/src/config.cpp: reading `system.webServer/httpPlatform` through the host's
 // read_config (handler_abi.h, ABI 1.1), with HttpPlatformHandler v1.2's defaults and ranges
-// (docs/httpplatform.md, "Configuration section"). Unknown attributes and elements, bad
+// (docs/httpplatform.md §1). Unknown attributes and elements, bad
 // numbers and values out of range are refused with the attribute's name; nothing is guessed.
 #include "config.h"
 
@@ -79,8 +79,8 @@ void section_attribute(Collector* c, const char* a, const char* v) {
         uint64_t ms = 0;
         if (!parse_timespan_ms(v, vn, &ms)) {
             fail(c, "requestTimeout", "is not a time span \"hh:mm:ss\"", v, vn);
-        } else if (ms == 0 || ms > kMaxRequestTimeoutMs) {
-            fail(c, "requestTimeout", "is out of range: more than 0 and at most 30 days", v, vn);
+        } else if (ms > kMaxRequestTimeoutMs) {
+            fail(c, "requestTimeout", "is out of range: at most 30 days", v, vn);
         } else {
             cfg->request_timeout_ms = static_cast<uint32_t>(ms);
         }

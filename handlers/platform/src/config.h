@@ -1,7 +1,6 @@
 // handlers/platform/src/config.h: the `system.webServer/httpPlatform` section, parsed and
-// validated with HttpPlatformHandler v1.2's defaults and ranges (docs/httpplatform.md,
-// "Configuration section"), since a host without the section's schema reports only what the
-// files set.
+// validated with HttpPlatformHandler v1.2's defaults and ranges (docs/httpplatform.md §1),
+// since a host without the section's schema reports only what the files set.
 #pragma once
 
 #include "util.h"
@@ -21,10 +20,13 @@ struct Config {
 
     Str process_path;                   // as configured (variables not yet expanded)
     Str arguments;
-    uint32_t startup_time_limit_s = 10;  // v1.2: 10 (0-3600)
+    // 120 (0-3600): v1.2's schema file, which decides what IIS reports, says 120 where its
+    // reference says 10; module/schema/httpplatform_schema.xml (installed by archway) keeps 120,
+    // and a host without the schema must behave the same.
+    uint32_t startup_time_limit_s = 120;
     uint32_t startup_retry_count = 10;   // v1.2: 10 (0-100)
     uint32_t rapid_fails_per_minute = 10;  // 10 (0-100)
-    uint32_t request_timeout_ms = 120000;  // 00:02:00 (at most 30 days)
+    uint32_t request_timeout_ms = 120000;  // 00:02:00 (at most 30 days; 0: none)
     bool stdout_log_enabled = false;
     Str stdout_log_file;                 // default "httpplatform-stdout" (v1.2)
     uint32_t processes_per_application = 1;  // 1 (1-100)

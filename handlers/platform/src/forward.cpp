@@ -7,9 +7,9 @@
 // Re-entrancy: WinHTTP may call the completion callback on the calling thread before the call
 // returns (e.g. WinHttpReadData with data already buffered); issue() records such a completion
 // and the caller's loop handles it, so a fast stream does not recurse.
-// Headers sent to the server follow HttpPlatformHandler v2 (docs/httpplatform.md "Request
-// headers sent to the child"): hop-by-hop and MS-ASPNETCORE* removed, Host kept,
-// MS-ASPNETCORE-TOKEN added, X-Forwarded-For and X-Forwarded-Proto appended to.
+// Headers sent to the server follow HttpPlatformHandler v2 (docs/httpplatform.md §3): hop-by-hop
+// and MS-ASPNETCORE* removed, Host kept, MS-ASPNETCORE-TOKEN added, X-Forwarded-For and
+// X-Forwarded-Proto appended to.
 #include "forward.h"
 
 #include "archway/process.h"
@@ -268,6 +268,9 @@ Forward::Next Forward::open_and_send(Event* next) {
     DWORD features = WINHTTP_DISABLE_COOKIES | WINHTTP_DISABLE_REDIRECTS |
                      WINHTTP_DISABLE_AUTHENTICATION;
     const uint32_t ms = app_->config().request_timeout_ms;
+    // WinHTTP takes int milliseconds (30 days do not fit: capped at 24.8 days); 0 is no limit
+    // for WinHTTP as for the schema's range 0-30 days. [UNCERTAIN] what v1.2 did with 0; the
+    // schema allows it.
     const int timeout = ms > 0x7FFFFFFFu ? 0x7FFFFFFF : static_cast<int>(ms);
     add_ref();  // the handle's, released by HANDLE_CLOSING once the context is set
     const bool has_context =
@@ -310,6 +313,8 @@ template <typename F> Forward::Next Forward::issue(F call, Event* next) {
         return Next::kEnd;
     }
     have_sync_ = false;
+    wait_since_ = GetTickCount64();
+    _InterlockedExchange(&waiting_, 1);
     _InterlockedExchange(&sync_thread_, static_cast<long>(GetCurrentThreadId()));
     const BOOL ok = call(h);
     const DWORD error = ok ? 0 : GetLastError();
@@ -317,6 +322,7 @@ template <typename F> Forward::Next Forward::issue(F call, Event* next) {
     const bool sync = have_sync_;
     const Event event = sync_event_;
     ReleaseSRWLockExclusive(&lock_);
+    if (!ok || sync) _InterlockedExchange(&waiting_, 0);
     if (!ok) {
         Event e = {Ev::kError, error, 0};
         return on_error(e);
@@ -343,6 +349,7 @@ Forward::Next Forward::step(const Event& e, Event* next) {
     case Ev::kSent:
     case Ev::kWritten: return send_body(next);
     case Ev::kHeaders: return on_headers(next);
+    case Ev::kAvailable: return on_available(e.value, next);
     case Ev::kRead: return on_read(e.value, next);
     case Ev::kError: return on_error(e);
     }
@@ -445,11 +452,25 @@ Forward::Next Forward::on_headers(Event* next) {
         head_sent_ = true;  // even a failed send_head may have started the response
     }
     if (FAILED(hr)) return end(hr);
+    return query_data(next);
+}
+
+// WinHttpQueryDataAvailable, then WinHttpReadData of exactly what is there: Wine 8's
+// asynchronous WinHttpReadData waits until the whole buffer is filled or the body ends, which
+// would hold back an event stream; asking first returns as soon as any bytes arrived (on
+// Windows too, as WinHTTP's documentation describes the loop).
+Forward::Next Forward::query_data(Event* next) {
+    return issue([](HINTERNET r) { return WinHttpQueryDataAvailable(r, nullptr); }, next);
+}
+
+Forward::Next Forward::on_available(DWORD bytes, Event* next) {
+    if (bytes == 0) return end(S_OK);
     char* buffer = buffer_;
+    const DWORD size = bytes < kBuffer ? bytes : static_cast<DWORD>(kBuffer);
     return issue(
         [&](HINTERNET r) {
             DWORD read = 0;
-            return WinHttpReadData(r, buffer, static_cast<DWORD>(kBuffer), &read);
+            return WinHttpReadData(r, buffer, size, &read);
         },
         next);
 }
@@ -458,13 +479,17 @@ Forward::Next Forward::on_read(DWORD bytes, Event* next) {
     if (bytes == 0) return end(S_OK);
     const HRESULT hr = request_->write_body(request_, buffer_, bytes, ARCHWAY_WRITE_FLUSH);
     if (FAILED(hr)) return end(hr);
-    char* buffer = buffer_;
-    return issue(
-        [&](HINTERNET r) {
-            DWORD read = 0;
-            return WinHttpReadData(r, buffer, static_cast<DWORD>(kBuffer), &read);
-        },
-        next);
+    return query_data(next);
+}
+
+void Forward::check_timeout(ULONGLONG now) {
+    const uint32_t limit = app_->config().request_timeout_ms;
+    if (!limit || !waiting_ || now - wait_since_ < limit) return;
+    Str what;
+    what.add("the server did not answer within requestTimeout (").num(limit / 1000).add(" s)");
+    record(502, 3, what.c_str(), "requestTimeout", nullptr,
+           HRESULT_FROM_WIN32(ERROR_WINHTTP_TIMEOUT));
+    close_handle();
 }
 
 Forward::Next Forward::on_error(const Event& e) {
@@ -481,7 +506,7 @@ Forward::Next Forward::on_error(const Event& e) {
     } else {
         what.add("WinHTTP error ").num(e.value);
         static const char* const kApis[] = {"", " receiving the response head",
-                                            " waiting for data", " reading the response",
+                                            " waiting for response data", " reading the response",
                                             " sending the request body", " sending the request"};
         if (e.api < 6) what.add(kApis[e.api]);
     }
@@ -502,6 +527,10 @@ void WINAPI Forward::callback(HINTERNET handle, DWORD_PTR context, DWORD status,
         e.value = info ? *static_cast<DWORD*>(info) : 0;
         break;
     case WINHTTP_CALLBACK_STATUS_HEADERS_AVAILABLE: e.kind = Ev::kHeaders; break;
+    case WINHTTP_CALLBACK_STATUS_DATA_AVAILABLE:
+        e.kind = Ev::kAvailable;
+        e.value = info ? *static_cast<DWORD*>(info) : 0;
+        break;
     case WINHTTP_CALLBACK_STATUS_READ_COMPLETE:
         e.kind = Ev::kRead;
         e.value = info_length;
@@ -515,6 +544,7 @@ void WINAPI Forward::callback(HINTERNET handle, DWORD_PTR context, DWORD status,
     }
     default: return;
     }
+    _InterlockedExchange(&f->waiting_, 0);
     if (f->sync_thread_ == static_cast<long>(GetCurrentThreadId())) {
         f->sync_event_ = e;  // the thread inside issue() handles it when the call returns
         f->have_sync_ = true;

@@ -25,16 +25,20 @@ public:
     void release();
     // stop_application: abort (503 when nothing was sent yet).
     void cancel();
+    // The watchdog (every second): ends the request with 502.3 once WinHTTP has kept it waiting
+    // longer than requestTimeout. WinHTTP's own timeouts are set too, but Wine 8's asynchronous
+    // WinHTTP was seen not to apply the receive timeout (README, platform handler).
+    void check_timeout(ULONGLONG now);
 
     Forward* app_prev_ = nullptr;  // App's list of requests in flight
     Forward* app_next_ = nullptr;
     bool in_app_ = false;          // App::enter succeeded: ending the request leaves it
 
 private:
-    enum class Ev { kSent, kWritten, kHeaders, kRead, kError };
+    enum class Ev { kSent, kWritten, kHeaders, kAvailable, kRead, kError };
     struct Event {
         Ev kind;
-        DWORD value;  // bytes (kWritten, kRead) or the Win32 error (kError)
+        DWORD value;  // bytes (kWritten, kAvailable, kRead) or the Win32 error (kError)
         DWORD api;    // API_* of a kError
     };
     enum class Next { kContinue, kWait, kEnd };
@@ -45,7 +49,9 @@ private:
     Next step(const Event& e, Event* next);
     Next send_body(Event* next);
     Next on_headers(Event* next);
+    Next on_available(DWORD bytes, Event* next);
     Next on_read(DWORD bytes, Event* next);
+    Next query_data(Event* next);
     Next on_error(const Event& e);
     // Issues one asynchronous WinHTTP call; kContinue with `next` when it completed on this
     // thread inside the call, kWait when the callback will come, kEnd when it failed (the
@@ -76,6 +82,8 @@ private:
     SRWLOCK lock_ = SRWLOCK_INIT;  // guards handle_ (never held across a callback's work)
     HINTERNET handle_ = nullptr;
     volatile long sync_thread_ = 0;  // the thread inside a WinHTTP call (0: none)
+    volatile long waiting_ = 0;      // an asynchronous WinHTTP call is outstanding
+    ULONGLONG wait_since_ = 0;       // GetTickCount64 when it was issued
     bool have_sync_ = false;       // that call completed on its own thread: sync_event_
     Event sync_event_ = {Ev::kError, 0, 0};
 

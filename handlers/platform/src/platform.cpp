@@ -13,6 +13,14 @@ using platform::App;
 using platform::Forward;
 
 HINTERNET g_session;  // WINHTTP_FLAG_ASYNC; every request handle reports to Forward::callback
+HANDLE g_watchdog;        // the requestTimeout watchdog thread (Forward::check_timeout)
+HANDLE g_watchdog_stop;   // set by close
+
+DWORD WINAPI watchdog(void*) {
+    while (WaitForSingleObject(g_watchdog_stop, 1000) == WAIT_TIMEOUT)
+        App::sweep_all(GetTickCount64());
+    return 0;
+}
 
 // A page sent while execute still runs (the request is not pending), or plain `respond` from a
 // 1.0 shim, which cannot stream.
@@ -81,6 +89,12 @@ void ARCHWAY_CALL platform_stop_application(void* state, const char* app_config_
 
 void ARCHWAY_CALL platform_close(void* state) {
     (void)state;
+    if (g_watchdog) {
+        SetEvent(g_watchdog_stop);
+        WaitForSingleObject(g_watchdog, 10000);
+        CloseHandle(g_watchdog);
+        g_watchdog = nullptr;
+    }
     App::stop_all();
     if (g_session) {
         WinHttpSetStatusCallback(g_session, nullptr, 0, 0);
@@ -107,7 +121,9 @@ extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
     if (capacity < needed) return HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH);
 
     if (!g_session) {
-        g_session = WinHttpOpen(L"", WINHTTP_ACCESS_TYPE_NO_PROXY, nullptr, nullptr,
+        // No agent: the client's own User-Agent is forwarded (Wine adds an empty
+        // "User-Agent:" line for an empty agent string when the client sent none).
+        g_session = WinHttpOpen(nullptr, WINHTTP_ACCESS_TYPE_NO_PROXY, nullptr, nullptr,
                                 WINHTTP_FLAG_ASYNC);
         if (!g_session) return HRESULT_FROM_WIN32(GetLastError());
         if (WinHttpSetStatusCallback(g_session, Forward::callback,
@@ -119,6 +135,13 @@ extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
             g_session = nullptr;
             return HRESULT_FROM_WIN32(e);
         }
+    }
+    if (!g_watchdog) {
+        if (!g_watchdog_stop) g_watchdog_stop = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+        if (g_watchdog_stop) ResetEvent(g_watchdog_stop);
+        g_watchdog = g_watchdog_stop ? CreateThread(nullptr, 0, watchdog, nullptr, 0, nullptr)
+                                     : nullptr;
+        if (!g_watchdog) return HRESULT_FROM_WIN32(GetLastError());
     }
     ArchwayHandler mine = {};
     const uint32_t own_size = static_cast<uint32_t>(sizeof(ArchwayHandler));

@@ -1,5 +1,5 @@
 // handlers/platform/src/server.cpp: starting one server process the way HttpPlatformHandler v2
-// does (docs/httpplatform.md, "The child process"): the port (random 10000-48000, up to 10 tries
+// does (docs/httpplatform.md §2): the port (random 10000-48000, up to 10 tries
 // skipping busy ones, or the configured HTTP_PLATFORM_PORT), %HTTP_PLATFORM_PORT% substituted in
 // the arguments and environment values, the environment, the job object, stdout/stderr, and the
 // wait until the port accepts a connection within startupTimeLimit.

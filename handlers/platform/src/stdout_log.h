@@ -1,6 +1,6 @@
 // handlers/platform/src/stdout_log.h: a server's stdout and stderr into
 // `<stdoutLogFile>_<yyyyMMddHHmmss UTC>_<worker pid>.log` (HttpPlatformHandler v2's name,
-// docs/httpplatform.md "The child process"), through a pipe that never blocks the server on a
+// docs/httpplatform.md §2), through a pipe that never blocks the server on a
 // slow disk.
 #pragma once
 

@@ -97,6 +97,8 @@ ARCHWAY_WINHTTP BOOL WINAPI WinHttpReceiveResponse(HINTERNET request, void* rese
 ARCHWAY_WINHTTP BOOL WINAPI WinHttpQueryHeaders(HINTERNET request, DWORD info, PCWSTR name,
                                                 void* buffer, DWORD* length,
                                                 DWORD* index);                           // @24
+ARCHWAY_WINHTTP BOOL WINAPI WinHttpQueryDataAvailable(HINTERNET request,
+                                                      DWORD* available);                 // @8
 ARCHWAY_WINHTTP BOOL WINAPI WinHttpReadData(HINTERNET request, void* buffer, DWORD length,
                                             DWORD* read);                                // @16
 ARCHWAY_WINHTTP BOOL WINAPI WinHttpCloseHandle(HINTERNET handle);                       // @4
