@@ -86,6 +86,8 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
         ("stdout", Box::new(|c| backend(c, &format!("--say {}-said", c.tag)).attr("stdoutLogEnabled", "true").attr("stdoutLogFile", r".\logs\backend"))),
         ("nolog", Box::new(|c| backend(c, &format!("--say {}-said", c.tag)).attr("stdoutLogEnabled", "false").attr("stdoutLogFile", r".\logs\backend"))),
         ("multi", Box::new(|c| backend(c, "").attr("processesPerApplication", "3"))),
+        // The large bodies, with the server's own log for a failure's message.
+        ("upload", Box::new(|c| backend(c, "").attr("stdoutLogEnabled", "true").attr("stdoutLogFile", r".\logs\backend"))),
         ("auth", Box::new(|c| backend(c, "").attr("forwardWindowsAuthToken", "true"))),
         ("nopath", Box::new(|c| HttpPlatform::new().handler("platform").attr("arguments", format!("--tag {}", c.tag)))),
         ("range", Box::new(|c| backend(c, "").attr("startupTimeLimit", "3601"))),
@@ -407,7 +409,9 @@ fn server_sent_events_reach_the_client_one_by_one() {
     each_arch(|b| {
         let site = b.site("sse");
         let id = format!("{}-{}", b.arch, site.tag);
-        let mut stream = EventStream::open(site.port, &format!("/sse?id={id}&events=3"));
+        // The backend sends its head and event 1 at once.
+        let mut stream = EventStream::open(site.port, &format!("/sse?id={id}&events=3"))
+            .unwrap_or_else(|e| panic!("the event stream's head and event 1 did not reach the client (the proxy holds the stream back): {e}\n{}", b.log()));
         assert_eq!(stream.head.status, 200, "{:?}\n{}", stream.head.headers, b.log());
         assert_eq!(stream.head.header("Content-Type"), Some("text/event-stream"), "{:?}", stream.head.headers);
         // The backend sends event n+1 only after the n-th release, which this test sends only
@@ -432,11 +436,17 @@ fn echo_json_any(r: &support::worker::Response, b: &Bench) -> Value {
 #[test]
 fn request_and_response_bodies_of_several_megabytes_stream_through() {
     each_arch(|b| {
-        let port = b.site("echo").port;
+        let site = b.site("upload");
+        let port = site.port;
+        let logs = site.dir.join("logs");
+        let echo = |r: &support::worker::Response, what: &str| -> Value {
+            assert_eq!(r.status, 200, "{what}: {}\n{}", text_of(r, b), server_logs(&logs));
+            serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", r.text()))
+        };
         // Upload: 6 MB with Content-Length, then 3 MB chunked; the backend reports the SHA-256.
         let upload: Vec<u8> = (0..6_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
         let head = format!("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n", upload.len());
-        let json = echo_json(&send(port, &[head.as_bytes(), &upload].concat()), b, "a 6 MB upload");
+        let json = echo(&send(port, &[head.as_bytes(), &upload].concat()), "a 6 MB upload");
         assert_eq!(json["body"]["length"], upload.len(), "{}", json["body"]);
         assert_eq!(json["body"]["sha256"], hex(&Sha256::digest(&upload)), "the body arrived intact");
         let part = &upload[..3_000_000];
@@ -447,12 +457,12 @@ fn request_and_response_bodies_of_several_megabytes_stream_through() {
             chunked.extend_from_slice(b"\r\n");
         }
         chunked.extend_from_slice(b"0\r\n\r\n");
-        let json = echo_json(&send(port, &chunked), b, "a 3 MB chunked upload");
+        let json = echo(&send(port, &chunked), "a 3 MB chunked upload (the handler sends it on chunked)");
         assert_eq!(json["body"]["sha256"], hex(&Sha256::digest(part)), "the chunked body arrived intact");
         // Download: 8 MB, sized and chunked; byte i is i % 251.
         for path in ["/large?bytes=8000000", "/large?bytes=8000000&chunked=1"] {
             let r = get(port, path);
-            assert_eq!(r.status, 200, "{}", text_of(&r, b));
+            assert_eq!(r.status, 200, "{}\n{}", text_of(&r, b), server_logs(&logs));
             assert_eq!(r.body.len(), 8_000_000, "{path}: the whole body");
             let bad = r.body.iter().enumerate().position(|(i, v)| *v as usize != i % 251);
             assert_eq!(bad, None, "{path}: the body differs at this offset");

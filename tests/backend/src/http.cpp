@@ -159,6 +159,23 @@ bool read_head(Connection* c, Request* r, bool* too_large) {
     }
 }
 
+// One stderr line: what was wrong and the first bytes of the head (escaped), so a test can
+// see in the server's log what the proxy sent.
+void log_malformed(Request* r, const char* what) {
+    char buffer[1024];
+    archway::Utf8Builder m(buffer, sizeof(buffer));
+    m.raw("400 for ").raw(what).raw(": ");
+    const size_t n = r->head.size() < 400 ? r->head.size() : 400;
+    for (size_t i = 0; i < n; ++i) {
+        const char c = r->head.data()[i];
+        if (c == '\r') m.raw("\\r");
+        else if (c == '\n') m.raw("\\n");
+        else if (c >= 0x20 && c < 0x7F) m.ch(c);
+        else m.ch('<').hex(static_cast<uint8_t>(c), 2).ch('>');
+    }
+    err_line(m);
+}
+
 bool send_head(Request* r, uint16_t status, const char* reason, const char* content_type,
                const char* framing, const char* extra) {
     Bytes head;
@@ -349,6 +366,7 @@ void serve_connection(Connection* c) {
             break;
         }
         if (!parse_head(r)) {
+            log_malformed(r, "a malformed request head");
             r->keep_alive = false;
             respond(r, 400, "Bad Request", "text/plain", "malformed request\n", 18);
             break;

@@ -202,6 +202,10 @@ bool echo(Request* r) {
     }
     archway::heap_free(buffer);
     if (got < 0) {
+        char line[160];
+        archway::Utf8Builder m(line, sizeof(line));
+        m.raw("the request body broke off after ").u64(length).raw(" bytes (").raw(r->chunked ? "chunked" : "Content-Length").raw(" framing)");
+        err_line(m);
         r->keep_alive = false;
         respond(r, 400, "Bad Request", "text/plain", "the request body broke off\n", 27);
         return false;

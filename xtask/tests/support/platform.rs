@@ -16,7 +16,7 @@ use std::{
 
 use serde_json::Value;
 
-use super::worker::{Launcher, Response, collect, read_line, read_response, wait_or_kill, windows_path, worker_command_for, xml_escape};
+use super::worker::{Launcher, Response, collect, read_response, wait_or_kill, windows_path, worker_command_for, xml_escape};
 
 /// The shared workers' own safety net: longer than the whole test file.
 pub const BENCH_MAX_SECONDS: &str = "900";
@@ -223,9 +223,9 @@ impl Bench {
         self.sites.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no site {name} in this bench"))
     }
 
-    /// Everything the worker printed so far (stdout, then stderr).
+    /// The end of what the worker printed so far (stdout, then stderr; 40 lines of each).
     pub fn log(&self) -> String {
-        format!("--- worker stdout\n{}--- worker stderr\n{}", self.stdout.lock().unwrap(), self.stderr.lock().unwrap())
+        format!("--- worker stdout (end)\n{}--- worker stderr (end)\n{}", tail(&self.stdout.lock().unwrap(), 40), tail(&self.stderr.lock().unwrap(), 40))
     }
 
     /// Closes the worker's stdin (its graceful stop) and waits for its exit: the exit code.
@@ -290,25 +290,29 @@ pub struct EventStream {
 }
 
 impl EventStream {
-    pub fn open(port: u16, path: &str) -> EventStream {
+    /// Sends the request and reads the response head; Err when it does not come within 20 s.
+    pub fn open(port: u16, path: &str) -> Result<EventStream, String> {
         let mut stream = connect(port);
         stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n").as_bytes()).unwrap();
         let mut reader = BufReader::new(stream);
-        // The head only (the body is read chunk by chunk below).
-        let status_line = read_line(&mut reader);
-        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut headers = Vec::new();
+        let mut lines = Vec::new();
         loop {
-            let line = read_line(&mut reader);
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) => return Err(format!("the connection closed inside the response head: {lines:?}")),
+                Ok(_) => {}
+                Err(e) => return Err(format!("no complete response head within 20 s ({e}); received {lines:?}")),
+            }
+            let line = line.trim_end_matches(['\r', '\n']).to_string();
             if line.is_empty() {
                 break;
             }
-            if let Some((n, v)) = line.split_once(": ") {
-                headers.push((n.to_string(), v.to_string()));
-            }
+            lines.push(line);
         }
-        EventStream { reader, head: Response { status, headers, body: Vec::new(), chunks: Vec::new() }, text: String::new() }
+        let status = lines.first().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let headers = lines.iter().skip(1).filter_map(|l| l.split_once(": ")).map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        Ok(EventStream { reader, head: Response { status, headers, body: Vec::new(), chunks: Vec::new() }, text: String::new() })
     }
 
     /// Reads until `needle` has arrived; Err with what arrived when the stream stalls for 20 s
@@ -379,6 +383,19 @@ pub fn wait_until_gone(tag: &str, limit: Duration) -> Vec<String> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// The last `n` lines of `text`, each ending in a newline.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// Everything the stdout log files in `dir` hold (the server's own account of a failure).
+pub fn server_logs(dir: &Path) -> String {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    names.sort();
+    names.iter().map(|p| format!("--- {}\n{}", p.display(), tail(&String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()), 40))).collect()
 }
 
 /// Lines of a file (0 when it does not exist).
