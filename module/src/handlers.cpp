@@ -14,6 +14,9 @@
 // enters afterwards), then waits until the count is zero before calling the handler's close and
 // FreeLibrary. If requests are still inside after kCloseWaitMs, the handler is left loaded:
 // unloading code that still runs would crash the worker, leaking it cannot.
+// A pending request counts out on the IIS thread that ends it, after the handler's complete;
+// the handler's own thread may still be returning through the handler's code then, so a
+// handler's close must not return while its own threads can still run (it joins them).
 #include "shim.h"
 
 #include "archway_version.h"

@@ -274,7 +274,8 @@ HRESULT ARCHWAY_CALL send_head(ArchwayRequest* request, uint16_t status, uint16_
     self->streaming = true;
     IHttpResponse* response = self->context->GetResponse();
     response->Clear();
-    HRESULT hr = response->SetStatus(status, reason ? reason : "", substatus, S_OK, nullptr, TRUE);
+    HRESULT hr = response->SetStatus(status, reason ? reason : default_reason(status), substatus,
+                                     S_OK, nullptr, TRUE);
     if (FAILED(hr)) return hr;
     size_t i = 0;
     while (i < headers_length) {

@@ -29,17 +29,6 @@ bool env_flag(const wchar_t* name) {
     return archway::equal_nocase(value, n, L"1", 1) || archway::equal_nocase(value, n, L"true", 4);
 }
 
-const char* default_reason(uint16_t status) {
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "";
-    }
-}
-
 class ShimModule final : public CHttpModule {
 public:
     REQUEST_NOTIFICATION_STATUS OnExecuteRequestHandler(IHttpContext* context,
@@ -151,6 +140,26 @@ void compute_suffix() {
 }
 
 }  // namespace
+
+const char* default_reason(uint16_t status) {
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}
 
 void log_message(archway::WideBuilder& message) {
     const size_t n = message.size();

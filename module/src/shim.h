@@ -47,6 +47,7 @@ private:
 };
 
 void log_message(archway::WideBuilder& message);  // OutputDebugStringW, one line
+const char* default_reason(uint16_t status);       // "OK", "Bad Gateway", ...; "" if unknown
 bool valid_handler_name(const char* name, size_t length);
 
 // ---- handlers.cpp ----

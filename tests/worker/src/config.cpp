@@ -8,9 +8,10 @@
 //
 // What is read (iis.md §1.1, §2.1): system.applicationHost/applicationPools/add[@name],
 // sites/site (name, id, application path="/" with its applicationPool, its virtualDirectory
-// path="/" physicalPath, and the http bindings), system.webServer/globalModules/add (name,
-// image, preCondition) with remove/clear. Unknown elements and attributes are ignored, as IIS
-// mostly does for what it does not look at.
+// path="/" physicalPath, the other applications path="/app" of the same pool with theirs, and
+// the http bindings), system.webServer/globalModules/add (name, image, preCondition) with
+// remove/clear. Unknown elements and attributes are ignored, as IIS mostly does for what it does
+// not look at. Configuration sections for modules (IAppHostAdminManager) are admin.cpp's.
 #include "xml.h"
 
 namespace worker {

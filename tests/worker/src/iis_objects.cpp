@@ -1,6 +1,9 @@
 // tests/worker/src/iis_objects.cpp: the IIS side: module loading, the server objects modules see
 // (IHttpServer, IHttpModuleRegistrationInfo, IHttpContext, IHttpRequest, IHttpResponse,
-// IHttpSite, IHttpApplication) and the request pipeline that drives CHttpModule notifications.
+// IHttpSite, IHttpApplication, IHttpConnection) and the request pipeline that drives CHttpModule
+// notifications. A notification that returns PENDING parks the connection's thread in
+// wait_pending; the module may then call ReadEntityBody, WriteEntityChunks, Flush and
+// IndicateCompletion/PostCompletion from any thread (also before the notification returned).
 //
 // Vtable order comes from archway/httpserv.h (iis.md §4.2 overload rule); the classes here only
 // override. What is not implemented says so: E_NOTIMPL or null, never a fake success.
