@@ -1,5 +1,6 @@
 //! `cargo xtask compare-dist A B`: two package folders (`target/dist` of two hosts) compared
-//! byte for byte, saying which files differ and how: for a zip, which entries; for any file,
+//! byte for byte, saying which files differ and how: for a zip, which entries; for an MSI, which
+//! streams (tables, cabinet, summary); for any file,
 //! sizes and the first differing offset. Files matching an `--allow` pattern may differ (the
 //! release workflow says why for each); any other difference, or a file in one folder only, fails.
 
@@ -23,7 +24,7 @@ fn how(a: &[u8], b: &[u8]) -> String {
     format!("{} vs {} bytes, first difference at offset {at:#x}", a.len(), b.len())
 }
 
-/// The entries of a zip, by name (empty when the bytes are no zip).
+/// The entries of a zip, by name; `None` when the bytes are no zip.
 fn zip_entries(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
     let mut out = Vec::new();
@@ -35,6 +36,34 @@ fn zip_entries(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
         out.push((name, data));
     }
     Some(out)
+}
+
+/// The streams of a compound file (an MSI), by path; `None` when the bytes are no compound file.
+fn streams(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut cf = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).ok()?;
+    let paths: Vec<std::path::PathBuf> = cf.walk().filter(|e| e.is_stream()).map(|e| e.path().to_path_buf()).collect();
+    let mut out = Vec::new();
+    for path in paths {
+        let mut data = Vec::new();
+        cf.open_stream(&path).ok()?.read_to_end(&mut data).ok()?;
+        // MSI stream names are encoded in private-use characters; show them escaped.
+        out.push((path.to_string_lossy().escape_default().to_string(), data));
+    }
+    Some(out)
+}
+
+/// Which named members of two containers differ, and how; `None` when nothing named differs.
+fn members(a: &Path, b: &Path, ex: &[(String, Vec<u8>)], ey: &[(String, Vec<u8>)]) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for (n, dx) in ex {
+        match ey.iter().find(|(m, _)| m == n) {
+            None => parts.push(format!("{n} only in {}", a.display())),
+            Some((_, dy)) if dx != dy => parts.push(format!("{n} differs ({})", how(dx, dy))),
+            _ => {}
+        }
+    }
+    parts.extend(ey.iter().filter(|(n, _)| !ex.iter().any(|(m, _)| m == n)).map(|(n, _)| format!("{n} only in {}", b.display())));
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// The report lines and whether the folders are the same apart from allowed files.
@@ -64,23 +93,16 @@ pub fn compare(a: &Path, b: &Path, allow: &[String]) -> Result<(Vec<String>, boo
             _ => {
                 let x = std::fs::read(a.join(name)).with_context(|| format!("cannot read {}", a.join(name).display()))?;
                 let y = std::fs::read(b.join(name)).with_context(|| format!("cannot read {}", b.join(name).display()))?;
-                (x != y).then(|| match (zip_entries(&x), zip_entries(&y)) {
-                    (Some(ex), Some(ey)) => {
-                        let mut parts: Vec<String> = Vec::new();
-                        for (n, dx) in &ex {
-                            match ey.iter().find(|(m, _)| m == n) {
-                                None => parts.push(format!("{n} only in {}", a.display())),
-                                Some((_, dy)) if dx != dy => parts.push(format!("{n} differs ({})", how(dx, dy))),
-                                _ => {}
-                            }
-                        }
-                        parts.extend(ey.iter().filter(|(n, _)| !ex.iter().any(|(m, _)| m == n)).map(|(n, _)| format!("{n} only in {}", b.display())));
-                        if parts.is_empty() {
-                            parts.push(format!("same entries, different archive bytes ({})", how(&x, &y)));
-                        }
-                        parts.join("; ")
+                (x != y).then(|| {
+                    // A zip by entry, an MSI (compound file) by stream, anything else by bytes.
+                    let named = match (zip_entries(&x), zip_entries(&y)) {
+                        (Some(ex), Some(ey)) => Some((ex, ey, "entries")),
+                        _ => streams(&x).zip(streams(&y)).map(|(sx, sy)| (sx, sy, "streams")),
+                    };
+                    match named {
+                        Some((ex, ey, kind)) => members(a, b, &ex, &ey).unwrap_or_else(|| format!("same {kind}, different container bytes ({})", how(&x, &y))),
+                        None => how(&x, &y),
                     }
-                    _ => how(&x, &y),
                 })
             }
         };
@@ -124,6 +146,26 @@ mod tests {
             std::io::Write::write_all(&mut w, data).unwrap();
         }
         w.finish().unwrap().into_inner()
+    }
+
+    fn compound(streams: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut cf = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+        for (name, data) in streams {
+            std::io::Write::write_all(&mut cf.create_stream(name).unwrap(), data).unwrap();
+        }
+        cf.flush().unwrap();
+        cf.into_inner().into_inner()
+    }
+
+    #[test]
+    fn names_the_differing_streams_of_an_msi() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::write(a.path().join("p.msi"), compound(&[("/File", b"same"), ("/Cabs.w1.cab", b"abcd")])).unwrap();
+        std::fs::write(b.path().join("p.msi"), compound(&[("/File", b"same"), ("/Cabs.w1.cab", b"abXd")])).unwrap();
+        let (lines, same) = compare(a.path(), b.path(), &[]).unwrap();
+        let text = lines.join("\n");
+        assert!(!same && text.contains("DIFFERENT p.msi: /Cabs.w1.cab differs (4 vs 4 bytes, first difference at offset 0x2)"), "{text}");
+        assert!(!text.contains("/File"), "{text}");
     }
 
     #[test]
