@@ -49,7 +49,10 @@ pub fn run() -> Result<()> {
     let line = direct_server.wait_for_line(READY, |l| l.starts_with("archway_backend: listening on "))?;
     let direct = line.split_whitespace().nth(3).context("the backend's listening line names its address")?.to_string();
 
-    let result = measure(&proxied, &direct);
+    let result = measure(&proxied, &direct).with_context(|| {
+        let tail = |t: String| t.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        format!("through the handler at {proxied}, direct at {direct}\n--- worker stderr (end)\n{}\n--- direct backend stderr (end)\n{}", tail(worker.stderr()), tail(direct_server.stderr()))
+    });
     let stopped = worker.stop(Duration::from_secs(15));
     let _ = direct_server.stop(Duration::from_secs(1));
     let (through, straight) = result?;
@@ -149,7 +152,7 @@ struct Client {
 impl Client {
     fn connect(address: &str) -> Result<Client> {
         let stream = TcpStream::connect(address).with_context(|| format!("cannot connect to {address}"))?;
-        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        stream.set_read_timeout(Some(Duration::from_secs(120)))?; // the first request starts the backend
         stream.set_nodelay(true)?;
         Ok(Client { address: address.to_string(), writer: stream.try_clone()?, reader: BufReader::new(stream) })
     }
