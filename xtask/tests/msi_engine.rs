@@ -2,8 +2,10 @@
 //! in copies of the checkout (the current version, and the next one with the minor version
 //! bumped) installs the x64 package with Wine's msiexec, checks every manifest file, upgrades,
 //! is refused the older package, and uninstalls; x86 too in a 32-bit prefix where 32-bit Wine
-//! runs (required when ARCHWAY_WINE32=1). Under CI=true a missing Wine fails. The Windows jobs
-//! run real msiexec instead (msi_install.rs).
+//! runs (required when ARCHWAY_WINE32=1), and arm64 in the emulated ARM64 root's Wine where it is
+//! provisioned (with the transform that sets the Program Files folders Wine 8 arm64 leaves unset,
+//! docs/pools.md). Under CI=true a missing Wine or root fails. The Windows jobs run real msiexec
+//! instead (msi_install.rs).
 
 mod support;
 
@@ -69,6 +71,16 @@ fn wine_msiexec_installs_upgrades_refuses_the_downgrade_and_removes_the_packages
     assert!(report.contains("Action start") && report.contains("RemoveExistingProducts."), "{report}");
     assert!(report.contains("_NEWER_FOUND = {"), "the downgrade saw the newer product:\n{report}");
     assert!(step(&report, "x64", "downgrade").contains("refused (1603"), "{report}");
+
+    if report.contains("arm64: 0.1.0.0 -> 0.2.0.0") {
+        for name in ["install", "upgrade", "downgrade", "uninstall"] {
+            assert!(step(&report, "arm64", name).trim_end().ends_with(" ok"), "arm64 {name}:\n{report}");
+        }
+    } else {
+        // The xtask itself fails the cycle under CI=true when the root cannot be used.
+        assert!(!in_ci(), "the arm64 package was not cycled under CI=true:\n{report}");
+        eprintln!("note: the arm64 package was not cycled (no emulated ARM64 root: cargo xtask arm64-root install)");
+    }
 
     let x86_required = std::env::var("ARCHWAY_WINE32").as_deref() == Ok("1");
     if report.contains("x86: 0.1.0.0 -> 0.2.0.0") {

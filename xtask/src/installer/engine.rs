@@ -26,6 +26,8 @@ pub struct Engine<'h> {
     logs: PathBuf,
     calls: Cell<usize>,
     trace: bool,
+    /// `NAME=value` given to every call (install, upgrade, downgrade and uninstall alike).
+    always: Vec<String>,
 }
 
 /// What one msiexec call did.
@@ -80,7 +82,7 @@ impl<'h> Engine<'h> {
     /// An engine on `host` keeping its logs in `logs` (created when needed).
     pub fn new(host: &'h dyn WindowsHost, logs: &Path) -> Result<Engine<'h>> {
         std::fs::create_dir_all(logs).with_context(|| format!("cannot create the log folder {}", logs.display()))?;
-        Ok(Engine { host, logs: logs.to_path_buf(), calls: Cell::new(0), trace: false })
+        Ok(Engine { host, logs: logs.to_path_buf(), calls: Cell::new(0), trace: false, always: Vec::new() })
     }
 
     /// Also records Wine's msi.dll trace (`WINEDEBUG=+msi`, kept beside each log as `.trace`;
@@ -88,6 +90,20 @@ impl<'h> Engine<'h> {
     pub fn with_trace(mut self) -> Engine<'h> {
         self.trace = true;
         self
+    }
+
+    /// Applies the transform `bytes` (kept below the host's `C:\` as `name`) in every call,
+    /// `/x` included: Windows Installer remembers the transforms a product was installed with,
+    /// Wine 8 does not (measured: an `/x` without it resolves the folders without it).
+    pub fn with_transform(mut self, name: &str, bytes: &[u8]) -> Result<Engine<'h>> {
+        let dir = self.host.drive_c().join(STAGING);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(name);
+        let temp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&temp, bytes).with_context(|| format!("cannot write {}", temp.display()))?;
+        std::fs::rename(&temp, &path).with_context(|| format!("cannot move {} to {}", temp.display(), path.display()))?;
+        self.always.push(format!("TRANSFORMS={}", self.host.windows_path(&path)?));
+        Ok(self)
     }
 
     pub fn host(&self) -> &dyn WindowsHost {
@@ -100,12 +116,15 @@ impl<'h> Engine<'h> {
         let package = self.stage(msi, label)?;
         let mut args = vec!["/i".to_string(), package];
         args.extend(properties.iter().map(|p| p.to_string()));
+        args.extend(self.always.iter().cloned());
         self.msiexec(label, args)
     }
 
     /// `msiexec /x {PRODUCT-CODE}`: uninstall an installed product.
     pub fn uninstall(&self, product_code: &str, label: &str) -> Result<Call> {
-        self.msiexec(label, vec!["/x".to_string(), product_code.to_string()])
+        let mut args = vec!["/x".to_string(), product_code.to_string()];
+        args.extend(self.always.iter().cloned());
+        self.msiexec(label, args)
     }
 
     /// Copies `msi` below the host's `C:\` (one folder per call label) and returns its Windows path.

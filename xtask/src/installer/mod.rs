@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod next;
 pub mod pool;
 pub mod products;
+pub mod transform;
 
 use std::path::{Path, PathBuf};
 
@@ -31,13 +32,14 @@ pub struct Args {
 pub enum Action {
     /// Install the current package with Wine's msiexec, check every file against the manifest,
     /// upgrade to a next-version package, check again, install the older one (refused), uninstall.
-    #[command(after_help = "Examples:\n  cargo xtask msi-engine cycle                   # x64 (and x86 where 32-bit Wine runs)\n  \
+    #[command(after_help = "Examples:\n  cargo xtask msi-engine cycle                   # x64, x86 where 32-bit Wine runs, arm64 in the emulated root\n  \
         cargo xtask msi-engine cycle --platform x64\n  \
         cargo xtask msi-engine cycle --packages target/dist --next ../next/target/dist\n\n\
         Without --packages, `cargo xtask dist` builds the current set; without --next, the next-version set\n\
         is built in target/archway/next-version (a copy of the checkout with the minor version bumped).\n\
         x64 runs in a 64-bit Wine prefix, x86 in a 32-bit one (WINEARCH=win32: the x86 package refuses\n\
-        64-bit Windows). arm64 needs an ARM64 Wine: Wine refuses an Arm64 package on x86_64.\n\
+        64-bit Windows). arm64 runs in the emulated ARM64 root's Wine (`cargo xtask arm64-root install`; root needed),\n\
+        with a transform that sets the two Program Files folders Wine 8 arm64 leaves unset (docs/pools.md).\n\
         Verbose logs are kept in target/archway/msi-engine/logs/<platform>/.\n\
         Under CI=true (or with --require-all) a platform this machine should run but cannot fails the run;\n\
         x86 is required only when ARCHWAY_WINE32=1.")]
@@ -46,7 +48,7 @@ pub enum Action {
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct CycleArgs {
-    /// Platforms to cycle (x64, x86, arm64; repeat or separate with commas). Default: x64,x86.
+    /// Platforms to cycle (x64, x86, arm64; repeat or separate with commas). Default: all three.
     #[arg(long = "platform", value_name = "PLATFORM")]
     pub platforms: Vec<String>,
     /// The current package set (a `dist` folder with manifest.json); default: run `dist`.
@@ -91,7 +93,7 @@ fn run_cycle(args: &CycleArgs) -> Result<()> {
         }
     }
     if platforms.is_empty() {
-        platforms = vec![Platform::X64, Platform::X86];
+        platforms = vec![Platform::X64, Platform::X86, Platform::Arm64];
     }
     let state = project.target_dir.join("archway").join("msi-engine");
     let current = crate::dist::given_or_built(args.packages.as_deref(), &project, "msi-engine")?;
@@ -125,6 +127,22 @@ fn run_cycle(args: &CycleArgs) -> Result<()> {
     Ok(())
 }
 
+/// The Wine accommodation of the arm64 cycle (docs/pools.md, "Wine's msiexec on arm64"): Wine
+/// 8's arm64 msiexec sets neither `ProgramFilesFolder` nor `ProgramFiles64Folder`
+/// (`set_installer_properties` knows only x86 and AMD64 machines) and upper-cases the names of
+/// command-line properties, so both folders would resolve to `C:\` and the x86 `archway.dll`
+/// and the Arm64X forwarder would overwrite each other in `C:\Archway`. A transform adding the
+/// two Property rows, given to every call, sets them as 64-bit Windows does; the package is
+/// unchanged. Windows needs none of this: the windows-11-arm job installs the same package with
+/// Windows Installer. What it cannot reach: RemoveExistingProducts' nested uninstall of the old
+/// product opens the old package without it, deletes nothing (its folders are `C:\Archway`),
+/// and the new product installs over the old files; so on arm64 the upgrade step does not show
+/// that the old product's removal keeps the new files (the x64 cycle does).
+fn arm64_folders(engine: Engine<'_>) -> Result<Engine<'_>> {
+    let mst = transform::property_rows(&[("ProgramFilesFolder", r"C:\Program Files (x86)\"), ("ProgramFiles64Folder", r"C:\Program Files\")])?;
+    engine.with_transform("arm64-program-files.mst", &mst)
+}
+
 /// One platform's cycle on the host that fits it; prints its table.
 fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &Path, trace: bool) -> Result<Vec<cycle::Step>, Skip> {
     let opened: Result<(Box<dyn WindowsHost>, bool), Skip> = match platform {
@@ -143,22 +161,14 @@ fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &P
                 Some(wine) => HostWine::open_32bit(&wine, &state.join("wine-x86")).map(|h| (Box::new(h) as Box<dyn WindowsHost>, false)).map_err(|e| skip(format!("{e:#}"))),
             }
         }
-        // Why (docs/pools.md, "Wine's msiexec on arm64", with the trace): Wine 8's
-        // set_installer_properties (dlls/msi/package.c) sets ProgramFilesFolder and
-        // ProgramFiles64Folder only when GetNativeSystemInfo says x86 or AMD64; on ARM64 neither
-        // is set, so both Directory rows fall back to their parent TARGETDIR = C:\ (the prefix's
-        // ProgramFilesDir registry values are right but never read). Giving them on the command
-        // line cannot help: msi_parse_command_line upper-cases every name (`wcsupr`), so they
-        // arrive as PROGRAMFILESFOLDER, another property; the package's own Directory keys
-        // (ArchwayFolder32/64) are mixed-case too. The x86 archway.dll and the Arm64X forwarder
-        // then overwrite each other in C:\Archway: no manifest check can pass there.
-        Platform::Arm64 => Err(Skip::Elsewhere(
-            "Wine on x86_64 refuses an Arm64 package, and the emulated root's arm64 Wine 8 sets no ProgramFilesFolder/ProgramFiles64Folder \
-             on ARM64 (set_installer_properties knows only x86 and AMD64) and upper-cases command-line property names, so both folders \
-             resolve to C:\\ and its x86 and forwarder archway.dll collide in C:\\Archway (docs/pools.md); \
-             the windows-11-arm job installs it with Windows Installer"
-                .into(),
-        )),
+        Platform::Arm64 if !cfg!(all(unix, target_arch = "x86_64")) => {
+            Err(Skip::Elsewhere("the emulated ARM64 root runs on x86_64 Linux; the windows-11-arm job installs the arm64 package with Windows Installer".into()))
+        }
+        // Wine on x86_64 refuses an Arm64 package: the emulated root's arm64 Wine runs it.
+        Platform::Arm64 => match crate::emulation::open_session() {
+            Ok(host) => Ok((host, true)),
+            Err(e) => Err(Skip::Missing(format!("{e:#}"))),
+        },
     };
     let (host, wow64) = opened?;
     let result = (|| -> Result<Vec<cycle::Step>> {
@@ -171,6 +181,10 @@ fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &P
         let _ = std::fs::remove_dir_all(&logs);
         let engine = Engine::new(host.as_ref(), &logs)?;
         let engine = if trace { engine.with_trace() } else { engine };
+        let engine = match platform {
+            Platform::Arm64 => arm64_folders(engine)?,
+            _ => engine,
+        };
         let steps = cycle::run(&engine, &old, &new, wow64)?;
         println!("{}", cycle::render(&format!("{platform}: {} -> {} with Wine's msiexec on {}", old.version, new.version, host.describe()), &steps));
         Ok(steps)
