@@ -15,7 +15,7 @@ namespace platform {
 namespace {
 
 constexpr ULONGLONG kRapidFailWindowMs = 60000;
-constexpr DWORD kStopWaitMs = 30000;  // stop waits this long for requests to end
+constexpr DWORD kStopWaitMs = 10000;  // stop waits this long for requests, twice
 
 SRWLOCK g_apps_lock = SRWLOCK_INIT;
 App* g_apps = nullptr;
@@ -276,20 +276,24 @@ void App::stop() {
         cancel[i]->cancel();
         cancel[i]->release();
     }
-    if (WaitForSingleObject(idle_, kStopWaitMs) != WAIT_OBJECT_0) {
-        Str line;
-        line.add("stopping ").add(md_path_).add(": requests still in flight after 30 s; the "
-                                                "server processes are stopped anyway");
-        log_line(line);
-    }
-    Exclusive starting(&start_lock_);  // no start in progress past this point
-    Exclusive l(&lock_);
-    for (uint32_t i = 0; i < config_.processes_per_application; ++i) {
-        if (slots_[i]) {
-            slots_[i]->terminate();
-            slots_[i]->release();
-            slots_[i] = nullptr;
+    // Cancelled requests end at once; one still inside a WinHTTP call ends when its server does.
+    const bool idle = WaitForSingleObject(idle_, kStopWaitMs) == WAIT_OBJECT_0;
+    {
+        Exclusive starting(&start_lock_);  // no start in progress past this point
+        Exclusive l(&lock_);
+        for (uint32_t i = 0; i < config_.processes_per_application; ++i) {
+            if (slots_[i]) {
+                slots_[i]->terminate();
+                slots_[i]->release();
+                slots_[i] = nullptr;
+            }
         }
+    }
+    if (!idle && WaitForSingleObject(idle_, kStopWaitMs) != WAIT_OBJECT_0) {
+        Str line;
+        line.add("stopping ").add(md_path_).add(": requests still in flight 10 s after their "
+                                                "servers were stopped");
+        log_line(line);
     }
 }
 

@@ -143,7 +143,7 @@ void Forward::finish() {
 
 void Forward::record(uint16_t status, uint16_t substatus, const char* what,
                      const char* attribute, const char* log_path, HRESULT result) {
-    Exclusive l(&lock_);
+    Exclusive l(&info_lock_);
     if (fail_status_ || head_sent_) {
         if (head_sent_ && SUCCEEDED(result_)) result_ = result;
         return;
@@ -164,7 +164,7 @@ Forward::Next Forward::fail(uint16_t status, uint16_t substatus, const char* wha
 
 Forward::Next Forward::end(HRESULT result) {
     {
-        Exclusive l(&lock_);
+        Exclusive l(&info_lock_);
         if (SUCCEEDED(result_)) result_ = result;
         if (!head_sent_ && !fail_status_) {
             fail_status_ = 400;  // the client went away before the response began (v2)
@@ -186,13 +186,16 @@ void Forward::close_handle() {
 }
 
 void Forward::cancel() {
-    {
-        Exclusive l(&lock_);
-        cancelled_ = 1;
-    }
+    _InterlockedExchange(&cancelled_, 1);
     record(503, 0, "the application is stopping", nullptr, nullptr,
            HRESULT_FROM_WIN32(ERROR_CONNECTION_ABORTED));
-    close_handle();
+    // Never wait for a thread inside a WinHTTP call (Wine 8 may block there until the server
+    // sends more): App::stop ends the servers next, which ends such a call.
+    if (!TryAcquireSRWLockExclusive(&lock_)) return;
+    HINTERNET h = handle_;
+    handle_ = nullptr;
+    ReleaseSRWLockExclusive(&lock_);
+    if (h) WinHttpCloseHandle(h);
 }
 
 DWORD WINAPI Forward::start(void* self) {
@@ -437,9 +440,11 @@ Forward::Next Forward::on_headers(Event* next) {
         ++sp;
     }
     if (spaces == 2) reason.add(text.c_str() + sp, line_end - sp);
+    bool sized = false;
     each_header(text.c_str() + line_end, text.size() - line_end,
                 [&](const char* name, size_t nn, const char* value, size_t vn) {
                     if (hop_by_hop(name, nn)) return;
+                    sized = sized || is(name, nn, "Content-Length");
                     head.add(name, nn).add(": ").add(value, vn).add("\r\n");
                 });
     if (head.failed() || reason.failed())
@@ -448,17 +453,26 @@ Forward::Next Forward::on_headers(Event* next) {
                                            reason.empty() ? nullptr : reason.c_str(),
                                            head.c_str(), static_cast<uint32_t>(head.size()));
     {
-        Exclusive l(&lock_);
+        Exclusive l(&info_lock_);
         head_sent_ = true;  // even a failed send_head may have started the response
     }
     if (FAILED(hr)) return end(hr);
+    // A body of unknown length (an event stream, a long poll): the head goes to the client now,
+    // not with the first bytes, which may be a long time coming.
+    if (!sized) {
+        const HRESULT flushed = request_->write_body(request_, nullptr, 0, ARCHWAY_WRITE_FLUSH);
+        if (FAILED(flushed)) return end(flushed);
+    }
     return query_data(next);
 }
 
-// WinHttpQueryDataAvailable, then WinHttpReadData of exactly what is there: Wine 8's
-// asynchronous WinHttpReadData waits until the whole buffer is filled or the body ends, which
-// would hold back an event stream; asking first returns as soon as any bytes arrived (on
-// Windows too, as WinHTTP's documentation describes the loop).
+// WinHttpQueryDataAvailable, then WinHttpReadData of exactly what is there, so a read returns
+// as soon as any bytes arrived (WinHTTP's documented loop). Wine 8 still holds back the end of
+// each chunk of a chunked response: its read_data, having copied a chunk's last byte, reads the
+// next chunk's size line before it returns (winhttp/request.c, "if (request->read_chunked &&
+// !request->read_chunked_size) ret = refill_buffer(...)"), so under Wine an event stream
+// arrives one event late; Windows' WinHTTP returns at the chunk's end (README, platform
+// handler, Wine findings).
 Forward::Next Forward::query_data(Event* next) {
     return issue([](HINTERNET r) { return WinHttpQueryDataAvailable(r, nullptr); }, next);
 }
@@ -485,11 +499,18 @@ Forward::Next Forward::on_read(DWORD bytes, Event* next) {
 void Forward::check_timeout(ULONGLONG now) {
     const uint32_t limit = app_->config().request_timeout_ms;
     if (!limit || !waiting_ || now - wait_since_ < limit) return;
+    // A thread inside a WinHTTP call holds lock_ (Wine 8 may block there, see query_data):
+    // the watchdog never waits for it; it tries again next round.
+    if (!TryAcquireSRWLockExclusive(&lock_)) return;
+    HINTERNET h = handle_;
+    handle_ = nullptr;
+    ReleaseSRWLockExclusive(&lock_);
+    if (!h) return;
     Str what;
     what.add("the server did not answer within requestTimeout (").num(limit / 1000).add(" s)");
     record(502, 3, what.c_str(), "requestTimeout", nullptr,
            HRESULT_FROM_WIN32(ERROR_WINHTTP_TIMEOUT));
-    close_handle();
+    WinHttpCloseHandle(h);
 }
 
 Forward::Next Forward::on_error(const Event& e) {

@@ -79,7 +79,8 @@ private:
     bool chunked_ = false;
     uint64_t content_length_ = 0;
 
-    SRWLOCK lock_ = SRWLOCK_INIT;  // guards handle_ (never held across a callback's work)
+    SRWLOCK lock_ = SRWLOCK_INIT;       // guards handle_; held during WinHTTP calls
+    SRWLOCK info_lock_ = SRWLOCK_INIT;  // guards head_sent_, result_ and the fail_* fields
     HINTERNET handle_ = nullptr;
     volatile long sync_thread_ = 0;  // the thread inside a WinHTTP call (0: none)
     volatile long waiting_ = 0;      // an asynchronous WinHTTP call is outstanding

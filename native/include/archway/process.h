@@ -108,6 +108,8 @@ static_assert(sizeof(SYSTEMTIME) == 16, "SDK size");
 #define ERROR_ALREADY_EXISTS 183L
 #define BCRYPT_USE_SYSTEM_PREFERRED_RNG 0x00000002u
 
+typedef BYTE BOOLEAN;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -142,6 +144,7 @@ ARCHWAY_KERNEL32 BOOL WINAPI SetInformationJobObject(HANDLE job, int information
                                                      void* information, DWORD length); // @16
 ARCHWAY_KERNEL32 BOOL WINAPI TerminateJobObject(HANDLE job, UINT exit_code);         // @8
 ARCHWAY_KERNEL32 BOOL WINAPI TerminateProcess(HANDLE process, UINT exit_code);       // @8
+ARCHWAY_KERNEL32 BOOLEAN WINAPI TryAcquireSRWLockExclusive(SRWLOCK* lock);           // @4
 
 #undef ARCHWAY_KERNEL32
 
