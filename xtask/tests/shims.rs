@@ -448,7 +448,18 @@ fn handlers_are_selected_per_application_and_a_broken_web_config_is_500_19() {
     assert_eq!(r.status, 500, "{}", r.text());
     assert!(r.text().contains("500.19") && r.text().contains(&file) && r.text().contains("line 4"), "{}", r.text());
     assert_eq!(fetch(&worker, "/h/sync").status, 200);
+    // Every truncation of a valid web.config is either read or refused with 500.19; the worker
+    // never crashes (the same connection-less requests keep being served).
+    let good = "<?xml version=\"1.0\"?>\n<configuration>\n  <system.webServer>\n    <archway handler=\"probe\" />\n    <httpPlatform processPath=\"a&amp;b\"><environmentVariables><clear /><add name=\"X\" value=\"&#x41;\" /></environmentVariables></httpPlatform>\n  </system.webServer>\n</configuration>\n";
+    for cut in (0..good.len()).step_by(7) {
+        site.web_config("app", &good[..cut]);
+        let r = fetch(&worker, "/app/h/config?system.webServer/httpPlatform");
+        assert!(r.status == 200 || (r.status == 500 && r.text().contains("500.19")), "cut at {cut}: {} {}", r.status, r.text());
+    }
+    site.web_config("app", good);
+    assert_eq!(fetch(&worker, "/app/h/config?system.webServer/httpPlatform").text(), "|-|processPath=a&b\nenvironmentVariables|0|name=X\nenvironmentVariables|0|value=A\n");
     let ended = worker.stop();
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     assert!(ended.stderr.contains(&format!("500.19: {file}(4,")), "{}", ended.stderr);
 
     // httpPlatform with a processPath and no archway section: the platform handler (absent from
