@@ -20,6 +20,9 @@
 // Synchronous ReadEntityBody, WriteEntityChunks and Flush from the handler's own thread while the
 // request is pending: [UNCERTAIN] documented for IIS threads only; ANCM's in-process handler
 // does them from managed threads. Checked by the same IIS steps (streamed platform responses).
+// [UNCERTAIN] likewise IAppHostAdminManager (read_config) from a handler's thread: IIS's admin
+// manager is used from IIS threads in every module seen; the platform handler reads its section
+// in execute, on the IIS thread, which is the safe use.
 #include "shim.h"
 
 namespace shim {

@@ -572,8 +572,9 @@ class IGlobalFileChangeProvider;
 class IPreBeginRequestProvider;
 class IHttpApplicationStartProvider;
 class IHttpApplicationResolveModulesProvider;
-// GL_APPLICATION_STOP's provider: IHttpEventProvider's slot 0, then GetApplication (httpserv.h
-// declares exactly one method in IHttpApplicationStopProvider).
+// GL_APPLICATION_STOP's provider: httpserv.h has `typedef IHttpApplicationProvider
+// IHttpApplicationStopProvider`, and IHttpApplicationProvider (also GL_APPLICATION_START's)
+// declares one method after IHttpEventProvider's slot 0: GetApplication.
 class IHttpApplicationStopProvider : public IHttpEventProvider {
 public:
     virtual IHttpApplication* GetApplication() = 0;                          // slot 1
