@@ -32,10 +32,44 @@ use support::{
     *,
 };
 
-/// The runnable architectures built once in a copy of the checkout.
+/// The runnable architectures built once in a copy of the checkout, with arm64 too when the
+/// emulated ARM64 root is ready (one build for every test of this file).
 fn built() -> Option<PathBuf> {
     static BUILT: SharedBuild = OnceLock::new();
-    built_once(&BUILT, &["--arch", &runnable().join(",")]).map(bin_dir)
+    let mut archs = runnable();
+    if arm64_root_ready() && !archs.iter().any(|a| a == "arm64") {
+        archs.push("arm64".to_string());
+    }
+    built_once(&BUILT, &["--arch", &archs.join(",")]).map(bin_dir)
+}
+
+/// The emulated ARM64 root's C:\ on this machine, when it is provisioned and usable (Linux, as
+/// root); None otherwise.
+fn arm64_drive_c() -> Option<PathBuf> {
+    static DRIVE_C: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DRIVE_C
+        .get_or_init(|| {
+            #[cfg(target_os = "linux")]
+            {
+                // SAFETY: geteuid(2) has no preconditions and cannot fail.
+                if unsafe { libc::geteuid() } != 0 {
+                    return None;
+                }
+                let status = xtask(&repo_root(), &["arm64-root", "status"]);
+                if !status.status.success() {
+                    return None;
+                }
+                let text = stdout(&status);
+                text.lines().find_map(|l| l.split_once("(C:\\ is ")).map(|(_, p)| PathBuf::from(p.trim_end().trim_end_matches(')')))
+            }
+            #[cfg(not(target_os = "linux"))]
+            None
+        })
+        .clone()
+}
+
+fn arm64_root_ready() -> bool {
+    arm64_drive_c().is_some()
 }
 
 /// The backend with `args` after its tag.
@@ -121,6 +155,8 @@ fn each_arch(check: impl Fn(&Bench)) {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
     for arch in runnable() {
+        // Printed before each architecture's checks, so a failure's output says which one.
+        eprintln!("platform tests: the {arch} worker");
         check(bench(launcher, &bin, &arch));
     }
 }
@@ -539,4 +575,91 @@ fn no_server_is_left_running_after_the_worker_is_killed() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native ARM64: a smoke test in the emulated root (qemu + arm64 Wine).
+
+/// The arm64 worker, shim, platform handler and backend in a folder under the root's C:\, a
+/// site whose web.config starts the backend, served through `cargo xtask arm64-root run`: the
+/// echo comes from an arm64 backend started by the arm64 handler.
+#[cfg(target_os = "linux")]
+#[test]
+fn arm64_smoke_through_the_emulated_root() {
+    use std::{io::Read, process::Stdio, sync::mpsc};
+    if !arm64_root_ready() {
+        missing(
+            "the emulated ARM64 root (as root, provisioned)",
+            "as root: apt-get install qemu-user-static binfmt-support debootstrap, then `cargo xtask arm64-root install`",
+        );
+        return;
+    }
+    let Some(bin) = built() else { return };
+    let drive_c = arm64_drive_c().unwrap();
+    let folder = format!("archway-platform-{}", std::process::id());
+    let dir = drive_c.join(&folder);
+    let windows = format!(r"C:\{folder}");
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _guard = Remove(dir.clone());
+    std::fs::create_dir_all(dir.join("site")).unwrap();
+    for file in ["archway_worker_arm64.exe", "archway_arm64.dll", "archway_platform_arm64.dll", "archway_backend_arm64.exe"] {
+        std::fs::copy(bin.join(file), dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    let section = HttpPlatform::new().attr("processPath", format!(r"{windows}\archway_backend_arm64.exe")).attr("arguments", "--max-seconds 300").attr("startupTimeLimit", "120");
+    std::fs::write(dir.join("site").join("web.config"), section.web_config()).unwrap();
+    let config = apphost("arm64", &format!(r"{windows}\archway_arm64.dll"), &[("arm64-platform".to_string(), format!(r"{windows}\site"))]);
+    std::fs::write(dir.join("applicationHost.config"), config).unwrap();
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["arm64-root", "run", "--stdin-stops", "--timeout", "400"])
+        .arg(dir.join("archway_worker_arm64.exe"))
+        .args(["--", "-ap", "arm64", "-h", &format!(r"{windows}\applicationHost.config"), "-max-seconds", "300"])
+        .current_dir(repo_root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the xtask binary runs");
+    let (tx, rx) = mpsc::channel();
+    for pipe in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(BufReader::new(pipe)).map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let stdin = child.stdin.take();
+    let mut said = Vec::new();
+    let mut port = 0u16;
+    let end = Instant::now() + Duration::from_secs(240);
+    while !said.iter().any(|l| l == "archway_worker: ready") {
+        match rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                if let Some(rest) = line.strip_prefix("archway_worker: listening ") {
+                    port = rest.split_whitespace().find_map(|w| w.strip_prefix("address=")).and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok()).unwrap_or(0);
+                }
+                said.push(line);
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the arm64 worker was not ready within 240 s:\n{}", said.join("\n"));
+            }
+        }
+    }
+    let r = get(port, "/arm64?smoke=1");
+    drop(stdin);
+    let _ = support::worker::wait_or_kill(&mut child, Duration::from_secs(90));
+    said.extend(rx.try_iter());
+    assert_eq!(r.status, 200, "{} {}\n{}", r.status, r.text(), said.join("\n"));
+    let json: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not the backend's JSON ({e}): {}", r.text()));
+    assert_eq!(json["backend"], "archway_backend", "{json}");
+    assert_eq!(json["arch"], "arm64", "an arm64 backend started by the arm64 handler: {json}");
+    assert_eq!(json["url"], "/arm64?smoke=1", "{json}");
+    assert_eq!(json["env"]["HTTP_PLATFORM_PORT"], json["port"].to_string().as_str(), "{json}");
 }
