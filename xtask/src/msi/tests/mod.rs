@@ -14,6 +14,9 @@ mod malformed;
 mod msitools;
 mod pe;
 mod schema;
+// archway_sections.js under Wine's cscript (Linux x86_64).
+#[cfg(not(windows))]
+mod sections;
 mod simulate;
 #[cfg(not(windows))]
 mod wixl;
