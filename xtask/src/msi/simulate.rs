@@ -2,8 +2,11 @@
 //! run the new one under its own RemoveExistingProducts schedule with Windows Installer's File
 //! Versioning Rules (§2.1) and per-GUID reference counting (§2.2), and report the final file set
 //! — path, version, which product wrote it — and every path missing or stale afterwards.
-//! Assumptions: all features installed, default REINSTALLMODE, no user-modified files, no
-//! SharedDLLs counts (archway never sets attribute 8).
+//! Assumptions: all features installed, every component's condition true, default
+//! REINSTALLMODE, no user-modified files, no SharedDLLs counts. (Only the shared
+//! `httpplatform_schema.xml` sets attribute 8; between two archway versions its count goes 1 -> 0
+//! -> 1 under the early schedule, which changes nothing here. What conditions and counts do with
+//! HttpPlatformHandler on the machine is `scenario.rs`'s subject.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
