@@ -170,10 +170,10 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let bins = discover(root).unwrap();
         let names: Vec<_> = bins.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, ["archway", "archway_diagnostics", "archway_probe", "archway_worker"]);
+        assert_eq!(names, ["archway", "archway_backend", "archway_diagnostics", "archway_platform", "archway_probe", "archway_worker"]);
         let shim = &bins[0];
         assert_eq!(shim.exports, ["RegisterModule"]);
-        assert_eq!(shim.allowed_imports(), ["kernel32.dll"]);
+        assert_eq!(shim.allowed_imports(), ["kernel32.dll", "oleaut32.dll"]);
         assert_eq!(shim.file_name(crate::matrix::Arch::Arm64Ec), "archway_arm64ec.dll");
     }
 
