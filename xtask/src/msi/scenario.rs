@@ -231,10 +231,16 @@ fn resolve(formatted: &str) -> String {
 }
 
 /// A condition of properties, NOT, AND, OR and parentheses (what archway's schema components
-/// use); a property is true when set. Anything else evaluates false.
+/// use; NOT binds tighter than AND, AND tighter than OR, as in Windows Installer's condition
+/// syntax); a property is true when set. Anything else evaluates false.
 pub fn evaluate(condition: &str, properties: &BTreeSet<String>) -> bool {
     let spaced = condition.replace('(', " ( ").replace(')', " ) ");
     let tokens: Vec<String> = spaced.split_whitespace().map(str::to_uppercase).collect();
+    // The parser recurses per NOT and parenthesis: a Condition column holds 255 characters, and
+    // anything longer (a damaged or fuzzed table) is not evaluated at all.
+    if tokens.len() > 255 {
+        return false;
+    }
     let mut at = 0;
     let value = or(&tokens, &mut at, properties);
     value == Some(true) && at == tokens.len()
@@ -270,5 +276,31 @@ fn not(t: &[String], at: &mut usize, p: &BTreeSet<String>) -> Option<bool> {
         }
         name if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') => Some(p.contains(name)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_evaluate_like_windows_installer_for_the_forms_archway_writes() {
+        let set: BTreeSet<String> = ["A".to_string(), "C".to_string()].into();
+        for (condition, want) in [
+            ("A", true),
+            ("B", false),
+            ("A AND (NOT B OR C)", true),
+            ("A AND (NOT C OR B)", false),
+            ("NOT A OR C", true),
+            ("B OR A AND C", true),
+            ("NOT NOT A", true),
+            ("a and not b", true),
+            ("A AND", false),
+            ("(A", false),
+            ("A = 1", false),
+        ] {
+            assert_eq!(evaluate(condition, &set), want, "{condition}");
+        }
+        assert!(!evaluate(&"(".repeat(100_000), &set), "deep input is refused, not recursed into");
     }
 }
