@@ -1,4 +1,5 @@
-//! The `// slot N` comments of our hand-written IIS interfaces (`native/include/archway/*.h`)
+//! The `// slot N` comments (in ahadmin.h a bare `// N` after a declaration) of our
+//! hand-written IIS interfaces (`native/include/archway/*.h`)
 //! checked against the MSVC vtable layout clang computes (`-Xclang -fdump-vtable-layouts`,
 //! x86 and x64): the worker stand-in derives from the same headers, so a slot mistake would
 //! cancel out in every other test (docs/iis.md §4.2 for the overload rule that makes them subtle).
@@ -100,6 +101,8 @@ fn param_types(list: &str) -> String {
 fn declared(text: &str) -> Option<(String, Option<String>)> {
     let text = text.trim_start();
     if let Some(rest) = text.strip_prefix("virtual ") {
+        let rest = rest.replace("STDMETHODCALLTYPE ", "");
+        let rest = rest.as_str();
         let open = rest.find('(')?;
         let name = rest[..open].trim_end().rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '~')).next()?.to_string();
         let (params, after) = parenthesized(rest, open)?;
@@ -124,8 +127,20 @@ fn slot_comments(header: &str, text: &str) -> Result<Vec<SlotComment>, String> {
             class = rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().map(str::to_string);
         }
         let Some(comment) = line.find("//").map(|at| &line[at + 2..]) else { continue };
-        let Some(slot) = slot_number(comment) else { continue };
+        // `// slot N`, or (ahadmin.h's form) a bare `// N` ending a declaration's line.
+        let bare = comment.trim();
+        let slot = match slot_number(comment) {
+            Some(n) => n,
+            None if !code.trim().is_empty() && !bare.is_empty() && bare.chars().all(|c| c.is_ascii_digit()) => match bare.parse() {
+                Ok(n) => n,
+                Err(_) => continue,
+            },
+            None => continue,
+        };
         let where_ = format!("{header}:{}", i + 1);
+        if slot_number(comment).is_none() && !(0..=i).rev().take_while(|&j| j == i || !code_of(lines[j]).contains(';')).any(|j| starts_declaration(code_of(lines[j]))) {
+            continue; // a bare number that ends no declaration is not a slot comment
+        }
         let (first, last) = if code.trim().is_empty() {
             // A comment line: the next declaration, its lines up to the one ending it.
             let first = (i + 1..lines.len()).find(|&j| starts_declaration(code_of(lines[j]))).ok_or_else(|| format!("{where_}: `// slot {slot}` is followed by no declaration"))?;
@@ -213,7 +228,8 @@ fn headers(include: &Path) -> Vec<(String, String)> {
         .filter(|p| p.extension().is_some_and(|e| e == "h"))
         .filter_map(|p| {
             let text = std::fs::read_to_string(&p).ok()?;
-            text.contains("// slot ").then(|| (format!("archway/{}", p.file_name().unwrap().to_string_lossy()), text))
+            let slots = text.contains("// slot ") || text.lines().any(|l| l.trim_start().starts_with("virtual ") && l.rsplit("//").next().is_some_and(|c| c.trim().parse::<usize>().is_ok()));
+            slots.then(|| (format!("archway/{}", p.file_name().unwrap().to_string_lossy()), text))
         })
         .collect();
     found.sort();
@@ -318,4 +334,14 @@ fn declarations_and_dumps_are_read_as_clang_prints_them() {
     let layouts = dumped_layouts(dump);
     assert_eq!(layouts["IX"][1], Entry { slot: 1, method: "Get".into(), params: "PCSTR,PCWSTR*,DWORD*".into() });
     assert!(disagreements(&comments, &layouts, "t").is_empty());
+
+    // ahadmin.h's form: a bare `// N` after a declaration counts; one after anything else not.
+    let com = "enum E {\n    A = 1,  // 4\n};\nclass IC : public IUnknown {\npublic:\n    virtual HRESULT STDMETHODCALLTYPE get_Item(VARIANT cIndex,\n                                               IX** pp) = 0;  // 4\n};\n";
+    let comments = slot_comments("c.h", com).unwrap();
+    let read: Vec<(usize, &str, &str, Option<&str>, usize)> = comments.iter().map(|c| (c.line, c.class.as_str(), c.method.as_str(), c.params.as_deref(), c.slot)).collect();
+    assert_eq!(read, [(7, "IC", "get_Item", Some("VARIANT,IX**"), 4)]);
+    let layouts = dumped_layouts("VFTable for 'IUnknown' in 'IC' (5 entries).\n   0 | HRESULT IUnknown::QueryInterface(const IID &, void **)\n   3 | HRESULT IC::get_Count(DWORD *)\n   4 | HRESULT IC::get_Item(VARIANT, IX **)\n");
+    assert!(disagreements(&comments, &layouts, "t").is_empty());
+    let wrong = SlotComment { slot: 3, ..comments[0].clone() };
+    assert_eq!(disagreements(&[wrong], &layouts, "t"), ["c.h:7: IC::get_Item(VARIANT,IX**): the comment says slot 3, clang's t layout has it in slot 4"]);
 }
