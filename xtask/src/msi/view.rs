@@ -110,7 +110,7 @@ impl PackageView {
     pub fn from_tables(source: &str, summary: SummaryFacts, database: Database, package: &super::model::Package) -> PackageView {
         let mut by_key: std::collections::BTreeMap<String, Payload> =
             package.files.iter().map(|f| (ids::file_key(f.dir, &f.name), Payload::of(&f.bytes, Ok(f.pe.clone())))).collect();
-        for schema in &package.iis_schema {
+        if let Some(schema) = &package.iis_schema {
             for &dir in super::model::SchemaDir::of(package.platform) {
                 for file in &schema.files {
                     by_key.insert(super::iis_schema::component_key(dir, &file.name), Payload::of(&file.bytes, Ok(None)));
