@@ -152,8 +152,7 @@ fn citations(text: &str) -> Vec<Citation> {
             let file = format!("{}.md", &before[name_start..]);
             let prefix = before[path_start..name_start].to_string();
             let mut tail = &line[consumed + at + ".md ".len()..];
-            loop {
-                let Some(after) = tail.strip_prefix('§') else { break };
+            while let Some(after) = tail.strip_prefix('§') {
                 let len = after.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(after.len());
                 let section = after[..len].trim_end_matches('.').to_string();
                 if section.is_empty() {
