@@ -446,7 +446,13 @@ fn server_sent_events_reach_the_client_one_by_one() {
         let site = b.site("sse");
         let id = format!("{}-{}", b.arch, site.tag);
         // The backend sends its head and event 1 at once.
-        let mut stream = EventStream::open(site.port, &format!("/sse?id={id}&events=3"))
+        // Under Wine each event is followed by a comment chunk: Wine 8's WinHttpReadData, having
+        // copied the last byte of a chunk, waits for the next chunk's size line before it
+        // returns (dlls/winhttp/request.c, read_data; handlers/platform/src/forward.cpp,
+        // Forward::query_data), so the last chunk sent is always held back, whatever the
+        // handler does. On Windows the stream has the events alone.
+        let comment = if cfg!(windows) { "" } else { "&comment_after=1" };
+        let mut stream = EventStream::open(site.port, &format!("/sse?id={id}&events=3{comment}"))
             .unwrap_or_else(|e| panic!("the event stream's head and event 1 did not reach the client (the proxy holds the stream back): {e}\n{}", b.log()));
         assert_eq!(stream.head.status, 200, "{:?}\n{}", stream.head.headers, b.log());
         assert_eq!(stream.head.header("Content-Type"), Some("text/event-stream"), "{:?}", stream.head.headers);
@@ -479,22 +485,12 @@ fn request_and_response_bodies_of_several_megabytes_stream_through() {
             assert_eq!(r.status, 200, "{what}: {}\n{}", text_of(r, b), server_logs(&logs));
             serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", r.text()))
         };
-        // Upload: 6 MB with Content-Length, then 3 MB chunked; the backend reports the SHA-256.
+        // Upload: 6 MB with Content-Length; the backend reports the SHA-256.
         let upload: Vec<u8> = (0..6_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
         let head = format!("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n", upload.len());
         let json = echo(&send(port, &[head.as_bytes(), &upload].concat()), "a 6 MB upload");
         assert_eq!(json["body"]["length"], upload.len(), "{}", json["body"]);
         assert_eq!(json["body"]["sha256"], hex(&Sha256::digest(&upload)), "the body arrived intact");
-        let part = &upload[..3_000_000];
-        let mut chunked = b"POST /upload-chunked HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-        for piece in part.chunks(100_000) {
-            chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-            chunked.extend_from_slice(piece);
-            chunked.extend_from_slice(b"\r\n");
-        }
-        chunked.extend_from_slice(b"0\r\n\r\n");
-        let json = echo(&send(port, &chunked), "a 3 MB chunked upload (the handler sends it on chunked)");
-        assert_eq!(json["body"]["sha256"], hex(&Sha256::digest(part)), "the chunked body arrived intact");
         // Download: 8 MB, sized and chunked; byte i is i % 251.
         for path in ["/large?bytes=8000000", "/large?bytes=8000000&chunked=1"] {
             let r = get(port, path);
@@ -503,6 +499,27 @@ fn request_and_response_bodies_of_several_megabytes_stream_through() {
             let bad = r.body.iter().enumerate().position(|(i, v)| *v as usize != i % 251);
             assert_eq!(bad, None, "{path}: the body differs at this offset");
         }
+    });
+}
+
+#[test]
+fn a_chunked_request_body_of_several_megabytes_is_forwarded() {
+    each_arch(|b| {
+        let site = b.site("upload");
+        let part: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(40_503) >> 8) as u8).collect();
+        let mut chunked = b"POST /upload-chunked HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for piece in part.chunks(100_000) {
+            chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            chunked.extend_from_slice(piece);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        let r = send(site.port, &chunked);
+        // The server's log says what it received when it refused the request.
+        assert_eq!(r.status, 200, "a 3 MB chunked upload (the handler sends it on chunked): {}\n{}", text_of(&r, b), server_logs(&site.dir.join("logs")));
+        let json: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()));
+        assert_eq!(json["body"]["chunked"], true, "{}", json["body"]);
+        assert_eq!(json["body"]["sha256"], hex(&Sha256::digest(&part)), "the chunked body arrived intact");
     });
 }
 

@@ -7,6 +7,7 @@
 //   /sse?id=X&events=N     an event stream: "event 1" at once; event n+1 only after /sse/release
 //                          for X has been called n times (so a test decides when the backend
 //                          may send the next event: no timing in the assertion), 60 s at most
+//                          (&comment_after=1: each event is followed by a comment chunk)
 //   /sse/release?id=X      lets stream X send its next event; answers {"id","released","sent"}
 //                          with the number of events X had sent before this release
 //   /large?bytes=N[&chunked=1]
@@ -59,6 +60,7 @@ bool sse(Request* r) {
     char id[64];
     if (!query_param(r, "id", id, sizeof(id))) memcpy(id, "default", 8);
     const uint64_t events = query_number(r, "events", 3);
+    const bool comment_after = query_number(r, "comment_after", 0) == 1;
     AcquireSRWLockExclusive(&g_lock);
     Stream* s = stream_for(id);
     if (s) {
@@ -89,6 +91,14 @@ bool sse(Request* r) {
         archway::Utf8Builder e(event, sizeof(event));
         e.raw("id: ").u64(n).raw("\nevent: tick\ndata: event ").u64(n).raw("\n\n");
         if (!send_chunk(r, e.c_str(), e.size())) return false;
+        if (comment_after) {
+            // An SSE comment in a chunk of its own: a reader that holds a chunk back until the
+            // next chunk's size line arrives (Wine 8's WinHTTP) then still passes the event on.
+            char comment[64];
+            archway::Utf8Builder c(comment, sizeof(comment));
+            c.raw(": after event ").u64(n).raw("\n\n");
+            if (!send_chunk(r, c.c_str(), c.size())) return false;
+        }
         AcquireSRWLockExclusive(&g_lock);
         s->sent = static_cast<uint32_t>(n);
         ReleaseSRWLockExclusive(&g_lock);
