@@ -32,14 +32,15 @@ pub struct Args {
 pub enum Action {
     /// Install the current package with Wine's msiexec, check every file against the manifest,
     /// upgrade to a next-version package, check again, install the older one (refused), uninstall.
-    #[command(after_help = "Examples:\n  cargo xtask msi-engine cycle                   # x64, x86 where 32-bit Wine runs, arm64 in the emulated root\n  \
+    #[command(after_help = "Examples:\n  cargo xtask msi-engine cycle                   # x64, x86, arm64 (where each can run)\n  \
         cargo xtask msi-engine cycle --platform x64\n  \
         cargo xtask msi-engine cycle --packages target/dist --next ../next/target/dist\n\n\
         Without --packages, `cargo xtask dist` builds the current set; without --next, the next-version set\n\
         is built in target/archway/next-version (a copy of the checkout with the minor version bumped).\n\
         x64 runs in a 64-bit Wine prefix, x86 in a 32-bit one (WINEARCH=win32: the x86 package refuses\n\
-        64-bit Windows). arm64 runs in the emulated ARM64 root's Wine (`cargo xtask arm64-root install`; root needed),\n\
-        with a transform that sets the two Program Files folders Wine 8 arm64 leaves unset (docs/pools.md).\n\
+        64-bit Windows). arm64 runs in the emulated ARM64 root's Wine (as root; `arm64-root install`),\n\
+        each call with a transform setting the Program Files folders Wine 8 arm64 leaves unset\n\
+        (docs/pools.md).\n\
         Verbose logs are kept in target/archway/msi-engine/logs/<platform>/.\n\
         Under CI=true (or with --require-all) a platform this machine should run but cannot fails the run;\n\
         x86 is required only when ARCHWAY_WINE32=1.")]
