@@ -43,6 +43,16 @@ struct Machine {
     installed: BTreeMap<Owner, Vec<(Uuid, String)>>,
 }
 
+/// One step of a scenario.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Install(&'a PackageView, Owner),
+    /// A major upgrade of the installed old version by this view.
+    Upgrade(&'a PackageView),
+    Remove(Owner),
+    InstallHph,
+}
+
 /// One scenario's outcome, for the report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
@@ -57,19 +67,17 @@ pub fn run(new: &PackageView, old: Option<&PackageView>) -> (Vec<Outcome>, Vec<F
     let Some(ours) = new.files.iter().find(|f| is_iis_hph(f)) else { return (Vec::new(), Vec::new()) };
     let path = ours.path_key();
     let fresh_bytes = ours.payload.as_ref().map(|p| p.md5).unwrap_or_default();
-    type Step<'a> = (&'a str, Option<&'a PackageView>);
+    use Step::*;
     let present = |m: &Machine| m.disk.get(&path).map(|(_, w)| *w);
     let mut outcomes = Vec::new();
     let mut check = |name: &'static str, steps: &[Step], expect: &dyn Fn(&Machine) -> Option<String>| {
         let mut m = Machine::default();
-        for (what, view) in steps {
-            match (*what, view) {
-                ("install", Some(v)) => m.install(v, if v.source == new.source { Owner::New } else { Owner::Old }),
-                ("upgrade", Some(v)) => m.upgrade(v),
-                ("remove", Some(v)) => m.remove(if v.source == new.source { Owner::New } else { Owner::Old }),
-                ("hph", _) => m.install_hph(&path),
-                ("remove hph", _) => m.remove(Owner::Hph),
-                _ => unreachable!("scenario step {what}"),
+        for step in steps {
+            match *step {
+                Install(view, owner) => m.install(view, owner),
+                Upgrade(view) => m.upgrade(view),
+                Remove(owner) => m.remove(owner),
+                InstallHph => m.install_hph(&path),
             }
         }
         outcomes.push(Outcome { name, failure: expect(&m) });
@@ -78,31 +86,27 @@ pub fn run(new: &PackageView, old: Option<&PackageView>) -> (Vec<Outcome>, Vec<F
         let got = present(m);
         (got != want).then(|| format!("{HPH_SCHEMA} should be {what}, but it is {}", describe(got)))
     };
-    check("fresh install", &[("install", Some(new))], &|m| {
-        is(Some(Owner::New), m, "archway's copy").or_else(|| (m.disk[&path].0 != fresh_bytes).then(|| "wrong bytes".into()))
+    let kept = |m: &Machine| present(m).is_none().then(|| format!("{HPH_SCHEMA} should stay for HttpPlatformHandler, but it was deleted"));
+    let ours_new = Install(new, Owner::New);
+    check("fresh install", &[ours_new], &|m| {
+        is(Some(Owner::New), m, "archway's copy").or_else(|| m.disk.get(&path).is_some_and(|(md5, _)| *md5 != fresh_bytes).then(|| "archway's copy with other bytes than the package's".into()))
     });
-    check("install over HttpPlatformHandler", &[("hph", None), ("install", Some(new))], &|m| {
-        is(Some(Owner::Hph), m, "HttpPlatformHandler's copy, untouched")
-    });
-    check("uninstall, HttpPlatformHandler installed first", &[("hph", None), ("install", Some(new)), ("remove", Some(new))], &|m| {
+    check("install over HttpPlatformHandler", &[InstallHph, ours_new], &|m| is(Some(Owner::Hph), m, "HttpPlatformHandler's copy, untouched"));
+    check("uninstall, HttpPlatformHandler installed first", &[InstallHph, ours_new, Remove(Owner::New)], &|m| {
         is(Some(Owner::Hph), m, "HttpPlatformHandler's copy, still there")
     });
-    let kept = |m: &Machine| present(m).is_none().then(|| format!("{HPH_SCHEMA} should stay for HttpPlatformHandler, but it was deleted"));
-    check("uninstall, HttpPlatformHandler installed after", &[("install", Some(new)), ("hph", None), ("remove", Some(new))], &kept);
-    check("HttpPlatformHandler removed, archway stays", &[("install", Some(new)), ("hph", None), ("remove hph", None)], &|m| {
+    check("uninstall, HttpPlatformHandler installed after", &[ours_new, InstallHph, Remove(Owner::New)], &kept);
+    check("HttpPlatformHandler removed, archway stays", &[ours_new, InstallHph, Remove(Owner::Hph)], &|m| {
         present(m).is_none().then(|| format!("{HPH_SCHEMA} should stay for archway, but it was deleted"))
     });
-    check("both removed", &[("install", Some(new)), ("hph", None), ("remove", Some(new)), ("remove hph", None)], &|m| {
+    check("both removed", &[ours_new, InstallHph, Remove(Owner::New), Remove(Owner::Hph)], &|m| {
         present(m).map(|w| format!("{HPH_SCHEMA} is left behind ({}) after both products are gone", describe(Some(w))))
     });
     if let Some(old) = old.filter(|o| o.files.iter().any(is_iis_hph)) {
-        check("upgrade", &[("install", Some(old)), ("upgrade", Some(new))], &|m| is(Some(Owner::New), m, "the new version's copy"));
-        check(
-            "upgrade, HttpPlatformHandler installed after the old version",
-            &[("install", Some(old)), ("hph", None), ("upgrade", Some(new)), ("remove", Some(new))],
-            &kept,
-        );
-        check("upgrade over HttpPlatformHandler", &[("hph", None), ("install", Some(old)), ("upgrade", Some(new))], &|m| {
+        let ours_old = Install(old, Owner::Old);
+        check("upgrade", &[ours_old, Upgrade(new)], &|m| is(Some(Owner::New), m, "the new version's copy"));
+        check("upgrade, HttpPlatformHandler installed after the old version", &[ours_old, InstallHph, Upgrade(new), Remove(Owner::New)], &kept);
+        check("upgrade over HttpPlatformHandler", &[InstallHph, ours_old, Upgrade(new)], &|m| {
             is(Some(Owner::Hph), m, "HttpPlatformHandler's copy, untouched")
         });
     }
