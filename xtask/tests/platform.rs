@@ -220,7 +220,8 @@ fn process_path_starting_with_a_dot_is_relative_to_the_site_root() {
         let json = echo_json(&get(site.port, "/relative"), b, "GET through .\\bin\\archway_backend");
         let line = json["command_line"].as_str().unwrap_or_default().to_lowercase();
         let expected = windows_path(&site.dir.join("bin").join(format!("archway_backend_{}.exe", b.arch))).to_lowercase();
-        assert!(line.contains(&expected) || line.contains(&expected.replace(r"\.\", r"\")), "the server started from the site's folder ({expected}): {line}");
+        // `<site>\.\bin\…` (the configured path appended as it is) names the same file.
+        assert!(line.replace(r"\.\", r"\").contains(&expected), "the server started from the site's folder ({expected}): {line}");
     });
 }
 
