@@ -22,7 +22,10 @@
 //!   this component's GUID: `ARCHWAY_OWN_HPH_SCHEMA_<DIR>`, set while an earlier archway has the
 //!   component installed; AppSearch runs before RemoveExistingProducts, so an upgrade keeps it).
 //!   Installed over HttpPlatformHandler, archway neither overwrites its file nor owns it: our
-//!   uninstall cannot remove it.
+//!   uninstall cannot remove it. [UNCERTAIN] the CompLocator row has no Signature row; the
+//!   documentation says the property then gets the key path's location, which is all the
+//!   condition needs (set or not). The Windows jobs check it: were it never set, the upgrade step
+//!   of tests/msi_install.rs would find the copy deleted (condition false, old copy removed).
 //! - The component sets SharedDllRefCount (8): the file's HKLM SharedDLLs count goes to 1. When
 //!   HttpPlatformHandler is installed after archway, Windows Installer increments an existing
 //!   count for its component too, so the first of the two uninstalls only decrements it and the
