@@ -18,9 +18,10 @@
 mod support;
 
 use std::{
+    collections::BTreeMap,
     io::{BufReader, Write},
     path::{Path, PathBuf},
-    sync::OnceLock,
+    sync::{Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -133,21 +134,19 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
     list
 }
 
-/// The shared bench of `arch` (x64 or x86), started on first use.
+/// The shared bench of `arch`, started on first use and kept for the whole test binary.
 fn bench(launcher: &'static Launcher, bin: &Path, arch: &str) -> &'static Bench {
-    static X64: OnceLock<Bench> = OnceLock::new();
-    static X86: OnceLock<Bench> = OnceLock::new();
-    static OTHER: OnceLock<Bench> = OnceLock::new();
-    let cell = match arch {
-        "x64" => &X64,
-        "x86" => &X86,
-        _ => &OTHER,
-    };
-    cell.get_or_init(|| {
-        let dir = windows_path(bin);
-        let env = [("ARCHWAY_DETAILED_ERRORS", "1"), ("ARCHWAY_TEST_BACKEND_DIR", dir.as_str()), ("ARCHWAY_TEST_SAY", SAY)];
-        Bench::start(launcher, bin, arch, &format!("platform-{arch}"), sites(), &env)
-    })
+    static BENCHES: Mutex<BTreeMap<String, &'static Bench>> = Mutex::new(BTreeMap::new());
+    // Held while a bench starts, so two tests never start the same architecture's worker.
+    let mut benches = BENCHES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(b) = benches.get(arch) {
+        return b;
+    }
+    let dir = windows_path(bin);
+    let env = [("ARCHWAY_DETAILED_ERRORS", "1"), ("ARCHWAY_TEST_BACKEND_DIR", dir.as_str()), ("ARCHWAY_TEST_SAY", SAY)];
+    let started: &'static Bench = Box::leak(Box::new(Bench::start(launcher, bin, arch, &format!("platform-{arch}"), sites(), &env)));
+    benches.insert(arch.to_string(), started);
+    started
 }
 
 /// Runs `check` on the shared bench of every runnable architecture.
