@@ -42,7 +42,9 @@ pub fn run() -> Result<()> {
     let host = HostWine::open(&wine, &project.target_dir.join("archway").join("bench").join("wine-proxy"))?;
     let config = lay_out(&host, &bin)?;
 
-    let worker = host.command(&format!(r"{ROOT}\bin\archway_worker_x64.exe"), &["-ap".into(), "proxy".into(), "-h".into(), config, "-max-seconds".into(), "900".into()], &[]).start()?;
+    // A failed request's page then says what failed.
+    let detailed = [("ARCHWAY_DETAILED_ERRORS".to_string(), "1".to_string())];
+    let worker = host.command(&format!(r"{ROOT}\bin\archway_worker_x64.exe"), &["-ap".into(), "proxy".into(), "-h".into(), config, "-max-seconds".into(), "900".into()], &detailed).start()?;
     worker.wait_for_line(READY, |l| l.trim_end() == "archway_worker: ready")?;
     let proxied = address_of(&worker, "archway_worker: listening ", "address=")?;
     let direct_server = host.command(&format!(r"{ROOT}\bin\archway_backend_x64.exe"), &["--port".into(), "0".into(), "--max-seconds".into(), "900".into()], &[]).start()?;
@@ -120,15 +122,15 @@ fn measure(proxied: &str, direct: &str) -> Result<(Vec<f64>, Vec<f64>)> {
         straight.get("/bench")?;
     }
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        for _ in 0..PER_ROUND {
+    for round in 0..ROUNDS {
+        for i in 0..PER_ROUND {
             let t = Instant::now();
-            through.get("/bench")?;
+            through.get("/bench").with_context(|| format!("request {i} of round {round} through the handler"))?;
             a.push(t.elapsed().as_secs_f64());
         }
-        for _ in 0..PER_ROUND {
+        for i in 0..PER_ROUND {
             let t = Instant::now();
-            straight.get("/bench")?;
+            straight.get("/bench").with_context(|| format!("request {i} of round {round} direct"))?;
             b.push(t.elapsed().as_secs_f64());
         }
     }
