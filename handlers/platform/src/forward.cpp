@@ -236,7 +236,8 @@ bool Forward::build_headers(WStr* out) {
                         return;
                     out->latin1(name, nn).add(L": ").latin1(value, vn).add(L"\r\n");
                 });
-    if (chunked_) out->add(L"Transfer-Encoding: chunked\r\n");
+    // Transfer-Encoding: chunked is added to the request handle before WinHttpSendRequest (see
+    // open_and_send), not passed with these headers.
     out->add(L"MS-ASPNETCORE-TOKEN: ").utf8(server_->token()).add(L"\r\n");
     if (!forwarded_for.empty()) forwarded_for.add(", ");
     // IPv6 addresses in brackets, then ":port" (v2).
@@ -285,6 +286,22 @@ Forward::Next Forward::open_and_send(Event* next) {
         what.add("setting up the WinHTTP request failed (Win32 error ").num(GetLastError()).add(")");
         WinHttpCloseHandle(h);
         if (!has_context) release();  // no HANDLE_CLOSING will name this request
+        return fail(502, 3, what.c_str(), nullptr, E_FAIL);
+    }
+    // A body of unknown length goes up chunked. The header is put on the handle before
+    // WinHttpSendRequest, so an implementation that looks at the request's own headers when it
+    // decides whether to add "Content-Length" sees it (later Wine releases' send_request,
+    // dlls/winhttp/request.c). Wine 8.0 adds "Content-Length: 0" to every POST and PUT of
+    // unknown length regardless, and a server must refuse the pair (RFC 9112 §6.3): chunked
+    // uploads fail under Wine 8 (xtask/tests/platform.rs asserts it). Windows: either way works.
+    if (chunked_ &&
+        !WinHttpAddRequestHeaders(h, L"Transfer-Encoding: chunked", static_cast<DWORD>(-1),
+                                  WINHTTP_ADDREQ_FLAG_ADD | WINHTTP_ADDREQ_FLAG_REPLACE)) {
+        Str what;
+        what.add("adding Transfer-Encoding to the WinHTTP request failed (Win32 error ")
+            .num(GetLastError())
+            .add(")");
+        WinHttpCloseHandle(h);  // HANDLE_CLOSING releases the handle's reference
         return fail(502, 3, what.c_str(), nullptr, E_FAIL);
     }
     bool cancelled;

@@ -87,6 +87,14 @@ ARCHWAY_WINHTTP BOOL WINAPI WinHttpSetOption(HINTERNET handle, DWORD option, voi
                                              DWORD length);                              // @16
 ARCHWAY_WINHTTP BOOL WINAPI WinHttpSetTimeouts(HINTERNET handle, int resolve, int connect,
                                                int send, int receive);                   // @20
+// Adds request headers before WinHttpSendRequest ("Name: value\r\n" lines; length -1: up to
+// the NUL). WINHTTP_ADDREQ_FLAG_ADD adds the header when absent; ..._REPLACE replaces it.
+#define WINHTTP_ADDREQ_FLAG_ADD 0x20000000u
+#define WINHTTP_ADDREQ_FLAG_REPLACE 0x80000000u
+ARCHWAY_WINHTTP BOOL WINAPI WinHttpAddRequestHeaders(HINTERNET request, PCWSTR headers,
+                                                     DWORD headers_length,
+                                                     DWORD modifiers);                   // @16
+
 ARCHWAY_WINHTTP BOOL WINAPI WinHttpSendRequest(HINTERNET request, PCWSTR headers,
                                                DWORD headers_length, void* optional,
                                                DWORD optional_length, DWORD total_length,

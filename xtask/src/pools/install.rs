@@ -42,6 +42,11 @@ pub fn read_installed(msi_path: &Path, drive_c: &Path) -> Result<(Installed, Vec
     let mut files = Vec::new();
     let mut contents = Vec::new();
     for file in &view.files {
+        if file.is_schema() {
+            // IIS schema copies go where msiexec finds an IIS (README "Configuration schema");
+            // laying them out by hand could empty IIS's own schema folder.
+            continue;
+        }
         if file.install_dir.is_none() {
             bail!("{}: {} is installed outside Program Files; the pool tests lay out only the two Program Files folders", msi_path.display(), file.path);
         }
