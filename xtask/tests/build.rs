@@ -114,7 +114,7 @@ fn two_checkout_folders_give_identical_bytes() {
     let (_tmp, second) = copy_checkout("a-different-folder-name");
     build(&second, &[]);
     // UNCERTAIN: Microsoft documents MSVC's PDBs as not deterministic even with /Brepro
-    // (toolchains.md §5); with MSVC only the DLLs and EXEs are compared. The Windows jobs tell.
+    // (docs/toolchains.md §5); with MSVC only the DLLs and EXEs are compared. The Windows jobs tell.
     let msvc = cfg!(windows) && std::env::var("ARCHWAY_TOOLCHAIN").as_deref() != Ok("llvm");
     let mut compared = 0;
     for entry in std::fs::read_dir(bin_dir(first)).unwrap() {
@@ -193,7 +193,7 @@ fn a_rebuild_runs_exactly_what_an_edit_touches() {
 fn a_linker_warning_fails_the_build() {
     // Without our ARM64EC load configuration lld-link only warns that the EC
     // `_load_config_used` is missing and writes a DLL Windows cannot run as ARM64EC
-    // (toolchains.md §4.6); archway links with /WX so that is an error.
+    // (docs/toolchains.md §4.6); archway links with /WX so that is an error.
     let (_tmp, dir) = copy_checkout("archway");
     if !toolchain_ready(&dir) {
         return;

@@ -9,7 +9,7 @@
 //! archway installed it), the copies kept by the upgrade (the CompLocator half of the guard)
 //! and removed with the product, HttpPlatformHandler's copy untouched when it was there first.
 //!
-//! UNCERTAIN (msi.md §7): msiexec's acceptance of the compound-file version, AppSearch with
+//! UNCERTAIN (docs/msi.md §7): msiexec's acceptance of the compound-file version, AppSearch with
 //! `[System64Folder]`, and the appcmd custom actions have only been reasoned about; this test is
 //! where they are measured.
 #![cfg(windows)]

@@ -166,10 +166,10 @@ fn without_detailed_errors_a_500_body_names_no_path_and_no_error() {
     }
 }
 
-/// One path, two machines (iis.md §2.3): on Windows on ARM64 the Arm64X forwarder `archway.dll`
+/// One path, two machines (docs/iis.md §2.3): on Windows on ARM64 the Arm64X forwarder `archway.dll`
 /// sends a native ARM64 worker to `archway_arm64.dll` and an emulated x64 worker to
 /// `archway_x64.dll`. Only an ARM64 Windows loader applies the ARM64X relocations (Wine does
-/// so only on ARM64 hosts, arm64x-forwarder.md §9), so the windows-11-arm job runs this. The
+/// so only on ARM64 hosts, docs/arm64x-forwarder.md §9), so the windows-11-arm job runs this. The
 /// worker loads the module with LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR, which Windows honours for the
 /// forwarder's targets, so unlike the Wine pools (`docs/pools.md`) nothing goes on a search path.
 #[test]

@@ -276,7 +276,7 @@ fn http_1_0_closes_unless_asked_and_bad_requests_are_refused() {
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
 }
 
-/// iis.md §5: a global module that cannot be loaded is event 2280 with the Win32 error, and
+/// docs/iis.md §5: a global module that cannot be loaded is event 2280 with the Win32 error, and
 /// the pool answers every request with 503 (no paths in the body).
 fn load_failure(launcher: &Launcher, bin: &Path, image: &str, error: &str) {
     let (_dir, worker) = start_with_image(launcher, bin, "x64", "broken", image);
@@ -349,8 +349,8 @@ fn config_errors_name_the_file_and_the_line() {
     assert!(ended.stderr.starts_with(&format!("{gone}(1,1): error: cannot read the file: 2 (0x2) ERROR_FILE_NOT_FOUND")), "{}", ended.stderr);
 }
 
-/// Global modules in order (iis.md §2.1): preCondition bitness, `image` expanded by the worker
-/// itself (so %ProgramFiles% follows its bitness, iis.md §1.3), and IIS's events 2295 (no
+/// Global modules in order (docs/iis.md §2.1): preCondition bitness, `image` expanded by the worker
+/// itself (so %ProgramFiles% follows its bitness, docs/iis.md §1.3), and IIS's events 2295 (no
 /// RegisterModule export) and 2293 (RegisterModule failed) with a 503 for every request.
 #[test]
 fn global_modules_follow_preconditions_expand_their_image_and_report_iis_events() {

@@ -50,7 +50,7 @@ void json_machine(archway::Utf8Builder& out, uint32_t machine) {
 }
 
 // The machine of the process this code runs in, from what it was compiled for: x64 and ARM64EC
-// code only ever run in an x64 process (iis.md §1.2, §1.4).
+// code only ever run in an x64 process (docs/iis.md §1.2, §1.4).
 uint32_t compiled_process_machine() {
 #if defined(_M_ARM64EC) || defined(_M_X64)
     return IMAGE_FILE_MACHINE_AMD64;
@@ -61,7 +61,7 @@ uint32_t compiled_process_machine() {
 #endif
 }
 
-// "process": iis.md §1.4. IsWow64Process2 reports a process machine only for WOW64 processes;
+// "process": docs/iis.md §1.4. IsWow64Process2 reports a process machine only for WOW64 processes;
 // an emulated x64 process on ARM64 gets UNKNOWN, like a native one, so the compile-time
 // architecture of this code decides then.
 void json_process(archway::Utf8Builder& out) {

@@ -1,12 +1,12 @@
 // archway/httpserv.h: the IIS native-module interfaces archway uses, in exact vtable order.
 //
-// Source of truth: iis.md §4 (slot tables taken from TerraFX's bindings of the SDK's httpserv.h
+// Source of truth: docs/iis.md §4 (slot tables taken from TerraFX's bindings of the SDK's httpserv.h
 // and checked against the MSVC overload rule). These are plain C++ abstract classes, no IUnknown.
 // The first word of every object is its vtable pointer; virtual methods use the default member
-// calling convention, which is thiscall on x86 (iis.md §4.1) and the platform convention with
+// calling convention, which is thiscall on x86 (docs/iis.md §4.1) and the platform convention with
 // `this` first elsewhere.
 //
-// THE OVERLOAD RULE (iis.md §4.2): MSVC (and clang targeting *-windows-msvc) put all overloads
+// THE OVERLOAD RULE (docs/iis.md §4.2): MSVC (and clang targeting *-windows-msvc) put all overloads
 // of one virtual name into consecutive slots at the position of the first-declared overload,
 // in REVERSE declaration order. Overload sets below are therefore declared in httpserv.h's
 // declaration order, and the `// slot N` comment on each method is the slot that rule yields
@@ -53,7 +53,7 @@ class IHttpModuleFactory;
 typedef void* HTTP_MODULE_ID;
 
 // ---------------------------------------------------------------------------------------------
-// Constants (iis.md §4.1, §4.5).
+// Constants (docs/iis.md §4.1, §4.5).
 enum REQUEST_NOTIFICATION_STATUS {
     RQ_NOTIFICATION_CONTINUE = 0,
     RQ_NOTIFICATION_PENDING = 1,
@@ -84,7 +84,7 @@ enum GLOBAL_NOTIFICATION_STATUS {
 #define RQ_MAP_PATH 0x80000000
 
 // http.h HTTP_HEADER_ID: a 32-bit enum. Only the values archway names; request-only and
-// response-only values overlap from 20 on (iis.md §4.5). Prefer the by-name overloads.
+// response-only values overlap from 20 on (docs/iis.md §4.5). Prefer the by-name overloads.
 enum HTTP_HEADER_ID {
     HttpHeaderCacheControl = 0,
     HttpHeaderConnection = 1,
@@ -103,9 +103,9 @@ enum HTTP_SERVER_INTERFACE_VERSION {
 enum CACHE_OPERATION { CACHE_OPERATION_DUMMY = 0 };
 
 // ---------------------------------------------------------------------------------------------
-// HTTP_DATA_CHUNK (http.h). iis.md §4.5: the union holds HTTP_BYTE_RANGE (two 64-bit values),
+// HTTP_DATA_CHUNK (http.h). docs/iis.md §4.5: the union holds HTTP_BYTE_RANGE (two 64-bit values),
 // so it is 8-byte aligned on every target: pBuffer at 8, BufferLength at 16 (64-bit) or 12
-// (x86), sizeof 32 everywhere. [computed in iis.md, asserted below]
+// (x86), sizeof 32 everywhere. [computed in docs/iis.md, asserted below]
 enum HTTP_DATA_CHUNK_TYPE {
     HttpDataChunkFromMemory = 0,
     HttpDataChunkFromFileHandle = 1,
@@ -142,17 +142,17 @@ struct HTTP_DATA_CHUNK {
     };
 };
 
-static_assert(sizeof(HTTP_DATA_CHUNK) == 32, "iis.md §4.5: sizeof(HTTP_DATA_CHUNK) is 32");
+static_assert(sizeof(HTTP_DATA_CHUNK) == 32, "docs/iis.md §4.5: sizeof(HTTP_DATA_CHUNK) is 32");
 static_assert(ARCHWAY_OFFSETOF(HTTP_DATA_CHUNK, FromMemory.pBuffer) == 8,
-              "iis.md §4.5: pBuffer at offset 8");
+              "docs/iis.md §4.5: pBuffer at offset 8");
 static_assert(ARCHWAY_OFFSETOF(HTTP_DATA_CHUNK, FromMemory.BufferLength) ==
                   (sizeof(void*) == 8 ? 16 : 12),
-              "iis.md §4.5: BufferLength at 16 (64-bit) or 12 (x86)");
+              "docs/iis.md §4.5: BufferLength at 16 (64-bit) or 12 (x86)");
 
 // ---------------------------------------------------------------------------------------------
 // Providers and completion info (server-implemented).
 
-// IHttpEventProvider: slot 0 only; derived providers append after it (iis.md §4.4).
+// IHttpEventProvider: slot 0 only; derived providers append after it (docs/iis.md §4.4).
 class IHttpEventProvider {
 public:
     virtual void SetErrorStatus(HRESULT hrError) = 0;  // slot 0
@@ -173,7 +173,7 @@ public:
 };
 
 // ---------------------------------------------------------------------------------------------
-// Module-implemented interfaces (iis.md §4.3).
+// Module-implemented interfaces (docs/iis.md §4.3).
 
 class IModuleAllocator {
 public:
@@ -191,7 +191,7 @@ class IHttpContext;
 
 // CHttpModule: a class with default bodies; the module derives from it and overrides the
 // notifications it registered for. The SDK's defaults call DebugBreak(); ours just continue
-// (IIS only calls the notifications a module registered for, iis.md §4.3).
+// (IIS only calls the notifications a module registered for, docs/iis.md §4.3).
 class CHttpModule {
 public:
 #define ARCHWAY_DEFAULT_NOTIFICATION(name, provider)                                             \
@@ -251,12 +251,12 @@ public:
 
 protected:
     // slot 30: MSVC puts a "scalar deleting destructor" (hidden flags argument) here.
-    // [UNCERTAIN] iis.md §4.3: IIS never calls it directly; it exists to keep the layout exact.
+    // [UNCERTAIN] docs/iis.md §4.3: IIS never calls it directly; it exists to keep the layout exact.
     virtual ~CHttpModule() {}
 };
 
 // ---------------------------------------------------------------------------------------------
-// Server-implemented interfaces (iis.md §4.4).
+// Server-implemented interfaces (docs/iis.md §4.4).
 
 class IHttpModuleRegistrationInfo {
 public:
@@ -275,7 +275,7 @@ public:
 
 class IHttpRequest {
 public:
-    // Overload set (iis.md §4.2): declared non-const first, so the const one is slot 0.
+    // Overload set (docs/iis.md §4.2): declared non-const first, so the const one is slot 0.
     virtual HTTP_REQUEST* GetRawHttpRequest() = 0;              // slot 1
     virtual const HTTP_REQUEST* GetRawHttpRequest() const = 0;  // slot 0
 
@@ -329,7 +329,7 @@ public:
 
 class IHttpResponse {
 public:
-    // Overload set (iis.md §4.2): non-const declared first, so the const one is slot 0.
+    // Overload set (docs/iis.md §4.2): non-const declared first, so the const one is slot 0.
     virtual HTTP_RESPONSE* GetRawHttpResponse() = 0;              // slot 1
     virtual const HTTP_RESPONSE* GetRawHttpResponse() const = 0;  // slot 0
 
@@ -414,7 +414,7 @@ public:
                                    BOOL* pfCompletionExpected) = 0;      // slot 13
     virtual DWORD GetExecuteFlags() const = 0;                           // slot 14
 
-    // Overload set (iis.md §4.2): the wide-value overload is declared first in httpserv.h, so
+    // Overload set (docs/iis.md §4.2): the wide-value overload is declared first in httpserv.h, so
     // the ANSI-value overload, declared second, lands in slot 15 and the wide one in slot 16.
     virtual HRESULT GetServerVariable(PCSTR pszVariableName, PCWSTR* ppszValue,
                                       DWORD* pcchValueLength) = 0;       // slot 16
@@ -463,7 +463,7 @@ public:
                                          void** ppInterface) = 0;        // slot 38
 };
 
-// IHttpServer: no overloads, declaration order (iis.md §4.4).
+// IHttpServer: no overloads, declaration order (docs/iis.md §4.4).
 class IHttpServer {
 public:
     virtual BOOL IsCommandLineLaunch() const = 0;                        // slot 0
@@ -512,16 +512,16 @@ public:
                                          void** ppInterface) = 0;        // slot 25
 };
 
-// PFN_REGISTERMODULE (iis.md §4.1): looked up by the literal name "RegisterModule", so it is
+// PFN_REGISTERMODULE (docs/iis.md §4.1): looked up by the literal name "RegisterModule", so it is
 // exported through a .def file, never with dllexport (that would export _RegisterModule@12 on
-// x86, toolchains.md §4.3). dwServerVersion is the IIS major version (7, 8, 10, ...).
+// x86, docs/toolchains.md §4.3). dwServerVersion is the IIS major version (7, 8, 10, ...).
 typedef HRESULT(WINAPI* PFN_REGISTERMODULE)(DWORD dwServerVersion,
                                             IHttpModuleRegistrationInfo* pModuleInfo,
                                             IHttpServer* pGlobalInfo);
 #define MODULE_REGISTERMODULE "RegisterModule"
 
 // ---------------------------------------------------------------------------------------------
-// Site, application and global-module interfaces (iis.md §4.3, §4.4), used by the worker
+// Site, application and global-module interfaces (docs/iis.md §4.3, §4.4), used by the worker
 // stand-in (tests/worker). No overloads in any of them, so the slots are declaration order.
 
 class IHttpSite {
@@ -585,7 +585,7 @@ class IGlobalThreadCleanupProvider;
 class IGlobalApplicationPreloadProvider;
 class IGlobalSuspendProcessCallback;
 
-// CGlobalModule (module-implemented, iis.md §4.3): Terminate is pure and sits at slot 13,
+// CGlobalModule (module-implemented, docs/iis.md §4.3): Terminate is pure and sits at slot 13,
 // between OnGlobalCustomNotification and OnGlobalThreadCleanup. No virtual destructor.
 class CGlobalModule {
 public:

@@ -1,7 +1,7 @@
 // archway/memory.h: process-heap allocation and the non-throwing `new (archway::nothrow)` form.
 //
 // The runtime (native/runtime/common/new.cpp) defines the global operator new/delete on
-// GetProcessHeap/HeapAlloc/HeapFree (toolchains.md §4.5). Without exceptions a plain `new`
+// GetProcessHeap/HeapAlloc/HeapFree (docs/toolchains.md §4.5). Without exceptions a plain `new`
 // cannot report failure, and the compiler assumes its result is never null, so plain `new`
 // fails fast (traps) when the heap is exhausted. Code that must survive allocation failure
 // uses `new (archway::nothrow) T(...)`, whose result may be null and must be checked.

@@ -1,9 +1,9 @@
 // archway/win32.h: our own minimal Win32 declarations (types, constants, kernel32 imports).
 //
-// archway is freestanding (toolchains.md §4): no Windows SDK headers, no CRT, no <stdint.h>.
+// archway is freestanding (docs/toolchains.md §4): no Windows SDK headers, no CRT, no <stdint.h>.
 // This header declares only what archway uses. Every function declared here is imported from
 // kernel32.dll and must also be listed, with its x86 stdcall byte count, in
-// native/imports/kernel32.def (toolchains.md §4.2).
+// native/imports/kernel32.def (docs/toolchains.md §4.2).
 //
 // It parses as C too (handler_abi.h includes it and is meant to be usable from C).
 #pragma once
@@ -284,7 +284,7 @@ void __debugbreak(void);
 #endif
 
 // The architecture this translation unit is compiled for. ARM64EC defines _M_X64/_M_AMD64 as
-// well, so _M_ARM64EC must be tested first (toolchains.md §1.3).
+// well, so _M_ARM64EC must be tested first (docs/toolchains.md §1.3).
 #if defined(_M_ARM64EC)
 #define ARCHWAY_ARCH_NAME "arm64ec"
 #define ARCHWAY_ARCH_MACHINE IMAGE_FILE_MACHINE_ARM64EC

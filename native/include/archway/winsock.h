@@ -1,8 +1,8 @@
 // archway/winsock.h: our own minimal Winsock 2 declarations (ws2_32.dll imports), IPv4 only.
 //
-// Freestanding like win32.h (toolchains.md §4): no SDK headers. Every function declared here is
+// Freestanding like win32.h (docs/toolchains.md §4): no SDK headers. Every function declared here is
 // imported from ws2_32.dll and must also be listed, with its x86 stdcall byte count, in
-// native/imports/ws2_32.def (toolchains.md §4.2). Layouts follow winsock2.h/ws2def.h; WSADATA
+// native/imports/ws2_32.def (docs/toolchains.md §4.2). Layouts follow winsock2.h/ws2def.h; WSADATA
 // differs between 32- and 64-bit Windows (the vendor-info pointer moves), as in the SDK.
 #pragma once
 

@@ -1,6 +1,6 @@
 // native/runtime/arm64/chkstk.S: __chkstk for ARM64 (and, via arm64ec/chkstk.S, ARM64EC).
 //
-// toolchains.md §4.5: called from a prologue with X15 = frame size / 16. Touches each page from
+// docs/toolchains.md §4.5: called from a prologue with X15 = frame size / 16. Touches each page from
 // SP down to SP - X15*16 so the guard page grows the stack in order, leaves SP unchanged and
 // may clobber only X16 and X17 (and the flags). A leaf function that keeps SP: no unwind data.
 //

@@ -1,4 +1,4 @@
-// native/runtime/arm64ec/arm64ec_rt.S: the CRT's ARM64EC plumbing (toolchains.md §4.6).
+// native/runtime/arm64ec/arm64ec_rt.S: the CRT's ARM64EC plumbing (docs/toolchains.md §4.6).
 //
 // A pure ARM64EC DLL/EXE needs, besides the common runtime:
 //   1. the dispatch slots the loader fills with emulator entry points (in .00cfg);
@@ -42,7 +42,7 @@
     archway_slot __os_arm64x_set_x64_information
     archway_slot __os_arm64x_dispatch_fptr
     // helper0..2 were CHPE metadata v1 fields; version 2 uses those positions for the
-    // delay-load IATs and the bitfield (toolchains.md §4.6). The slots are kept, unreferenced.
+    // delay-load IATs and the bitfield (docs/toolchains.md §4.6). The slots are kept, unreferenced.
     archway_slot __os_arm64x_helper0
     archway_slot __os_arm64x_helper1
     archway_slot __os_arm64x_helper2
@@ -57,7 +57,7 @@
 // 2. CHPE metadata, version 2 (IMAGE_ARM64EC_METADATA). `.rva` = 32-bit image-relative address;
 //    `.word` of a linker-defined absolute symbol = its value (a count or a size). All the
 //    __hybrid_*, __x64_*, __arm64x_* symbols are synthesised by lld-link (23 defines every one of
-//    them; lld 19 does not, toolchains.md §4.6 and §6).
+//    them; lld 19 does not, docs/toolchains.md §4.6 and §6).
 
     .section .rdata, "dr"
     .p2align 3

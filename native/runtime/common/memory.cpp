@@ -1,6 +1,6 @@
 // native/runtime/common/memory.cpp: memset, memcpy, memmove and memcmp for freestanding binaries.
 //
-// The compiler emits calls to these by itself (struct copies, zeroing, loops; toolchains.md
+// The compiler emits calls to these by itself (struct copies, zeroing, loops; docs/toolchains.md
 // §4.4), so every binary must define them. Each body works through `volatile` byte pointers:
 // that stops the optimiser from recognising the loop as a memset/memcpy idiom and compiling it
 // back into a call to the very function being defined (infinite recursion). Speed is not a

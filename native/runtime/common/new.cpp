@@ -1,6 +1,6 @@
 // native/runtime/common/new.cpp: global operator new/delete (all forms) on the process heap.
 //
-// toolchains.md §4.4/§4.5: the compiler references the plain, array and sized forms (the
+// docs/toolchains.md §4.4/§4.5: the compiler references the plain, array and sized forms (the
 // deleting destructor of a class with a virtual destructor calls sized delete). Plain `new`
 // must not return null (the optimiser assumes it cannot), and there are no exceptions to throw,
 // so it traps on exhaustion; `new (archway::nothrow)` returns null instead (memory.h).

@@ -1,6 +1,6 @@
 // native/runtime/x64/chkstk.S: __chkstk for x86-64, the probing (non-allocating) kind.
 //
-// toolchains.md §4.5: the prologue of a function with a frame larger than a page calls
+// docs/toolchains.md §4.5: the prologue of a function with a frame larger than a page calls
 // __chkstk with RAX = frame size, then subtracts RAX from RSP itself. We touch each page from
 // the caller's RSP down to RSP - RAX so the guard page grows the stack in order. RSP is left as
 // it was; every register but R10/R11 and the flags is preserved (RCX and RAX are saved here).

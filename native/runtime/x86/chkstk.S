@@ -1,6 +1,6 @@
 // native/runtime/x86/chkstk.S: __chkstk (alias __alloca_probe) for i686, the allocating kind.
 //
-// toolchains.md §4.5: on x86 the compiler calls __chkstk with EAX = frame size (> 4 KiB) and
+// docs/toolchains.md §4.5: on x86 the compiler calls __chkstk with EAX = frame size (> 4 KiB) and
 // expects it to touch every page from the current stack pointer down AND move ESP down by EAX
 // (it allocates). All registers but EAX and the flags must survive: ECX may hold `this`
 // (thiscall) and EDX a fastcall argument when the prologue calls us.
@@ -11,7 +11,7 @@
     .text
 
 // SafeSEH: mark this hand-written object as containing no exception handlers, otherwise
-// lld-link's default /safeseh rejects it (toolchains.md §4.1, §4.3).
+// lld-link's default /safeseh rejects it (docs/toolchains.md §4.1, §4.3).
     .globl "@feat.00"
 "@feat.00" = 1
 

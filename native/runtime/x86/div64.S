@@ -1,6 +1,6 @@
 // native/runtime/x86/div64.S: the MSVC 64-bit division helpers (__alldiv, __aulldiv, ...) for i686.
 //
-// toolchains.md §4.4: 32-bit x86 code compiles 64-bit `/` and `%` into calls to these. Contract:
+// docs/toolchains.md §4.4: 32-bit x86 code compiles 64-bit `/` and `%` into calls to these. Contract:
 // both operands on the stack (dividend then divisor, 8 bytes each, low dword first), result in
 // EDX:EAX, callee pops 16 bytes; EAX, ECX, EDX and the flags may be clobbered. That is exactly
 // a __stdcall function of two 64-bit arguments returning a 64-bit value, so each helper is a
@@ -9,7 +9,7 @@
 
     .text
 
-// SafeSEH: no exception handlers in this object (toolchains.md §4.1).
+// SafeSEH: no exception handlers in this object (docs/toolchains.md §4.1).
     .globl "@feat.00"
 "@feat.00" = 1
 

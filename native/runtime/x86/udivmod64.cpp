@@ -3,7 +3,7 @@
 // These bodies must never themselves compile into calls to __aulldiv and friends, so they use
 // only comparisons, subtractions and shifts by the constant 1 (MSVC turns variable 64-bit
 // shifts into __allshl/__aullshr calls, which we do not provide; clang inlines both). The
-// __stdcall signature matches the helpers' contract (toolchains.md §4.4), see div64.S.
+// __stdcall signature matches the helpers' contract (docs/toolchains.md §4.4), see div64.S.
 #include "archway/win32.h"
 
 #if !defined(_M_IX86)

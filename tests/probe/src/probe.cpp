@@ -1,6 +1,6 @@
 // tests/probe/src/probe.cpp: a test-only IIS module that echoes the request and flushes on demand.
 //
-// Registers RQ_BEGIN_REQUEST and RQ_EXECUTE_REQUEST_HANDLER (iis.md §4.6). By URL path:
+// Registers RQ_BEGIN_REQUEST and RQ_EXECUTE_REQUEST_HANDLER (docs/iis.md §4.6). By URL path:
 //   /nothing       returns CONTINUE without output (IIS would answer 404)
 //   /begin-finish  answers "finished in begin\n" from OnBeginRequest with FINISH_REQUEST
 //   /pending       returns PENDING; a thread calls PostCompletion, OnAsyncCompletion answers
@@ -344,7 +344,7 @@ public:
 
 }  // namespace
 
-// Exported undecorated through probe.def (toolchains.md §4.3).
+// Exported undecorated through probe.def (docs/toolchains.md §4.3).
 extern "C" HRESULT WINAPI RegisterModule(DWORD, IHttpModuleRegistrationInfo* info, IHttpServer*) {
     if (!info) return E_POINTER;
     wchar_t fail[8];

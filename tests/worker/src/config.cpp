@@ -6,7 +6,7 @@
 // ignored. Limits: 16 MiB, 64 levels, 200000 elements, 256 attributes per element. Every error
 // names the line and column (1-based, in characters) of the offending byte or element.
 //
-// What is read (iis.md §1.1, §2.1): system.applicationHost/applicationPools/add[@name],
+// What is read (docs/iis.md §1.1, §2.1): system.applicationHost/applicationPools/add[@name],
 // sites/site (name, id, application path="/" with its applicationPool, its virtualDirectory
 // path="/" physicalPath, the other applications path="/app" of the same pool with theirs, and
 // the http bindings), system.webServer/globalModules/add (name, image, preCondition) with
@@ -362,7 +362,7 @@ uint32_t parse_u32(const char* s, bool* ok) {
     return static_cast<uint32_t>(v);
 }
 
-// "ip:port:host" (iis.md §3.1). IPv4 or "*" only.
+// "ip:port:host" (docs/iis.md §3.1). IPv4 or "*" only.
 bool parse_binding(const char* info, size_t n, Binding* b, archway::Utf8Builder& why) {
     size_t last = n;
     while (last > 0 && info[last - 1] != ':') --last;
@@ -702,7 +702,7 @@ bool parse_config(const char* bytes, size_t size, const char* pool, Config* out,
         return doc.fail(first_sites, m);
     }
 
-    // 3. Global modules, in order (iis.md §2.1).
+    // 3. Global modules, in order (docs/iis.md §2.1).
     Vec<GlobalModuleEntry> modules;
     for (int32_t web = doc.child(root, "system.webServer"); web >= 0;
          web = doc.child(root, "system.webServer", web)) {

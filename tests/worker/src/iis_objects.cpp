@@ -5,7 +5,7 @@
 // wait_pending; the module may then call ReadEntityBody, WriteEntityChunks, Flush and
 // IndicateCompletion/PostCompletion from any thread (also before the notification returned).
 //
-// Vtable order comes from archway/httpserv.h (iis.md §4.2 overload rule); the classes here only
+// Vtable order comes from archway/httpserv.h (docs/iis.md §4.2 overload rule); the classes here only
 // override. What is not implemented says so: E_NOTIMPL or null, never a fake success.
 #include "admin.h"
 #include "request.h"
@@ -112,7 +112,7 @@ public:
         if (out) *out = nullptr;
         return E_NOTIMPL;
     }
-    // bitness32/bitness64/integratedMode are known (iis.md §2.1); anything else is unknown.
+    // bitness32/bitness64/integratedMode are known (docs/iis.md §2.1); anything else is unknown.
     BOOL SatisfiesPrecondition(PCWSTR precondition, BOOL* unknown) const override {
         if (unknown) *unknown = FALSE;
         if (!precondition) return TRUE;
@@ -136,7 +136,7 @@ public:
 
 Server* g_server;
 
-// Whether `precondition` (comma-separated, iis.md §2.1) lets the module load in this process.
+// Whether `precondition` (comma-separated, docs/iis.md §2.1) lets the module load in this process.
 bool precondition_allows(const char* precondition) {
     const bool is64 = sizeof(void*) == 8;
     const char* p = precondition;
@@ -176,7 +176,7 @@ void load_modules() {
             continue;
         }
         // Expanded in this process, so %ProgramFiles% follows this process's bitness exactly as
-        // the OS (or Wine's WOW64) defines it (iis.md §1.3, §2.1).
+        // the OS (or Wine's WOW64) defines it (docs/iis.md §1.3, §2.1).
         wchar_t image[2048];
         wchar_t path[2048];
         if (!widen_into(entry.image, archway::length(entry.image), image, 2048)) {
@@ -198,7 +198,7 @@ void load_modules() {
         archway::Utf8Builder shown(path_utf8, sizeof(path_utf8));
         shown.utf16(path);
 
-        // Full path, the DLL's own folder searched for its dependencies (iis.md §5).
+        // Full path, the DLL's own folder searched for its dependencies (docs/iis.md §5).
         HMODULE module = LoadLibraryExW(path, nullptr,
                                         LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR | LOAD_LIBRARY_SEARCH_DEFAULT_DIRS);
         if (!module) {
@@ -232,7 +232,7 @@ void load_modules() {
         if (!names) names = new Arena();
         record->name_w = names->widen(entry.name, archway::length(entry.name));
         if (!record->name_w) record->name_w = L"";
-        const HRESULT hr = register_module(10, record, g_server);  // "IIS 10" (iis.md §4.1)
+        const HRESULT hr = register_module(10, record, g_server);  // "IIS 10" (docs/iis.md §4.1)
         if (FAILED(hr)) {
             m.raw("The Module name ").raw(entry.name).raw(" path ").raw(shown.c_str());
             m.raw(" returned an error from registration. The data is the error: ");
@@ -275,7 +275,7 @@ void terminate_modules() {
 
 namespace {
 
-// http.h HTTP_HEADER_ID names (iis.md §4.5): 0-19 shared, then request-only or response-only.
+// http.h HTTP_HEADER_ID names (docs/iis.md §4.5): 0-19 shared, then request-only or response-only.
 const char* const kKnownHeaders[20] = {
     "Cache-Control", "Connection", "Date", "Keep-Alive", "Pragma", "Trailer",
     "Transfer-Encoding", "Upgrade", "Via", "Warning", "Allow", "Content-Length",
@@ -554,7 +554,7 @@ public:
     BOOL GetKernelCacheEnabled() const override { return FALSE; }
     void SuppressHeaders() override { r_->headers_suppressed = true; }
     BOOL GetHeadersSuppressed() const override { return r_->headers_suppressed; }
-    // iis.md §4.4: the first Flush sends status and headers (chunked unless the module set
+    // docs/iis.md §4.4: the first Flush sends status and headers (chunked unless the module set
     // Content-Length), later ones send what was written since. Always synchronous.
     HRESULT Flush(BOOL, BOOL, DWORD* sent, BOOL* completion_expected) override {
         if (completion_expected) *completion_expected = FALSE;
@@ -939,7 +939,7 @@ public:
     BOOL GetResponseHeadersSent() const override { return r_->head_sent; }
     IHttpUser* GetUser() const override { return nullptr; }  // anonymous, no IHttpUser here
     IHttpModuleContextContainer* GetModuleContextContainer() override { return nullptr; }
-    // RQ_NOTIFICATION_PENDING (iis.md §4.4): the module ends the pending notification with
+    // RQ_NOTIFICATION_PENDING (docs/iis.md §4.4): the module ends the pending notification with
     // IndicateCompletion, or asks for OnAsyncCompletion with PostCompletion.
     // From any thread, also before the notification has returned PENDING (wait_pending then
     // finds the flag set at once). The event handle is a copy taken at construction: once the
@@ -1138,7 +1138,7 @@ private:
     DWORD disabled_post_ = 0;
 };
 
-// One stage of the integrated pipeline (iis.md §4.3: CHttpModule slots 0-23 are these twelve
+// One stage of the integrated pipeline (docs/iis.md §4.3: CHttpModule slots 0-23 are these twelve
 // notifications and their post-notifications, in this order).
 REQUEST_NOTIFICATION_STATUS call_stage(CHttpModule* m, int stage, bool post, IHttpContext* c,
                                        Provider* p, AuthProvider* auth, MapProvider* map) {
@@ -1184,7 +1184,7 @@ void respond_text(Request* r, USHORT status, const char* text) {
 
 void process_request(Request* r) {
     if (g_process.module_failed) {
-        // iis.md §5: a global module that fails to load leaves the pool answering 503.
+        // docs/iis.md §5: a global module that fails to load leaves the pool answering 503.
         respond_text(r, 503, "HTTP Error 503. The service is unavailable.\r\n");
         return;
     }

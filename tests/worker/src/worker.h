@@ -205,7 +205,7 @@ struct Process {
     const wchar_t* pool_w;
     const char* pool;
     Config config;
-    bool module_failed;  // any global module failed to load: every request gets 503 (iis.md §5)
+    bool module_failed;  // any global module failed to load: every request gets 503 (docs/iis.md §5)
 };
 extern Process g_process;
 

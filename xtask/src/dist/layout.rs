@@ -1,4 +1,4 @@
-//! What each platform's package installs, and where (iis.md §2, msi.md §3): the install trees
+//! What each platform's package installs, and where (docs/iis.md §2, docs/msi.md §3): the install trees
 //! that both the MSI and the zip archive of a platform hold, built from `matrix.toml`'s
 //! `[[package]]` entries, the shipped binaries and the forwarders the build wrote.
 
@@ -65,7 +65,7 @@ pub fn package_configs(root: &Path) -> Result<Vec<PackageConfig>> {
 }
 
 /// The file IIS loads: the shim of `module/` under its plain name in every layout. On ARM64 it
-/// is the Arm64X forwarder, so one `%ProgramFiles%` path serves every worker (iis.md §2.3).
+/// is the Arm64X forwarder, so one `%ProgramFiles%` path serves every worker (docs/iis.md §2.3).
 pub const SHIM: &str = "archway.dll";
 
 /// Where the IIS configuration schema files and the section script live in the repository.

@@ -209,7 +209,7 @@ pub fn package(project: &Project, config: &PackageConfig, all: &[PackageConfig],
         sibling_upgrade_codes: all.iter().filter(|c| c.platform != config.platform).map(|c| c.upgrade_code).collect(),
         folder: project.product.clone(),
         files,
-        // One path for every worker: `%ProgramFiles%` expands per process bitness (iis.md §2.1).
+        // One path for every worker: `%ProgramFiles%` expands per process bitness (docs/iis.md §2.1).
         iis_module: Some(IisModule { name: project.product.clone(), image: format!("%ProgramFiles%\\{}\\{}", project.product, layout::SHIM) }),
         iis_schema: Some(layout::iis_schema(&project.root)?),
         source_date_epoch: epoch,

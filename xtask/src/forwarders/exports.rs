@@ -1,5 +1,5 @@
 //! The export list of one view of a forwarder: ordinals assigned, names sorted, and each entry's
-//! forwarder string, in the order lld-link gives them (arm64x-forwarder.md §5), so the writer's
+//! forwarder string, in the order lld-link gives them (docs/arm64x-forwarder.md §5), so the writer's
 //! output can be compared with lld-link's byte for byte.
 
 /// One export as a spec asks for it.

@@ -1,5 +1,5 @@
 //! The Arm64X pure forwarder image, written byte by byte without a linker, following
-//! arm64x-forwarder.md §2–§10: headers, `.rdata` (both load configurations, CHPE metadata v2,
+//! docs/arm64x-forwarder.md §2–§10: headers, `.rdata` (both load configurations, CHPE metadata v2,
 //! the loader's helper slots, both export tables), `.a64xrm`, an optional `.rsrc` holding
 //! VS_VERSIONINFO, and `.reloc` with the base relocations and the ARM64X dynamic value
 //! relocations that turn the native (ARM64) view into the EC (x64) view.

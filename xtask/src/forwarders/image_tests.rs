@@ -1,4 +1,4 @@
-//! The writer against arm64x-forwarder.md §12: the worked example `tip.dll` (typed in once, in
+//! The writer against docs/arm64x-forwarder.md §12: the worked example `tip.dll` (typed in once, in
 //! the reader's fixture), every byte the document lists, and zero everywhere else.
 
 use super::*;

@@ -27,7 +27,7 @@ impl Linker {
     }
 
     /// lld-link's file for the same inputs. `/release` makes lld fill in the checksum too
-    /// (arm64x-forwarder.md §10), so every byte is comparable.
+    /// (docs/arm64x-forwarder.md §10), so every byte is comparable.
     pub fn link(&self, dll_name: &str, exports: &[Requested], stems: (&str, &str), version_blob: Option<&[u8]>, timestamp: u32) -> Result<Vec<u8>> {
         let defs: Vec<DefExport> = exports
             .iter()

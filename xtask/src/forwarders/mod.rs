@@ -1,6 +1,6 @@
 //! `cargo xtask forwarders`: the Arm64X pure forwarder DLLs of `forwarders/*.toml`, written by
-//! archway itself next to the built DLLs they forward to (arm64x-forwarder.md), so one DLL path
-//! serves native ARM64 and emulated x64 IIS workers (iis.md §2.3). No linker is involved: the
+//! archway itself next to the built DLLs they forward to (docs/arm64x-forwarder.md), so one DLL path
+//! serves native ARM64 and emulated x64 IIS workers (docs/iis.md §2.3). No linker is involved: the
 //! format is small, fixed and fully specified, and a linker-built forwarder once broke on a
 //! link.exe bug (dotnet/aspnetcore#62585) and shipped unversioned (dotnet/aspnetcore#60764).
 //!
@@ -102,7 +102,7 @@ pub fn plan_all(project: &Project, bin_dir: &Path, selection: Selection) -> Resu
         .collect()
 }
 
-/// COFF TimeDateStamp: SOURCE_DATE_EPOCH, else 0 (arm64x-forwarder.md §10); never the clock.
+/// COFF TimeDateStamp: SOURCE_DATE_EPOCH, else 0 (docs/arm64x-forwarder.md §10); never the clock.
 fn timestamp() -> Result<u32> {
     match project::source_date_epoch()? {
         None => Ok(0),

@@ -1,5 +1,5 @@
 //! The lld-link reference path for ARM64X pure forwarders: the same DLL the writer emits, linked
-//! the documented way (arm64x-forwarder.md §14), for golden tests and the benchmark.
+//! the documented way (docs/arm64x-forwarder.md §14), for golden tests and the benchmark.
 //!
 //! lld-link 21 or newer links `/machine:arm64x` from two `.def` files and two load-configuration
 //! objects that we assemble ourselves (`reference/loadcfg_native.S`, `reference/loadcfg_ec.S`)
@@ -20,7 +20,7 @@ use crate::{
     },
 };
 
-/// lld-link 19 knows neither `/defarm64native` nor ARM64X images (arm64x-forwarder.md §11
+/// lld-link 19 knows neither `/defarm64native` nor ARM64X images (docs/arm64x-forwarder.md §11
 /// item 4); the references are checked with 23, and 21 is the oldest the doc vouches for.
 pub const MIN_LLD_ARM64X: u32 = 21;
 
@@ -76,7 +76,7 @@ pub fn choose(inventory: &[Found]) -> Result<ReferenceTools, String> {
 /// Writes the two load-configuration sources into `dir` and assembles them there: returns
 /// (`loadcfg_native.obj`, `loadcfg_ec.obj`). Checks each object's machine, since an assembler
 /// that writes an ARM64 object for the EC triple makes lld report a duplicate
-/// `_load_config_used` (arm64x-forwarder.md §11 item 5).
+/// `_load_config_used` (docs/arm64x-forwarder.md §11 item 5).
 pub fn assemble_load_configs(tools: &ReferenceTools, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let native = assemble(tools, dir, "loadcfg_native", LOADCFG_NATIVE_S, "aarch64-pc-windows-msvc", MACHINE_ARM64)?;
     let ec = assemble(tools, dir, "loadcfg_ec", LOADCFG_EC_S, "arm64ec-pc-windows-msvc", MACHINE_ARM64EC)?;
@@ -114,7 +114,7 @@ pub struct DefExport {
     /// Ordinal-only. lld's `.def` grammar accepts NONAME only after `@n`; without an ordinal it
     /// fails with "unknown directive: NONAME", and `def_text` lets it.
     pub noname: bool,
-    /// Changes only the import library, not the export table (arm64x-forwarder.md §5).
+    /// Changes only the import library, not the export table (docs/arm64x-forwarder.md §5).
     pub data: bool,
 }
 
@@ -152,7 +152,7 @@ fn def_token(word: &str) -> String {
 }
 
 /// A `.res` file holding one RT_VERSION resource (ID 1, `language`) with `version_info` (the
-/// VS_VERSIONINFO bytes), laid out as llvm-rc writes it (arm64x-forwarder.md §8.1): the empty
+/// VS_VERSIONINFO bytes), laid out as llvm-rc writes it (docs/arm64x-forwarder.md §8.1): the empty
 /// 0x20-byte leading entry, then a RESOURCEHEADER (DataSize, HeaderSize 0x20, type 0xFFFF/16,
 /// name 0xFFFF/1, DataVersion 0, MemoryFlags 0x30, LanguageId, Version 0, Characteristics 0),
 /// the data, and zero padding to 4.

@@ -43,7 +43,7 @@ impl EcTarget {
 }
 
 /// Whose VERSIONINFO the forwarder carries; by default the EC target's, so an MSI compares the
-/// forwarder with the x64 DLL it replaces as it compared that DLL before (msi.md §2.1).
+/// forwarder with the x64 DLL it replaces as it compared that DLL before (docs/msi.md §2.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VersionFrom {

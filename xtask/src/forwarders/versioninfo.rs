@@ -1,4 +1,4 @@
-//! Writes a VS_VERSIONINFO blob (arm64x-forwarder.md §8.1) for a forwarder: the fixed file
+//! Writes a VS_VERSIONINFO blob (docs/arm64x-forwarder.md §8.1) for a forwarder: the fixed file
 //! info and strings of its target, with the names that describe the file itself replaced. The
 //! reader in `verify/versioninfo.rs` is separate on purpose and checks what this writes.
 
@@ -116,7 +116,7 @@ mod tests {
     use super::*;
     use crate::verify::parse_version_info;
 
-    /// The strings of arm64x-forwarder.md §8.1's `modver.dll`, whose layout the doc walks through.
+    /// The strings of docs/arm64x-forwarder.md §8.1's `modver.dll`, whose layout the doc walks through.
     fn modver() -> VersionResource {
         let strings = [
             ("CompanyName", "Example"),

@@ -1,5 +1,5 @@
 //! The embedded cabinet: one MSZIP folder, members named by File key in File.Sequence order,
-//! every member dated from SOURCE_DATE_EPOCH (the `cab` crate's default is "now", msi.md §4.2).
+//! every member dated from SOURCE_DATE_EPOCH (the `cab` crate's default is "now", docs/msi.md §4.2).
 
 use std::io::{Cursor, Read, Write};
 

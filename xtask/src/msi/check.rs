@@ -1,4 +1,4 @@
-//! The lint of one package on its own (msi.md §2.7 L4, L5, L7, L11, L14–L16 and §3.3): every PE
+//! The lint of one package on its own (docs/msi.md §2.7 L4, L5, L7, L11, L14–L16 and §3.3): every PE
 //! versioned and its version in the File table; each PE's machine fits its folder and the
 //! platform; every forwarder's targets beside it; one component per path; the tables, standard
 //! actions, upgrade rows and custom-action schedule an upgrade-safe package needs.
@@ -41,13 +41,13 @@ pub fn lint(view: &PackageView) -> Vec<Finding> {
 fn structure(view: &PackageView, out: &mut Vec<Finding>) {
     for table in schema::REQUIRED_TABLES {
         if !view.database.has(table) {
-            out.push(Finding::error("table-missing", None, format!("the {table} table is missing (msi.md §1.3)")));
+            out.push(Finding::error("table-missing", None, format!("the {table} table is missing (docs/msi.md §1.3)")));
         }
     }
     for table in schema::SEQUENCE_TABLES.iter().filter(|t| view.database.has(t)) {
         for action in sequences::required(table) {
             if view.sequence(table, action).is_none() {
-                out.push(Finding::error("action-missing", None, format!("{table} has no {action} (msi.md §1.4)")));
+                out.push(Finding::error("action-missing", None, format!("{table} has no {action} (docs/msi.md §1.4)")));
             }
         }
     }
@@ -80,7 +80,7 @@ fn structure(view: &PackageView, out: &mut Vec<Finding>) {
                 || finalize.is_some_and(|f| rep > f);
             if !legal {
                 let after = previous.map_or("nothing".to_string(), |(_, a)| a);
-                out.push(Finding::error("remove-existing-products", None, format!("RemoveExistingProducts ({rep}) follows {after}; legal places are after InstallValidate, InstallInitialize, InstallExecute(Again) or InstallFinalize (ICE63, msi.md §2.4)")));
+                out.push(Finding::error("remove-existing-products", None, format!("RemoveExistingProducts ({rep}) follows {after}; legal places are after InstallValidate, InstallInitialize, InstallExecute(Again) or InstallFinalize (ICE63, docs/msi.md §2.4)")));
             }
         }
         _ => {}
@@ -101,7 +101,7 @@ fn platform(view: &PackageView, out: &mut Vec<Finding>) {
             "template-platform",
             None,
             format!(
-                "Page Count {} is below {} for an {} package (msi.md §1.7)",
+                "Page Count {} is below {} for an {} package (docs/msi.md §1.7)",
                 view.summary.page_count,
                 platform.min_page_count(),
                 platform.template()
@@ -120,7 +120,7 @@ fn platform(view: &PackageView, out: &mut Vec<Finding>) {
             out.push(Finding::error(
                 "component-bitness",
                 Some(&file.path),
-                format!("component attribute 256 (64-bit) must be {want} for a file under {} (msi.md §2.7 L14)", dir.windows_name()),
+                format!("component attribute 256 (64-bit) must be {want} for a file under {} (docs/msi.md §2.7 L14)", dir.windows_name()),
             ));
         }
     }
@@ -185,7 +185,7 @@ fn custom_actions(view: &PackageView, out: &mut Vec<Finding>) {
         let compact = condition.replace(' ', "").to_uppercase();
         let on_uninstall = compact.contains("REMOVE~=\"ALL\"") && !compact.contains("NOTREMOVE~=\"ALL\"");
         if on_uninstall && !compact.contains("NOTUPGRADINGPRODUCTCODE") {
-            out.push(Finding::error("unregister-during-upgrade", None, format!("uninstall-time custom action {name} lacks NOT UPGRADINGPRODUCTCODE: a major upgrade would undo what the new version registers (msi.md §1.6, §2.7 L16)")));
+            out.push(Finding::error("unregister-during-upgrade", None, format!("uninstall-time custom action {name} lacks NOT UPGRADINGPRODUCTCODE: a major upgrade would undo what the new version registers (docs/msi.md §1.6, §2.7 L16)")));
         }
     }
 }
@@ -214,7 +214,7 @@ fn components(view: &PackageView, out: &mut Vec<Finding>) {
         out.push(Finding::error(
             "path-in-two-components",
             Some(&files[0].path),
-            format!("installed by {} File rows ({}); one path must belong to one component (msi.md §2.2)", files.len(), keys.join(", ")),
+            format!("installed by {} File rows ({}); one path must belong to one component (docs/msi.md §2.2)", files.len(), keys.join(", ")),
         ));
     }
     for (guid, comps) in by_guid.iter().filter(|(_, c)| c.len() > 1) {
@@ -246,7 +246,7 @@ fn file_facts(file: &ViewFile, out: &mut Vec<Finding>) {
     };
     let real = pe.and_then(|pe| pe.version).map(dotted);
     if pe.is_some() && real.is_none() {
-        out.push(Finding::error("unversioned-pe", path, "PE image without a version resource: Windows Installer treats it as unversioned, so an upgrade keeps the older versioned file at this path (dotnet/aspnetcore#60764, msi.md §2.6)"));
+        out.push(Finding::error("unversioned-pe", path, "PE image without a version resource: Windows Installer treats it as unversioned, so an upgrade keeps the older versioned file at this path (dotnet/aspnetcore#60764, docs/msi.md §2.6)"));
     }
     if file.version != real {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
@@ -254,7 +254,7 @@ fn file_facts(file: &ViewFile, out: &mut Vec<Finding>) {
             "file-version-mismatch",
             path,
             format!(
-                "File.Version is {} but the payload's VERSIONINFO says {} (Windows Installer decides by the table, msi.md §2.7 L11)",
+                "File.Version is {} but the payload's VERSIONINFO says {} (Windows Installer decides by the table, docs/msi.md §2.7 L11)",
                 show(&file.version),
                 show(&real)
             ),
@@ -275,7 +275,7 @@ fn file_facts(file: &ViewFile, out: &mut Vec<Finding>) {
     }
     if file.version.is_none() {
         match file.hash_row {
-            None => out.push(Finding::error("file-hash-missing", path, "an unversioned file needs an MsiFileHash row (msi.md §1.3)")),
+            None => out.push(Finding::error("file-hash-missing", path, "an unversioned file needs an MsiFileHash row (docs/msi.md §1.3)")),
             Some(row) if row != md5_parts_of(payload) => {
                 out.push(Finding::error("file-hash-mismatch", path, "MsiFileHash does not match the MD5 of the cabinet member"))
             }
@@ -296,7 +296,7 @@ fn md5_parts_of(payload: &super::view::Payload) -> [i32; 4] {
     std::array::from_fn(|i| i32::from_le_bytes(payload.md5[4 * i..4 * i + 4].try_into().unwrap()))
 }
 
-/// Whether a PE with `pe`'s machine belongs at `dir\name` in a `platform` package (msi.md §3.2,
+/// Whether a PE with `pe`'s machine belongs at `dir\name` in a `platform` package (docs/msi.md §3.2,
 /// §3.3): 32-bit folder i386 only; x64 package 64-bit folder AMD64 (not ARM64EC); arm64 package
 /// 64-bit folder by name: `_x64` AMD64, `_arm64ec` ARM64EC, `_arm64` plain ARM64, and the plain
 /// name an Arm64X image (the forwarder both ARM64 and emulated x64 workers load).

@@ -1,4 +1,4 @@
-//! The lint of a new package against the previous release (msi.md §2.7 L1–L3, L6–L10, L12,
+//! The lint of a new package against the previous release (docs/msi.md §2.7 L1–L3, L6–L10, L12,
 //! L13): same product, higher version, and for every path present in both the same component
 //! GUID, key path and File key, no version going down, versioned files staying versioned.
 
@@ -41,7 +41,7 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
         out.push(Finding::error(
             "product-code-unchanged",
             None,
-            format!("both packages have ProductCode {}: a major upgrade needs a new one (msi.md §2.5)", show(new.product_code())),
+            format!("both packages have ProductCode {}: a major upgrade needs a new one (docs/msi.md §2.5)", show(new.product_code())),
         ));
     }
     if old.summary.package_code.is_some() && old.summary.package_code == new.summary.package_code {
@@ -53,7 +53,7 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
             "product-version-not-higher",
             None,
             format!(
-                "ProductVersion {} is not higher than {} in the first three fields, the only ones Windows Installer compares (msi.md §2.5)",
+                "ProductVersion {} is not higher than {} in the first three fields, the only ones Windows Installer compares (docs/msi.md §2.5)",
                 dotted(new_version),
                 dotted(old_version)
             ),
@@ -63,7 +63,7 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
             "upgrade-row-misses-old",
             None,
             format!(
-                "no Upgrade row without OnlyDetect matches the old version {}: the old product would stay installed (msi.md §2.7 L3)",
+                "no Upgrade row without OnlyDetect matches the old version {}: the old product would stay installed (docs/msi.md §2.7 L3)",
                 dotted(old_version)
             ),
         ));
@@ -86,7 +86,7 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
                 "key-path-changed",
                 Some(&path),
                 format!(
-                    "component {} had the key path {before}; a GUID must never move to another resource (msi.md §2.2, L7, L13)",
+                    "component {} had the key path {before}; a GUID must never move to another resource (docs/msi.md §2.2, L7, L13)",
                     braced(guid)
                 ),
             ));
@@ -106,7 +106,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
     } else if old.component_guid != new.component_guid {
         let show = |g: Option<Uuid>| g.map_or("none (unmanaged)".to_string(), braced);
         out.push(Finding::error("component-guid-changed", path, format!(
-            "component GUID changed from {} to {}: the old product's removal deletes the file the upgrade installed (dotnet/aspnetcore#60764, msi.md §2.3)",
+            "component GUID changed from {} to {}: the old product's removal deletes the file the upgrade installed (dotnet/aspnetcore#60764, docs/msi.md §2.3)",
             show(old.component_guid), show(new.component_guid)
         )));
     }
@@ -120,7 +120,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
             "file-key-changed",
             path,
             format!(
-                "File key changed from {} to {} (custom actions and custom tables key on it, msi.md §2.7 L8)",
+                "File key changed from {} to {} (custom actions and custom tables key on it, docs/msi.md §2.7 L8)",
                 old.file_key, new.file_key
             ),
         ));
@@ -129,7 +129,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
         out.push(Finding::warning(
             "feature-changed",
             path,
-            format!("moved from feature {:?} to {:?} (msi.md §2.7 L12)", old.features, new.features),
+            format!("moved from feature {:?} to {:?} (docs/msi.md §2.7 L12)", old.features, new.features),
         ));
     }
     let (was, now) = (old.version.as_deref().and_then(parse_version), new.version.as_deref().and_then(parse_version));
@@ -139,7 +139,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
             "versioned-to-unversioned",
             path,
             format!(
-                "was version {}, is now unversioned: a versioned file on disk is never replaced by an unversioned one (msi.md §2.1, L9)",
+                "was version {}, is now unversioned: a versioned file on disk is never replaced by an unversioned one (docs/msi.md §2.1, L9)",
                 dotted(was)
             ),
         )),
@@ -147,7 +147,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
             "file-version-down",
             path,
             format!(
-                "file version goes down from {} to {}: Windows Installer keeps the higher version on disk (msi.md §2.1, L10)",
+                "file version goes down from {} to {}: Windows Installer keeps the higher version on disk (docs/msi.md §2.1, L10)",
                 dotted(was),
                 dotted(now)
             ),
@@ -160,7 +160,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
                     "same-version-different-bytes",
                     path,
                     format!(
-                        "content changed but the file version stays {}: an in-place upgrade would skip it (msi.md §2.1, L10)",
+                        "content changed but the file version stays {}: an in-place upgrade would skip it (docs/msi.md §2.1, L10)",
                         dotted(now)
                     ),
                 ));
@@ -178,7 +178,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
 }
 
 /// Whether some removing Upgrade row of `new` (not OnlyDetect, own UpgradeCode) matches
-/// `version`, honouring the inclusive bits (msi.md §1.3, §1.5); three fields compared.
+/// `version`, honouring the inclusive bits (docs/msi.md §1.3, §1.5); three fields compared.
 fn removes_version(new: &PackageView, version: [u16; 4]) -> bool {
     let own = new.property("UpgradeCode").unwrap_or_default();
     let three = |v: [u16; 4]| [v[0], v[1], v[2]];

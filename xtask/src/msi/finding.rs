@@ -29,7 +29,7 @@ impl Finding {
     }
 
     /// An error when `error` holds, a warning otherwise (rules whose weight depends on the
-    /// RemoveExistingProducts schedule, msi.md §2.7).
+    /// RemoveExistingProducts schedule, docs/msi.md §2.7).
     pub fn error_if(error: bool, rule: &'static str, path: Option<&str>, message: impl Into<String>) -> Finding {
         let f = Finding::error(rule, path, message);
         if error { f } else { Finding { severity: Severity::Warning, ..f } }

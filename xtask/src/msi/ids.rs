@@ -1,6 +1,6 @@
 //! Every identifier the writer derives instead of inventing: component GUIDs, ProductCode,
-//! package code (UUID v5, msi.md §5), and the table keys and 8.3 short names that must stay the
-//! same for the same path in every version (msi.md §2.7 L6, L8).
+//! package code (UUID v5, docs/msi.md §5), and the table keys and 8.3 short names that must stay the
+//! same for the same path in every version (docs/msi.md §2.7 L6, L8).
 
 use std::collections::BTreeSet;
 
@@ -21,14 +21,14 @@ pub fn parse_guid(text: &str) -> Option<Uuid> {
 }
 
 /// The canonical key path of a file: the standard folder id, then the lower-cased folder and
-/// file names, joined with `\` (WiX's canonical form, msi.md §5.2), e.g.
+/// file names, joined with `\` (WiX's canonical form, docs/msi.md §5.2), e.g.
 /// `ProgramFiles64Folder\archway\archway.dll`.
 pub fn canonical_path(dir: InstallDir, folder: &str, name: &str) -> String {
     format!("{}\\{}\\{}", dir.standard_folder(), folder.to_lowercase(), name.to_lowercase())
 }
 
 /// Component GUID = UUID v5 in the namespace of the platform's UpgradeCode over the canonical
-/// path as UTF-16LE (WiX's encoding, msi.md §5.2). Same path, same GUID, in every version;
+/// path as UTF-16LE (WiX's encoding, docs/msi.md §5.2). Same path, same GUID, in every version;
 /// never derived from content, version or a component id.
 pub fn component_guid(upgrade_code: Uuid, dir: InstallDir, folder: &str, name: &str) -> Uuid {
     path_guid(upgrade_code, &canonical_path(dir, folder, name))
@@ -42,7 +42,7 @@ pub fn path_guid(upgrade_code: Uuid, canonical: &str) -> Uuid {
 }
 
 /// ProductCode: one per platform and three-field version, stable across rebuilds of the same
-/// version (msi.md §5). A rebuild with only the fourth field changed therefore keeps the
+/// version (docs/msi.md §5). A rebuild with only the fourth field changed therefore keeps the
 /// ProductCode, and Windows Installer refuses it as "another version of this product".
 pub fn product_code(upgrade_code: Uuid, platform: Platform, version: [u16; 4]) -> Uuid {
     let [a, b, c, _] = version;
@@ -50,7 +50,7 @@ pub fn product_code(upgrade_code: Uuid, platform: Platform, version: [u16; 4]) -
 }
 
 /// Package code: over a digest of everything in the package but the summary stream, so any
-/// change of content gives a new code and identical inputs the same one (msi.md §5).
+/// change of content gives a new code and identical inputs the same one (docs/msi.md §5).
 pub fn package_code(upgrade_code: Uuid, content_digest: &[u8]) -> Uuid {
     let hex: String = content_digest.iter().map(|b| format!("{b:02x}")).collect();
     Uuid::new_v5(&upgrade_code, format!("archway/PackageCode/{hex}").as_bytes())
@@ -59,7 +59,7 @@ pub fn package_code(upgrade_code: Uuid, content_digest: &[u8]) -> Uuid {
 const MAX_KEY: usize = 72;
 
 /// The File and Component key of a path: `pf64_archway.dll` / `pf32_archway.dll`. Kept stable
-/// for a path because `[#key]` references and custom tables key on it (msi.md §2.7 L8).
+/// for a path because `[#key]` references and custom tables key on it (docs/msi.md §2.7 L8).
 pub fn file_key(dir: InstallDir, name: &str) -> String {
     let prefix = match dir {
         InstallDir::ProgramFiles64 => "pf64_",
@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn wix_test_vector_reproduces_with_wix_namespace() {
-        // msi.md §5.2: WiX's GuidCompatibility vector, to show the encoding matches WiX's.
+        // docs/msi.md §5.2: WiX's GuidCompatibility vector, to show the encoding matches WiX's.
         let ns = Uuid::parse_str("3064E5C6-FB63-4FE9-AC49-E446A792EFA5").unwrap();
         let utf16: Vec<u8> = r"ProgramFilesFolder\guidcompatibility\foo.bar".encode_utf16().flat_map(u16::to_le_bytes).collect();
         assert_eq!(braced(Uuid::new_v5(&ns, &utf16)), "{AD87A3DE-042B-5CB1-82C8-782626737A3B}");

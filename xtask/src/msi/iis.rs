@@ -1,7 +1,7 @@
 //! IIS and IIS Express registration as table rows: AppSearch finds each `appcmd.exe`, and
 //! deferred, no-impersonate EXE custom actions (type 50: the path comes from that property, so
-//! an absent IIS skips them) run `appcmd install module` / `uninstall module` (iis.md §2.2, §3.1,
-//! §3.3; msi.md §1.6).
+//! an absent IIS skips them) run `appcmd install module` / `uninstall module` (docs/iis.md §2.2, §3.1,
+//! §3.3; docs/msi.md §1.6).
 //!
 //! Per appcmd target, at install (`NOT REMOVE~="ALL"`, after InstallFiles):
 //! `…ClearUndo` (rollback: re-add, only when a registration existed before), `…Clear`
@@ -9,7 +9,7 @@
 //! (rollback: remove), `…Add` (`install module`; its exit code fails the install for full IIS).
 //! At uninstall (`REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE`, before RemoveFiles): `…RemoveUndo`
 //! (rollback: re-add) and `…Remove`. The `NOT UPGRADINGPRODUCTCODE` keeps a major upgrade from
-//! unregistering what it installs (msi.md §1.6, §2.6).
+//! unregistering what it installs (docs/msi.md §1.6, §2.6).
 
 use msi::Value;
 
@@ -18,7 +18,7 @@ use super::{
     sequences::{INSTALL_ACTIONS_FROM, UNINSTALL_ACTIONS_FROM},
 };
 
-/// Custom action type bits (msi.md §1.6).
+/// Custom action type bits (docs/msi.md §1.6).
 pub const EXE_FROM_PROPERTY: i32 = 50;
 pub const IGNORE_EXIT_CODE: i32 = 64;
 pub const ROLLBACK: i32 = 256;

@@ -1,5 +1,5 @@
 //! MD5 (RFC 1321), only for MsiFileHash rows, which Windows Installer defines as the file's MD5
-//! (msi.md §1.3); small enough to keep instead of another dependency.
+//! (docs/msi.md §1.3); small enough to keep instead of another dependency.
 
 const S: [u32; 64] = [
     7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4,

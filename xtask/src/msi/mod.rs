@@ -1,5 +1,5 @@
 //! archway's MSI layer: a package model, a pure-Rust writer (the `msi` and `cab` crates, no
-//! WiX), a reader, the upgrade-safety lint and the major-upgrade simulator of msi.md §2.7–2.8,
+//! WiX), a reader, the upgrade-safety lint and the major-upgrade simulator of docs/msi.md §2.7–2.8,
 //! and a `.wxs` generator for comparing against wixl.
 
 mod cabinet;

@@ -7,7 +7,7 @@ use std::{fmt, path::Path};
 use anyhow::{Context, Result, bail};
 use uuid::Uuid;
 
-/// One MSI per platform: the Template summary property names exactly one (msi.md §3.1).
+/// One MSI per platform: the Template summary property names exactly one (docs/msi.md §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Platform {
     X86,
@@ -27,7 +27,7 @@ impl Platform {
         }
     }
 
-    /// The platform part of the Template summary property (msi.md §1.7).
+    /// The platform part of the Template summary property (docs/msi.md §1.7).
     pub fn template(self) -> &'static str {
         match self {
             Platform::X86 => "Intel",
@@ -45,7 +45,7 @@ impl Platform {
     }
 
     /// The lowest Page Count (installer version × 100) the platform allows: Arm64 packages below
-    /// 500 do not open (msi.md §1.7, WiX issue 6137). archway writes 500 for every platform.
+    /// 500 do not open (docs/msi.md §1.7, WiX issue 6137). archway writes 500 for every platform.
     pub fn min_page_count(self) -> i32 {
         match self {
             Platform::X86 | Platform::X64 => 200,
@@ -67,7 +67,7 @@ impl std::str::FromStr for Platform {
     }
 }
 
-/// The two standard folders archway installs into (msi.md §3.2).
+/// The two standard folders archway installs into (docs/msi.md §3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InstallDir {
     /// `C:\Program Files` on 64-bit Windows (x64 and ARM64): 64-bit components.
@@ -108,7 +108,7 @@ pub struct PeInfo {
     /// CHPE metadata present: an ARM64EC image (0x8664) or an Arm64X image (0xAA64).
     pub hybrid: bool,
     /// FILEVERSION from VS_FIXEDFILEINFO; `None` when the file has no version resource, which
-    /// makes it *unversioned* for Windows Installer (msi.md §2.1).
+    /// makes it *unversioned* for Windows Installer (docs/msi.md §2.1).
     pub version: Option<[u16; 4]>,
     /// Languages from VarFileInfo\Translation (File.Language), e.g. `[1033]`.
     pub languages: Vec<u16>,
@@ -146,13 +146,13 @@ impl PackageFile {
     }
 }
 
-/// One IIS global module registered with appcmd (iis.md §2.1, §3.1).
+/// One IIS global module registered with appcmd (docs/iis.md §2.1, §3.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IisModule {
     /// The `globalModules` entry name, e.g. `Archway`.
     pub name: String,
     /// Written verbatim, e.g. `%ProgramFiles%\Archway\archway.dll`: each worker process expands
-    /// `%ProgramFiles%` for its own bitness (iis.md §2.1, the single-path pattern).
+    /// `%ProgramFiles%` for its own bitness (docs/iis.md §2.1, the single-path pattern).
     pub image: String,
 }
 
@@ -267,7 +267,7 @@ pub struct Package {
     pub product_name: String,
     pub manufacturer: String,
     /// The workspace version; ProductVersion is written with all four fields, but Windows
-    /// Installer compares only the first three (msi.md §2.5): major ≤ 255, minor ≤ 255.
+    /// Installer compares only the first three (docs/msi.md §2.5): major ≤ 255, minor ≤ 255.
     pub version: [u16; 4],
     /// This platform's UpgradeCode, fixed in the repository, never shared between platforms.
     pub upgrade_code: Uuid,
@@ -294,7 +294,7 @@ impl Package {
     pub fn validate(&self) -> Result<()> {
         let [major, minor, ..] = self.version;
         if major > 255 || minor > 255 {
-            bail!("ProductVersion {} is out of range: major and minor must be at most 255 (msi.md §2.5)", self.version_string());
+            bail!("ProductVersion {} is out of range: major and minor must be at most 255 (docs/msi.md §2.5)", self.version_string());
         }
         if self.files.is_empty() {
             bail!("the {} package has no files", self.platform);
@@ -308,7 +308,7 @@ impl Package {
                 bail!("file name {:?} is not a plain Windows file name", file.name);
             }
             if !seen.insert((file.dir, file.name.to_lowercase())) {
-                bail!("{} is listed twice: one path, one component (msi.md §2.2)", self.display_path(file));
+                bail!("{} is listed twice: one path, one component (docs/msi.md §2.2)", self.display_path(file));
             }
             if !self.platform.is_64bit() && file.dir.is_64bit() {
                 bail!("the x86 package cannot install {} into the 64-bit Program Files folder", file.name);

@@ -1,6 +1,6 @@
 //! A PE file's facts as Windows Installer and the loader see them ([`PeInfo`]): machine, CHPE
 //! metadata and VERSIONINFO (with its VarFileInfo\Translation languages, File.Language,
-//! arm64x-forwarder.md §8.2) from `crate::verify`, and the DLLs each export view forwards to from
+//! docs/arm64x-forwarder.md §8.2) from `crate::verify`, and the DLLs each export view forwards to from
 //! the verifier's independent ARM64X reader (`crate::verify::arm64x`, the EC view through the
 //! dynamic value relocations).
 

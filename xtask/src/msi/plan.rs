@@ -22,9 +22,9 @@ pub const CABINET_STREAM: &str = "cab1.cab";
 pub const FEATURE: &str = "Complete";
 /// English (United States): ProductLanguage and the Template's language.
 pub const LANGUAGE: u16 = 1033;
-/// Minimum installer version × 100 for every platform (msi.md §1.7; WiX v4+ default).
+/// Minimum installer version × 100 for every platform (docs/msi.md §1.7; WiX v4+ default).
 pub const PAGE_COUNT: i32 = 500;
-/// Word Count: long file names, compressed (msi.md §1.7).
+/// Word Count: long file names, compressed (docs/msi.md §1.7).
 pub const WORD_COUNT: i32 = 2;
 pub const NEWER_FOUND: &str = "ARCHWAY_NEWER_FOUND";
 
@@ -66,7 +66,7 @@ fn s(text: impl Into<String>) -> Value {
     Value::Str(text.into())
 }
 
-/// MsiFileHash parts: the MD5 of the content as four little-endian i32 (msi.md §1.3).
+/// MsiFileHash parts: the MD5 of the content as four little-endian i32 (docs/msi.md §1.3).
 pub fn md5_parts(bytes: &[u8]) -> [i32; 4] {
     let digest = super::md5::compute(bytes);
     std::array::from_fn(|i| i32::from_le_bytes(digest[4 * i..4 * i + 4].try_into().unwrap()))
@@ -203,7 +203,7 @@ pub fn plan(package: &Package) -> Result<Plan> {
 
 /// Upgrade and LaunchCondition rows: remove older versions (MigrateFeatures), detect newer ones
 /// and refuse to downgrade, refuse while another platform's archway is installed. Returns the
-/// rows' ActionProperties (for SecureCustomProperties, msi.md §1.5).
+/// rows' ActionProperties (for SecureCustomProperties, docs/msi.md §1.5).
 fn upgrade_rows(db: &mut Database, package: &Package) -> Vec<String> {
     let version = package.version_string();
     let code = ids::braced(package.upgrade_code);

@@ -1,10 +1,10 @@
-//! The column definitions of every table archway writes (msi.md §1.3, the same IDT types wixl
+//! The column definitions of every table archway writes (docs/msi.md §1.3, the same IDT types wixl
 //! and WiX use), in the fixed order they are created, and which of them a package must have.
 
 use msi::{Category, Column};
 
 /// Tables every archway package has, in creation order (the string pool follows first use, so
-/// the order is part of reproducibility, msi.md §5).
+/// the order is part of reproducibility, docs/msi.md §5).
 pub const TABLES: &[&str] = &[
     "Property",
     "Directory",
@@ -28,7 +28,7 @@ pub const TABLES: &[&str] = &[
     "AdvtExecuteSequence",
 ];
 
-/// What a package needs to install, upgrade and refuse a downgrade (msi.md §1.3); the lint's
+/// What a package needs to install, upgrade and refuse a downgrade (docs/msi.md §1.3); the lint's
 /// `table-missing` rule.
 pub const REQUIRED_TABLES: &[&str] = &[
     "Property",

@@ -1,8 +1,8 @@
-//! The standard action sequences (msi.md §1.4, WiX's numbers) and where RemoveExistingProducts
+//! The standard action sequences (docs/msi.md §1.4, WiX's numbers) and where RemoveExistingProducts
 //! goes.
 //!
 //! **Schedule: `afterInstallInitialize` (1501).** The old product is removed inside the new
-//! product's install script, before any file is copied (msi.md §2.3, §2.4):
+//! product's install script, before any file is copied (docs/msi.md §2.3, §2.4):
 //! * a path whose component GUID or File id changed is removed first and installed afresh, so
 //!   the dotnet/aspnetcore#60764 failure (the late removal deleting the DLL the upgrade just
 //!   kept) cannot happen even if the lint were bypassed;

@@ -1,4 +1,4 @@
-//! The major-upgrade simulator of msi.md §2.8: install the old package on a clean machine, then
+//! The major-upgrade simulator of docs/msi.md §2.8: install the old package on a clean machine, then
 //! run the new one under its own RemoveExistingProducts schedule with Windows Installer's File
 //! Versioning Rules (§2.1) and per-GUID reference counting (§2.2), and report the final file set
 //! — path, version, which product wrote it — and every path missing or stale afterwards.
@@ -238,13 +238,13 @@ fn report(old: &PackageView, new: &PackageView, machine: &Machine, schedule: Sch
                 out.push(Finding::error(
                     "path-removed-by-upgrade",
                     Some(&file.path),
-                    format!("missing after the simulated upgrade: {why} ({when}; msi.md §2.3)"),
+                    format!("missing after the simulated upgrade: {why} ({when}; docs/msi.md §2.3)"),
                 ));
             }
             Some(disk) if disk.md5 != want.md5 || disk.version != want.version => {
                 let show = |v: Option<[u16; 4]>| v.map_or("unversioned".to_string(), dotted);
                 out.push(Finding::error("path-stale-after-upgrade", Some(&file.path), format!(
-                    "after the simulated upgrade it holds the {} product's bytes ({}) instead of the new {}: the File Versioning Rules kept the file on disk (msi.md §2.1)",
+                    "after the simulated upgrade it holds the {} product's bytes ({}) instead of the new {}: the File Versioning Rules kept the file on disk (docs/msi.md §2.1)",
                     if disk.writer == Product::Old { "old" } else { "new" }, show(disk.version), show(want.version)
                 )));
             }

@@ -1,5 +1,5 @@
 //! One package as the lint and the simulator see it ([`PackageView`]): every File row resolved
-//! to its install path (msi.md §2.8 step 1) with its component, its table version, language and
+//! to its install path (docs/msi.md §2.8 step 1) with its component, its table version, language and
 //! hash, and the facts of the payload it really carries. Built from an MSI that was read back,
 //! or (in tests) straight from a planned package, to lint in memory.
 
@@ -69,7 +69,7 @@ impl ViewFile {
         folder.ends_with("\\inetsrv\\config\\schema") || folder.ends_with("\\iis express\\config\\schema")
     }
 
-    /// The path as compared: case-insensitive (msi.md §2.8 step 1).
+    /// The path as compared: case-insensitive (docs/msi.md §2.8 step 1).
     pub fn path_key(&self) -> String {
         self.path.to_lowercase()
     }
@@ -192,7 +192,7 @@ impl PackageView {
 }
 
 /// When RemoveExistingProducts removes the old product: before any file is installed (early:
-/// remove, then install) or after (late: install, then remove), msi.md §2.3, §2.8 step 4.
+/// remove, then install) or after (late: install, then remove), docs/msi.md §2.3, §2.8 step 4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Schedule {
     Early,
@@ -260,7 +260,7 @@ fn is_standard_folder(id: &str) -> bool {
     )
 }
 
-/// How a path's root is shown (64-bit Windows, msi.md §2.8 step 1).
+/// How a path's root is shown (64-bit Windows, docs/msi.md §2.8 step 1).
 fn root_display(id: &str) -> String {
     match id {
         "ProgramFiles64Folder" => "Program Files".into(),

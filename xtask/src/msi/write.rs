@@ -1,7 +1,7 @@
 //! The MSI writer: a [`Plan`] serialized with the `msi` crate (tables incl. `_Validation`,
 //! summary information, the cabinet as a stream), repacked as a version-3 compound file, and
 //! written through a temporary file. No clock, no randomness: the same package gives the same
-//! bytes (msi.md §4.1 pitfalls, §5).
+//! bytes (docs/msi.md §4.1 pitfalls, §5).
 
 use std::{
     io::{Cursor, Write},
@@ -42,7 +42,7 @@ pub fn write_msi(package: &Package, out: &Path) -> Result<Written> {
 pub fn to_bytes(plan: &Plan) -> Result<Vec<u8>> {
     let mut package = msi::Package::create(PackageType::Installer, Cursor::new(Vec::new())).context("cannot create the database")?;
     // The crate defaults both code pages to UTF-8; the summary's must be an ANSI code page
-    // (msi.md §4.1), and 1252 keeps the two the same.
+    // (docs/msi.md §4.1), and 1252 keeps the two the same.
     package.set_database_codepage(CodePage::Windows1252);
     write_summary(package.summary_info_mut(), plan);
     for name in schema::TABLES {
@@ -79,7 +79,7 @@ fn write_summary(summary: &mut msi::SummaryInfo, plan: &Plan) {
 }
 
 /// Copies the crate's version-4 compound file (4096-byte sectors) into a version-3 one (512),
-/// the form WiX and wixl write; msitools and the `msi` crate read it back (msi.md §1.1, §4.3,
+/// the form WiX and wixl write; msitools and the `msi` crate read it back (docs/msi.md §1.1, §4.3,
 /// §7: whether msiexec opens v4 is unverified). Streams are copied in directory order, so the
 /// result is as deterministic as the input.
 fn repack_v3(v4: Vec<u8>) -> Result<Vec<u8>> {

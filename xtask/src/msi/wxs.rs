@@ -2,7 +2,7 @@
 //! bench msi`: the same directories, components (same GUIDs), files, feature, Upgrade rows,
 //! downgrade LaunchCondition, RemoveExistingProducts position and appcmd custom actions, all
 //! taken from the writer's own plan. What wixl 0.101 cannot express is left out and listed in
-//! [`OMITTED`] (msi.md §4.4).
+//! [`OMITTED`] (docs/msi.md §4.4).
 
 use std::{
     fmt::Write as _,

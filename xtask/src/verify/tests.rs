@@ -200,7 +200,7 @@ fn tools(backends: &[&str]) -> Option<Tools> {
     let clang_cl = path(LlvmTool::ClangCl, &|f| backends.iter().all(|b| f.has_backend(b)));
     let lld_link = path(LlvmTool::LldLink, &|_| true);
     let llvm_rc = path(LlvmTool::LlvmRc, &|_| true);
-    // ARM64EC import libraries need llvm-dlltool 18 or newer (toolchains.md §6).
+    // ARM64EC import libraries need llvm-dlltool 18 or newer (docs/toolchains.md §6).
     let dlltool = path(LlvmTool::LlvmDlltool, &|f| f.version.major >= crate::toolchain::MIN_DLLTOOL_ARM64EC);
     let mut missing = Vec::new();
     if clang_cl.is_none() {

@@ -1,6 +1,6 @@
 // xtask/src/forwarders/reference/loadcfg_ec.S: the ARM64EC (EC view) load configuration, CHPE
 // metadata v2 and loader helper slots of a reference ARM64X pure forwarder linked by lld-link
-// (arm64x-forwarder.md §4, §14).
+// (docs/arm64x-forwarder.md §4, §14).
 //
 // Assemble with `clang --target=arm64ec-pc-windows-msvc -c` (the object must start with 41 A6,
 // §11 item 5). All three parts sit in .rdata, in this order, so that lld-link 23 lays out

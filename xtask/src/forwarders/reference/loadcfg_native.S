@@ -1,5 +1,5 @@
 // xtask/src/forwarders/reference/loadcfg_native.S: the ARM64 (native view) load configuration
-// of a reference ARM64X pure forwarder linked by lld-link (arm64x-forwarder.md §4.1, §14).
+// of a reference ARM64X pure forwarder linked by lld-link (docs/arm64x-forwarder.md §4.1, §14).
 //
 // Assemble with `clang --target=aarch64-pc-windows-msvc -c`. lld-link finds the structure by
 // the name _load_config_used; without it lld only warns ("native version of
@@ -8,7 +8,7 @@
 //
 // Everything is zero except Size: lld-link 23 fills DynamicValueRelocTableOffset/Section (+0xE0,
 // +0xE4) and copies the EC copy's CHPEMetadataPointer (+0xC8) into this one, with a DIR64 base
-// relocation (arm64x-forwarder.md §4.1). It lands first in .rdata, at RVA 0x1000 (§4.3).
+// relocation (docs/arm64x-forwarder.md §4.1). It lands first in .rdata, at RVA 0x1000 (§4.3).
 
     .section .rdata, "dr"
     .p2align 3

@@ -127,7 +127,7 @@ fn the_tip_example_links_to_exactly_the_documented_bytes() {
     assert_same_image(&dll, &crate::verify::arm64x::fixture::tip_from_doc());
 }
 
-/// arm64x-forwarder.md §10: 16-bit words with end-around carry, the CheckSum field skipped,
+/// docs/arm64x-forwarder.md §10: 16-bit words with end-around carry, the CheckSum field skipped,
 /// folded, plus the file length.
 fn pe_checksum(image: &[u8]) -> u32 {
     let field = u32_at(image, 0x3C) as usize + 4 + 20 + 64;

@@ -76,7 +76,7 @@ fn faulty(dir: &Path, fault: Fault, schedule: Schedule) -> (PathBuf, Vec<u8>) {
     (path, shim)
 }
 
-/// What Windows Installer does per msi.md §2.3 (documented, not measured here).
+/// What Windows Installer does per docs/msi.md §2.3 (documented, not measured here).
 fn windows_would(fault: Fault, schedule: Schedule) -> Outcome {
     match (fault, schedule) {
         (_, Schedule::Early) => Outcome::New,
@@ -173,7 +173,7 @@ fn seeded_upgrade_faults_through_wines_msiexec() {
         }
     }
     println!("seeded faults upgraded 1.2 -> 1.3 by Wine's msiexec ({}), C:\\{SHIM} afterwards:", host.describe());
-    println!("{:<12} {:<9} {:<9} {:<18} lint names the rule", "fault", "schedule", "Wine", "Windows (msi.md)");
+    println!("{:<12} {:<9} {:<9} {:<18} lint names the rule", "fault", "schedule", "Wine", "Windows (docs/msi.md)");
     for r in &replays {
         let windows = windows_would(r.fault, r.schedule);
         let note = if r.outcome == windows { "" } else { "  <- Wine differs" };
@@ -192,11 +192,11 @@ fn seeded_upgrade_faults_through_wines_msiexec() {
             (Fault::ChangedGuid, Schedule::Early, Outcome::New),
             // Wine keeps the file: its RemoveFiles spares a file whose version on disk is newer
             // than the removing product's File.Version ("newer version detected, not removing
-            // file"); Windows Installer deletes it (msi.md §2.3).
+            // file"); Windows Installer deletes it (docs/msi.md §2.3).
             (Fault::ChangedGuid, Schedule::Late, Outcome::New),
             (Fault::Unversioned, Schedule::Early, Outcome::New),
             // Wine copies an unversioned file over a versioned one whose size differs; Windows
-            // Installer keeps the versioned file (msi.md §2.1), leaving the old bytes.
+            // Installer keeps the versioned file (docs/msi.md §2.1), leaving the old bytes.
             (Fault::Unversioned, Schedule::Late, Outcome::New),
             (Fault::Both, Schedule::Early, Outcome::New),
             // The dotnet/aspnetcore#60764 combination: Wine deletes the DLL as Windows does.

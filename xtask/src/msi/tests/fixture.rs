@@ -41,7 +41,7 @@ fn put32(buf: &mut [u8], at: usize, v: u32) {
     buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
 }
 
-/// A VS_VERSIONINFO node: header, key, value, children (arm64x-forwarder.md §8.1).
+/// A VS_VERSIONINFO node: header, key, value, children (docs/arm64x-forwarder.md §8.1).
 fn vnode(key: &str, value: &[u8], value_length: u16, text: bool, children: &[Vec<u8>]) -> Vec<u8> {
     let mut n = vec![0u8; 6];
     for unit in key.encode_utf16().chain([0]) {

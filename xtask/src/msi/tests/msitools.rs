@@ -51,7 +51,7 @@ fn msitools_read_every_package_and_extract_the_same_bytes() {
 
         let out = dir.path().join(format!("extract-{platform}"));
         Cmd::new(&msiextract).timeout(std::time::Duration::from_secs(120)).arg("-C").arg(&out).arg(&path).run().unwrap();
-        // msiextract's folder names are not Windows' (msi.md §4.3): compare name and content.
+        // msiextract's folder names are not Windows' (docs/msi.md §4.3): compare name and content.
         let mut extracted = BTreeMap::<(String, String), usize>::new();
         for entry in walk(&out) {
             let name = entry.file_name().unwrap().to_string_lossy().into_owned();

@@ -30,6 +30,6 @@ fn wixl_builds_the_equivalent_x64_package() {
     for action in ["ArchwayIisAdd", "ArchwayIisClear", "ArchwayIisExpress64AppAdd"] {
         assert_eq!(kind(&theirs, action), kind(&ours, action), "{action}");
     }
-    // wixl extracts to the same bytes; its File.Version is empty (msi.md §4.4).
+    // wixl extracts to the same bytes; its File.Version is empty (docs/msi.md §4.4).
     assert!(theirs.files.iter().all(|f| f.payload.is_some() && f.version.is_none()));
 }

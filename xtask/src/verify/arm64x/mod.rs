@@ -24,11 +24,11 @@ pub const MACHINE_AMD64: u16 = 0x8664;
 pub const MACHINE_ARM64: u16 = 0xAA64;
 
 /// `IMAGE_DYNAMIC_RELOCATION_ARM64X`, the DVRT symbol whose fixups turn the native view into the
-/// EC view (arm64x-forwarder.md §7.2).
+/// EC view (docs/arm64x-forwarder.md §7.2).
 pub const DVRT_SYMBOL_ARM64X: u64 = 6;
 
 const LOAD_CONFIG_DIRECTORY: usize = 10;
-/// IMAGE_LOAD_CONFIG_DIRECTORY64 offsets (arm64x-forwarder.md §4.1).
+/// IMAGE_LOAD_CONFIG_DIRECTORY64 offsets (docs/arm64x-forwarder.md §4.1).
 const DVRT_OFFSET_FIELD: usize = 0xE0;
 const DVRT_SECTION_FIELD: usize = 0xE4;
 
@@ -124,7 +124,7 @@ fn locate_dvrt(headers: &Headers, data: &[u8]) -> Result<Option<DvrtPlace>> {
     })?;
     let struct_size = u32_at(data, size_at.start).unwrap_or_default();
     // Wine: effective size = min(directory Size, structure Size) must exceed 0xE4
-    // (arm64x-forwarder.md §4.1, §9).
+    // (docs/arm64x-forwarder.md §4.1, §9).
     if dir_size.min(struct_size) as usize <= DVRT_SECTION_FIELD {
         return Ok(None);
     }
@@ -225,7 +225,7 @@ impl DvrtTable {
     /// File range of the ARM64X entry's fixup blocks; `None` if the table has no such entry.
     /// Version 1 entries are packed 12-byte {Symbol u64, BaseRelocSize u32}; version 2 entries
     /// are self-sized {HeaderSize, FixupInfoSize, Symbol u64, SymbolGroup,
-    /// Flags} (arm64x-forwarder.md §7.2); their fixups start HeaderSize bytes into the entry.
+    /// Flags} (docs/arm64x-forwarder.md §7.2); their fixups start HeaderSize bytes into the entry.
     fn arm64x_fixups(&self, data: &[u8]) -> Result<Option<Range<usize>>> {
         let mut found = None;
         let mut at = self.entries.start;
@@ -277,7 +277,7 @@ impl DvrtTable {
     }
 }
 
-/// Decodes the fixup blocks in `range` (arm64x-forwarder.md §7.2): {PageRVA, BlockSize} then 16-bit words; a zero
+/// Decodes the fixup blocks in `range` (docs/arm64x-forwarder.md §7.2): {PageRVA, BlockSize} then 16-bit words; a zero
 /// word ends a block early, a zero BlockSize ends the list (as in Wine).
 fn decode_fixups(data: &[u8], range: Range<usize>) -> Result<Vec<Fixup>> {
     let mut fixups = Vec::new();

@@ -14,7 +14,7 @@ use super::{Headers, read, u32_at, u64_at};
 const EXPORT_DIRECTORY: usize = 0;
 const BASE_RELOC_DIRECTORY: usize = 5;
 const LOAD_CONFIG_DIRECTORY: usize = 10;
-/// IMAGE_LOAD_CONFIG_DIRECTORY64.CHPEMetadataPointer (arm64x-forwarder.md §4.1), a VA.
+/// IMAGE_LOAD_CONFIG_DIRECTORY64.CHPEMetadataPointer (docs/arm64x-forwarder.md §4.1), a VA.
 const CHPE_POINTER_FIELD: u32 = 0xC8;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct View {
     pub load_config: Option<(u32, u32)>,
     /// Exports whose EAT entry points at forwarder-like text outside the export directory
     /// range and outside code: a forwarder string the directory Size fails to cover, which
-    /// loaders take for an address (arm64x-forwarder.md §5, §11.9).
+    /// loaders take for an address (docs/arm64x-forwarder.md §5, §11.9).
     pub stray_forwarders: Vec<StrayForwarder>,
 }
 
@@ -64,7 +64,7 @@ pub enum ExportTarget {
     /// export directory range.
     Rva(u32),
     /// `"dll.name"`: the entry points at a string inside the export directory range
-    /// (arm64x-forwarder.md §5).
+    /// (docs/arm64x-forwarder.md §5).
     ForwardByName { dll: String, name: String },
     /// `"dll.#n"`.
     ForwardByOrdinal { dll: String, ordinal: u32 },
@@ -233,7 +233,7 @@ fn export_dll_name(headers: &Headers, data: &[u8], dir_rva: u32) -> Result<Optio
     })
 }
 
-/// The CHPE metadata `Version` (arm64x-forwarder.md §4.2) that this view's load config points at, for PE32+ images.
+/// The CHPE metadata `Version` (docs/arm64x-forwarder.md §4.2) that this view's load config points at, for PE32+ images.
 fn chpe_metadata_version(headers: &Headers, data: &[u8]) -> Result<Option<u32>> {
     let Some((rva, dir_size)) = headers.directory(LOAD_CONFIG_DIRECTORY) else {
         return Ok(None);

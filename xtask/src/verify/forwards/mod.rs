@@ -73,7 +73,7 @@ pub struct Subject {
     /// (RVA, size) of the DVRT, for an ARM64X file.
     pub dvrt: Option<(u32, u32)>,
     /// FILEVERSION from VS_FIXEDFILEINFO (the resources are shared by both views,
-    /// arm64x-forwarder.md §8).
+    /// docs/arm64x-forwarder.md §8).
     pub file_version: Option<[u16; 4]>,
 }
 

@@ -11,7 +11,7 @@ use crate::verify::arm64x::{
 };
 
 /// What a view's targets must be: the machine they need, and whether an ARM64X target is
-/// refused (the native view must reach the plain ARM64 build, arm64x-forwarder.md §1).
+/// refused (the native view must reach the plain ARM64 build, docs/arm64x-forwarder.md §1).
 struct Need {
     /// "native view", "EC view", or "" for a plain DLL's only view.
     view: &'static str,
@@ -73,7 +73,7 @@ pub fn violations(
     if views.iter().any(|(view, _)| view.is_pure_forwarder()) && subject.file_version.is_none() {
         out.push(Violation {
             rule: Rule::Version,
-            message: "a pure forwarder needs a VERSIONINFO resource, or installers treat it as unversioned (arm64x-forwarder.md §11.8)".into(),
+            message: "a pure forwarder needs a VERSIONINFO resource, or installers treat it as unversioned (docs/arm64x-forwarder.md §11.8)".into(),
         });
     }
     for (view, need) in &views {
@@ -105,7 +105,7 @@ pub fn violations(
 fn stray_message(stray: &StrayForwarder) -> String {
     let StrayForwarder { export, rva, text } = stray;
     format!(
-        "export {export} points at \"{text}\" (RVA {rva:#x}) outside the export directory range, so loaders take it for an address; the directory Size must cover the forwarder strings (arm64x-forwarder.md §11.9)"
+        "export {export} points at \"{text}\" (RVA {rva:#x}) outside the export directory range, so loaders take it for an address; the directory Size must cover the forwarder strings (docs/arm64x-forwarder.md §11.9)"
     )
 }
 
@@ -241,7 +241,7 @@ fn overlaps(a: (u32, u32), b: (u32, u32)) -> bool {
     a0 < b1 && b0 < a1
 }
 
-/// arm64x-forwarder.md §9 and §11.11: the views' machines, the DVRT kept out of the base relocations, CHPE metadata
+/// docs/arm64x-forwarder.md §9 and §11.11: the views' machines, the DVRT kept out of the base relocations, CHPE metadata
 /// in the EC view, and the same export names in both views.
 fn arm64x_rules(subject: &Subject, ec: &View) -> Vec<Violation> {
     let mut out = Vec::new();

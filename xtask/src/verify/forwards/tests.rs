@@ -344,7 +344,7 @@ fn failures_list_every_rule_with_file_and_name() {
     assert_eq!(
         lines,
         [
-            "bin/archway.dll: rule forward-version: a pure forwarder needs a VERSIONINFO resource, or installers treat it as unversioned (arm64x-forwarder.md §11.8)",
+            "bin/archway.dll: rule forward-version: a pure forwarder needs a VERSIONINFO resource, or installers treat it as unversioned (docs/arm64x-forwarder.md §11.8)",
             "bin/archway.dll: rule forward-target-missing: EC view: exports [RegisterModule] forward to archway_x64, but there is no archway_x64.dll beside this file",
             "bin/archway.dll: rule arm64x-chpe: EC view: the load config has no CHPE metadata (CHPEMetadataPointer at +0xC8 is missing or 0)",
         ]
