@@ -199,7 +199,7 @@ enum Command {
     /// over the artifacts of a build; fails on a panic, a hang or a crash.
     Fuzz(fuzz::Args),
     /// Measure the pipeline against peers run in the same process.
-    #[command(after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders\n  cargo xtask bench msi")]
+    #[command(after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders\n  cargo xtask bench msi\n  cargo xtask bench pools\n  cargo xtask bench proxy")]
     Bench {
         #[command(subcommand)]
         what: bench::Bench,
