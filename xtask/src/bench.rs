@@ -73,9 +73,19 @@ fn bench_build() -> Result<()> {
     let noop = build::run(&opts)?;
     let noop_wall = start.elapsed();
     let overhead = cold_wall.as_secs_f64() / ideal;
-    println!("cold build: {} steps in {:.2} s; compiler and linker processes {:.2} s over {cores} cores = {ideal:.2} s", cold.ran, cold_wall.as_secs_f64(), tools.as_secs_f64());
+    println!(
+        "cold build: {} steps in {:.2} s; compiler and linker processes {:.2} s over {cores} cores = {ideal:.2} s",
+        cold.ran,
+        cold_wall.as_secs_f64(),
+        tools.as_secs_f64()
+    );
     println!("orchestration overhead (wall / ideal): {overhead:.3}  (goal <= 1.15: {})", verdict(overhead <= 1.15));
-    println!("no-op rebuild: {} steps up to date in {:.3} s  (goal < 0.2 s: {})", noop.up_to_date, noop_wall.as_secs_f64(), verdict(noop_wall.as_secs_f64() < 0.2));
+    println!(
+        "no-op rebuild: {} steps up to date in {:.3} s  (goal < 0.2 s: {})",
+        noop.up_to_date,
+        noop_wall.as_secs_f64(),
+        verdict(noop_wall.as_secs_f64() < 0.2)
+    );
     std::fs::remove_dir_all(&out_dir)?;
     Ok(())
 }
@@ -90,7 +100,15 @@ fn bench_forwarders() -> Result<()> {
     for spec in forwarders::spec::discover(&project.root)? {
         archs.push(spec.ec.arch().name().to_string());
     }
-    let opts = build::BuildOptions { archs, profile: build::Profile::Release, jobs: None, flavor: None, no_provision: false, quiet: true, out_dir: None };
+    let opts = build::BuildOptions {
+        archs,
+        profile: build::Profile::Release,
+        jobs: None,
+        flavor: None,
+        no_provision: false,
+        quiet: true,
+        out_dir: None,
+    };
     build::run(&opts)?;
     let planned = plan()?;
     let scratch = tempfile::tempdir()?;
@@ -125,7 +143,11 @@ fn bench_forwarders() -> Result<()> {
     })?;
     let ratio = lld / writer;
     println!("{} forwarders, byte-identical to lld-link's", planned.len());
-    println!("archway writer: {:.3} ms per set (median of {WRITER_ROUNDS}); lld-link: {:.1} ms per set (median of {LLD_ROUNDS})", writer * 1e3, lld * 1e3);
+    println!(
+        "archway writer: {:.3} ms per set (median of {WRITER_ROUNDS}); lld-link: {:.1} ms per set (median of {LLD_ROUNDS})",
+        writer * 1e3,
+        lld * 1e3
+    );
     println!("speed-up (lld-link / writer): {ratio:.0}x  (goal >= 50x: {})", verdict(ratio >= 50.0));
     Ok(())
 }
@@ -133,15 +155,33 @@ fn bench_forwarders() -> Result<()> {
 fn bench_msi() -> Result<()> {
     use crate::{binaries, dist::layout, msi};
     let project = Project::discover()?;
-    let opts = build::BuildOptions { archs: Vec::new(), profile: build::Profile::Release, jobs: None, flavor: None, no_provision: false, quiet: true, out_dir: None };
+    let opts = build::BuildOptions {
+        archs: Vec::new(),
+        profile: build::Profile::Release,
+        jobs: None,
+        flavor: None,
+        no_provision: false,
+        quiet: true,
+        out_dir: None,
+    };
     let report = build::run(&opts)?;
     let configs = layout::package_configs(&project.root)?;
     let shipped = layout::shipped(&project.root, &binaries::discover(&project.root)?);
     let packages = configs
         .iter()
-        .map(|c| crate::dist::package(&project, c, &configs, &layout::layout(c.platform, &report.bin_dir, &shipped, &report.forwarders)?, 0))
+        .map(|c| {
+            crate::dist::package(
+                &project,
+                c,
+                &configs,
+                &layout::layout(c.platform, &report.bin_dir, &shipped, &report.forwarders)?,
+                0,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
-    let wixl = which_on_path("wixl").ok_or_else(|| anyhow::anyhow!("wixl is missing; install Debian's msitools (`apt-get install wixl msitools`)"))?;
+    let wixl = which_on_path("wixl").ok_or_else(|| {
+        anyhow::anyhow!("wixl is missing; install Debian's msitools (`apt-get install wixl msitools`)")
+    })?;
     let scratch = tempfile::tempdir()?;
     let x64 = packages.iter().find(|p| p.platform == msi::Platform::X64).expect("package_configs has every platform");
     let wxs = msi::wxs::write_inputs(x64, scratch.path())?;
@@ -158,9 +198,18 @@ fn bench_msi() -> Result<()> {
         Ok(())
     })?;
     println!("archway writer: {:.1} ms for the three MSIs (x64, arm64, x86; median of {ROUNDS})", writer * 1e3);
-    println!("wixl: {:.1} ms for the x64 MSI alone (median of {ROUNDS}); its .wxs leaves out: {}", wixl_time * 1e3, msi::wxs::OMITTED);
+    println!(
+        "wixl: {:.1} ms for the x64 MSI alone (median of {ROUNDS}); its .wxs leaves out: {}",
+        wixl_time * 1e3,
+        msi::wxs::OMITTED
+    );
     let per_package = writer / packages.len() as f64;
-    println!("per package: archway {:.1} ms, wixl {:.1} ms; wixl / archway = {:.2}x", per_package * 1e3, wixl_time * 1e3, wixl_time / per_package);
+    println!(
+        "per package: archway {:.1} ms, wixl {:.1} ms; wixl / archway = {:.2}x",
+        per_package * 1e3,
+        wixl_time * 1e3,
+        wixl_time / per_package
+    );
     Ok(())
 }
 

@@ -50,10 +50,7 @@ impl Binary {
 
     /// DLL names the binary may import from, e.g. `kernel32.dll`.
     pub fn allowed_imports(&self) -> Vec<String> {
-        self.imports
-            .iter()
-            .map(|p| format!("{}.dll", p.file_stem().unwrap().to_string_lossy()))
-            .collect()
+        self.imports.iter().map(|p| format!("{}.dll", p.file_stem().unwrap().to_string_lossy())).collect()
     }
 }
 
@@ -103,13 +100,18 @@ fn load(root: &Path, manifest: &Path) -> Result<Binary> {
     let dir = manifest.parent().unwrap().to_path_buf();
     let name = raw.name.get_ref();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return Err(doc.error_at(raw.name.span(), format!("name `{name}` must be lowercase ASCII letters, digits and `_`")));
+        return Err(
+            doc.error_at(raw.name.span(), format!("name `{name}` must be lowercase ASCII letters, digits and `_`"))
+        );
     }
-    crate::forwarders::spec::check_description(raw.description.get_ref()).map_err(|e| doc.error_at(raw.description.span(), e))?;
+    crate::forwarders::spec::check_description(raw.description.get_ref())
+        .map_err(|e| doc.error_at(raw.description.span(), e))?;
     let existing = |rel: &Spanned<String>, base: &Path, what: &str| -> Result<PathBuf> {
         let path = base.join(rel.get_ref());
         if !path.is_file() {
-            return Err(doc.error_at(rel.span(), format!("{what} `{}` does not exist ({})", rel.get_ref(), path.display())));
+            return Err(
+                doc.error_at(rel.span(), format!("{what} `{}` does not exist ({})", rel.get_ref(), path.display()))
+            );
         }
         Ok(path)
     };
@@ -118,7 +120,10 @@ fn load(root: &Path, manifest: &Path) -> Result<Binary> {
     for source in &raw.sources {
         if let Some(first) = seen.insert(source.get_ref().as_str(), source.span().start) {
             let first = config::location(&doc.path, &doc.text, first);
-            return Err(doc.error_at(source.span(), format!("source file `{}` is listed twice; the first is at {first}", source.get_ref())));
+            return Err(doc.error_at(
+                source.span(),
+                format!("source file `{}` is listed twice; the first is at {first}", source.get_ref()),
+            ));
         }
     }
     let sources = raw.sources.iter().map(|s| existing(s, &dir, "source file")).collect::<Result<Vec<_>>>()?;
@@ -170,7 +175,17 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let bins = discover(root).unwrap();
         let names: Vec<_> = bins.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, ["archway", "archway_backend", "archway_diagnostics", "archway_platform", "archway_probe", "archway_worker"]);
+        assert_eq!(
+            names,
+            [
+                "archway",
+                "archway_backend",
+                "archway_diagnostics",
+                "archway_platform",
+                "archway_probe",
+                "archway_worker"
+            ]
+        );
         let shim = &bins[0];
         assert_eq!(shim.exports, ["RegisterModule"]);
         assert_eq!(shim.allowed_imports(), ["kernel32.dll", "oleaut32.dll"]);
@@ -197,7 +212,10 @@ mod tests {
         // Issue 9: the limit surfaced after linking, on the DLL; now it is the manifest's line.
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("module")).unwrap();
-        let text = format!("name = \"archway\"\nkind = \"dll\"\ndescription = \"{}\"\nsources = []\nimports = []\n", "d".repeat(33_000));
+        let text = format!(
+            "name = \"archway\"\nkind = \"dll\"\ndescription = \"{}\"\nsources = []\nimports = []\n",
+            "d".repeat(33_000)
+        );
         std::fs::write(root.path().join("module/binary.toml"), text).unwrap();
         let err = load(root.path(), &root.path().join("module/binary.toml")).unwrap_err().to_string();
         assert!(err.contains("binary.toml:3:15: `description` is 33000 UTF-16 units long"), "{err}");
@@ -210,7 +228,8 @@ mod tests {
         std::fs::create_dir_all(root.path().join("module/src")).unwrap();
         std::fs::write(root.path().join("module/src/a.cpp"), "// a\n").unwrap();
         let list = vec!["\"src/a.cpp\""; 100_000].join(",\n");
-        let text = format!("name = \"archway\"\nkind = \"dll\"\ndescription = \"d\"\nsources = [\n{list}\n]\nimports = []\n");
+        let text =
+            format!("name = \"archway\"\nkind = \"dll\"\ndescription = \"d\"\nsources = [\n{list}\n]\nimports = []\n");
         std::fs::write(root.path().join("module/binary.toml"), text).unwrap();
         let err = load(root.path(), &root.path().join("module/binary.toml")).unwrap_err().to_string();
         assert!(err.contains("binary.toml:6:1: source file `src/a.cpp` is listed twice; the first is at"), "{err}");

@@ -129,7 +129,11 @@ impl Cmd {
         let done = self.spawn(self.expression().stdin_null())?.finish(self.timeout)?;
         CHILD_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if done.killed {
-            bail!("command timed out after {}: {self}{}\n  (killed with its process group)", human(self.timeout), self.cwd_note());
+            bail!(
+                "command timed out after {}: {self}{}\n  (killed with its process group)",
+                human(self.timeout),
+                self.cwd_note()
+            );
         }
         Ok(Output { success: done.success, code: done.code, stdout: done.stdout, stderr: done.stderr })
     }
@@ -265,7 +269,11 @@ mod tests {
     fn a_daemon_holding_the_output_pipes_does_not_hold_up_the_command() {
         // As `wine` does when it starts a wineserver that outlives it.
         let started = Instant::now();
-        let out = Cmd::new("sh").args(["-c", "echo started; setsid sleep 30 & exit 0"]).timeout(Duration::from_secs(20)).run().unwrap();
+        let out = Cmd::new("sh")
+            .args(["-c", "echo started; setsid sleep 30 & exit 0"])
+            .timeout(Duration::from_secs(20))
+            .run()
+            .unwrap();
         assert_eq!(out.stdout, "started\n");
         assert!(started.elapsed() < Duration::from_secs(10), "waited for the daemon");
     }
@@ -280,7 +288,12 @@ mod tests {
 
     #[test]
     fn the_last_value_given_for_a_variable_wins() {
-        let out = Cmd::new("sh").args(["-c", "echo $ARCHWAY_T"]).env("ARCHWAY_T", "first").env("ARCHWAY_T", "last").read().unwrap();
+        let out = Cmd::new("sh")
+            .args(["-c", "echo $ARCHWAY_T"])
+            .env("ARCHWAY_T", "first")
+            .env("ARCHWAY_T", "last")
+            .read()
+            .unwrap();
         assert_eq!(out, "last");
     }
 

@@ -38,7 +38,11 @@ pub fn load_in<T: DeserializeOwned>(root: &Path, relative: &Path) -> Result<Docu
     let full = root.join(relative);
     let size = std::fs::metadata(&full).with_context(|| format!("cannot read {}", full.display()))?.len();
     if size > MAX_FILE {
-        anyhow::bail!("{}: {size} bytes; archway's TOML files are small (at most {} MiB)", relative.display(), MAX_FILE >> 20);
+        anyhow::bail!(
+            "{}: {size} bytes; archway's TOML files are small (at most {} MiB)",
+            relative.display(),
+            MAX_FILE >> 20
+        );
     }
     let text = std::fs::read_to_string(&full).with_context(|| format!("cannot read {}", full.display()))?;
     let value = parse(relative, &text)?;
@@ -52,7 +56,11 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
             // Only the recursion limit comes without a place: point at the most deeply nested line.
             None => {
                 let (offset, depth) = deepest_line(text);
-                anyhow::anyhow!("{}: {} (keys nested {depth} deep on this line)", location(path, text, offset), err.message().trim_end())
+                anyhow::anyhow!(
+                    "{}: {} (keys nested {depth} deep on this line)",
+                    location(path, text, offset),
+                    err.message().trim_end()
+                )
             }
         }
     })

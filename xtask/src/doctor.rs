@@ -20,9 +20,17 @@ pub fn run(arch_names: &[String], flavor: Option<Flavor>) -> Result<()> {
     }
     for tool in LlvmTool::ALL {
         for f in tc.llvm_inventory.iter().filter(|f| f.tool == tool) {
-            let ours: Vec<&str> = f.targets.iter().map(String::as_str).filter(|t| matches!(*t, "x86" | "x86-64" | "aarch64")).collect();
-            let backends = if f.targets.is_empty() { String::new() } else { format!("  code generators: {}", ours.join(" ")) };
-            println!("  {:<13} {:<8} {:<12} {}{backends}", tool.base_name(), f.version.to_string(), f.origin.to_string(), f.path.display());
+            let ours: Vec<&str> =
+                f.targets.iter().map(String::as_str).filter(|t| matches!(*t, "x86" | "x86-64" | "aarch64")).collect();
+            let backends =
+                if f.targets.is_empty() { String::new() } else { format!("  code generators: {}", ours.join(" ")) };
+            println!(
+                "  {:<13} {:<8} {:<12} {}{backends}",
+                tool.base_name(),
+                f.version.to_string(),
+                f.origin.to_string(),
+                f.path.display()
+            );
         }
     }
     match provision::installed_bin() {
@@ -39,8 +47,15 @@ pub fn run(arch_names: &[String], flavor: Option<Flavor>) -> Result<()> {
     for arch in &archs {
         match tc.tools(*arch) {
             Ok(t) => {
-                let show = |tool: &toolchain::Tool| format!("{} {} ({})", file_name(&tool.path), tool.version, tool.origin);
-                println!("  {:<8} yes  compile {}, assemble {}, link {}", arch.name(), show(&t.cxx), show(&t.asm), show(&t.link));
+                let show =
+                    |tool: &toolchain::Tool| format!("{} {} ({})", file_name(&tool.path), tool.version, tool.origin);
+                println!(
+                    "  {:<8} yes  compile {}, assemble {}, link {}",
+                    arch.name(),
+                    show(&t.cxx),
+                    show(&t.asm),
+                    show(&t.link)
+                );
             }
             Err(why) => {
                 println!("  {:<8} no   {why}", arch.name());

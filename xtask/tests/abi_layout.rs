@@ -88,9 +88,12 @@ fn qualifier(after_params: &str) -> &'static str {
 /// them, with spaces removed.
 fn param_types(list: &str) -> String {
     let mut types = Vec::new();
-    for param in list.split(',').map(|p| p.split('=').next().unwrap_or("").trim()).filter(|p| !p.is_empty() && *p != "void") {
+    for param in
+        list.split(',').map(|p| p.split('=').next().unwrap_or("").trim()).filter(|p| !p.is_empty() && *p != "void")
+    {
         let tokens: Vec<&str> = param.split_whitespace().collect();
-        let named = tokens.len() >= 2 && tokens.last().is_some_and(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        let named = tokens.len() >= 2
+            && tokens.last().is_some_and(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
         let kept = if named { &tokens[..tokens.len() - 1] } else { &tokens[..] };
         types.push(kept.concat());
     }
@@ -104,7 +107,11 @@ fn declared(text: &str) -> Option<(String, Option<String>)> {
         let rest = rest.replace("STDMETHODCALLTYPE ", "");
         let rest = rest.as_str();
         let open = rest.find('(')?;
-        let name = rest[..open].trim_end().rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '~')).next()?.to_string();
+        let name = rest[..open]
+            .trim_end()
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '~'))
+            .next()?
+            .to_string();
         let (params, after) = parenthesized(rest, open)?;
         return Some((name, Some(format!("{}{}", param_types(params), qualifier(after)))));
     }
@@ -121,7 +128,8 @@ fn slot_comments(header: &str, text: &str) -> Result<Vec<SlotComment>, String> {
     let mut class = None;
     for (i, line) in lines.iter().enumerate() {
         let code = code_of(line);
-        if let Some(rest) = code.trim_start().strip_prefix("class ").or_else(|| code.trim_start().strip_prefix("struct "))
+        if let Some(rest) =
+            code.trim_start().strip_prefix("class ").or_else(|| code.trim_start().strip_prefix("struct "))
             && code.contains('{')
         {
             class = rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().map(str::to_string);
@@ -131,27 +139,46 @@ fn slot_comments(header: &str, text: &str) -> Result<Vec<SlotComment>, String> {
         let bare = comment.trim();
         let slot = match slot_number(comment) {
             Some(n) => n,
-            None if !code.trim().is_empty() && !bare.is_empty() && bare.chars().all(|c| c.is_ascii_digit()) => match bare.parse() {
-                Ok(n) => n,
-                Err(_) => continue,
-            },
+            None if !code.trim().is_empty() && !bare.is_empty() && bare.chars().all(|c| c.is_ascii_digit()) => {
+                match bare.parse() {
+                    Ok(n) => n,
+                    Err(_) => continue,
+                }
+            }
             None => continue,
         };
         let where_ = format!("{header}:{}", i + 1);
-        if slot_number(comment).is_none() && !(0..=i).rev().take_while(|&j| j == i || !code_of(lines[j]).contains(';')).any(|j| starts_declaration(code_of(lines[j]))) {
+        if slot_number(comment).is_none()
+            && !(0..=i)
+                .rev()
+                .take_while(|&j| j == i || !code_of(lines[j]).contains(';'))
+                .any(|j| starts_declaration(code_of(lines[j])))
+        {
             continue; // a bare number that ends no declaration is not a slot comment
         }
         let (first, last) = if code.trim().is_empty() {
             // A comment line: the next declaration, its lines up to the one ending it.
-            let first = (i + 1..lines.len()).find(|&j| starts_declaration(code_of(lines[j]))).ok_or_else(|| format!("{where_}: `// slot {slot}` is followed by no declaration"))?;
-            let last = (first..lines.len()).find(|&j| code_of(lines[j]).contains(';') || code_of(lines[j]).contains('}') || code_of(lines[j]).trim_end().ends_with(')') && lines[j].contains("ARCHWAY_")).unwrap_or(first);
+            let first = (i + 1..lines.len())
+                .find(|&j| starts_declaration(code_of(lines[j])))
+                .ok_or_else(|| format!("{where_}: `// slot {slot}` is followed by no declaration"))?;
+            let last = (first..lines.len())
+                .find(|&j| {
+                    code_of(lines[j]).contains(';')
+                        || code_of(lines[j]).contains('}')
+                        || code_of(lines[j]).trim_end().ends_with(')') && lines[j].contains("ARCHWAY_")
+                })
+                .unwrap_or(first);
             (first, last)
         } else {
-            let first = (0..=i).rev().find(|&j| starts_declaration(code_of(lines[j]))).ok_or_else(|| format!("{where_}: `// slot {slot}` ends no declaration"))?;
+            let first = (0..=i)
+                .rev()
+                .find(|&j| starts_declaration(code_of(lines[j])))
+                .ok_or_else(|| format!("{where_}: `// slot {slot}` ends no declaration"))?;
             (first, i)
         };
         let joined: String = lines[first..=last].iter().map(|l| code_of(l)).collect::<Vec<_>>().join(" ");
-        let (method, params) = declared(&joined).ok_or_else(|| format!("{where_}: cannot read the method that `// slot {slot}` belongs to"))?;
+        let (method, params) = declared(&joined)
+            .ok_or_else(|| format!("{where_}: cannot read the method that `// slot {slot}` belongs to"))?;
         let class = class.clone().ok_or_else(|| format!("{where_}: `// slot {slot}` is outside a class"))?;
         found.push(SlotComment { header: header.to_string(), line: i + 1, class, method, params, slot });
     }
@@ -210,9 +237,15 @@ fn disagreements(comments: &[SlotComment], layouts: &BTreeMap<String, Vec<Entry>
         };
         match candidates.as_slice() {
             [entry] if entry.slot == c.slot => {}
-            [entry] => problems.push(format!("{at}({}): the comment says slot {}, clang's {target} layout has it in slot {}", entry.params, c.slot, entry.slot)),
+            [entry] => problems.push(format!(
+                "{at}({}): the comment says slot {}, clang's {target} layout has it in slot {}",
+                entry.params, c.slot, entry.slot
+            )),
             [] => problems.push(format!("{at}: no such method in clang's {target} vtable of {}", c.class)),
-            several => problems.push(format!("{at}: {} overloads in clang's {target} vtable and the comment's declaration does not say which", several.len())),
+            several => problems.push(format!(
+                "{at}: {} overloads in clang's {target} vtable and the comment's declaration does not say which",
+                several.len()
+            )),
         }
     }
     problems
@@ -228,7 +261,11 @@ fn headers(include: &Path) -> Vec<(String, String)> {
         .filter(|p| p.extension().is_some_and(|e| e == "h"))
         .filter_map(|p| {
             let text = std::fs::read_to_string(&p).ok()?;
-            let slots = text.contains("// slot ") || text.lines().any(|l| l.trim_start().starts_with("virtual ") && l.rsplit("//").next().is_some_and(|c| c.trim().parse::<usize>().is_ok()));
+            let slots = text.contains("// slot ")
+                || text.lines().any(|l| {
+                    l.trim_start().starts_with("virtual ")
+                        && l.rsplit("//").next().is_some_and(|c| c.trim().parse::<usize>().is_ok())
+                });
             slots.then(|| (format!("archway/{}", p.file_name().unwrap().to_string_lossy()), text))
         })
         .collect();
@@ -252,28 +289,50 @@ fn translation_unit(headers: &[(String, String)], classes: &[String]) -> String 
 fn clang() -> Option<PathBuf> {
     let out = xtask(&repo_root(), &["toolchain", "which", "clang"]);
     if !out.status.success() {
-        missing(&format!("clang ({})", stderr(&out).trim()), "install clang-19 (apt-get install clang-19) or run `cargo xtask toolchain install`");
+        missing(
+            &format!("clang ({})", stderr(&out).trim()),
+            "install clang-19 (apt-get install clang-19) or run `cargo xtask toolchain install`",
+        );
         return None;
     }
     Some(PathBuf::from(stdout(&out).trim()))
 }
 
 /// clang's MSVC vtable layouts for `target` of the classes in `headers` (from `include`).
-fn layouts(clang: &Path, include: &Path, headers: &[(String, String)], classes: &[String], target: &str) -> BTreeMap<String, Vec<Entry>> {
+fn layouts(
+    clang: &Path,
+    include: &Path,
+    headers: &[(String, String)],
+    classes: &[String],
+    target: &str,
+) -> BTreeMap<String, Vec<Entry>> {
     let dir = tempfile::tempdir().unwrap();
     let tu = dir.path().join("abi_layout.cpp");
     std::fs::write(&tu, translation_unit(headers, classes)).unwrap();
     let out = output_within(
         Command::new(clang)
             .arg(format!("--target={target}"))
-            .args(["-std=c++17", "-ffreestanding", "-fno-exceptions", "-fno-rtti", "-Xclang", "-fdump-vtable-layouts", "-S", "-o"])
+            .args([
+                "-std=c++17",
+                "-ffreestanding",
+                "-fno-exceptions",
+                "-fno-rtti",
+                "-Xclang",
+                "-fdump-vtable-layouts",
+                "-S",
+                "-o",
+            ])
             .arg(dir.path().join("abi_layout.s"))
             .arg("-I")
             .arg(include)
             .arg(&tu),
         CLANG_DEADLINE,
     );
-    assert!(out.status.success(), "clang --target={target} on the generated translation unit failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "clang --target={target} on the generated translation unit failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dumped_layouts(&String::from_utf8_lossy(&out.stdout))
 }
 
@@ -288,8 +347,17 @@ fn check(clang: &Path, include: &Path) -> Vec<String> {
     let mut classes: Vec<String> = comments.iter().map(|c| c.class.clone()).collect();
     classes.sort();
     classes.dedup();
-    println!("{} slot comments in {} classes of {} header(s), against {}", comments.len(), classes.len(), headers.len(), TARGETS.join(" and "));
-    TARGETS.iter().flat_map(|target| disagreements(&comments, &layouts(clang, include, &headers, &classes, target), target)).collect()
+    println!(
+        "{} slot comments in {} classes of {} header(s), against {}",
+        comments.len(),
+        classes.len(),
+        headers.len(),
+        TARGETS.join(" and ")
+    );
+    TARGETS
+        .iter()
+        .flat_map(|target| disagreements(&comments, &layouts(clang, include, &headers, &classes, target), target))
+        .collect()
 }
 
 #[test]
@@ -297,7 +365,12 @@ fn every_slot_comment_is_the_slot_clang_gives_the_method() {
     let Some(clang) = clang() else { return };
     let include = repo_root().join("native").join("include");
     let problems = check(&clang, &include);
-    assert!(problems.is_empty(), "{} slot comment(s) disagree with clang's MSVC vtable layout:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} slot comment(s) disagree with clang's MSVC vtable layout:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 /// The check can fail: a copy of the headers with two slot comments swapped is reported twice
@@ -315,21 +388,45 @@ fn a_swapped_slot_comment_is_reported() {
     let text = std::fs::read_to_string(&path).unwrap();
     let get_request = "virtual IHttpRequest* GetRequest() = 0;                              // slot 3";
     let get_response = "virtual IHttpResponse* GetResponse() = 0;                            // slot 4";
-    assert!(text.contains(get_request) && text.contains(get_response), "the IHttpContext lines this test swaps changed; update the test");
-    let swapped = text.replace(get_request, "@REQUEST@").replace(get_response, &get_response.replace("slot 4", "slot 3")).replace("@REQUEST@", &get_request.replace("slot 3", "slot 4"));
+    assert!(
+        text.contains(get_request) && text.contains(get_response),
+        "the IHttpContext lines this test swaps changed; update the test"
+    );
+    let swapped = text
+        .replace(get_request, "@REQUEST@")
+        .replace(get_response, &get_response.replace("slot 4", "slot 3"))
+        .replace("@REQUEST@", &get_request.replace("slot 3", "slot 4"));
     std::fs::write(&path, swapped).unwrap();
     let problems = check(&clang, &include);
     assert_eq!(problems.len(), 2 * TARGETS.len(), "{problems:#?}");
-    assert!(problems.iter().any(|p| p.contains("IHttpContext::GetRequest") && p.contains("says slot 4") && p.contains("in slot 3")), "{problems:#?}");
-    assert!(problems.iter().any(|p| p.contains("IHttpContext::GetResponse") && p.contains("says slot 3") && p.contains("in slot 4")), "{problems:#?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("IHttpContext::GetRequest") && p.contains("says slot 4") && p.contains("in slot 3")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("IHttpContext::GetResponse") && p.contains("says slot 3") && p.contains("in slot 4")),
+        "{problems:#?}"
+    );
 }
 
 #[test]
 fn declarations_and_dumps_are_read_as_clang_prints_them() {
     let header = "class IX {\npublic:\n    // slot 2: the destructor\n    virtual ~IX() {}\n    virtual HRESULT Get(PCSTR pszName, PCWSTR* ppsz,\n                        DWORD* pcch) = 0;  // slot 1\n    ARCHWAY_DEFAULT_X(OnThing, (IA*))  // slot 0\n};\n";
     let comments = slot_comments("x.h", header).unwrap();
-    let read: Vec<(usize, &str, &str, Option<&str>, usize)> = comments.iter().map(|c| (c.line, c.class.as_str(), c.method.as_str(), c.params.as_deref(), c.slot)).collect();
-    assert_eq!(read, [(3, "IX", "~IX", Some(""), 2), (6, "IX", "Get", Some("PCSTR,PCWSTR*,DWORD*"), 1), (7, "IX", "OnThing", None, 0)]);
+    let read: Vec<(usize, &str, &str, Option<&str>, usize)> =
+        comments.iter().map(|c| (c.line, c.class.as_str(), c.method.as_str(), c.params.as_deref(), c.slot)).collect();
+    assert_eq!(
+        read,
+        [
+            (3, "IX", "~IX", Some(""), 2),
+            (6, "IX", "Get", Some("PCSTR,PCWSTR*,DWORD*"), 1),
+            (7, "IX", "OnThing", None, 0)
+        ]
+    );
     let dump = "VFTable for 'IX' (3 entries).\n   0 | GLOBAL_NOTIFICATION_STATUS IX::OnThing(IA *)\n   1 | HRESULT IX::Get(PCSTR, PCWSTR *, DWORD *) [pure]\n   2 | IX::~IX() [vector deleting]\n\nVFTable for 'IX' in 'ArchwayProbe_IX' (3 entries).\n   0 | x\n";
     let layouts = dumped_layouts(dump);
     assert_eq!(layouts["IX"][1], Entry { slot: 1, method: "Get".into(), params: "PCSTR,PCWSTR*,DWORD*".into() });
@@ -338,10 +435,16 @@ fn declarations_and_dumps_are_read_as_clang_prints_them() {
     // ahadmin.h's form: a bare `// N` after a declaration counts; one after anything else not.
     let com = "enum E {\n    A = 1,  // 4\n};\nclass IC : public IUnknown {\npublic:\n    virtual HRESULT STDMETHODCALLTYPE get_Item(VARIANT cIndex,\n                                               IX** pp) = 0;  // 4\n};\n";
     let comments = slot_comments("c.h", com).unwrap();
-    let read: Vec<(usize, &str, &str, Option<&str>, usize)> = comments.iter().map(|c| (c.line, c.class.as_str(), c.method.as_str(), c.params.as_deref(), c.slot)).collect();
+    let read: Vec<(usize, &str, &str, Option<&str>, usize)> =
+        comments.iter().map(|c| (c.line, c.class.as_str(), c.method.as_str(), c.params.as_deref(), c.slot)).collect();
     assert_eq!(read, [(7, "IC", "get_Item", Some("VARIANT,IX**"), 4)]);
-    let layouts = dumped_layouts("VFTable for 'IUnknown' in 'IC' (5 entries).\n   0 | HRESULT IUnknown::QueryInterface(const IID &, void **)\n   3 | HRESULT IC::get_Count(DWORD *)\n   4 | HRESULT IC::get_Item(VARIANT, IX **)\n");
+    let layouts = dumped_layouts(
+        "VFTable for 'IUnknown' in 'IC' (5 entries).\n   0 | HRESULT IUnknown::QueryInterface(const IID &, void **)\n   3 | HRESULT IC::get_Count(DWORD *)\n   4 | HRESULT IC::get_Item(VARIANT, IX **)\n",
+    );
     assert!(disagreements(&comments, &layouts, "t").is_empty());
     let wrong = SlotComment { slot: 3, ..comments[0].clone() };
-    assert_eq!(disagreements(&[wrong], &layouts, "t"), ["c.h:7: IC::get_Item(VARIANT,IX**): the comment says slot 3, clang's t layout has it in slot 4"]);
+    assert_eq!(
+        disagreements(&[wrong], &layouts, "t"),
+        ["c.h:7: IC::get_Item(VARIANT,IX**): the comment says slot 3, clang's t layout has it in slot 4"]
+    );
 }

@@ -23,7 +23,8 @@ use std::{
 use serde_json::Value;
 use support::*;
 
-const HOW: &str = "as root: apt-get install qemu-user-static binfmt-support debootstrap, then `cargo xtask arm64-root install`";
+const HOW: &str =
+    "as root: apt-get install qemu-user-static binfmt-support debootstrap, then `cargo xtask arm64-root install`";
 /// How long a worker in the root may take to say it is ready (a cold session starts Wine's
 /// services under qemu).
 const READY: Duration = Duration::from_secs(180);
@@ -43,7 +44,10 @@ fn provisioned() -> Option<(PathBuf, PathBuf)> {
         return None;
     }
     let root = text.lines().find_map(|l| l.strip_prefix("arm64 root:")).map(|p| PathBuf::from(p.trim()));
-    let drive_c = text.lines().find_map(|l| l.split_once("(C:\\ is ")).map(|(_, p)| PathBuf::from(p.trim_end().trim_end_matches(')')));
+    let drive_c = text
+        .lines()
+        .find_map(|l| l.split_once("(C:\\ is "))
+        .map(|(_, p)| PathBuf::from(p.trim_end().trim_end_matches(')')));
     Some((root.expect("status names the root"), drive_c.expect("status names C:\\")))
 }
 
@@ -105,7 +109,9 @@ impl Worker {
             .spawn()
             .expect("the xtask binary runs");
         let (tx, lines) = mpsc::channel();
-        for pipe in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        for pipe in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
@@ -120,7 +126,8 @@ impl Worker {
             match worker.lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
                 Ok(line) => {
                     if let Some(rest) = line.strip_prefix("archway_worker: listening ") {
-                        let address = rest.split_whitespace().find_map(|w| w.strip_prefix("address=")).unwrap_or_default();
+                        let address =
+                            rest.split_whitespace().find_map(|w| w.strip_prefix("address=")).unwrap_or_default();
                         worker.port = address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
                     }
                     worker.said.push(line);
@@ -202,7 +209,10 @@ fn arm64_workers_in_the_root_serve_http_natively_as_arm64_and_leave_nothing_moun
     }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let root = root.display().to_string();
-    assert!(!mountinfo.lines().any(|l| l.split(' ').nth(4).is_some_and(|p| p.starts_with(&root))), "left mounted below {root}:\n{mountinfo}");
+    assert!(
+        !mountinfo.lines().any(|l| l.split(' ').nth(4).is_some_and(|p| p.starts_with(&root))),
+        "left mounted below {root}:\n{mountinfo}"
+    );
 }
 
 /// The chroot shares this machine's network namespace: a program in the root connects to a
@@ -218,7 +228,14 @@ fn a_program_in_the_root_reaches_this_machines_loopback() {
     );
     let child = std::thread::spawn({
         let root = root.clone();
-        move || Command::new("timeout").args(["120", "chroot"]).arg(&root).args(["/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/perl", "-e", &script]).output().expect("chroot runs")
+        move || {
+            Command::new("timeout")
+                .args(["120", "chroot"])
+                .arg(&root)
+                .args(["/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/perl", "-e", &script])
+                .output()
+                .expect("chroot runs")
+        }
     });
     // Accept with a deadline: a program that cannot connect must fail the test, not hang it.
     listener.set_nonblocking(true).unwrap();
@@ -243,6 +260,7 @@ fn a_program_in_the_root_reaches_this_machines_loopback() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "hello from the host\n");
     // The program really is arm64.
-    let uname = Command::new("timeout").args(["60", "chroot"]).arg(&root).args(["/usr/bin/uname", "-m"]).output().unwrap();
+    let uname =
+        Command::new("timeout").args(["60", "chroot"]).arg(&root).args(["/usr/bin/uname", "-m"]).output().unwrap();
     assert_eq!(stdout(&uname).trim(), "aarch64");
 }

@@ -26,7 +26,11 @@ fn a_missing_source_file_names_the_manifest_line() {
     let (_tmp, dir) = copy_checkout("archway");
     edit(&dir, "handlers/diagnostics/binary.toml", |t| t.replace("src/diagnostics.cpp", "src/gone.cpp"));
     let err = failing_build(&dir, &[]);
-    assert!(err.contains("handlers/diagnostics/binary.toml:5:") && err.contains("source file `src/gone.cpp` does not exist"), "{err}");
+    assert!(
+        err.contains("handlers/diagnostics/binary.toml:5:")
+            && err.contains("source file `src/gone.cpp` does not exist"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -13,7 +13,8 @@ use std::{
 use support::*;
 
 const ARCHS: [&str; 4] = ["x86", "x64", "arm64", "arm64ec"];
-const BINARIES: [(&str, &str); 4] = [("archway", "dll"), ("archway_diagnostics", "dll"), ("archway_probe", "dll"), ("archway_worker", "exe")];
+const BINARIES: [(&str, &str); 4] =
+    [("archway", "dll"), ("archway_diagnostics", "dll"), ("archway_probe", "dll"), ("archway_worker", "exe")];
 /// The Arm64X forwarders of `forwarders/*.toml`, written beside the binaries.
 const FORWARDERS: [&str; 2] = ["archway.dll", "archway_diagnostics.dll"];
 
@@ -58,7 +59,8 @@ fn every_binary_reads_back_right_in_llvm_readobj() {
             if arch == "arm64ec" {
                 assert!(text.contains("CHPEMetadata ["), "{}: no CHPE metadata\n{text}", file.display());
             }
-            let imports: BTreeSet<String> = names("--coff-imports").into_iter().filter(|n| n.ends_with(".dll")).collect();
+            let imports: BTreeSet<String> =
+                names("--coff-imports").into_iter().filter(|n| n.ends_with(".dll")).collect();
             // Stated here again, not read from binary.toml, so a wrong binary.toml fails too:
             // the shim and the stand-in read IIS configuration (BSTRs from oleaut32), the
             // stand-in and the test backend speak HTTP through Winsock, the platform handler
@@ -70,7 +72,12 @@ fn every_binary_reads_back_right_in_llvm_readobj() {
                 "archway_platform" => &["bcrypt.dll", "kernel32.dll", "winhttp.dll", "ws2_32.dll"],
                 _ => &["kernel32.dll"],
             };
-            assert_eq!(imports, expected_imports.iter().map(|s| s.to_string()).collect(), "{}: imports", file.display());
+            assert_eq!(
+                imports,
+                expected_imports.iter().map(|s| s.to_string()).collect(),
+                "{}: imports",
+                file.display()
+            );
             let exports = names("--coff-exports");
             let expected: &[&str] = match name {
                 "archway" | "archway_probe" => &["RegisterModule"],
@@ -84,7 +91,12 @@ fn every_binary_reads_back_right_in_llvm_readobj() {
             for flag in ["IMAGE_DLL_CHARACTERISTICS_DYNAMIC_BASE", "IMAGE_DLL_CHARACTERISTICS_NX_COMPAT"] {
                 assert!(text.contains(flag), "{}: {flag}", file.display());
             }
-            assert_eq!(text.contains("IMAGE_DLL_CHARACTERISTICS_HIGH_ENTROPY_VA"), arch != "x86", "{}: high entropy VA", file.display());
+            assert_eq!(
+                text.contains("IMAGE_DLL_CHARACTERISTICS_HIGH_ENTROPY_VA"),
+                arch != "x86",
+                "{}: high entropy VA",
+                file.display()
+            );
             assert!(bin_dir(dir).join(format!("{name}_{arch}.pdb")).is_file(), "{name}_{arch}.pdb");
         }
     }
@@ -123,19 +135,31 @@ fn two_checkout_folders_give_identical_bytes() {
             continue;
         }
         let other = bin_dir(&second).join(path.file_name().unwrap());
-        assert!(std::fs::read(&path).unwrap() == std::fs::read(&other).unwrap(), "{} differs between checkouts", path.file_name().unwrap().to_string_lossy());
+        assert!(
+            std::fs::read(&path).unwrap() == std::fs::read(&other).unwrap(),
+            "{} differs between checkouts",
+            path.file_name().unwrap().to_string_lossy()
+        );
         compared += 1;
     }
     let per_binary = if msvc { 1 } else { 2 };
     for forwarder in FORWARDERS {
         assert!(bin_dir(first).join(forwarder).is_file(), "{forwarder} is written by the build");
     }
-    assert_eq!(compared, ARCHS.len() * BINARIES.len() * per_binary + FORWARDERS.len(), "every binary (and PDB) and forwarder compared");
+    assert_eq!(
+        compared,
+        ARCHS.len() * BINARIES.len() * per_binary + FORWARDERS.len(),
+        "every binary (and PDB) and forwarder compared"
+    );
 }
 
 /// The `[n/N] label` lines a build printed: what actually ran.
 fn ran(out: &std::process::Output) -> BTreeSet<String> {
-    stderr(out).lines().filter(|l| l.starts_with('[')).filter_map(|l| l.split_once("] ").map(|(_, s)| s.to_string())).collect()
+    stderr(out)
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .filter_map(|l| l.split_once("] ").map(|(_, s)| s.to_string()))
+        .collect()
 }
 
 #[test]
@@ -171,7 +195,9 @@ fn a_rebuild_runs_exactly_what_an_edit_touches() {
     std::fs::write(&header, format!("{text}\n// an edit\n")).unwrap();
     let after_header = ran(&build(&dir, &["--arch", "x64"]));
     let includers: BTreeSet<String> =
-        ["compile x64 module/src/shim.cpp", "compile x64 handlers/diagnostics/src/diagnostics.cpp"].map(String::from).into();
+        ["compile x64 module/src/shim.cpp", "compile x64 handlers/diagnostics/src/diagnostics.cpp"]
+            .map(String::from)
+            .into();
     assert_eq!(after_header, includers);
 
     // A new product version changes the generated header and every VERSIONINFO.

@@ -40,7 +40,12 @@ fn a_crlf_checkout_passes_and_a_stale_workflow_fails_with_a_diff_either_way() {
         let out = check(&dir);
         let err = stderr(&out);
         assert!(!out.status.success(), "a stale workflow ({eol:?}) passed");
-        assert!(err.contains("ci.yml is stale") && err.contains("timeout-minutes: 151") && err.contains("timeout-minutes: 150"), "{err}");
+        assert!(
+            err.contains("ci.yml is stale")
+                && err.contains("timeout-minutes: 151")
+                && err.contains("timeout-minutes: 150"),
+            "{err}"
+        );
         assert!(err.contains("release.yml is up to date"), "{err}");
     }
 }
@@ -48,7 +53,10 @@ fn a_crlf_checkout_passes_and_a_stale_workflow_fails_with_a_diff_either_way() {
 #[test]
 fn gitattributes_keep_text_lf_in_every_checkout() {
     for file in [WORKFLOWS[0], WORKFLOWS[1], "matrix.toml", ".ci/run", "xtask/src/main.rs"] {
-        let out = output_within(Command::new("git").args(["check-attr", "eol", "--", file]).current_dir(repo_root()), Duration::from_secs(60));
+        let out = output_within(
+            Command::new("git").args(["check-attr", "eol", "--", file]).current_dir(repo_root()),
+            Duration::from_secs(60),
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.trim_end().ends_with("eol: lf"), "{file}: {text}");
     }
@@ -68,7 +76,9 @@ fn the_rust_pins_agree() {
         parts
     };
     let out = output_within(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(["metadata", "--format-version", "1", "--locked"]).current_dir(&root),
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["metadata", "--format-version", "1", "--locked"])
+            .current_dir(&root),
         Duration::from_secs(300),
     );
     assert!(out.status.success(), "cargo metadata: {}", stderr(&out));
@@ -78,13 +88,21 @@ fn the_rust_pins_agree() {
     assert!(parse(&ours) <= parse(&channel), "rust-version {ours} is above the pinned {channel}");
     for p in packages.iter().filter(|p| p["name"] != "xtask") {
         if let Some(theirs) = p["rust_version"].as_str() {
-            assert!(parse(theirs) <= parse(&ours), "{} {} needs Rust {theirs}, but Cargo.toml says rust-version = {ours}", p["name"], p["version"]);
+            assert!(
+                parse(theirs) <= parse(&ours),
+                "{} {} needs Rust {theirs}, but Cargo.toml says rust-version = {ours}",
+                p["name"],
+                p["version"]
+            );
         }
     }
     // The container of the Linux jobs carries the same Rust.
     let matrix = std::fs::read_to_string(root.join("matrix.toml")).unwrap();
     let minor = channel.rsplit_once('.').unwrap().0;
-    assert!(matrix.contains(&format!("rust:{minor}-bookworm@sha256:")), "matrix.toml's containers are not rust:{minor}");
+    assert!(
+        matrix.contains(&format!("rust:{minor}-bookworm@sha256:")),
+        "matrix.toml's containers are not rust:{minor}"
+    );
 }
 
 /// Two package folders: the same bytes pass; one changed file inside a zip is named, with the
@@ -110,7 +128,11 @@ fn compare_dist_names_what_differs_between_two_local_dists() {
     assert!(stdout(&out).lines().all(|l| l.starts_with("same ")), "{}", stdout(&out));
 
     // Flip one byte of the x64 shim inside the x64 zip, re-written as a zip.
-    let zip_name = std::fs::read_dir(&b).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).find(|n| n.ends_with("-x64.zip")).unwrap();
+    let zip_name = std::fs::read_dir(&b)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with("-x64.zip"))
+        .unwrap();
     let bytes = std::fs::read(b.join(&zip_name)).unwrap();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -132,7 +154,11 @@ fn compare_dist_names_what_differs_between_two_local_dists() {
     let out = xtask(&repo_root(), &["compare-dist", a.to_str().unwrap(), b.to_str().unwrap()]);
     assert!(!out.status.success());
     let text = stdout(&out);
-    assert!(text.contains(&format!("DIFFERENT {zip_name}: {changed} differs")) && text.contains("first difference at offset 0x40"), "{text}");
+    assert!(
+        text.contains(&format!("DIFFERENT {zip_name}: {changed} differs"))
+            && text.contains("first difference at offset 0x40"),
+        "{text}"
+    );
     assert!(stderr(&out).contains("differ in files not allowed to"), "{}", stderr(&out));
     let out = xtask(&repo_root(), &["compare-dist", a.to_str().unwrap(), b.to_str().unwrap(), "--allow", "*-x64.zip"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -93,7 +93,11 @@ fn manifest(dir: &Path) -> serde_json::Value {
 #[test]
 fn msitools_read_every_msi_and_extract_exactly_the_built_files() {
     let Some(dir) = shared_dist() else { return };
-    let (Some(msiinfo), Some(msidump), Some(msiextract)) = (msitool("msiinfo"), msitool("msidump"), msitool("msiextract")) else { return };
+    let (Some(msiinfo), Some(msidump), Some(msiextract)) =
+        (msitool("msiinfo"), msitool("msidump"), msitool("msiextract"))
+    else {
+        return;
+    };
     let manifest = manifest(dir);
     for (platform, package) in PLATFORMS.iter().zip(manifest["packages"].as_array().unwrap()) {
         assert_eq!(package["platform"], *platform);
@@ -107,7 +111,9 @@ fn msitools_read_every_msi_and_extract_exactly_the_built_files() {
         let info = run(&msiinfo, &["suminfo", msi_arg], dir);
         assert!(info.contains(template) && info.contains("Version: 500"), "{platform}:\n{info}");
         let tables = run(&msiinfo, &["tables", msi_arg], dir);
-        for table in ["File", "Component", "Directory", "Upgrade", "CustomAction", "InstallExecuteSequence", "_Validation"] {
+        for table in
+            ["File", "Component", "Directory", "Upgrade", "CustomAction", "InstallExecuteSequence", "_Validation"]
+        {
             assert!(tables.lines().any(|l| l.trim() == table), "{platform}: no {table} table in\n{tables}");
         }
         let dump = tempfile::tempdir().unwrap();
@@ -119,14 +125,22 @@ fn msitools_read_every_msi_and_extract_exactly_the_built_files() {
         let files = files_under(extracted.path());
         let expected = package["files"].as_array().unwrap();
         let schema = package["schema_files"].as_array().unwrap();
-        assert_eq!(files.len(), expected.len() + schema.len(), "{platform}: extracted {:?}", files.keys().collect::<Vec<_>>());
+        assert_eq!(
+            files.len(),
+            expected.len() + schema.len(),
+            "{platform}: extracted {:?}",
+            files.keys().collect::<Vec<_>>()
+        );
         // Each schema copy: its name and bytes somewhere in the extraction (msiextract's folder
         // names are not Windows', docs/msi.md §4.3); the module/schema files themselves.
         for copy in schema {
             let install = copy["install_path"].as_str().unwrap();
             let name = install.rsplit('\\').next().unwrap();
             let sha = copy["sha256"].as_str().unwrap();
-            assert!(files.iter().any(|(p, b)| p.ends_with(&format!("/{name}")) && sha256(b) == sha), "{platform}: {install} not extracted");
+            assert!(
+                files.iter().any(|(p, b)| p.ends_with(&format!("/{name}")) && sha256(b) == sha),
+                "{platform}: {install} not extracted"
+            );
             assert_eq!(sha, sha256(&std::fs::read(dir.join("module/schema").join(name)).unwrap()), "{install}");
             assert!(copy["installed_when"].as_str().unwrap().contains("IIS"), "{copy}");
         }
@@ -139,8 +153,14 @@ fn msitools_read_every_msi_and_extract_exactly_the_built_files() {
             let (_, bytes) = files
                 .iter()
                 .find(|(path, _)| path.ends_with(&format!("/{name}")) && path.starts_with("Program Files/") == in_x86)
-                .unwrap_or_else(|| panic!("{platform}: {install} not extracted: {:?}", files.keys().collect::<Vec<_>>()));
-            assert_eq!(sha256(bytes), file["sha256"].as_str().unwrap(), "{platform}: {install} differs from the built file");
+                .unwrap_or_else(|| {
+                    panic!("{platform}: {install} not extracted: {:?}", files.keys().collect::<Vec<_>>())
+                });
+            assert_eq!(
+                sha256(bytes),
+                file["sha256"].as_str().unwrap(),
+                "{platform}: {install} differs from the built file"
+            );
         }
     }
 }
@@ -168,15 +188,21 @@ fn the_zip_archives_hold_the_same_install_trees() {
             .unwrap()
             .iter()
             .chain(package["schema_files"].as_array().unwrap())
-            .map(|f| (f["install_path"].as_str().unwrap().replace('\\', "/"), f["sha256"].as_str().unwrap().to_string()))
+            .map(|f| {
+                (f["install_path"].as_str().unwrap().replace('\\', "/"), f["sha256"].as_str().unwrap().to_string())
+            })
             .collect();
         assert_eq!(found, expected, "{}", zip.display());
     }
     // The arm64 tree: forwarders under the plain names, both targets beside them, no ARM64
     // code in the x86 folder (dotnet/aspnetcore#47115).
     let arm64 = &manifest(dir)["packages"][1];
-    let machines: BTreeMap<&str, &str> =
-        arm64["files"].as_array().unwrap().iter().map(|f| (f["install_path"].as_str().unwrap(), f["machine"].as_str().unwrap_or("none"))).collect();
+    let machines: BTreeMap<&str, &str> = arm64["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["install_path"].as_str().unwrap(), f["machine"].as_str().unwrap_or("none")))
+        .collect();
     assert_eq!(machines["Program Files\\Archway\\archway.dll"], "arm64x");
     assert_eq!(machines["Program Files\\Archway\\archway_arm64.dll"], "arm64");
     assert_eq!(machines["Program Files\\Archway\\archway_x64.dll"], "x64");
@@ -202,14 +228,22 @@ fn the_zip_archives_hold_the_same_install_trees() {
             .map(|f| (f["install_path"].as_str().unwrap(), f["machine"].as_str().unwrap_or("none")))
             .collect();
         for handler in &handlers {
-            let at = |folder: &str, suffix: &str| machines.get(format!("{folder}\\Archway\\{handler}{suffix}.dll").as_str()).copied();
+            let at = |folder: &str, suffix: &str| {
+                machines.get(format!("{folder}\\Archway\\{handler}{suffix}.dll").as_str()).copied()
+            };
             assert_eq!(at("Program Files (x86)", ""), Some("x86"), "{platform}: {handler}");
             match platform {
                 "x64" => assert_eq!(at("Program Files", ""), Some("x64"), "{handler}"),
                 "arm64" => {
                     assert_eq!(at("Program Files", ""), Some("arm64x"), "{handler}: the forwarder");
                     assert_eq!(at("Program Files", "_arm64"), Some("arm64"), "{handler}");
-                    assert!(matches!(at("Program Files", "_arm64ec").or(at("Program Files", "_x64")), Some("arm64ec" | "x64")), "{handler}");
+                    assert!(
+                        matches!(
+                            at("Program Files", "_arm64ec").or(at("Program Files", "_x64")),
+                            Some("arm64ec" | "x64")
+                        ),
+                        "{handler}"
+                    );
                 }
                 _ => {}
             }
@@ -254,7 +288,11 @@ fn the_next_version_upgrades_the_previous_one_cleanly() {
     assert!(report.contains("0 error(s)"), "{report}");
     let arm64 = &manifest(&new)["packages"][1];
     let arm64_files = arm64["files"].as_array().unwrap().len() + arm64["schema_files"].as_array().unwrap().len();
-    assert_eq!(report.lines().filter(|l| l.contains("new 0.2.0.0")).count(), arm64_files, "every arm64 path from the new product:\n{report}");
+    assert_eq!(
+        report.lines().filter(|l| l.contains("new 0.2.0.0")).count(),
+        arm64_files,
+        "every arm64 path from the new product:\n{report}"
+    );
 
     // And the other way round is a downgrade, refused by rule.
     let out = xtask(&new, &["msi-check", old_msi.to_str().unwrap(), "--previous", new_msi.to_str().unwrap()]);
@@ -324,7 +362,17 @@ fn the_fuzz_harness_runs_on_the_built_packages_and_finds_nothing() {
     let text = format!("{}{}", stdout(&out), stderr(&out));
     eprintln!("{text}");
     assert!(out.status.success(), "{text}");
-    for reader in ["pe/verify", "arm64x", "forwarder-spec", "matrix.toml", "binary.toml", "msi", "msi-rows", "cabinet", "msi-previous"] {
+    for reader in [
+        "pe/verify",
+        "arm64x",
+        "forwarder-spec",
+        "matrix.toml",
+        "binary.toml",
+        "msi",
+        "msi-rows",
+        "cabinet",
+        "msi-previous",
+    ] {
         assert!(text.lines().any(|l| l.trim_start().starts_with(reader)), "no figures for {reader}:\n{text}");
     }
 }

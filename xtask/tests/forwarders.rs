@@ -12,8 +12,10 @@ use std::{
 
 use support::*;
 
-const FORWARDERS: [(&str, &str, &str); 2] =
-    [("archway.dll", "archway", "RegisterModule"), ("archway_diagnostics.dll", "archway_diagnostics", "ArchwayHandlerOpen")];
+const FORWARDERS: [(&str, &str, &str); 2] = [
+    ("archway.dll", "archway", "RegisterModule"),
+    ("archway_diagnostics.dll", "archway_diagnostics", "ArchwayHandlerOpen"),
+];
 
 /// A checkout built for the two architectures the shipped forwarders need.
 fn shared_build() -> Option<&'static Path> {
@@ -29,7 +31,12 @@ fn readobj(dir: &Path) -> PathBuf {
 
 fn read(readobj: &Path, flags: &[&str], file: &Path) -> String {
     let out = Command::new(readobj).args(flags).arg(file).output_within_deadline().unwrap();
-    assert!(out.status.success(), "llvm-readobj {flags:?} {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "llvm-readobj {flags:?} {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -59,13 +66,22 @@ fn llvm_readobj_reads_both_views_of_every_forwarder() {
             assert!(native.contains(&entry), "{file}: fixup at {rva}\n{native}");
             assert!(native.contains(&format!("Value: {value}")), "{file}: fixup value {value}\n{native}");
         }
-        assert!(native.contains("RVA: 0x100\n") && native.contains("RVA: 0x104\n"), "{file}: export directory fixups\n{native}");
+        assert!(
+            native.contains("RVA: 0x100\n") && native.contains("RVA: 0x104\n"),
+            "{file}: export directory fixups\n{native}"
+        );
         assert!(ec.contains("Format: COFF-ARM64EC") && ec.contains("CHPEMetadata ["), "{file}: EC view\n{ec}");
 
         let text = read(&readobj, &["--coff-exports"], &path);
         let (native, ec) = split_views(&text);
-        assert!(native.contains(&format!("Name: {export}\n  ForwardedTo: {binary}_arm64.{export}")), "{file}: native exports\n{native}");
-        assert!(ec.contains(&format!("Name: {export}\n    ForwardedTo: {binary}_x64.{export}")), "{file}: EC exports\n{ec}");
+        assert!(
+            native.contains(&format!("Name: {export}\n  ForwardedTo: {binary}_arm64.{export}")),
+            "{file}: native exports\n{native}"
+        );
+        assert!(
+            ec.contains(&format!("Name: {export}\n    ForwardedTo: {binary}_x64.{export}")),
+            "{file}: EC exports\n{ec}"
+        );
 
         let text = read(&readobj, &["--coff-resources"], &path);
         assert!(text.contains("Type: VERSIONINFO (ID 16)") && text.contains("Language: (ID 1033)"), "{file}:\n{text}");
@@ -77,7 +93,10 @@ fn llvm_readobj_reads_both_views_of_every_forwarder() {
 fn verify_shows_both_views_and_agrees_with_the_targets() {
     let Some(dir) = shared_build() else { return };
     let bin = bin_dir(dir);
-    let out = xtask(dir, &["verify", bin.join("archway.dll").to_str().unwrap(), bin.join("archway_x64.dll").to_str().unwrap()]);
+    let out = xtask(
+        dir,
+        &["verify", bin.join("archway.dll").to_str().unwrap(), bin.join("archway_x64.dll").to_str().unwrap()],
+    );
     let text = stdout(&out);
     assert!(out.status.success(), "{}\n{text}", stderr(&out));
     assert!(text.contains("archway_arm64.RegisterModule") && text.contains("archway_x64.RegisterModule"), "{text}");
@@ -108,7 +127,10 @@ fn the_writer_and_lld_link_agree_byte_for_byte_on_the_shipped_specs() {
         .output_within_deadline()
         .unwrap();
     if !out.status.success() && stderr(&out).contains("lld-link") && stderr(&out).contains("missing") {
-        missing("lld-link 21 or newer and clang with the AArch64 backend", "run `cargo xtask toolchain install` and install clang-19");
+        missing(
+            "lld-link 21 or newer and clang with the AArch64 backend",
+            "run `cargo xtask toolchain install` and install clang-19",
+        );
         return;
     }
     assert!(out.status.success(), "{}", stderr(&out));
@@ -160,7 +182,11 @@ impl Scratch {
         for (file, _, _) in FORWARDERS {
             assert!(!self.bin.join(file).exists(), "{file} was left behind after:\n{err}");
         }
-        let leftovers: Vec<_> = std::fs::read_dir(&self.bin).unwrap().map(|e| e.unwrap().file_name()).filter(|n| !n.to_string_lossy().contains('_')).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(&self.bin)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| !n.to_string_lossy().contains('_'))
+            .collect();
         assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
     }
 }
@@ -178,7 +204,9 @@ fn an_export_the_target_lacks_is_refused() {
     let Some(s) = scratch() else { return };
     s.edit_spec(|t| format!("{t}\n[[export]]\nname = \"GetModuleVersion\"\n"));
     let at = name_at(&s.spec_text(), 1);
-    s.refuses(&format!("{at}: export `GetModuleVersion` is not exported by archway_arm64.dll (it exports: RegisterModule)"));
+    s.refuses(&format!(
+        "{at}: export `GetModuleVersion` is not exported by archway_arm64.dll (it exports: RegisterModule)"
+    ));
 }
 
 #[test]
@@ -186,7 +214,11 @@ fn a_duplicate_export_is_refused() {
     let Some(s) = scratch() else { return };
     s.edit_spec(|t| format!("{t}\n{EXPORT}"));
     let text = s.spec_text();
-    s.refuses(&format!("{}: export `RegisterModule` is listed twice; the first is at {}", name_at(&text, 1), name_at(&text, 0)));
+    s.refuses(&format!(
+        "{}: export `RegisterModule` is listed twice; the first is at {}",
+        name_at(&text, 1),
+        name_at(&text, 0)
+    ));
 }
 
 #[test]

@@ -16,7 +16,8 @@ use support::*;
 const EPOCH: &str = "1767225600"; // 2026-01-01
 
 fn wine_installed() -> bool {
-    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("wine64").is_file() || d.join("wine").is_file()));
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("wine64").is_file() || d.join("wine").is_file()));
     on_path || Path::new("/usr/lib/wine/wine64").is_file()
 }
 
@@ -33,8 +34,14 @@ fn dist(dir: &Path) {
 
 /// The table line of `step` in the table of `platform`.
 fn step<'a>(report: &'a str, platform: &str, step: &str) -> &'a str {
-    let table = report.split(&format!("{platform}: 0.1.0.0 -> 0.2.0.0")).nth(1).unwrap_or_else(|| panic!("no {platform} table in:\n{report}"));
-    table.lines().find(|l| l.starts_with(&format!("{step} "))).unwrap_or_else(|| panic!("no {step} step for {platform} in:\n{report}"))
+    let table = report
+        .split(&format!("{platform}: 0.1.0.0 -> 0.2.0.0"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {platform} table in:\n{report}"));
+    table
+        .lines()
+        .find(|l| l.starts_with(&format!("{step} ")))
+        .unwrap_or_else(|| panic!("no {step} step for {platform} in:\n{report}"))
 }
 
 #[test]
@@ -59,7 +66,10 @@ fn wine_msiexec_installs_upgrades_refuses_the_downgrade_and_removes_the_packages
     dist(&old);
     dist(&new);
 
-    let out = xtask(&old, &["msi-engine", "cycle", "--packages", "target/dist", "--next", new.join("target/dist").to_str().unwrap()]);
+    let out = xtask(
+        &old,
+        &["msi-engine", "cycle", "--packages", "target/dist", "--next", new.join("target/dist").to_str().unwrap()],
+    );
     let report = stdout(&out);
     println!("{report}");
     assert!(out.status.success(), "the cycle failed:\n{report}\n{}", stderr(&out));

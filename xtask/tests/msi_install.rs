@@ -43,16 +43,26 @@ fn platform() -> &'static str {
 
 fn msiexec(args: &[&str], log: &Path) {
     // msiexec waits for the installer mutex and can hang on a dialog: ten minutes at most.
-    let status = output_within(Command::new("msiexec").args(args).args(["/qn", "/norestart", "/l*v"]).arg(log), std::time::Duration::from_secs(600)).status;
+    let status = output_within(
+        Command::new("msiexec").args(args).args(["/qn", "/norestart", "/l*v"]).arg(log),
+        std::time::Duration::from_secs(600),
+    )
+    .status;
     // 0 = success, 3010 = success, reboot required.
     let ok = matches!(status.code(), Some(0 | 3010));
     let text = std::fs::read(log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    assert!(ok, "msiexec {args:?} exited with {status}; log {}:\n{}", log.display(), &text[text.len().saturating_sub(6000)..]);
+    assert!(
+        ok,
+        "msiexec {args:?} exited with {status}; log {}:\n{}",
+        log.display(),
+        &text[text.len().saturating_sub(6000)..]
+    );
 }
 
 /// (install path on this machine, sha256) of every file of `platform` in the manifest.
 fn expected_files(dir: &Path, platform: &str) -> Vec<(PathBuf, String)> {
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("target/dist/manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("target/dist/manifest.json")).unwrap()).unwrap();
     let package = manifest["packages"].as_array().unwrap().iter().find(|p| p["platform"] == platform).unwrap().clone();
     let program_files = std::env::var("ProgramW6432").or_else(|_| std::env::var("ProgramFiles")).unwrap();
     let program_files_x86 = std::env::var("ProgramFiles(x86)").unwrap();
@@ -85,7 +95,8 @@ fn appcmd() -> Option<PathBuf> {
 /// Each schema copy of `platform` in the manifest: (path on this machine, sha256, whether this
 /// machine has the IIS it is for).
 fn schema_files(dir: &Path, platform: &str) -> Vec<(PathBuf, String, bool)> {
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("target/dist/manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("target/dist/manifest.json")).unwrap()).unwrap();
     let package = manifest["packages"].as_array().unwrap().iter().find(|p| p["platform"] == platform).unwrap().clone();
     let windir = std::env::var("windir").unwrap();
     let program_files = std::env::var("ProgramW6432").or_else(|_| std::env::var("ProgramFiles")).unwrap();
@@ -97,11 +108,19 @@ fn schema_files(dir: &Path, platform: &str) -> Vec<(PathBuf, String, bool)> {
         .map(|f| {
             let install = f["install_path"].as_str().unwrap();
             let (path, appcmd) = if let Some(rest) = install.strip_prefix("Windows\\System32\\") {
-                (Path::new(&windir).join("System32").join(rest), Path::new(&windir).join("System32\\inetsrv\\appcmd.exe"))
+                (
+                    Path::new(&windir).join("System32").join(rest),
+                    Path::new(&windir).join("System32\\inetsrv\\appcmd.exe"),
+                )
             } else if let Some(rest) = install.strip_prefix("Program Files (x86)\\") {
-                (Path::new(&program_files_x86).join(rest), Path::new(&program_files_x86).join("IIS Express\\appcmd.exe"))
+                (
+                    Path::new(&program_files_x86).join(rest),
+                    Path::new(&program_files_x86).join("IIS Express\\appcmd.exe"),
+                )
             } else {
-                let rest = install.strip_prefix("Program Files\\").unwrap_or_else(|| panic!("unexpected schema path {install}"));
+                let rest = install
+                    .strip_prefix("Program Files\\")
+                    .unwrap_or_else(|| panic!("unexpected schema path {install}"));
                 (Path::new(&program_files).join(rest), Path::new(&program_files).join("IIS Express\\appcmd.exe"))
             };
             (path, f["sha256"].as_str().unwrap().to_string(), appcmd.is_file())
@@ -129,14 +148,27 @@ fn appcmd_run(args: &[&str]) -> (bool, String) {
 
 /// The schema copies where their IIS is, archway's bytes unless another product's copy was there
 /// first (`foreign`: path -> its sha256 before archway came), the sections declared.
-fn check_schema_installed(dir: &Path, platform: &str, foreign: &std::collections::BTreeMap<PathBuf, String>, when: &str) {
+fn check_schema_installed(
+    dir: &Path,
+    platform: &str,
+    foreign: &std::collections::BTreeMap<PathBuf, String>,
+    when: &str,
+) {
     for (path, sha, iis_here) in schema_files(dir, platform) {
         match (iis_here, foreign.get(&path)) {
-            (_, Some(theirs)) => assert_eq!(&sha256(&path), theirs, "{}: another product's copy must stay untouched {when}", path.display()),
+            (_, Some(theirs)) => assert_eq!(
+                &sha256(&path),
+                theirs,
+                "{}: another product's copy must stay untouched {when}",
+                path.display()
+            ),
             (true, None) => assert_eq!(sha256(&path), sha, "{} {when}", path.display()),
             (false, None) => assert!(!path.exists(), "{}: written {when} although its IIS is absent", path.display()),
         }
-        if path.ends_with("inetsrv\\config\\schema\\httpplatform_schema.xml") && iis_here && !foreign.contains_key(&path) {
+        if path.ends_with("inetsrv\\config\\schema\\httpplatform_schema.xml")
+            && iis_here
+            && !foreign.contains_key(&path)
+        {
             assert_eq!(shared_dll_count(&path).as_deref(), Some("0x1"), "{}: SharedDLLs count {when}", path.display());
         }
     }
@@ -147,7 +179,10 @@ fn check_schema_installed(dir: &Path, platform: &str, foreign: &std::collections
 }
 
 fn registered_image() -> Option<String> {
-    let out = Command::new(appcmd()?).args(["list", "config", "-section:system.webServer/globalModules"]).output_within_deadline().unwrap();
+    let out = Command::new(appcmd()?)
+        .args(["list", "config", "-section:system.webServer/globalModules"])
+        .output_within_deadline()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines().find(|l| l.contains("name=\"Archway\"")).map(str::to_string)
 }
@@ -174,8 +209,11 @@ fn the_package_installs_upgrades_and_uninstalls() {
     let new_msi = new.join(format!("target/dist/archway-0.2.0.0-{platform}.msi"));
 
     // Copies another product (HttpPlatformHandler) installed before us: never touched.
-    let foreign: std::collections::BTreeMap<PathBuf, String> =
-        schema_files(&old, platform).into_iter().filter(|(p, _, _)| p.is_file()).map(|(p, _, _)| (p.clone(), sha256(&p))).collect();
+    let foreign: std::collections::BTreeMap<PathBuf, String> = schema_files(&old, platform)
+        .into_iter()
+        .filter(|(p, _, _)| p.is_file())
+        .map(|(p, _, _)| (p.clone(), sha256(&p)))
+        .collect();
     msiexec(&["/i", old_msi.to_str().unwrap()], &logs.path().join("install.log"));
     for (path, sha) in expected_files(&old, platform) {
         assert_eq!(sha256(&path), sha, "{} after install", path.display());
@@ -184,7 +222,15 @@ fn the_package_installs_upgrades_and_uninstalls() {
     if appcmd().is_some() {
         // The handler attribute's validation is the shim's name rule ([UNCERTAIN] IIS's regex
         // dialect, archway_schema.xml).
-        let set = |value: &str| appcmd_run(&["set", "config", "/section:system.webServer/archway", &format!("/handler:{value}"), "/commit:apphost"]);
+        let set = |value: &str| {
+            appcmd_run(&[
+                "set",
+                "config",
+                "/section:system.webServer/archway",
+                &format!("/handler:{value}"),
+                "/commit:apphost",
+            ])
+        };
         let (ok, text) = set("platform");
         assert!(ok, "handler=platform must be accepted:\n{text}");
         for bad in ["Bad-Name", "a_name_that_is_longer_than_32_chars"] {
@@ -225,7 +271,12 @@ fn the_package_installs_upgrades_and_uninstalls() {
     }
     for (path, _, _) in schema_files(&new, platform) {
         match foreign.get(&path) {
-            Some(theirs) => assert_eq!(&sha256(&path), theirs, "{}: another product's copy must survive our uninstall", path.display()),
+            Some(theirs) => assert_eq!(
+                &sha256(&path),
+                theirs,
+                "{}: another product's copy must survive our uninstall",
+                path.display()
+            ),
             None => {
                 assert!(!path.exists(), "{} is left after uninstall", path.display());
                 assert_eq!(shared_dll_count(&path), None, "{}: SharedDLLs entry left after uninstall", path.display());

@@ -61,7 +61,9 @@ fn arm64_drive_c() -> Option<PathBuf> {
                     return None;
                 }
                 let text = stdout(&status);
-                text.lines().find_map(|l| l.split_once("(C:\\ is ")).map(|(_, p)| PathBuf::from(p.trim_end().trim_end_matches(')')))
+                text.lines()
+                    .find_map(|l| l.split_once("(C:\\ is "))
+                    .map(|(_, p)| PathBuf::from(p.trim_end().trim_end_matches(')')))
             }
             #[cfg(not(target_os = "linux"))]
             None
@@ -75,7 +77,9 @@ fn arm64_root_ready() -> bool {
 
 /// The backend with `args` after its tag.
 fn backend(ctx: &SiteCtx, args: &str) -> HttpPlatform {
-    HttpPlatform::new().attr("processPath", ctx.backend()).attr("arguments", format!("--tag {} --max-seconds 900 {args}", ctx.tag).trim_end())
+    HttpPlatform::new()
+        .attr("processPath", ctx.backend())
+        .attr("arguments", format!("--tag {} --max-seconds 900 {args}", ctx.tag).trim_end())
 }
 
 const SAY: &str = "expanded-by-the-handler";
@@ -83,14 +87,24 @@ const SAY: &str = "expanded-by-the-handler";
 /// Every site of the shared bench (one per test case).
 fn sites() -> Vec<(&'static str, SiteFn)> {
     let list: Vec<(&'static str, SiteFn)> = vec![
-        ("echo", Box::new(|c| backend(c, "--port %HTTP_PLATFORM_PORT%").env("GREETING", "hello world").env("APP_PORT", "%HTTP_PLATFORM_PORT%").mapped())),
+        (
+            "echo",
+            Box::new(|c| {
+                backend(c, "--port %HTTP_PLATFORM_PORT%")
+                    .env("GREETING", "hello world")
+                    .env("APP_PORT", "%HTTP_PLATFORM_PORT%")
+                    .mapped()
+            }),
+        ),
         (
             "relative",
             Box::new(|c| {
                 let exe = format!("archway_backend_{}.exe", c.arch);
                 std::fs::create_dir_all(c.dir.join("bin")).unwrap();
                 std::fs::copy(c.bin.join(&exe), c.dir.join("bin").join(&exe)).unwrap();
-                HttpPlatform::new().attr("processPath", format!(r".\bin\{exe}")).attr("arguments", format!("--tag {}", c.tag))
+                HttpPlatform::new()
+                    .attr("processPath", format!(r".\bin\{exe}"))
+                    .attr("arguments", format!("--tag {}", c.tag))
             }),
         ),
         (
@@ -101,33 +115,79 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
                     .attr("arguments", format!("--tag {} --say %ARCHWAY_TEST_SAY%", c.tag))
             }),
         ),
-        ("late", Box::new(|c| backend(c, &format!("--starts-file \"{}\" --listen-after 15000", c.file("starts.txt"))).attr("startupTimeLimit", "2").attr("startupRetryCount", "0"))),
+        (
+            "late",
+            Box::new(|c| {
+                backend(c, &format!("--starts-file \"{}\" --listen-after 15000", c.file("starts.txt")))
+                    .attr("startupTimeLimit", "2")
+                    .attr("startupRetryCount", "0")
+            }),
+        ),
         ("late-ok", Box::new(|c| backend(c, "--listen-after 2500").attr("startupTimeLimit", "60"))),
-        ("retry", Box::new(|c| backend(c, &format!("--starts-file \"{}\" --fail-first 1", c.file("starts.txt"))).attr("startupRetryCount", "2"))),
+        (
+            "retry",
+            Box::new(|c| {
+                backend(c, &format!("--starts-file \"{}\" --fail-first 1", c.file("starts.txt")))
+                    .attr("startupRetryCount", "2")
+            }),
+        ),
         (
             "retry-exhausted",
-            Box::new(|c| backend(c, &format!("--starts-file \"{}\" --fail-first 50", c.file("starts.txt"))).attr("startupRetryCount", "2").attr("rapidFailsPerMinute", "100")),
+            Box::new(|c| {
+                backend(c, &format!("--starts-file \"{}\" --fail-first 50", c.file("starts.txt")))
+                    .attr("startupRetryCount", "2")
+                    .attr("rapidFailsPerMinute", "100")
+            }),
         ),
         (
             "rapid",
             Box::new(|c| {
                 std::fs::write(c.dir.join("fail.flag"), "the backend fails to start while this file exists\n").unwrap();
-                backend(c, &format!("--starts-file \"{}\" --fail-while-exists \"{}\"", c.file("starts.txt"), c.file("fail.flag")))
-                    .attr("rapidFailsPerMinute", "2")
-                    .attr("startupRetryCount", "0")
+                backend(
+                    c,
+                    &format!(
+                        "--starts-file \"{}\" --fail-while-exists \"{}\"",
+                        c.file("starts.txt"),
+                        c.file("fail.flag")
+                    ),
+                )
+                .attr("rapidFailsPerMinute", "2")
+                .attr("startupRetryCount", "0")
             }),
         ),
         ("timeout", Box::new(|c| backend(c, "").attr("requestTimeout", "00:00:03"))),
-        ("stdout", Box::new(|c| backend(c, &format!("--say {}-said", c.tag)).attr("stdoutLogEnabled", "true").attr("stdoutLogFile", r".\logs\backend"))),
-        ("nolog", Box::new(|c| backend(c, &format!("--say {}-said", c.tag)).attr("stdoutLogEnabled", "false").attr("stdoutLogFile", r".\logs\backend"))),
+        (
+            "stdout",
+            Box::new(|c| {
+                backend(c, &format!("--say {}-said", c.tag))
+                    .attr("stdoutLogEnabled", "true")
+                    .attr("stdoutLogFile", r".\logs\backend")
+            }),
+        ),
+        (
+            "nolog",
+            Box::new(|c| {
+                backend(c, &format!("--say {}-said", c.tag))
+                    .attr("stdoutLogEnabled", "false")
+                    .attr("stdoutLogFile", r".\logs\backend")
+            }),
+        ),
         ("multi", Box::new(|c| backend(c, "").attr("processesPerApplication", "3"))),
         // The large bodies, with the server's own log for a failure's message.
-        ("upload", Box::new(|c| backend(c, "").attr("stdoutLogEnabled", "true").attr("stdoutLogFile", r".\logs\backend"))),
+        (
+            "upload",
+            Box::new(|c| backend(c, "").attr("stdoutLogEnabled", "true").attr("stdoutLogFile", r".\logs\backend")),
+        ),
         ("auth", Box::new(|c| backend(c, "").attr("forwardWindowsAuthToken", "true"))),
         ("nopath", Box::new(|c| HttpPlatform::new().handler("platform").attr("arguments", format!("--tag {}", c.tag)))),
         ("range", Box::new(|c| backend(c, "").attr("startupTimeLimit", "3601"))),
         ("unknown", Box::new(|c| backend(c, "").attr("startupTimeLimitt", "5"))),
-        ("nolisten", Box::new(|c| backend(c, "--exit-at-start 5").attr("startupRetryCount", "1").attr("rapidFailsPerMinute", "100"))),
+        (
+            "nolisten",
+            Box::new(|c| {
+                backend(c, "--exit-at-start 5").attr("startupRetryCount", "1").attr("rapidFailsPerMinute", "100")
+            }),
+        ),
         ("crash", Box::new(|c| backend(c, ""))),
         ("sse", Box::new(|c| backend(c, ""))),
     ];
@@ -144,7 +204,8 @@ fn bench(launcher: &'static Launcher, bin: &Path, arch: &str) -> &'static Bench 
     }
     let dir = windows_path(bin);
     let env = [("ARCHWAY_DETAILED_ERRORS", "1"), ("ARCHWAY_TEST_BACKEND_DIR", dir.as_str()), ("ARCHWAY_TEST_SAY", SAY)];
-    let started: &'static Bench = Box::leak(Box::new(Bench::start(launcher, bin, arch, &format!("platform-{arch}"), sites(), &env)));
+    let started: &'static Bench =
+        Box::leak(Box::new(Bench::start(launcher, bin, arch, &format!("platform-{arch}"), sites(), &env)));
     benches.insert(arch.to_string(), started);
     started
 }
@@ -172,7 +233,10 @@ fn process_path_absolute_starts_the_server_and_proxies_method_url_and_body() {
     each_arch(|b| {
         let site = b.site("echo");
         let body = b"name=value&other=1";
-        let request = format!("POST /echo/a%20b?x=1&y=two HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n", body.len());
+        let request = format!(
+            "POST /echo/a%20b?x=1&y=two HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
         let r = send(site.port, &[request.as_bytes(), body].concat());
         let json = echo_json(&r, b, "POST through the handler");
         assert_eq!(json["method"], "POST", "{json}");
@@ -194,7 +258,11 @@ fn arguments_get_http_platform_port_substituted_without_padding() {
         // substitution; the command line shows it was not padded to 20 characters as v1.2
         // did (docs/httpplatform.md §2).
         assert!(line.ends_with(&format!("--port {port}")), "arguments with %HTTP_PLATFORM_PORT% replaced: {line}");
-        assert_eq!(json["env"]["HTTP_PLATFORM_PORT"], port.to_string().as_str(), "HTTP_PLATFORM_PORT is set to the same port: {json}");
+        assert_eq!(
+            json["env"]["HTTP_PLATFORM_PORT"],
+            port.to_string().as_str(),
+            "HTTP_PLATFORM_PORT is set to the same port: {json}"
+        );
     });
 }
 
@@ -204,7 +272,11 @@ fn environment_variables_are_set_with_http_platform_port_substituted() {
         let json = echo_json(&get(b.site("echo").port, "/env?env=GREETING,APP_PORT,ARCHWAY_TEST_SAY"), b, "GET /env");
         let port = json["port"].as_u64().unwrap().to_string();
         assert_eq!(json["env"]["GREETING"], "hello world", "an environmentVariable as configured: {json}");
-        assert_eq!(json["env"]["APP_PORT"], port.as_str(), "%HTTP_PLATFORM_PORT% in an environmentVariable value: {json}");
+        assert_eq!(
+            json["env"]["APP_PORT"],
+            port.as_str(),
+            "%HTTP_PLATFORM_PORT% in an environmentVariable value: {json}"
+        );
         // The worker's own environment is inherited as IIS's is.
         assert_eq!(json["env"]["ARCHWAY_TEST_SAY"], SAY, "the worker's environment reaches the server: {json}");
         let token = json["env"]["HTTP_PLATFORM_TOKEN"].as_str().unwrap_or_default();
@@ -218,9 +290,13 @@ fn process_path_starting_with_a_dot_is_relative_to_the_site_root() {
         let site = b.site("relative");
         let json = echo_json(&get(site.port, "/relative"), b, "GET through .\\bin\\archway_backend");
         let line = json["command_line"].as_str().unwrap_or_default().to_lowercase();
-        let expected = windows_path(&site.dir.join("bin").join(format!("archway_backend_{}.exe", b.arch))).to_lowercase();
+        let expected =
+            windows_path(&site.dir.join("bin").join(format!("archway_backend_{}.exe", b.arch))).to_lowercase();
         // `<site>\.\bin\…` (the configured path appended as it is) names the same file.
-        assert!(line.replace(r"\.\", r"\").contains(&expected), "the server started from the site's folder ({expected}): {line}");
+        assert!(
+            line.replace(r"\.\", r"\").contains(&expected),
+            "the server started from the site's folder ({expected}): {line}"
+        );
     });
 }
 
@@ -267,7 +343,11 @@ fn startup_retry_count_retries_a_failed_start() {
         // 2 tries in all, or 1 + 2 retries. Either reading; never the default 10. The Windows
         // jobs' IIS step does not measure HttpPlatformHandler itself.
         let starts = line_count(&exhausted.dir.join("starts.txt"));
-        assert!(starts == 2 || starts == 3, "startupRetryCount=2 allows 2 or 3 starts for one request, saw {starts}\n{}", b.log());
+        assert!(
+            starts == 2 || starts == 3,
+            "startupRetryCount=2 allows 2 or 3 starts for one request, saw {starts}\n{}",
+            b.log()
+        );
     });
 }
 
@@ -284,7 +364,11 @@ fn rapid_fails_per_minute_stops_restarting_then_recovers_after_the_minute() {
             seen.push(line_count(&starts));
         }
         let limited = *seen.last().unwrap();
-        assert!(limited <= 3, "rapidFailsPerMinute=2: the handler stops starting the server, but starts went {seen:?}\n{}", b.log());
+        assert!(
+            limited <= 3,
+            "rapidFailsPerMinute=2: the handler stops starting the server, but starts went {seen:?}\n{}",
+            b.log()
+        );
         // The server would start now; within the minute the handler must not try.
         std::fs::remove_file(site.dir.join("fail.flag")).unwrap();
         let r = get(site.port, "/rapid?after-fix");
@@ -298,9 +382,17 @@ fn rapid_fails_per_minute_stops_restarting_then_recovers_after_the_minute() {
             if r.status == 200 {
                 break;
             }
-            assert!(first.elapsed() < Duration::from_secs(100), "not served again 100 s after the first failure: {}", text_of(&r, b));
+            assert!(
+                first.elapsed() < Duration::from_secs(100),
+                "not served again 100 s after the first failure: {}",
+                text_of(&r, b)
+            );
         }
-        assert!(first.elapsed() >= Duration::from_secs(55), "served again after {:?}: rapidFailsPerMinute's window is a minute", first.elapsed());
+        assert!(
+            first.elapsed() >= Duration::from_secs(55),
+            "served again after {:?}: rapidFailsPerMinute's window is a minute",
+            first.elapsed()
+        );
     });
 }
 
@@ -323,7 +415,12 @@ fn logs_in(dir: &std::path::Path) -> Vec<(String, String)> {
         .into_iter()
         .flatten()
         .flatten()
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default()).into_owned()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default()).into_owned(),
+            )
+        })
         .collect();
     found.sort();
     found
@@ -343,11 +440,18 @@ fn stdout_log_enabled_writes_the_servers_stdout_and_stderr_to_the_log_file() {
             let all: String = logs.iter().map(|(_, t)| t.as_str()).collect();
             if wanted.iter().all(|w| all.contains(w.as_str())) {
                 for (name, _) in &logs {
-                    assert!(name.starts_with("backend_") && name.ends_with(".log"), "stdoutLogFile .\\logs\\backend gives backend_<…>.log, not {name}");
+                    assert!(
+                        name.starts_with("backend_") && name.ends_with(".log"),
+                        "stdoutLogFile .\\logs\\backend gives backend_<…>.log, not {name}"
+                    );
                 }
                 break;
             }
-            assert!(Instant::now() < end, "the log folder {} (created by the handler) does not hold {wanted:?} after 20 s: {logs:?}", folder.display());
+            assert!(
+                Instant::now() < end,
+                "the log folder {} (created by the handler) does not hold {wanted:?} after 20 s: {logs:?}",
+                folder.display()
+            );
             std::thread::sleep(Duration::from_millis(250));
         }
     });
@@ -361,7 +465,12 @@ fn stdout_log_disabled_writes_no_file() {
         assert_eq!(r.status, 200, "{}", text_of(&r, b));
         std::thread::sleep(Duration::from_secs(1));
         let folder = site.dir.join("logs");
-        assert!(logs_in(&folder).is_empty(), "stdoutLogEnabled=false but {} has {:?}", folder.display(), logs_in(&folder));
+        assert!(
+            logs_in(&folder).is_empty(),
+            "stdoutLogEnabled=false but {} has {:?}",
+            folder.display(),
+            logs_in(&folder)
+        );
     });
 }
 
@@ -374,8 +483,17 @@ fn processes_per_application_spreads_requests_over_that_many_servers() {
             let json = echo_json(&get(site.port, &format!("/multi?n={i}")), b, "processesPerApplication=3");
             pids.insert(json["pid"].as_u64().unwrap());
         }
-        assert_eq!(pids.len(), 3, "processesPerApplication=3: 30 requests on new connections reach 3 servers, saw pids {pids:?}");
-        assert_eq!(processes_with(&site.tag).len(), 3, "3 servers running for the site: {:?}", processes_with(&site.tag));
+        assert_eq!(
+            pids.len(),
+            3,
+            "processesPerApplication=3: 30 requests on new connections reach 3 servers, saw pids {pids:?}"
+        );
+        assert_eq!(
+            processes_with(&site.tag).len(),
+            3,
+            "3 servers running for the site: {:?}",
+            processes_with(&site.tag)
+        );
     });
 }
 
@@ -397,7 +515,11 @@ fn forward_windows_auth_token_sends_no_token_for_an_anonymous_request() {
 fn assert_config_error(b: &Bench, site: &str, names: &str) {
     let r = get(b.site(site).port, "/");
     assert!(r.status >= 500, "{site}: expected an error page, got {}", text_of(&r, b));
-    assert!(r.text().contains(names), "{site}: the error page (ARCHWAY_DETAILED_ERRORS=1) names {names}: {}", text_of(&r, b));
+    assert!(
+        r.text().contains(names),
+        "{site}: the error page (ARCHWAY_DETAILED_ERRORS=1) names {names}: {}",
+        text_of(&r, b)
+    );
     // The worker is still there and serves the other sites.
     echo_json(&get(b.site("echo").port, "/still-serving"), b, "another site after a bad configuration");
 }
@@ -460,7 +582,11 @@ fn server_sent_events_reach_the_client_one_by_one() {
         // once event n has arrived: a proxy that buffers stalls here.
         for n in 1..=3u64 {
             if let Err(e) = stream.until(&format!("data: event {n}\n\n")) {
-                panic!("event {n} did not reach the client before event {} was sent (the proxy holds it back): {e}\n{}", n + 1, b.log());
+                panic!(
+                    "event {n} did not reach the client before event {} was sent (the proxy holds it back): {e}\n{}",
+                    n + 1,
+                    b.log()
+                );
             }
             if n < 3 {
                 let released = echo_json_any(&get(site.port, &format!("/sse/release?id={id}")), b);
@@ -507,7 +633,8 @@ fn a_chunked_request_body_of_several_megabytes_is_forwarded() {
     each_arch(|b| {
         let site = b.site("upload");
         let part: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(40_503) >> 8) as u8).collect();
-        let mut chunked = b"POST /upload-chunked HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut chunked =
+            b"POST /upload-chunked HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         for piece in part.chunks(100_000) {
             chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
             chunked.extend_from_slice(piece);
@@ -522,12 +649,23 @@ fn a_chunked_request_body_of_several_megabytes_is_forwarded() {
             // request), and the backend refuses the pair (RFC 9112 §6.3), so the handler answers
             // 502.3. Asserted, not skipped: when Wine's behaviour changes this fails and the
             // upload must be checked here again. Windows jobs check the upload itself.
-            assert_eq!(r.status, 502, "Wine 8's chunked-upload limitation no longer shows: check the chunked upload under Wine again: {}", text_of(&r, b));
+            assert_eq!(
+                r.status,
+                502,
+                "Wine 8's chunked-upload limitation no longer shows: check the chunked upload under Wine again: {}",
+                text_of(&r, b)
+            );
             assert!(r.text().contains("sending the request body"), "{}", text_of(&r, b));
             return;
         }
         // The server's log says what it received when it refused the request.
-        assert_eq!(r.status, 200, "a 3 MB chunked upload (the handler sends it on chunked): {}\n{}", text_of(&r, b), server_logs(&site.dir.join("logs")));
+        assert_eq!(
+            r.status,
+            200,
+            "a 3 MB chunked upload (the handler sends it on chunked): {}\n{}",
+            text_of(&r, b),
+            server_logs(&site.dir.join("logs"))
+        );
         let json: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()));
         assert_eq!(json["body"]["chunked"], true, "{}", json["body"]);
         assert_eq!(json["body"]["sha256"], hex(&Sha256::digest(&part)), "the chunked body arrived intact");
@@ -548,13 +686,23 @@ fn forwarded_headers_are_what_httpplatformhandler_sends() {
         assert_eq!(one("Host"), ["example.test:8123"], "Host is preserved: {json}");
         assert_eq!(one("X-Custom"), ["kept as sent"], "{json}");
         // docs/httpplatform.md §3.
-        assert_eq!(one("X-Forwarded-For"), [format!("10.1.2.3, 127.0.0.1:{client_port}").as_str()], "the client address appended: {json}");
+        assert_eq!(
+            one("X-Forwarded-For"),
+            [format!("10.1.2.3, 127.0.0.1:{client_port}").as_str()],
+            "the client address appended: {json}"
+        );
         assert_eq!(one("X-Forwarded-Proto"), ["http"], "{json}");
         let token = json["env"]["HTTP_PLATFORM_TOKEN"].as_str().unwrap_or_default();
-        assert_eq!(one("MS-ASPNETCORE-TOKEN"), [token], "the forged token removed, the server's own HTTP_PLATFORM_TOKEN sent: {json}");
+        assert_eq!(
+            one("MS-ASPNETCORE-TOKEN"),
+            [token],
+            "the forged token removed, the server's own HTTP_PLATFORM_TOKEN sent: {json}"
+        );
         // Hop-by-hop headers of the client's connection do not travel (RFC 9110 §7.6.1); the
         // proxy's own connection to the server may carry its own Connection header.
-        for (name, client_value) in [("Keep-Alive", "timeout=99"), ("Proxy-Connection", "keep-alive"), ("TE", "trailers")] {
+        for (name, client_value) in
+            [("Keep-Alive", "timeout=99"), ("Proxy-Connection", "keep-alive"), ("TE", "trailers")]
+        {
             assert!(!one(name).contains(&client_value), "the client's {name}: {client_value} was forwarded: {json}");
         }
     });
@@ -565,7 +713,8 @@ fn forwarded_headers_are_what_httpplatformhandler_sends() {
 
 /// A bench of one site whose two servers are running: the bench and the site's tag.
 fn one_server(launcher: &Launcher, bin: &Path, arch: &str, group: &str) -> (Bench, String) {
-    let sites: Vec<(&str, SiteFn)> = vec![("orphan", Box::new(|c| backend(c, "").attr("processesPerApplication", "2")))];
+    let sites: Vec<(&str, SiteFn)> =
+        vec![("orphan", Box::new(|c| backend(c, "").attr("processesPerApplication", "2")))];
     let b = Bench::start(launcher, bin, arch, group, sites, &[("ARCHWAY_DETAILED_ERRORS", "1")]);
     let site = b.site("orphan");
     for i in 0..4 {
@@ -584,7 +733,11 @@ fn no_server_is_left_running_after_the_worker_stops() {
         let (b, tag) = one_server(launcher, &bin, &arch, &format!("orphan-stop-{arch}"));
         let code = b.stop();
         let left = wait_until_gone(&tag, Duration::from_secs(20));
-        assert!(left.is_empty(), "{arch}: servers still running 20 s after the worker stopped (exit {code:?}): {left:#?}\n{}", b.log());
+        assert!(
+            left.is_empty(),
+            "{arch}: servers still running 20 s after the worker stopped (exit {code:?}): {left:#?}\n{}",
+            b.log()
+        );
     }
 }
 
@@ -597,7 +750,11 @@ fn no_server_is_left_running_after_the_worker_is_killed() {
         b.kill();
         // The job object's kill-on-close takes them down with the worker.
         let left = wait_until_gone(&tag, Duration::from_secs(20));
-        assert!(left.is_empty(), "{arch}: servers still running 20 s after the worker was killed (the job object should end them): {left:#?}\n{}", b.log());
+        assert!(
+            left.is_empty(),
+            "{arch}: servers still running 20 s after the worker was killed (the job object should end them): {left:#?}\n{}",
+            b.log()
+        );
     }
 }
 
@@ -635,12 +792,21 @@ fn arm64_smoke_through_the_emulated_root() {
     }
     let _guard = Remove(dir.clone());
     std::fs::create_dir_all(dir.join("site")).unwrap();
-    for file in ["archway_worker_arm64.exe", "archway_arm64.dll", "archway_platform_arm64.dll", "archway_backend_arm64.exe"] {
+    for file in
+        ["archway_worker_arm64.exe", "archway_arm64.dll", "archway_platform_arm64.dll", "archway_backend_arm64.exe"]
+    {
         std::fs::copy(bin.join(file), dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
-    let section = HttpPlatform::new().attr("processPath", format!(r"{windows}\archway_backend_arm64.exe")).attr("arguments", "--max-seconds 300").attr("startupTimeLimit", "120");
+    let section = HttpPlatform::new()
+        .attr("processPath", format!(r"{windows}\archway_backend_arm64.exe"))
+        .attr("arguments", "--max-seconds 300")
+        .attr("startupTimeLimit", "120");
     std::fs::write(dir.join("site").join("web.config"), section.web_config()).unwrap();
-    let config = apphost("arm64", &format!(r"{windows}\archway_arm64.dll"), &[("arm64-platform".to_string(), format!(r"{windows}\site"))]);
+    let config = apphost(
+        "arm64",
+        &format!(r"{windows}\archway_arm64.dll"),
+        &[("arm64-platform".to_string(), format!(r"{windows}\site"))],
+    );
     std::fs::write(dir.join("applicationHost.config"), config).unwrap();
 
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -654,7 +820,8 @@ fn arm64_smoke_through_the_emulated_root() {
         .spawn()
         .expect("the xtask binary runs");
     let (tx, rx) = mpsc::channel();
-    for pipe in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+    for pipe in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+    {
         let tx = tx.clone();
         std::thread::spawn(move || {
             for line in std::io::BufRead::lines(BufReader::new(pipe)).map_while(Result::ok) {
@@ -670,7 +837,12 @@ fn arm64_smoke_through_the_emulated_root() {
         match rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
             Ok(line) => {
                 if let Some(rest) = line.strip_prefix("archway_worker: listening ") {
-                    port = rest.split_whitespace().find_map(|w| w.strip_prefix("address=")).and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok()).unwrap_or(0);
+                    port = rest
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("address="))
+                        .and_then(|a| a.rsplit(':').next())
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(0);
                 }
                 said.push(line);
             }
@@ -685,7 +857,8 @@ fn arm64_smoke_through_the_emulated_root() {
     let _ = support::worker::wait_or_kill(&mut child, Duration::from_secs(90));
     said.extend(rx.try_iter());
     assert_eq!(r.status, 200, "{} {}\n{}", r.status, r.text(), said.join("\n"));
-    let json: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not the backend's JSON ({e}): {}", r.text()));
+    let json: Value =
+        serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not the backend's JSON ({e}): {}", r.text()));
     assert_eq!(json["backend"], "archway_backend", "{json}");
     assert_eq!(json["arch"], "arm64", "an arm64 backend started by the arm64 handler: {json}");
     assert_eq!(json["url"], "/arm64?smoke=1", "{json}");

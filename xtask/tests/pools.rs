@@ -23,7 +23,10 @@ fn full_run() -> Option<&'static Run> {
     static RUN: OnceLock<Option<Run>> = OnceLock::new();
     RUN.get_or_init(|| {
         if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-            missing("an x86_64 Linux machine (the stand-in rows run under Wine and qemu there)", "run these tests on x86_64 Linux; Windows runs `cargo xtask pools` itself");
+            missing(
+                "an x86_64 Linux machine (the stand-in rows run under Wine and qemu there)",
+                "run these tests on x86_64 Linux; Windows runs `cargo xtask pools` itself",
+            );
             return None;
         }
         let (tmp, dir) = copy_checkout("archway");
@@ -38,7 +41,10 @@ fn full_run() -> Option<&'static Run> {
 
 /// The table line of `row` (exactly that row, not its fault lines).
 fn line<'a>(run: &'a Run, row: &str) -> &'a str {
-    run.table.lines().find(|l| l.split('|').next().map(str::trim) == Some(row)).unwrap_or_else(|| panic!("no line for {row}:\n{}", run.table))
+    run.table
+        .lines()
+        .find(|l| l.split('|').next().map(str::trim) == Some(row))
+        .unwrap_or_else(|| panic!("no line for {row}:\n{}", run.table))
 }
 
 fn result(line: &str) -> &str {
@@ -76,7 +82,11 @@ fn every_linux_row_runs_from_the_installed_package_or_the_run_fails() {
     match result(line(run, "x86-on-x64")) {
         "passed" => assert!(line(run, "x86-on-x64").contains(r"C:\Program Files (x86)\Archway\archway.dll")),
         r if r.starts_with("NOT RUN (best-effort") => {
-            assert_ne!(std::env::var("ARCHWAY_WINE32").as_deref(), Ok("1"), "ARCHWAY_WINE32=1 but the x86 row did not run");
+            assert_ne!(
+                std::env::var("ARCHWAY_WINE32").as_deref(),
+                Ok("1"),
+                "ARCHWAY_WINE32=1 but the x86 row did not run"
+            );
             eprintln!("note: the x86 pool row was not run: 32-bit Wine is not installed (best effort)");
         }
         other => panic!("x86-on-x64: {other}\n{}", run.table),
@@ -100,7 +110,10 @@ fn each_planted_fault_is_reported_by_name() {
         return;
     }
     for fault in ["wrong-architecture module (193)", "missing handler (126)", "broken applicationHost.config"] {
-        let l = faults.iter().find(|l| l.contains(fault)).unwrap_or_else(|| panic!("no row for the fault {fault}:\n{}", run.table));
+        let l = faults
+            .iter()
+            .find(|l| l.contains(fault))
+            .unwrap_or_else(|| panic!("no row for the fault {fault}:\n{}", run.table));
         assert_eq!(result(l), "passed", "{fault}:\n{}", run.table);
     }
 }
@@ -115,7 +128,10 @@ fn a_worker_started_against_the_was_rule_fails_its_row() {
         return;
     }
     let dist = run.dir.join("target/dist");
-    let out = xtask(&run.dir, &["pools", "--row", "x64", "--worker", "x64=x86", "--no-faults", "--packages", dist.to_str().unwrap()]);
+    let out = xtask(
+        &run.dir,
+        &["pools", "--row", "x64", "--worker", "x64=x86", "--no-faults", "--packages", dist.to_str().unwrap()],
+    );
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(!out.status.success(), "{text}");
     if text.contains("NOT RUN (best-effort") {
@@ -129,5 +145,9 @@ fn a_worker_started_against_the_was_rule_fails_its_row() {
 fn a_row_that_does_not_exist_is_named() {
     let out = xtask(&repo_root(), &["pools", "--row", "nope", "--packages", "."]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("no pool row `nope` in matrix.toml; known: x64, x86-on-x64, arm64"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no pool row `nope` in matrix.toml; known: x64, x86-on-x64, arm64"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -33,7 +33,14 @@ fn built() -> Option<PathBuf> {
 
 /// A worker of `arch` from `bin` whose one global module is `image` (a full path on this
 /// machine), with `env` added to its environment.
-fn serve(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, image: &Path, env: &[(&str, &str)]) -> (tempfile::TempDir, Worker) {
+fn serve(
+    launcher: &Launcher,
+    bin: &Path,
+    arch: &str,
+    pool: &str,
+    image: &Path,
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, Worker) {
     start_with_config(launcher, bin, arch, pool, &config(pool, &windows_path(image), "127.0.0.1:0:"), env)
 }
 
@@ -83,7 +90,8 @@ fn check_served_by(arch: &str, bin: &Path, pool: &str, url: &str, r: &Response, 
         // Under Wine the paths are exactly the build folder's (Windows may normalize them).
         assert_eq!(shim, windows_path(&bin.join(format!("archway_{arch}.dll"))), "{body}");
     }
-    let modules: Vec<&str> = body["modules"].as_array().map(|m| m.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let modules: Vec<&str> =
+        body["modules"].as_array().map(|m| m.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     assert!(modules.contains(&shim) && modules.contains(&handler), "{modules:?}");
     let p = &body["process"];
     assert_eq!(p["machine"], process, "{body}");
@@ -149,7 +157,12 @@ fn a_bad_handler_name_answers_500_naming_it() {
     let Some(bin) = built() else { return };
     let bad = "    <archway handler=\"Bad!\" />\n";
     let body = handler_failure(launcher, &bin, &bin.join("archway_x64.dll"), &[("ARCHWAY_DETAILED_ERRORS", "1")], bad);
-    assert!(body.contains("\"Bad!\"") && body.contains("attribute \"handler\"") && body.contains("system.webServer/archway"), "{body}");
+    assert!(
+        body.contains("\"Bad!\"")
+            && body.contains("attribute \"handler\"")
+            && body.contains("system.webServer/archway"),
+        "{body}"
+    );
 }
 
 #[test]
@@ -162,7 +175,10 @@ fn without_detailed_errors_a_500_body_names_no_path_and_no_error() {
     for (env, web) in [(&[][..], ""), (&[][..], bad), (&[("ARCHWAY_DETAILED_ERRORS", "0")][..], "")] {
         let body = handler_failure(launcher, &bin, &shim, env, web);
         assert!(body.contains("details are in the server's debug log"), "{env:?}: {body}");
-        assert!(!body.contains("archway_diagnostics") && !body.contains("126") && !body.contains("Bad!"), "{env:?}: {body}");
+        assert!(
+            !body.contains("archway_diagnostics") && !body.contains("126") && !body.contains("Bad!"),
+            "{env:?}: {body}"
+        );
     }
 }
 
@@ -181,7 +197,11 @@ fn the_arm64x_forwarder_sends_each_process_to_its_own_build() {
     let Some(launcher) = launcher() else { return };
     let Some(bin) = built() else { return };
     let forwarder = bin.join("archway.dll");
-    assert!(forwarder.is_file(), "{} was not written (ARCHWAY_RUN_NATIVELY must list arm64 and x64)", forwarder.display());
+    assert!(
+        forwarder.is_file(),
+        "{} was not written (ARCHWAY_RUN_NATIVELY must list arm64 and x64)",
+        forwarder.display()
+    );
     for arch in ["arm64", "x64"] {
         let pool = format!("forwarder-{arch}");
         let (_dir, worker) = serve(launcher, &bin, arch, &pool, &forwarder, &[]);
@@ -210,7 +230,11 @@ impl AppSite {
         std::fs::create_dir_all(dirs.path().join("site")).unwrap();
         std::fs::create_dir_all(dirs.path().join("app")).unwrap();
         let (site, app) = (windows_path(&dirs.path().join("site")), windows_path(&dirs.path().join("app")));
-        let text = with_sections(&apphost_with_app(pool, &windows_path(&bin.join(format!("archway_{arch}.dll"))), &site, &app), web, root);
+        let text = with_sections(
+            &apphost_with_app(pool, &windows_path(&bin.join(format!("archway_{arch}.dll"))), &site, &app),
+            web,
+            root,
+        );
         AppSite { dirs, text }
     }
     fn web_config(&self, folder: &str, body: &str) {
@@ -242,7 +266,9 @@ fn pending_requests_on(launcher: &Launcher, bin: &Path, arch: &str) {
     let mut stream = worker.connect();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     // One keep-alive connection: each request must end cleanly for the next to be served.
-    for (path, body) in [("/h/sync", "sync\n"), ("/h/pending", "pending\n"), ("/h/early", "early\n"), ("/h/pending", "pending\n")] {
+    for (path, body) in
+        [("/h/sync", "sync\n"), ("/h/pending", "pending\n"), ("/h/early", "early\n"), ("/h/pending", "pending\n")]
+    {
         let r = exchange(&mut stream, &mut reader, &get(path));
         assert_eq!((r.status, r.text().as_str()), (200, body), "{arch} {path}\n{}", worker.stderr());
     }
@@ -254,7 +280,11 @@ fn pending_requests_on(launcher: &Launcher, bin: &Path, arch: &str) {
     assert_eq!(ended.code, Some(0), "{}{}", ended.stdout, ended.stderr);
     // Shutdown: GL_APPLICATION_STOP for both applications reaches the handler (by APPL_MD_PATH),
     // then Terminate closes it.
-    for line in ["archway_probe: stop_application /LM/W3SVC/7/ROOT\n", "archway_probe: stop_application /LM/W3SVC/7/ROOT/app\n", "archway_probe: handler close\n"] {
+    for line in [
+        "archway_probe: stop_application /LM/W3SVC/7/ROOT\n",
+        "archway_probe: stop_application /LM/W3SVC/7/ROOT/app\n",
+        "archway_probe: handler close\n",
+    ] {
         assert!(ended.stderr.contains(line), "missing {line:?} in\n{}", ended.stderr);
     }
     let stop = ended.stderr.find("stop_application").unwrap();
@@ -330,14 +360,19 @@ fn request_bodies_and_client_disconnects_reach_a_pending_handler() {
     let body: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let mut stream = worker.connect();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request = format!("POST /h/body HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut request =
+        format!("POST /h/body HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
     request.extend_from_slice(&body);
     let r = exchange(&mut stream, &mut reader, &request);
     let mut expected = format!("body-length={}\nbody=", body.len()).into_bytes();
     expected.extend_from_slice(&body);
     assert!(r.body == expected, "{}", String::from_utf8_lossy(&r.body[..r.body.len().min(200)]));
     // Chunked, on the same connection.
-    let r = exchange(&mut stream, &mut reader, b"POST /h/body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    let r = exchange(
+        &mut stream,
+        &mut reader,
+        b"POST /h/body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+    );
     assert_eq!(r.text(), "body-length=5\nbody=abcde");
     // The client goes away while the handler polls client_connected.
     let mut gone = worker.connect();
@@ -423,9 +458,15 @@ fn configuration_on(launcher: &Launcher, bin: &Path, arch: &str, web: &str, root
     // Per-application server variables.
     let dirs = site.dirs.path();
     let vars = fetch(&worker, "/app/h/vars").text();
-    assert_eq!(vars, format!("APPL_MD_PATH=/LM/W3SVC/7/ROOT/app\nAPPL_PHYSICAL_PATH={}\\\n", windows_path(&dirs.join("app"))));
+    assert_eq!(
+        vars,
+        format!("APPL_MD_PATH=/LM/W3SVC/7/ROOT/app\nAPPL_PHYSICAL_PATH={}\\\n", windows_path(&dirs.join("app")))
+    );
     let vars = fetch(&worker, "/h/vars").text();
-    assert_eq!(vars, format!("APPL_MD_PATH=/LM/W3SVC/7/ROOT\nAPPL_PHYSICAL_PATH={}\\\n", windows_path(&dirs.join("site"))));
+    assert_eq!(
+        vars,
+        format!("APPL_MD_PATH=/LM/W3SVC/7/ROOT\nAPPL_PHYSICAL_PATH={}\\\n", windows_path(&dirs.join("site")))
+    );
     worker.stop();
 }
 
@@ -436,9 +477,15 @@ fn handlers_are_selected_per_application_and_a_broken_web_config_is_500_19() {
     // Nothing configured at the site: diagnostics; the application's web.config picks the probe.
     let site = AppSite::new(&bin, "x64", "sel", "", "");
     site.web_config("app", "<configuration>\n  <system.webServer>\n    <archway handler=\"probe\" />\n  </system.webServer>\n</configuration>\n");
-    let (_dir, worker) = start_with_config(launcher, &bin, "x64", "sel", &site.text, &[("ARCHWAY_DETAILED_ERRORS", "1")]);
+    let (_dir, worker) =
+        start_with_config(launcher, &bin, "x64", "sel", &site.text, &[("ARCHWAY_DETAILED_ERRORS", "1")]);
     let r = fetch(&worker, "/h/sync");
-    assert_eq!(r.header("Content-Type"), Some("application/json"), "the site root is served by diagnostics: {}", r.text());
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/json"),
+        "the site root is served by diagnostics: {}",
+        r.text()
+    );
     assert_eq!(fetch(&worker, "/app/h/sync").text(), "sync\n");
     // A web.config that is not well-formed XML: 500.19 naming the file and the line, before
     // any module runs; the other application is not affected.
@@ -454,10 +501,18 @@ fn handlers_are_selected_per_application_and_a_broken_web_config_is_500_19() {
     for cut in (0..good.len()).step_by(7) {
         site.web_config("app", &good[..cut]);
         let r = fetch(&worker, "/app/h/config?system.webServer/httpPlatform");
-        assert!(r.status == 200 || (r.status == 500 && r.text().contains("500.19")), "cut at {cut}: {} {}", r.status, r.text());
+        assert!(
+            r.status == 200 || (r.status == 500 && r.text().contains("500.19")),
+            "cut at {cut}: {} {}",
+            r.status,
+            r.text()
+        );
     }
     site.web_config("app", good);
-    assert_eq!(fetch(&worker, "/app/h/config?system.webServer/httpPlatform").text(), "|-|processPath=a&b\nenvironmentVariables|0|name=X\nenvironmentVariables|0|value=A\n");
+    assert_eq!(
+        fetch(&worker, "/app/h/config?system.webServer/httpPlatform").text(),
+        "|-|processPath=a&b\nenvironmentVariables|0|name=X\nenvironmentVariables|0|value=A\n"
+    );
     let ended = worker.stop();
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     assert!(ended.stderr.contains(&format!("500.19: {file}(4,")), "{}", ended.stderr);

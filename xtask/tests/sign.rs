@@ -54,19 +54,79 @@ fn pki() -> Option<Pki> {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("ca.cnf"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n").unwrap();
+    std::fs::write(
+        d.join("ca.cnf"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+    )
+    .unwrap();
     std::fs::write(
         d.join("leaf.cnf"),
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
     )
     .unwrap();
     let openssl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(d));
-    openssl(&["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.csr", "-subj", "/CN=Archway Test CA"]);
-    openssl(&["x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-days", "3650", "-extfile", "ca.cnf", "-out", "ca.pem"]);
-    openssl(&["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=Archway Test Signing"]);
-    openssl(&["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "2", "-days", "3650", "-extfile", "leaf.cnf", "-out", "leaf.pem"]);
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.csr",
+        "-subj",
+        "/CN=Archway Test CA",
+    ]);
+    openssl(&[
+        "x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-days", "3650", "-extfile", "ca.cnf", "-out", "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=Archway Test Signing",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        "2",
+        "-days",
+        "3650",
+        "-extfile",
+        "leaf.cnf",
+        "-out",
+        "leaf.pem",
+    ]);
     std::fs::write(d.join("password"), PASSWORD).unwrap();
-    openssl(&["pkcs12", "-export", "-inkey", "leaf.key", "-in", "leaf.pem", "-certfile", "ca.pem", "-out", "signing.p12", "-passout", "file:password"]);
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        "leaf.key",
+        "-in",
+        "leaf.pem",
+        "-certfile",
+        "ca.pem",
+        "-out",
+        "signing.p12",
+        "-passout",
+        "file:password",
+    ]);
     Some(Pki { dir })
 }
 
@@ -86,7 +146,10 @@ fn xtask_signing(dir: &Path, args: &[&str], vars: &[(&str, &Path)]) -> Output {
 }
 
 fn verifies(ca: &Path, file: &Path) -> bool {
-    let out = output_within(Command::new("osslsigncode").arg("verify").arg("-CAfile").arg(ca).arg("-in").arg(file), Duration::from_secs(60));
+    let out = output_within(
+        Command::new("osslsigncode").arg("verify").arg("-CAfile").arg(ca).arg("-in").arg(file),
+        Duration::from_secs(60),
+    );
     out.status.success()
 }
 
@@ -118,11 +181,16 @@ fn some_dlls(into: &Path) -> Option<Vec<PathBuf>> {
         missing("the release build (target/archway/release/bin)", "run `cargo xtask build` first (.ci/run does)");
         return None;
     }
-    Some(names.iter().map(|n| {
-        let to = into.join(n);
-        std::fs::copy(bin.join(n), &to).unwrap();
-        to
-    }).collect())
+    Some(
+        names
+            .iter()
+            .map(|n| {
+                let to = into.join(n);
+                std::fs::copy(bin.join(n), &to).unwrap();
+                to
+            })
+            .collect(),
+    )
 }
 
 #[test]
@@ -133,7 +201,11 @@ fn the_sign_verb_signs_pes_that_osslsigncode_verifies() {
     assert!(!verifies(&pki.ca(), &dlls[0]), "an unsigned DLL verified: the check cannot fail");
     let mut args = vec!["sign"];
     args.extend(dlls.iter().map(|p| p.to_str().unwrap()));
-    let out = xtask_signing(&repo_root(), &args, &[("ARCHWAY_SIGN_PKCS12", &pki.p12()), ("ARCHWAY_SIGN_PASSWORD_FILE", &pki.password_file())]);
+    let out = xtask_signing(
+        &repo_root(),
+        &args,
+        &[("ARCHWAY_SIGN_PKCS12", &pki.p12()), ("ARCHWAY_SIGN_PASSWORD_FILE", &pki.password_file())],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     for dll in &dlls {
         assert!(verifies(&pki.ca(), dll), "{} does not verify", dll.display());
@@ -166,11 +238,35 @@ fn a_pkcs11_token_signs_through_the_sign_verb() {
     let d = pki.dir.path();
     let conf = d.join("softhsm2.conf");
     std::fs::create_dir(d.join("tokens")).unwrap();
-    std::fs::write(&conf, format!("directories.tokendir = {}\nobjectstore.backend = file\n", d.join("tokens").display())).unwrap();
-    run(Command::new("softhsm2-util").args(["--init-token", "--free", "--label", "archway", "--pin", "4711", "--so-pin", "8642"]).env("SOFTHSM2_CONF", &conf));
-    run(Command::new("openssl").args(["pkey", "-in", "leaf.key", "-outform", "DER", "-out", "leaf.der"]).current_dir(d));
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\nobjectstore.backend = file\n", d.join("tokens").display()),
+    )
+    .unwrap();
+    run(Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "archway", "--pin", "4711", "--so-pin", "8642"])
+        .env("SOFTHSM2_CONF", &conf));
+    run(Command::new("openssl")
+        .args(["pkey", "-in", "leaf.key", "-outform", "DER", "-out", "leaf.der"])
+        .current_dir(d));
     run(Command::new("pkcs11-tool")
-        .args(["--module", SOFTHSM, "--login", "--pin", "4711", "--token-label", "archway", "--write-object", "leaf.der", "--type", "privkey", "--id", "01", "--label", "signing"])
+        .args([
+            "--module",
+            SOFTHSM,
+            "--login",
+            "--pin",
+            "4711",
+            "--token-label",
+            "archway",
+            "--write-object",
+            "leaf.der",
+            "--type",
+            "privkey",
+            "--id",
+            "01",
+            "--label",
+            "signing",
+        ])
         .current_dir(d)
         .env("SOFTHSM2_CONF", &conf));
     let pin = d.join("pin");
@@ -199,20 +295,32 @@ fn a_pkcs11_token_signs_through_the_sign_verb() {
 fn verify_flags_an_unsigned_pe_inside_a_signed_msi() {
     let Some(pki) = pki() else { return };
     let dist = repo_root().join("target/dist");
-    let Some(msi) = std::fs::read_dir(&dist).ok().and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with("-x64.msi"))) else {
+    let Some(msi) = std::fs::read_dir(&dist)
+        .ok()
+        .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with("-x64.msi")))
+    else {
         missing("target/dist (a `cargo xtask dist`)", "run `cargo xtask dist` first (.ci/run does)");
         return;
     };
     let work = tempfile::tempdir().unwrap();
     let copy = work.path().join(msi.file_name().unwrap());
     std::fs::copy(&msi, &copy).unwrap();
-    let out = xtask_signing(&repo_root(), &["sign", copy.to_str().unwrap()], &[("ARCHWAY_SIGN_PKCS12", &pki.p12()), ("ARCHWAY_SIGN_PASSWORD_FILE", &pki.password_file())]);
+    let out = xtask_signing(
+        &repo_root(),
+        &["sign", copy.to_str().unwrap()],
+        &[("ARCHWAY_SIGN_PKCS12", &pki.p12()), ("ARCHWAY_SIGN_PASSWORD_FILE", &pki.password_file())],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(verifies(&pki.ca(), &copy), "the MSI's own signature");
     let ca = pki.ca();
-    let out = xtask_signing(&repo_root(), &["sign", "--verify", "--ca", ca.to_str().unwrap(), copy.to_str().unwrap()], &[]);
+    let out =
+        xtask_signing(&repo_root(), &["sign", "--verify", "--ca", ca.to_str().unwrap(), copy.to_str().unwrap()], &[]);
     let text = stdout(&out);
-    assert!(!out.status.success() && text.contains("NOT VALID") && text.contains("unsigned-pe") && text.contains(".dll"), "{text}\n{}", stderr(&out));
+    assert!(
+        !out.status.success() && text.contains("NOT VALID") && text.contains("unsigned-pe") && text.contains(".dll"),
+        "{text}\n{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -229,11 +337,23 @@ fn bad_keys_fail_before_any_file_changes_and_name_what_is_wrong() {
     // (arguments, signing variables, what the error must say)
     type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a Path)>, &'a str);
     let cases: Vec<Case> = vec![
-        (vec!["sign", dll], vec![("ARCHWAY_SIGN_PKCS12", &p12), ("ARCHWAY_SIGN_PASSWORD_FILE", &wrong)], "the signing check on a copy of"),
-        (vec!["sign", dll], vec![("ARCHWAY_SIGN_PKCS12", &nowhere), ("ARCHWAY_SIGN_PASSWORD_FILE", &wrong)], "ARCHWAY_SIGN_PKCS12="),
+        (
+            vec!["sign", dll],
+            vec![("ARCHWAY_SIGN_PKCS12", &p12), ("ARCHWAY_SIGN_PASSWORD_FILE", &wrong)],
+            "the signing check on a copy of",
+        ),
+        (
+            vec!["sign", dll],
+            vec![("ARCHWAY_SIGN_PKCS12", &nowhere), ("ARCHWAY_SIGN_PASSWORD_FILE", &wrong)],
+            "ARCHWAY_SIGN_PKCS12=",
+        ),
         (vec!["sign", dll], vec![], "no signing key: set ARCHWAY_SIGN_PKCS12"),
         (vec!["sign", dll], vec![("ARCHWAY_SIGN_PKCS12", &p12)], "needs its password"),
-        (vec!["sign", dll], vec![("ARCHWAY_SIGN_PKCS11_MODULE", &p12), ("ARCHWAY_SIGN_PKCS11_KEY", Path::new("pkcs11:object=k"))], "needs its certificate"),
+        (
+            vec!["sign", dll],
+            vec![("ARCHWAY_SIGN_PKCS11_MODULE", &p12), ("ARCHWAY_SIGN_PKCS11_KEY", Path::new("pkcs11:object=k"))],
+            "needs its certificate",
+        ),
         (
             vec!["sign", "--timestamp-url", "http://127.0.0.1:9/", dll],
             vec![("ARCHWAY_SIGN_PKCS12", &p12), ("ARCHWAY_SIGN_PASSWORD_FILE", &good)],
@@ -268,7 +388,11 @@ fn dist_sign_gives_packages_whose_every_pe_and_msi_verifies() {
     if !toolchain_ready(&dir) {
         return;
     }
-    let out = xtask_signing(&dir, &["dist", "--sign"], &[("ARCHWAY_SIGN_PKCS12", &pki.p12()), ("ARCHWAY_SIGN_PASSWORD_FILE", &pki.password_file())]);
+    let out = xtask_signing(
+        &dir,
+        &["dist", "--sign"],
+        &[("ARCHWAY_SIGN_PKCS12", &pki.p12()), ("ARCHWAY_SIGN_PASSWORD_FILE", &pki.password_file())],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains(PASSWORD));
     let dist = dir.join("target/dist");
@@ -292,10 +416,15 @@ fn dist_sign_gives_packages_whose_every_pe_and_msi_verifies() {
     let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
     for msi in &msis {
         let sha = sha256_of(msi);
-        assert!(sums.contains(&format!("{sha}  {}", msi.file_name().unwrap().to_string_lossy())), "SHA256SUMS is not of the signed {}", msi.display());
+        assert!(
+            sums.contains(&format!("{sha}  {}", msi.file_name().unwrap().to_string_lossy())),
+            "SHA256SUMS is not of the signed {}",
+            msi.display()
+        );
         assert!(std::fs::read_to_string(dist.join("manifest.json")).unwrap().contains(&sha));
     }
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dist.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dist.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["signed"]["tool"], "osslsigncode");
     assert_eq!(manifest["signed"]["timestamped"], false);
     // The build's own outputs stay unsigned: what the reproducibility checks compare.

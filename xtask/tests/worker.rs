@@ -45,7 +45,13 @@ fn keep_alive_serves_the_diagnostics_handler_and_stdin_eof_stops_the_worker() {
         let dll = windows_path(&bin.join(format!("archway_{arch}.dll")));
         assert!(out.contains(&format!("archway_worker: module archway loaded from {dll}\n")), "{out}");
         let listening = out.lines().find(|l| l.starts_with("archway_worker: listening ")).unwrap();
-        assert!(listening.starts_with(&format!("archway_worker: listening pool={pool} site=site-{pool} address=127.0.0.1:{} pid=", worker.port)), "{listening}");
+        assert!(
+            listening.starts_with(&format!(
+                "archway_worker: listening pool={pool} site=site-{pool} address=127.0.0.1:{} pid=",
+                worker.port
+            )),
+            "{listening}"
+        );
         assert!(listening.ends_with(&format!(" machine={arch}")), "{listening}");
 
         let mut stream = worker.connect();
@@ -152,7 +158,15 @@ Host: localhost\r\nX-Test: yes\r\nTransfer-Encoding: chunked\r\n\r\n\
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.chunks.len() >= 3, "flushed 3 times, got chunks {:?}", r.chunks);
     let text = r.text();
-    for line in ["begin=1\n", "method=POST\n", "url=/echo\n", "var HTTP_X_TEST=yes\n", "var REQUEST_METHOD=POST\n", "header X-Test=yes\n", "body-length=19\n"] {
+    for line in [
+        "begin=1\n",
+        "method=POST\n",
+        "url=/echo\n",
+        "var HTTP_X_TEST=yes\n",
+        "var REQUEST_METHOD=POST\n",
+        "header X-Test=yes\n",
+        "body-length=19\n",
+    ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
     assert!(text.ends_with("body=hello chunked world"), "{text}");
@@ -163,7 +177,11 @@ Host: localhost\r\nX-Test: yes\r\nTransfer-Encoding: chunked\r\n\r\n\
     assert!(r.text().ends_with("body-length=5\nbody=abcde"), "{}", r.text());
 
     // A body the module never reads is discarded before the next request.
-    let r = exchange(&mut stream, &mut reader, b"POST /nothing HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nunread body");
+    let r = exchange(
+        &mut stream,
+        &mut reader,
+        b"POST /nothing HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nunread body",
+    );
     assert_eq!(r.status, 404, "nothing produced: IIS's static file handler would say 404");
     let r = exchange(&mut stream, &mut reader, &get("/after?vars=URL"));
     assert_eq!(r.status, 200);
@@ -210,7 +228,11 @@ Host: localhost\r\nX-Test: yes\r\nTransfer-Encoding: chunked\r\n\r\n\
     drop(stream);
     let ended = worker.stop();
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
-    assert!(ended.stderr.contains("archway_probe: Terminate\n"), "the factory's Terminate() on stop:\n{}", ended.stderr);
+    assert!(
+        ended.stderr.contains("archway_probe: Terminate\n"),
+        "the factory's Terminate() on stop:\n{}",
+        ended.stderr
+    );
 }
 
 #[test]
@@ -289,7 +311,8 @@ fn load_failure(launcher: &Launcher, bin: &Path, image: &str, error: &str) {
     }
     let shown = if image.contains('\\') { image.to_string() } else { windows_path(&bin.join(image)) };
     let ended = worker.stop();
-    let line = format!("archway_worker: event 2280: The Module DLL {shown} failed to load. The data is the error: {error}\n");
+    let line =
+        format!("archway_worker: event 2280: The Module DLL {shown} failed to load. The data is the error: {error}\n");
     assert!(ended.stderr.contains(&line), "expected {line:?} in:\n{}", ended.stderr);
     assert!(!ended.stdout.contains(" loaded from "), "{}", ended.stdout);
     assert_eq!(ended.code, Some(0));
@@ -321,13 +344,35 @@ fn config_errors_name_the_file_and_the_line() {
     bad_utf8.splice(bad_utf8.len() - 20..bad_utf8.len() - 20, [0xC3, 0x28]);
     let cases: Vec<(&str, Vec<u8>, &str, &str, &str)> = vec![
         ("a truncated file", truncated.into_bytes(), "p", "(2,", "element is not closed"),
-        ("a mismatched end tag", good.replace("<bindings>", "<bindings><oops>").into_bytes(), "p", "(16,", "end tag does not match"),
-        ("a bad entity", good.replace("managedRuntimeVersion=\"\"", "managedRuntimeVersion=\"&nope;\"").into_bytes(), "p", "(5,", "entity"),
+        (
+            "a mismatched end tag",
+            good.replace("<bindings>", "<bindings><oops>").into_bytes(),
+            "p",
+            "(16,",
+            "end tag does not match",
+        ),
+        (
+            "a bad entity",
+            good.replace("managedRuntimeVersion=\"\"", "managedRuntimeVersion=\"&nope;\"").into_bytes(),
+            "p",
+            "(5,",
+            "entity",
+        ),
         ("a missing pool", good.clone().into_bytes(), "absent", "(4,", "application pool \"absent\" is not defined"),
         ("no site for the pool", good.clone().into_bytes(), "other", "(8,", "no site's root application"),
         ("a bad binding", good.replace("127.0.0.1:0:", "127.0.0.1:http:").into_bytes(), "p", "(15,", "invalid port"),
         ("an IPv6 binding", good.replace("127.0.0.1:0:", "[::1]:0:").into_bytes(), "p", "(15,", "IPv6"),
-        ("a DTD", format!("<!DOCTYPE x [<!ENTITY a \"b\">]>\n{}", good.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")).into_bytes(), "p", "(1,", "DTD"),
+        (
+            "a DTD",
+            format!(
+                "<!DOCTYPE x [<!ENTITY a \"b\">]>\n{}",
+                good.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+            )
+            .into_bytes(),
+            "p",
+            "(1,",
+            "DTD",
+        ),
         ("another root", b"<?xml version=\"1.0\"?>\n\n<config/>\n".to_vec(), "p", "(3,", "expected <configuration>"),
         ("invalid UTF-8", bad_utf8, "p", "(", "invalid UTF-8"),
         ("a NUL byte", format!("{good}\0").into_bytes(), "p", "(", "control character"),
@@ -346,7 +391,11 @@ fn config_errors_name_the_file_and_the_line() {
     let gone = windows_path(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-such.config"));
     let ended = run_to_exit(launcher, &bin, "x64", "p", &gone);
     assert_eq!(ended.code, Some(3), "{}", ended.stderr);
-    assert!(ended.stderr.starts_with(&format!("{gone}(1,1): error: cannot read the file: 2 (0x2) ERROR_FILE_NOT_FOUND")), "{}", ended.stderr);
+    assert!(
+        ended.stderr.starts_with(&format!("{gone}(1,1): error: cannot read the file: 2 (0x2) ERROR_FILE_NOT_FOUND")),
+        "{}",
+        ended.stderr
+    );
 }
 
 /// Global modules in order (docs/iis.md §2.1): preCondition bitness, `image` expanded by the worker
@@ -365,7 +414,8 @@ fn global_modules_follow_preconditions_expand_their_image_and_report_iis_events(
             "127.0.0.1:0:",
             &[("skipped", r"C:\does\not\exist.dll", other_bitness), ("probe", &probe, "integratedMode")],
         );
-        let (_dir, worker) = start_with_config(launcher, &bin, &arch, "mods", &text, &[("ARCHWAY_WORKER_TEST_BIN", &bin_w)]);
+        let (_dir, worker) =
+            start_with_config(launcher, &bin, &arch, "mods", &text, &[("ARCHWAY_WORKER_TEST_BIN", &bin_w)]);
         let mut stream = worker.connect();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let r = exchange(&mut stream, &mut reader, &get("/mods"));
@@ -375,14 +425,20 @@ fn global_modules_follow_preconditions_expand_their_image_and_report_iis_events(
         let loaded = format!("archway_worker: module probe loaded from {bin_w}\\archway_probe_{arch}.dll\n");
         assert!(ended.stdout.contains(&loaded), "{arch}: {}", ended.stdout);
         assert!(!ended.stdout.contains("module skipped"), "{arch}: {}", ended.stdout);
-        assert!(ended.stderr.contains(&format!("archway_worker: module skipped skipped: preCondition \"{other_bitness}\"")), "{arch}: {}", ended.stderr);
+        assert!(
+            ended.stderr.contains(&format!("archway_worker: module skipped skipped: preCondition \"{other_bitness}\"")),
+            "{arch}: {}",
+            ended.stderr
+        );
 
         // %ProgramFiles% as this worker's bitness sees it (Wine's WOW64 for x86).
         let program_files = if arch == "x86" { r"C:\Program Files (x86)" } else { r"C:\Program Files" };
         let text = apphost("pf", "127.0.0.1:0:", &[("archway", r"%ProgramFiles%\ArchwayWorkerTest\archway.dll", "")]);
         let (_dir, worker) = start_with_config(launcher, &bin, &arch, "pf", &text, &[]);
         let ended = worker.stop();
-        let line = format!("archway_worker: event 2280: The Module DLL {program_files}\\ArchwayWorkerTest\\archway.dll failed to load. The data is the error: ");
+        let line = format!(
+            "archway_worker: event 2280: The Module DLL {program_files}\\ArchwayWorkerTest\\archway.dll failed to load. The data is the error: "
+        );
         assert!(ended.stderr.contains(&line), "{arch}: expected {line:?} in\n{}", ended.stderr);
 
         // No RegisterModule export: event 2295 with GetLastError.
@@ -394,19 +450,24 @@ fn global_modules_follow_preconditions_expand_their_image_and_report_iis_events(
         assert_eq!(exchange(&mut stream, &mut reader, &get("/")).status, 503);
         drop(stream);
         let ended = worker.stop();
-        let line = format!("archway_worker: event 2295: Failed to find the RegisterModule entrypoint in the module DLL {diagnostics}. The data is the error: 127 (0x7F) ERROR_PROC_NOT_FOUND\n");
+        let line = format!(
+            "archway_worker: event 2295: Failed to find the RegisterModule entrypoint in the module DLL {diagnostics}. The data is the error: 127 (0x7F) ERROR_PROC_NOT_FOUND\n"
+        );
         assert!(ended.stderr.contains(&line), "{arch}: expected {line:?} in\n{}", ended.stderr);
 
         // RegisterModule returns E_FAIL: event 2293 with the HRESULT.
         let probe = format!("{bin_w}\\archway_probe_{arch}.dll");
         let text = apphost("e2293", "127.0.0.1:0:", &[("probe", &probe, "")]);
-        let (_dir, worker) = start_with_config(launcher, &bin, &arch, "e2293", &text, &[("ARCHWAY_PROBE_FAIL_REGISTER", "1")]);
+        let (_dir, worker) =
+            start_with_config(launcher, &bin, &arch, "e2293", &text, &[("ARCHWAY_PROBE_FAIL_REGISTER", "1")]);
         let mut stream = worker.connect();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         assert_eq!(exchange(&mut stream, &mut reader, &get("/")).status, 503);
         drop(stream);
         let ended = worker.stop();
-        let line = format!("archway_worker: event 2293: The Module name probe path {probe} returned an error from registration. The data is the error: 0x80004005\n");
+        let line = format!(
+            "archway_worker: event 2293: The Module name probe path {probe} returned an error from registration. The data is the error: 0x80004005\n"
+        );
         assert!(ended.stderr.contains(&line), "{arch}: expected {line:?} in\n{}", ended.stderr);
         assert_eq!(ended.code, Some(0));
     }
@@ -439,9 +500,19 @@ fn damaged_config_files_are_refused_never_crash() {
         let (_dir, _, windows) = write_config(text);
         let ended = run_to_exit(launcher, &bin, "x64", "p", &windows);
         // Stdin is empty, so a config that is still valid starts and stops at once (0).
-        assert!(matches!(ended.code, Some(0) | Some(3)), "case {i}: exit {:?}\n{}{}", ended.code, ended.stdout, ended.stderr);
+        assert!(
+            matches!(ended.code, Some(0) | Some(3)),
+            "case {i}: exit {:?}\n{}{}",
+            ended.code,
+            ended.stdout,
+            ended.stderr
+        );
         if ended.code == Some(3) {
-            assert!(ended.stderr.starts_with(&format!("{windows}(")) && ended.stderr.contains("): error: "), "case {i}: {}", ended.stderr);
+            assert!(
+                ended.stderr.starts_with(&format!("{windows}(")) && ended.stderr.contains("): error: "),
+                "case {i}: {}",
+                ended.stderr
+            );
         }
     }
 }
@@ -467,7 +538,12 @@ fn max_seconds_stops_a_forgotten_worker_and_bad_arguments_are_refused() {
     assert!(out.ends_with("archway_worker: ready\narchway_worker: stopped\n"), "{out}");
     assert!(err.contains("archway_worker: -max-seconds 2 elapsed: stopping\n"), "{err}");
 
-    for args in [&["-ap", "p"][..], &["-h", &config], &["-ap", "p", "-h", &config, "-max-seconds", "soon"], &["-ap", "p", "-h", &config, "--what"]] {
+    for args in [
+        &["-ap", "p"][..],
+        &["-h", &config],
+        &["-ap", "p", "-h", &config, "-max-seconds", "soon"],
+        &["-ap", "p", "-h", &config, "--what"],
+    ] {
         let mut cmd = program(launcher, &bin.join("archway_worker_x64.exe"));
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let status = run_with_deadline(cmd, EXIT);

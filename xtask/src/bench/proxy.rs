@@ -31,23 +31,47 @@ const ROOT: &str = r"C:\inetpub\archway-bench-proxy";
 
 pub fn run() -> Result<()> {
     let project = Project::discover()?;
-    let opts = build::BuildOptions { archs: vec!["x64".into()], profile: build::Profile::Release, jobs: None, flavor: None, no_provision: false, quiet: true, out_dir: None };
+    let opts = build::BuildOptions {
+        archs: vec!["x64".into()],
+        profile: build::Profile::Release,
+        jobs: None,
+        flavor: None,
+        no_provision: false,
+        quiet: true,
+        out_dir: None,
+    };
     let bin = build::run(&opts)?.bin_dir;
     for file in ["archway_worker_x64.exe", "archway_x64.dll", "archway_platform_x64.dll", "archway_backend_x64.exe"] {
         if !bin.join(file).is_file() {
-            bail!("{} is missing after the x64 build: the platform handler (handlers/platform) and the test backend (tests/backend) must build", bin.join(file).display());
+            bail!(
+                "{} is missing after the x64 build: the platform handler (handlers/platform) and the test backend (tests/backend) must build",
+                bin.join(file).display()
+            );
         }
     }
-    let wine = HostWine::find().context("Wine is not installed (apt-get install wine64); bench proxy runs the x64 row under Wine")?;
+    let wine = HostWine::find()
+        .context("Wine is not installed (apt-get install wine64); bench proxy runs the x64 row under Wine")?;
     let host = HostWine::open(&wine, &project.target_dir.join("archway").join("bench").join("wine-proxy"))?;
     let config = lay_out(&host, &bin)?;
 
     // A failed request's page then says what failed.
     let detailed = [("ARCHWAY_DETAILED_ERRORS".to_string(), "1".to_string())];
-    let worker = host.command(&format!(r"{ROOT}\bin\archway_worker_x64.exe"), &["-ap".into(), "proxy".into(), "-h".into(), config, "-max-seconds".into(), "900".into()], &detailed).start()?;
+    let worker = host
+        .command(
+            &format!(r"{ROOT}\bin\archway_worker_x64.exe"),
+            &["-ap".into(), "proxy".into(), "-h".into(), config, "-max-seconds".into(), "900".into()],
+            &detailed,
+        )
+        .start()?;
     worker.wait_for_line(READY, |l| l.trim_end() == "archway_worker: ready")?;
     let proxied = address_of(&worker, "archway_worker: listening ", "address=")?;
-    let direct_server = host.command(&format!(r"{ROOT}\bin\archway_backend_x64.exe"), &["--port".into(), "0".into(), "--max-seconds".into(), "900".into()], &[]).start()?;
+    let direct_server = host
+        .command(
+            &format!(r"{ROOT}\bin\archway_backend_x64.exe"),
+            &["--port".into(), "0".into(), "--max-seconds".into(), "900".into()],
+            &[],
+        )
+        .start()?;
     let line = direct_server.wait_for_line(READY, |l| l.starts_with("archway_backend: listening on "))?;
     let direct = line.split_whitespace().nth(3).context("the backend's listening line names its address")?.to_string();
 
@@ -65,14 +89,29 @@ pub fn run() -> Result<()> {
     }
 
     let p = |v: &[f64], q: f64| percentile(v, q) * 1e3;
-    println!("x64 under {}: GET /bench (the backend's JSON echo), {} requests each way on one kept-alive connection, in {ROUNDS} alternating rounds", host.describe(), ROUNDS * PER_ROUND);
-    for (name, times) in [("through the handler (worker, shim, platform handler, backend)", &through), ("direct to the same backend", &straight)] {
+    println!(
+        "x64 under {}: GET /bench (the backend's JSON echo), {} requests each way on one kept-alive connection, in {ROUNDS} alternating rounds",
+        host.describe(),
+        ROUNDS * PER_ROUND
+    );
+    for (name, times) in [
+        ("through the handler (worker, shim, platform handler, backend)", &through),
+        ("direct to the same backend", &straight),
+    ] {
         let total: f64 = times.iter().sum();
-        println!("  {name:<62} {:>8.0} requests/s  p50 {:>7.3} ms  p99 {:>7.3} ms", times.len() as f64 / total, p(times, 0.50), p(times, 0.99));
+        println!(
+            "  {name:<62} {:>8.0} requests/s  p50 {:>7.3} ms  p99 {:>7.3} ms",
+            times.len() as f64 / total,
+            p(times, 0.50),
+            p(times, 0.99)
+        );
     }
     let ratio50 = percentile(&through, 0.50) / percentile(&straight, 0.50);
     let ratio99 = percentile(&through, 0.99) / percentile(&straight, 0.99);
-    println!("  latency ratio (handler / direct): p50 {ratio50:.2}x, p99 {ratio99:.2}x  (goal p50 <= 1.5x: {})", super::verdict(ratio50 <= 1.5));
+    println!(
+        "  latency ratio (handler / direct): p50 {ratio50:.2}x, p99 {ratio99:.2}x  (goal p50 <= 1.5x: {})",
+        super::verdict(ratio50 <= 1.5)
+    );
     Ok(())
 }
 
@@ -85,7 +124,8 @@ fn lay_out(host: &HostWine, bin: &Path) -> Result<String> {
     std::fs::create_dir_all(&bin_to)?;
     std::fs::create_dir_all(root.join("site"))?;
     for file in ["archway_worker_x64.exe", "archway_x64.dll", "archway_platform_x64.dll", "archway_backend_x64.exe"] {
-        std::fs::copy(bin.join(file), bin_to.join(file)).with_context(|| format!("cannot copy {} to {}", bin.join(file).display(), bin_to.display()))?;
+        std::fs::copy(bin.join(file), bin_to.join(file))
+            .with_context(|| format!("cannot copy {} to {}", bin.join(file).display(), bin_to.display()))?;
     }
     let web_config = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <system.webServer>\n    <httpPlatform processPath=\"{ROOT}\\bin\\archway_backend_x64.exe\" arguments=\"--max-seconds 900\" />\n  </system.webServer>\n</configuration>\n"
@@ -113,7 +153,8 @@ fn measure(proxied: &str, direct: &str) -> Result<(Vec<f64>, Vec<f64>)> {
     let mut through = Client::connect(proxied)?;
     let mut straight = Client::connect(direct)?;
     // Warm-up, not timed: the handler starts the server on the first request.
-    let first = through.get("/bench?warm-up").context("the first request through the handler (it starts the backend)")?;
+    let first =
+        through.get("/bench?warm-up").context("the first request through the handler (it starts the backend)")?;
     if !first.contains("\"backend\":\"archway_backend\"") {
         bail!("the handler's answer is not the backend's echo: {first}");
     }
@@ -162,7 +203,8 @@ impl Client {
     /// GET `path`: the body of a 200 (Content-Length or chunked); anything else is an error.
     fn get(&mut self, path: &str) -> Result<String> {
         let address = &self.address;
-        write!(self.writer, "GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n").with_context(|| format!("sending to {address}"))?;
+        write!(self.writer, "GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n")
+            .with_context(|| format!("sending to {address}"))?;
         let mut line = String::new();
         self.reader.read_line(&mut line).with_context(|| format!("reading the status from {address}"))?;
         let status = line.split(' ').nth(1).unwrap_or_default().to_string();
@@ -187,7 +229,8 @@ impl Client {
             loop {
                 line.clear();
                 self.reader.read_line(&mut line).with_context(|| format!("reading a chunk size from {address}"))?;
-                let size = usize::from_str_radix(line.trim_end(), 16).with_context(|| format!("{address}{path}: a bad chunk size line {line:?}"))?;
+                let size = usize::from_str_radix(line.trim_end(), 16)
+                    .with_context(|| format!("{address}{path}: a bad chunk size line {line:?}"))?;
                 let mut data = vec![0; size + 2];
                 self.reader.read_exact(&mut data).with_context(|| format!("reading a chunk from {address}"))?;
                 if size == 0 {
@@ -196,7 +239,9 @@ impl Client {
                 body.extend_from_slice(&data[..size]);
             }
         } else {
-            let length = length.with_context(|| format!("{address}{path}: an answer with neither Content-Length nor chunked (status {status})"))?;
+            let length = length.with_context(|| {
+                format!("{address}{path}: an answer with neither Content-Length nor chunked (status {status})")
+            })?;
             body.resize(length, 0);
             self.reader.read_exact(&mut body).with_context(|| format!("reading the body from {address}"))?;
         }

@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{Profile, step::{DepFile, Step}};
+use super::{
+    Profile,
+    step::{DepFile, Step},
+};
 use crate::{
     cmd::Cmd,
     matrix::ArchSpec,
@@ -52,16 +55,24 @@ impl<'a> UnitContext<'a> {
 }
 
 /// cc's command for `tool`, remembered per version of the tool's file.
-fn base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool, cpp: bool, prober: &mut Prober) -> Result<Cmd> {
+fn base_command(
+    spec: &ArchSpec,
+    profile: Profile,
+    build_dir: &Path,
+    tool: &Tool,
+    cpp: bool,
+    prober: &mut Prober,
+) -> Result<Cmd> {
     let key = format!("cc base command\u{0}{}\u{0}{}\u{0}{cpp}", spec.clang_target, profile.opt_level());
     let mut error = None;
-    let remembered = prober.remember(&tool.path, &key, || match resolve_base_command(spec, profile, build_dir, tool, cpp) {
-        Ok((argv, env)) => serde_json::to_string(&(argv, env)).ok(),
-        Err(e) => {
-            error = Some(e);
-            None
-        }
-    });
+    let remembered =
+        prober.remember(&tool.path, &key, || match resolve_base_command(spec, profile, build_dir, tool, cpp) {
+            Ok((argv, env)) => serde_json::to_string(&(argv, env)).ok(),
+            Err(e) => {
+                error = Some(e);
+                None
+            }
+        });
     if let Some(e) = error {
         return Err(e);
     }
@@ -81,7 +92,13 @@ fn base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool
 /// A compiler's argv and the environment cc gives it.
 type BaseCommand = (Vec<String>, Vec<(String, String)>);
 
-fn resolve_base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, tool: &Tool, cpp: bool) -> Result<BaseCommand> {
+fn resolve_base_command(
+    spec: &ArchSpec,
+    profile: Profile,
+    build_dir: &Path,
+    tool: &Tool,
+    cpp: bool,
+) -> Result<BaseCommand> {
     let mut build = cc::Build::new();
     build
         .target(&spec.clang_target)
@@ -104,7 +121,10 @@ fn resolve_base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, too
         .chain(compiler.args().iter().map(|a| a.as_os_str()))
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let env = compiler.get_envs().map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned())).collect();
+    let env = compiler
+        .get_envs()
+        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .collect();
     Ok((argv, env))
 }
 
@@ -112,9 +132,8 @@ fn resolve_base_command(spec: &ArchSpec, profile: Profile, build_dir: &Path, too
 pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
     let tools = ctx.tools;
     let (src, obj) = (&ctx.source(src), &ctx.build_dir.join(obj));
-    let mut cmd = ctx.cxx_base.clone().args([
-        "/c", "/GS-", "/GR-", "/EHs-c-", "/Zl", "/Zc:threadSafeInit-", "/Z7", "/std:c++17",
-    ]);
+    let mut cmd =
+        ctx.cxx_base.clone().args(["/c", "/GS-", "/GR-", "/EHs-c-", "/Zl", "/Zc:threadSafeInit-", "/Z7", "/std:c++17"]);
     for inc in &ctx.includes {
         cmd = cmd.arg(format!("/I{}", inc.display()));
     }
@@ -129,7 +148,12 @@ pub fn cxx_step(ctx: &UnitContext, src: &Path, obj: &Path) -> Result<Step> {
         Flavor::Llvm => {
             let prefix_map = format!("/clang:-ffile-prefix-map={}=.", ctx.root.display());
             cmd = cmd
-                .args(["-fdebug-compilation-dir=.", "-gno-codeview-command-line", "/clang:-ffreestanding", "/clang:-MD"])
+                .args([
+                    "-fdebug-compilation-dir=.",
+                    "-gno-codeview-command-line",
+                    "/clang:-ffreestanding",
+                    "/clang:-MD",
+                ])
                 .arg(prefix_map)
                 .arg(format!("/clang:-MF{}", dep.display()))
                 .arg(format!("/Fo{}", obj.display()))

@@ -51,7 +51,10 @@ fn parse(text: &str) -> Result<DefFile, (usize, String)> {
             }
             "EXPORTS" => in_exports = true,
             _ if !in_exports => {
-                return Err((line_no, format!("`{first}`: expected LIBRARY or EXPORTS (archway's .def files use only these)")));
+                return Err((
+                    line_no,
+                    format!("`{first}`: expected LIBRARY or EXPORTS (archway's .def files use only these)"),
+                ));
             }
             _ => {
                 let entry = parse_entry(first, words).map_err(|m| (line_no, m))?;
@@ -98,14 +101,19 @@ impl DefFile {
     /// sizes (`llvm-dlltool -k` turns `Name@12` into an import of `Name`, docs/toolchains.md §4.2);
     /// every other architecture has plain names.
     pub fn for_import_library(&self, arch: Arch, source: &Path) -> Result<String> {
-        let library = self.library.as_deref().with_context(|| format!("{}: an import definition needs `LIBRARY <name>.dll`", source.display()))?;
+        let library = self
+            .library
+            .as_deref()
+            .with_context(|| format!("{}: an import definition needs `LIBRARY <name>.dll`", source.display()))?;
         let mut out = format!("LIBRARY {library}\nEXPORTS\n");
         for entry in &self.entries {
             let name = match (arch, entry.stdcall_bytes, entry.data) {
                 (Arch::X86, Some(bytes), false) => format!("{}@{bytes}", entry.name),
                 (Arch::X86, None, false) => bail!(
                     "{}: `{}` has no stdcall size; x86 import libraries need `{}@<bytes>` (docs/toolchains.md §4.2)",
-                    source.display(), entry.name, entry.name
+                    source.display(),
+                    entry.name,
+                    entry.name
                 ),
                 _ => entry.name.clone(),
             };
@@ -140,8 +148,14 @@ mod tests {
     fn import_text_keeps_stdcall_sizes_only_for_x86() {
         let def = parse("LIBRARY k.dll\nEXPORTS\n  GetLastError@0\n  SetLastError@4\n").unwrap();
         let p = Path::new("k.def");
-        assert_eq!(def.for_import_library(Arch::X86, p).unwrap(), "LIBRARY k.dll\nEXPORTS\n    GetLastError@0\n    SetLastError@4\n");
-        assert_eq!(def.for_import_library(Arch::Arm64Ec, p).unwrap(), "LIBRARY k.dll\nEXPORTS\n    GetLastError\n    SetLastError\n");
+        assert_eq!(
+            def.for_import_library(Arch::X86, p).unwrap(),
+            "LIBRARY k.dll\nEXPORTS\n    GetLastError@0\n    SetLastError@4\n"
+        );
+        assert_eq!(
+            def.for_import_library(Arch::Arm64Ec, p).unwrap(),
+            "LIBRARY k.dll\nEXPORTS\n    GetLastError\n    SetLastError\n"
+        );
         let bare = parse("LIBRARY k.dll\nEXPORTS\n  GetLastError\n").unwrap();
         assert!(bare.for_import_library(Arch::X86, p).unwrap_err().to_string().contains("GetLastError@<bytes>"));
     }

@@ -60,16 +60,15 @@ pub struct LinkInputs {
 pub fn link_step(spec: &ArchSpec, tools: &ArchTools, build_dir: &Path, bin: &Binary, io: &LinkInputs) -> Step {
     let msvc = tools.flavor == Flavor::Msvc;
     let flag = |lld: &str| if msvc { lld.to_uppercase() } else { lld.to_string() };
-    let mut cmd = Cmd::new(&tools.link.path).timeout(std::time::Duration::from_secs(10 * 60)).args(["/nologo", "/nodefaultlib", "/debug", "/Brepro", "/opt:ref,icf", "/incremental:no", "/WX"].map(flag));
+    let mut cmd = Cmd::new(&tools.link.path)
+        .timeout(std::time::Duration::from_secs(10 * 60))
+        .args(["/nologo", "/nodefaultlib", "/debug", "/Brepro", "/opt:ref,icf", "/incremental:no", "/WX"].map(flag));
     // The debug directory names just the PDB file, not where it was built.
     cmd = cmd.arg(flag("/pdbaltpath:") + "%_PDB%");
     if !msvc {
         cmd = cmd.arg("/pdbsourcepath:C:\\archway");
     }
-    cmd = cmd
-        .arg(flag(&format!("/machine:{}", spec.link_machine)))
-        .arg(flag("/dynamicbase"))
-        .arg(flag("/nxcompat"));
+    cmd = cmd.arg(flag(&format!("/machine:{}", spec.link_machine))).arg(flag("/dynamicbase")).arg(flag("/nxcompat"));
     if spec.arch.is_64bit() {
         cmd = cmd.arg(flag("/highentropyva"));
     }
@@ -118,16 +117,35 @@ mod tests {
     use crate::toolchain::{Tool, Version};
 
     fn tool(path: &str) -> Tool {
-        Tool { path: path.into(), version: Version { major: 19, minor: 0, patch: 0 }, banner: String::new(), origin: "test".into(), env: Vec::new() }
+        Tool {
+            path: path.into(),
+            version: Version { major: 19, minor: 0, patch: 0 },
+            banner: String::new(),
+            origin: "test".into(),
+            env: Vec::new(),
+        }
     }
 
     fn tools(flavor: Flavor, link: &str) -> ArchTools {
-        ArchTools { flavor, cxx: tool("cl"), asm: tool("clang"), link: tool(link), implib: tool("lib"), rc: tool("llvm-rc"), extra_cxx_flags: Vec::new() }
+        ArchTools {
+            flavor,
+            cxx: tool("cl"),
+            asm: tool("clang"),
+            link: tool(link),
+            implib: tool("lib"),
+            rc: tool("llvm-rc"),
+            extra_cxx_flags: Vec::new(),
+        }
     }
 
     /// The link line as `build::plan` makes it (paths relative to the build folder).
     fn step(flavor: Flavor, link: &str) -> Step {
-        let spec = ArchSpec { arch: Arch::X64, clang_target: "x86_64-pc-windows-msvc".into(), link_machine: "x64".into(), dlltool_machine: "i386:x86-64".into() };
+        let spec = ArchSpec {
+            arch: Arch::X64,
+            clang_target: "x86_64-pc-windows-msvc".into(),
+            link_machine: "x64".into(),
+            dlltool_machine: "i386:x86-64".into(),
+        };
         let bin = Binary {
             name: "archway".into(),
             kind: Kind::Dll,
@@ -172,12 +190,19 @@ mod tests {
                     (true, Some(_)) if arg.starts_with("/pdbsourcepath:") => continue,
                     (true, Some((_, v))) => v,
                 };
-                let absolute = value.starts_with('/') || value.starts_with('\\') || value.as_bytes().get(1) == Some(&b':');
+                let absolute =
+                    value.starts_with('/') || value.starts_with('\\') || value.as_bytes().get(1) == Some(&b':');
                 assert!(!absolute && !arg.contains("checkout"), "absolute path in {arg}");
             }
         }
         // The two lines differ only in the flags' case and lld-link's /pdbsourcepath.
-        let lower = |s: &Step| s.cmd.argv()[1..].iter().filter(|a| !a.starts_with("/pdbsourcepath:")).map(|a| a.to_lowercase()).collect::<Vec<_>>();
+        let lower = |s: &Step| {
+            s.cmd.argv()[1..]
+                .iter()
+                .filter(|a| !a.starts_with("/pdbsourcepath:"))
+                .map(|a| a.to_lowercase())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(lower(&llvm), lower(&msvc));
         assert!(msvc.cmd.argv().iter().any(|a| a == "/PDBALTPATH:%_PDB%"), "{:?}", msvc.cmd.argv());
     }

@@ -104,10 +104,8 @@ pub fn run(opts: &BuildOptions) -> Result<BuildReport> {
     let build_dir = opts.out_dir.clone().unwrap_or_else(|| project.build_dir(opts.profile.name()));
     let provisioning = if opts.no_provision { Provisioning::Refuse } else { Provisioning::Automatic };
     let toolchain = toolchain::discover(&project, flavor_or_env(opts.flavor)?, &archs, provisioning)?;
-    let unbuildable: Vec<String> = archs
-        .iter()
-        .filter_map(|a| toolchain.tools(*a).err().map(|why| format!("  {a}: {why}")))
-        .collect();
+    let unbuildable: Vec<String> =
+        archs.iter().filter_map(|a| toolchain.tools(*a).err().map(|why| format!("  {a}: {why}"))).collect();
     if !unbuildable.is_empty() {
         bail!(
             "cannot build every architecture asked for:\n{}\n(`cargo xtask doctor` shows what was found; `--arch` builds a subset)",
@@ -156,12 +154,7 @@ pub fn print_summary(report: &BuildReport) {
     let mut archs: Vec<Arch> = report.artifacts.iter().map(|a| a.arch).collect();
     archs.dedup();
     let names: Vec<&str> = archs.iter().map(|a| a.name()).collect();
-    eprintln!(
-        "{} binaries for {} verified in {}",
-        report.artifacts.len(),
-        names.join(", "),
-        report.bin_dir.display()
-    );
+    eprintln!("{} binaries for {} verified in {}", report.artifacts.len(), names.join(", "), report.bin_dir.display());
     for written in &report.forwarders {
         eprintln!("forwarder {}", forwarders::summary_line(written));
     }
@@ -228,7 +221,10 @@ fn plan(
                 objects.push(obj);
             }
             let rc = dir.join("version.rc");
-            fsx::write_if_changed(&build_dir.join(&rc), resource::version_rc(bin, arch, project.version, &brand).as_bytes())?;
+            fsx::write_if_changed(
+                &build_dir.join(&rc),
+                resource::version_rc(bin, arch, project.version, &brand).as_bytes(),
+            )?;
             let res = rc.with_extension("res");
             plan.units.push(resource::rc_step(arch, tools, build_dir, &rc, &res));
             let def = match &bin.def {
@@ -245,7 +241,11 @@ fn plan(
             let io = link::LinkInputs {
                 objects,
                 res,
-                import_libs: bin.imports.iter().map(|i| obj_dir.join("imports").join(i.file_name().unwrap()).with_extension("lib")).collect(),
+                import_libs: bin
+                    .imports
+                    .iter()
+                    .map(|i| obj_dir.join("imports").join(i.file_name().unwrap()).with_extension("lib"))
+                    .collect(),
                 def,
                 pdb: out.with_extension("pdb"),
                 implib: (bin.kind == Kind::Dll).then(|| dir.join(&file).with_extension("lib")),
@@ -298,6 +298,9 @@ mod tests {
     fn object_names_are_flat_and_unique() {
         assert_eq!(object_name(Path::new("/r/module"), Path::new("/r/module/src/shim.cpp")), "src_shim.cpp.obj");
         let runtime = Path::new("/r/native/runtime");
-        assert_ne!(object_name(runtime, &runtime.join("x86/div64.S")), object_name(runtime, &runtime.join("x86/div64.cpp")));
+        assert_ne!(
+            object_name(runtime, &runtime.join("x86/div64.S")),
+            object_name(runtime, &runtime.join("x86/div64.cpp"))
+        );
     }
 }

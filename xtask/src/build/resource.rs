@@ -60,9 +60,16 @@ pub fn version_rc(bin: &Binary, arch: Arch, version: [u16; 4], brand: &Branding)
 }
 
 pub fn rc_step(arch: Arch, tools: &ArchTools, build_dir: &Path, rc: &Path, res: &Path) -> Step {
-    let cmd = Cmd::new(&tools.rc.path).timeout(std::time::Duration::from_secs(120)).args(["/no-preprocess", "/fo"]).arg(res).arg(rc);
+    let cmd = Cmd::new(&tools.rc.path)
+        .timeout(std::time::Duration::from_secs(120))
+        .args(["/no-preprocess", "/fo"])
+        .arg(res)
+        .arg(rc);
     Step {
-        label: format!("resource {arch} {}", rc.parent().and_then(|p| p.file_name()).unwrap_or_default().to_string_lossy()),
+        label: format!(
+            "resource {arch} {}",
+            rc.parent().and_then(|p| p.file_name()).unwrap_or_default().to_string_lossy()
+        ),
         cmd,
         cwd: build_dir.to_path_buf(),
         outputs: vec![res.to_path_buf()],

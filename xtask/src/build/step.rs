@@ -131,7 +131,8 @@ impl Step {
             files.extend(read_depfile(dep, &self.cwd)?);
         }
         for file in files {
-            let hash = hashes.hash(&file).with_context(|| format!("{}: input {} vanished", self.label, file.display()))?;
+            let hash =
+                hashes.hash(&file).with_context(|| format!("{}: input {} vanished", self.label, file.display()))?;
             inputs.insert(file, hash);
         }
         let fp = Fingerprint { command: self.cmd.argv(), tool: self.tool.clone(), inputs };
@@ -149,11 +150,13 @@ fn is_banner_only(text: &str) -> bool {
 fn read_depfile(dep: &DepFile, cwd: &Path) -> Result<Vec<PathBuf>> {
     let (DepFile::Make(rel) | DepFile::MsvcJson(rel)) = dep;
     let path = cwd.join(rel);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("the compiler wrote no dependency file {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("the compiler wrote no dependency file {}", path.display()))?;
     let files: Vec<String> = match dep {
         DepFile::Make(_) => parse_make_deps(&text),
         DepFile::MsvcJson(_) => {
-            let json: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            let json: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
             let includes = json["Data"]["Includes"].as_array().cloned().unwrap_or_default();
             includes.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
         }
@@ -217,7 +220,10 @@ mod tests {
         std::fs::write(dir.path().join("in.txt"), "1").unwrap();
         let step = copy_step(dir.path());
         assert!(matches!(step.run(&HashCache::default()).unwrap(), Outcome::Ran));
-        assert!(dir.path().join("out.txt.fingerprint.json").is_file(), "the fingerprint sits beside the output, in the step's folder");
+        assert!(
+            dir.path().join("out.txt.fingerprint.json").is_file(),
+            "the fingerprint sits beside the output, in the step's folder"
+        );
         assert!(matches!(step.run(&HashCache::default()).unwrap(), Outcome::UpToDate));
         std::fs::write(dir.path().join("in.txt"), "2").unwrap();
         assert!(matches!(step.run(&HashCache::default()).unwrap(), Outcome::Ran));

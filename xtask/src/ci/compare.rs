@@ -13,7 +13,9 @@ pub fn glob(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
         Some((head, rest)) => {
-            name.starts_with(head) && (0..=name.len() - head.len()).any(|i| name.is_char_boundary(head.len() + i) && glob(rest, &name[head.len() + i..]))
+            name.starts_with(head)
+                && (0..=name.len() - head.len())
+                    .any(|i| name.is_char_boundary(head.len() + i) && glob(rest, &name[head.len() + i..]))
         }
     }
 }
@@ -62,7 +64,9 @@ fn members(a: &Path, b: &Path, ex: &[(String, Vec<u8>)], ey: &[(String, Vec<u8>)
             _ => {}
         }
     }
-    parts.extend(ey.iter().filter(|(n, _)| !ex.iter().any(|(m, _)| m == n)).map(|(n, _)| format!("{n} only in {}", b.display())));
+    parts.extend(
+        ey.iter().filter(|(n, _)| !ex.iter().any(|(m, _)| m == n)).map(|(n, _)| format!("{n} only in {}", b.display())),
+    );
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
@@ -91,8 +95,10 @@ pub fn compare(a: &Path, b: &Path, allow: &[String]) -> Result<(Vec<String>, boo
             (true, false) => Some(format!("only in {}", a.display())),
             (false, true) => Some(format!("only in {}", b.display())),
             _ => {
-                let x = std::fs::read(a.join(name)).with_context(|| format!("cannot read {}", a.join(name).display()))?;
-                let y = std::fs::read(b.join(name)).with_context(|| format!("cannot read {}", b.join(name).display()))?;
+                let x =
+                    std::fs::read(a.join(name)).with_context(|| format!("cannot read {}", a.join(name).display()))?;
+                let y =
+                    std::fs::read(b.join(name)).with_context(|| format!("cannot read {}", b.join(name).display()))?;
                 (x != y).then(|| {
                     // A zip by entry, an MSI (compound file) by stream, anything else by bytes.
                     let named = match (zip_entries(&x), zip_entries(&y)) {
@@ -100,7 +106,8 @@ pub fn compare(a: &Path, b: &Path, allow: &[String]) -> Result<(Vec<String>, boo
                         _ => streams(&x).zip(streams(&y)).map(|(sx, sy)| (sx, sy, "streams")),
                     };
                     match named {
-                        Some((ex, ey, kind)) => members(a, b, &ex, &ey).unwrap_or_else(|| format!("same {kind}, different container bytes ({})", how(&x, &y))),
+                        Some((ex, ey, kind)) => members(a, b, &ex, &ey)
+                            .unwrap_or_else(|| format!("same {kind}, different container bytes ({})", how(&x, &y))),
                         None => how(&x, &y),
                     }
                 })
@@ -164,7 +171,12 @@ mod tests {
         std::fs::write(b.path().join("p.msi"), compound(&[("/File", b"same"), ("/Cabs.w1.cab", b"abXd")])).unwrap();
         let (lines, same) = compare(a.path(), b.path(), &[]).unwrap();
         let text = lines.join("\n");
-        assert!(!same && text.contains("DIFFERENT p.msi: /Cabs.w1.cab differs (4 vs 4 bytes, first difference at offset 0x2)"), "{text}");
+        assert!(
+            !same
+                && text
+                    .contains("DIFFERENT p.msi: /Cabs.w1.cab differs (4 vs 4 bytes, first difference at offset 0x2)"),
+            "{text}"
+        );
         assert!(!text.contains("/File"), "{text}");
     }
 
@@ -180,7 +192,10 @@ mod tests {
         assert!(!same);
         let text = lines.join("\n");
         assert!(text.contains("same      same.msi"), "{text}");
-        assert!(text.contains("DIFFERENT p.zip: x/a.dll differs (4 vs 4 bytes, first difference at offset 0x2)"), "{text}");
+        assert!(
+            text.contains("DIFFERENT p.zip: x/a.dll differs (4 vs 4 bytes, first difference at offset 0x2)"),
+            "{text}"
+        );
         assert!(!text.contains("x/b.dll"), "{text}");
         assert!(text.contains("DIFFERENT only-a.msi: only in"), "{text}");
         let (_, same) = compare(a.path(), b.path(), &["*.zip".into(), "only-*".into()]).unwrap();

@@ -110,10 +110,19 @@ mod tests {
         let windows: Vec<String> = jobs(&text).into_iter().filter(|j| j.contains("runs-on: windows")).collect();
         assert_eq!(windows.len(), 3, "{text}");
         for job in windows {
-            let iis_enable = if job.contains("runs-on: windows-11-arm") { ENABLE_IIS_CLIENT } else { ENABLE_IIS_SERVER };
-            let order = ["cargo test --workspace", "cargo xtask pools --allow-system-changes", iis_enable, "cargo xtask pools --host iis --upgrade"];
+            let iis_enable =
+                if job.contains("runs-on: windows-11-arm") { ENABLE_IIS_CLIENT } else { ENABLE_IIS_SERVER };
+            let order = [
+                "cargo test --workspace",
+                "cargo xtask pools --allow-system-changes",
+                iis_enable,
+                "cargo xtask pools --host iis --upgrade",
+            ];
             let at: Vec<Option<usize>> = order.iter().map(|step| job.find(step)).collect();
-            assert!(at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1]), "steps missing or out of order in:\n{job}");
+            assert!(
+                at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1]),
+                "steps missing or out of order in:\n{job}"
+            );
         }
     }
 
@@ -134,7 +143,8 @@ mod tests {
                 }
                 for line in job.lines().filter(|l| l.contains("uses: ")) {
                     let (_, pinned) = line.split_once('@').unwrap();
-                    let (sha, version) = pinned.split_once(" # v").unwrap_or_else(|| panic!("no version comment: {line}"));
+                    let (sha, version) =
+                        pinned.split_once(" # v").unwrap_or_else(|| panic!("no version comment: {line}"));
                     assert!(sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
                     assert!(version.split('.').count() == 3, "{line}");
                 }
@@ -148,7 +158,12 @@ mod tests {
     #[test]
     fn the_workflow_has_the_lint_steps_and_the_pinned_llvm() {
         let text = workflow();
-        for step in ["cargo fmt --all --check", "cargo clippy --workspace --all-targets -- -D warnings", "cargo xtask ci --check", "workflow_dispatch:"] {
+        for step in [
+            "cargo fmt --all --check",
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            "cargo xtask ci --check",
+            "workflow_dispatch:",
+        ] {
             assert!(text.contains(step), "{step}");
         }
         assert!(!text.contains("choco"), "Chocolatey's llvm is x64-only and mixes versions on windows-11-arm");

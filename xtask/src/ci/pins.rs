@@ -81,7 +81,11 @@ pub struct LlvmAsset {
 impl Ci {
     /// `uses:` text for an action: `owner/name@sha # version`.
     pub fn uses(&self, name: &str) -> String {
-        let a = self.action.iter().find(|a| a.uses.get_ref() == name).unwrap_or_else(|| panic!("{name} is checked present by load"));
+        let a = self
+            .action
+            .iter()
+            .find(|a| a.uses.get_ref() == name)
+            .unwrap_or_else(|| panic!("{name} is checked present by load"));
         format!("{name}@{} # {}", a.sha.get_ref(), a.version.get_ref())
     }
 
@@ -91,8 +95,13 @@ impl Ci {
 }
 
 /// The actions the generator writes; each must be pinned in `matrix.toml`.
-pub const ACTIONS: [&str; 5] =
-    ["actions/checkout", "actions/cache", "actions/upload-artifact", "actions/download-artifact", "actions/attest-build-provenance"];
+pub const ACTIONS: [&str; 5] = [
+    "actions/checkout",
+    "actions/cache",
+    "actions/upload-artifact",
+    "actions/download-artifact",
+    "actions/attest-build-provenance",
+];
 
 fn hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -104,16 +113,25 @@ pub fn load(matrix: &Path) -> Result<Ci> {
     let ci = &doc.value.ci;
     for a in &ci.action {
         if !hex(a.sha.get_ref(), 40) {
-            return Err(doc.error_at(a.sha.span(), "an action is pinned by its full 40-digit lower-case commit SHA (the commit its release tag points at)"));
+            return Err(doc.error_at(
+                a.sha.span(),
+                "an action is pinned by its full 40-digit lower-case commit SHA (the commit its release tag points at)",
+            ));
         }
         let v = a.version.get_ref();
-        if !(v.starts_with('v') && v[1..].split('.').count() == 3 && v[1..].split('.').all(|p| p.parse::<u32>().is_ok())) {
+        if !(v.starts_with('v')
+            && v[1..].split('.').count() == 3
+            && v[1..].split('.').all(|p| p.parse::<u32>().is_ok()))
+        {
             return Err(doc.error_at(a.version.span(), "the release tag the SHA belongs to, like \"v6.0.2\""));
         }
     }
     for name in ACTIONS {
         if !ci.action.iter().any(|a| a.uses.get_ref() == name) {
-            anyhow::bail!("{}: no [[ci.action]] with uses = \"{name}\"; the workflows need it pinned by SHA", matrix.display());
+            anyhow::bail!(
+                "{}: no [[ci.action]] with uses = \"{name}\"; the workflows need it pinned by SHA",
+                matrix.display()
+            );
         }
     }
     let pinned_image = |image: &Spanned<String>| -> Result<()> {
@@ -131,7 +149,11 @@ pub fn load(matrix: &Path) -> Result<Ci> {
             arch.parse::<Arch>().map_err(|e| anyhow::anyhow!("{}: job {}: {e}", matrix.display(), job.name))?;
         }
         if job.toolchain.is_some() && job.iis.is_none() {
-            anyhow::bail!("{}: job {}: say how IIS is enabled (`iis = \"server\"` or `\"client\"`)", matrix.display(), job.name);
+            anyhow::bail!(
+                "{}: job {}: say how IIS is enabled (`iis = \"server\"` or `\"client\"`)",
+                matrix.display(),
+                job.name
+            );
         }
         if let Some(native) = job.toolchain.and(job.native_machine.as_deref().or(Some("x64")))
             && ci.llvm_for(native).is_none()

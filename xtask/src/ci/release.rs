@@ -9,7 +9,8 @@ use super::{
 };
 
 /// The Debian packages a Linux release job needs (README, "Prerequisites").
-const APT: &str = "clang-19 clang-tools-19 lld-19 llvm-19 msitools git ca-certificates python3 python3-venv osslsigncode";
+const APT: &str =
+    "clang-19 clang-tools-19 lld-19 llvm-19 msitools git ca-certificates python3 python3-venv osslsigncode";
 
 /// The files the Windows rebuild may show different, and why: the Linux LLVM 23 (karellen
 /// wheels) has only the x86 code generators, so ARM64 and ARM64EC objects are compiled there by
@@ -40,7 +41,9 @@ pub fn render(ci: &Ci) -> String {
     out += &upload(ci, "previous", "previous/", "success()");
 
     // Unsigned packages: what the Windows rebuilds must reproduce.
-    out += &format!("  dist:\n    name: dist (Linux, unsigned)\n    needs: previous\n    runs-on: ubuntu-24.04\n    timeout-minutes: 90\n    permissions:\n      contents: read\n    container:\n      image: {image}\n    outputs:\n      epoch: ${{{{ steps.epoch.outputs.epoch }}}}\n    steps:\n");
+    out += &format!(
+        "  dist:\n    name: dist (Linux, unsigned)\n    needs: previous\n    runs-on: ubuntu-24.04\n    timeout-minutes: 90\n    permissions:\n      contents: read\n    container:\n      image: {image}\n    outputs:\n      epoch: ${{{{ steps.epoch.outputs.epoch }}}}\n    steps:\n"
+    );
     out += &linux_setup(ci);
     out += &download(ci, "previous", "previous");
     out += "      - name: SOURCE_DATE_EPOCH from the tagged commit\n        id: epoch\n        run: echo \"epoch=$(git log -1 --format=%ct \"$GITHUB_SHA\")\" >> \"$GITHUB_OUTPUT\"\n";
@@ -58,13 +61,17 @@ pub fn render(ci: &Ci) -> String {
         out += "      - run: cargo xtask dist\n";
         out += &download(ci, "dist-linux", "linux-dist");
         let allow: String = ALLOWED_TO_DIFFER.iter().map(|p| format!(" --allow '{p}'")).collect();
-        out += &format!("      - name: Same bytes as the Linux packages\n        shell: bash\n        run: cargo xtask compare-dist linux-dist target/dist{allow}\n");
+        out += &format!(
+            "      - name: Same bytes as the Linux packages\n        shell: bash\n        run: cargo xtask compare-dist linux-dist target/dist{allow}\n"
+        );
         out += &upload(ci, &format!("dist-windows-{host}"), "target/dist/", "always()");
     }
 
     // Signing, from the `release` environment's secrets; a fork (no secrets) ships unsigned
     // packages with a visible note.
-    out += &format!("  sign:\n    name: sign (Linux, osslsigncode)\n    needs: [dist, reproduce-x64, reproduce-arm64]\n    runs-on: ubuntu-24.04\n    timeout-minutes: 90\n    environment: release\n    permissions:\n      contents: read\n    container:\n      image: {image}\n    env:\n{env}    steps:\n");
+    out += &format!(
+        "  sign:\n    name: sign (Linux, osslsigncode)\n    needs: [dist, reproduce-x64, reproduce-arm64]\n    runs-on: ubuntu-24.04\n    timeout-minutes: 90\n    environment: release\n    permissions:\n      contents: read\n    container:\n      image: {image}\n    env:\n{env}    steps:\n"
+    );
     out += &linux_setup(ci);
     out += &download(ci, "previous", "previous");
     out += "      - name: cargo xtask dist --sign (every PE, then every MSI)\n        env:\n          SIGN_PKCS12_BASE64: ${{ secrets.ARCHWAY_SIGN_PKCS12_BASE64 }}\n          SIGN_PASSWORD: ${{ secrets.ARCHWAY_SIGN_PASSWORD }}\n          ARCHWAY_SIGN_TIMESTAMP_URL: ${{ vars.ARCHWAY_SIGN_TIMESTAMP_URL }}\n        shell: bash\n        run: |\n          args=(dist)\n          if ls previous/*.msi >/dev/null 2>&1; then args+=(--previous previous); fi\n          if [ -z \"$SIGN_PKCS12_BASE64\" ]; then\n            echo \"::warning title=unsigned release::no ARCHWAY_SIGN_PKCS12_BASE64 secret (a fork, or signing not set up): the packages are NOT signed\"\n            cargo xtask \"${args[@]}\"\n            exit 0\n          fi\n          umask 077\n          secrets=$(mktemp -d)\n          trap 'rm -rf \"$secrets\"' EXIT\n          printf '%s' \"$SIGN_PKCS12_BASE64\" | base64 -d > \"$secrets/signing.p12\"\n          printf '%s' \"$SIGN_PASSWORD\" > \"$secrets/password\"\n          unset SIGN_PKCS12_BASE64 SIGN_PASSWORD\n          ARCHWAY_SIGN_PKCS12=\"$secrets/signing.p12\" ARCHWAY_SIGN_PASSWORD_FILE=\"$secrets/password\" cargo xtask \"${args[@]}\" --sign\n";
@@ -73,11 +80,17 @@ pub fn render(ci: &Ci) -> String {
     // Publishing holds the write permissions, and builds nothing.
     out += "  publish:\n    name: GitHub Release with provenance\n    needs: sign\n    runs-on: ubuntu-24.04\n    timeout-minutes: 15\n    permissions:\n      contents: write # create the GitHub Release and upload its files\n      id-token: write # the OIDC token Sigstore signs the provenance with\n      attestations: write # store the attestation with the repository\n    steps:\n";
     out += &download(ci, "release", "release");
-    out += &format!("      - name: Build-provenance attestation\n        uses: {}\n        with:\n          subject-path: release/*\n", ci.uses("actions/attest-build-provenance"));
+    out += &format!(
+        "      - name: Build-provenance attestation\n        uses: {}\n        with:\n          subject-path: release/*\n",
+        ci.uses("actions/attest-build-provenance")
+    );
     out += "      - name: GitHub Release\n        env:\n          GH_TOKEN: ${{ github.token }}\n        run: |\n          cd release\n          sha256sum --check SHA256SUMS\n          gh release create \"$GITHUB_REF_NAME\" --repo \"$GITHUB_REPOSITORY\" --verify-tag --title \"archway $GITHUB_REF_NAME\" --notes \"Packages, SHA256SUMS and manifest.json; provenance: gh attestation verify <file> --repo $GITHUB_REPOSITORY\" ./*.msi ./*.zip SHA256SUMS manifest.json\n";
     out
 }
 
 fn download(ci: &Ci, name: &str, path: &str) -> String {
-    format!("      - uses: {}\n        with:\n          name: {name}\n          path: {path}\n", ci.uses("actions/download-artifact"))
+    format!(
+        "      - uses: {}\n        with:\n          name: {name}\n          path: {path}\n",
+        ci.uses("actions/download-artifact")
+    )
 }

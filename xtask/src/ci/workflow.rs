@@ -5,7 +5,8 @@ use super::pins::{Ci, IisEdition, Job};
 use crate::toolchain::provision;
 
 /// The PowerShell that enables IIS with appcmd on Windows Server (docs/pools.md, "Configuring IIS").
-pub const ENABLE_IIS_SERVER: &str = "Install-WindowsFeature Web-Server,Web-Scripting-Tools,Web-Http-Tracing -IncludeManagementTools";
+pub const ENABLE_IIS_SERVER: &str =
+    "Install-WindowsFeature Web-Server,Web-Scripting-Tools,Web-Http-Tracing -IncludeManagementTools";
 /// The same on Windows 11. UNCERTAIN (docs/pools.md): enabling IIS on the hosted windows-11-arm
 /// image is unconfirmed by any source; the job's step is where it is measured.
 pub const ENABLE_IIS_CLIENT: &str = "Enable-WindowsOptionalFeature -Online -All -NoRestart -FeatureName IIS-WebServerRole,IIS-WebServer,IIS-CommonHttpFeatures,IIS-HttpErrors,IIS-RequestFiltering,IIS-HttpLogging,IIS-HttpTracing,IIS-ManagementScriptingTools";
@@ -45,7 +46,10 @@ pub fn header(name: &str, on: &str) -> String {
 /// `actions/checkout` without a token left in `.git/config` (zizmor: artipacked).
 pub fn checkout(ci: &Ci, full_history: bool) -> String {
     let depth = if full_history { "\n          fetch-depth: 0" } else { "" };
-    format!("      - uses: {}\n        with:\n          persist-credentials: false{depth}\n", ci.uses("actions/checkout"))
+    format!(
+        "      - uses: {}\n        with:\n          persist-credentials: false{depth}\n",
+        ci.uses("actions/checkout")
+    )
 }
 
 /// Cargo's registry and the target folder, keyed on the lock file and the pinned Rust.
@@ -87,7 +91,7 @@ pub fn llvm_steps(ci: &Ci, host: &str, cached: bool) -> String {
     let condition = if cached { "        if: steps.llvm-cache.outputs.cache-hit != 'true'\n" } else { "" };
     cache
         + &format!(
-        "      - name: LLVM {version} for {host} (pinned, SHA-256 checked, own folder)\n{condition}        shell: pwsh\n        env:\n          LLVM_URL: https://github.com/llvm/llvm-project/releases/download/llvmorg-{version}/{name}\n          LLVM_SHA256: \"{sha}\"\n          LLVM_ROOT: {root}\n        run: |\n\
+            "      - name: LLVM {version} for {host} (pinned, SHA-256 checked, own folder)\n{condition}        shell: pwsh\n        env:\n          LLVM_URL: https://github.com/llvm/llvm-project/releases/download/llvmorg-{version}/{name}\n          LLVM_SHA256: \"{sha}\"\n          LLVM_ROOT: {root}\n        run: |\n\
          \x20         $ErrorActionPreference = 'Stop'\n\
          \x20         $archive = Join-Path $env:RUNNER_TEMP 'llvm.tar.xz'\n\
          \x20         Invoke-WebRequest -Uri $env:LLVM_URL -OutFile $archive\n\
@@ -100,9 +104,9 @@ pub fn llvm_steps(ci: &Ci, host: &str, cached: bool) -> String {
          \x20         New-Item -ItemType Directory -Force (Split-Path $env:LLVM_ROOT) | Out-Null\n\
          \x20         Move-Item $top.FullName $env:LLVM_ROOT\n\
          \x20         & (Join-Path $env:LLVM_ROOT 'bin\\lld-link.exe') --version\n",
-        sha = asset.sha256.get_ref(),
-        name = asset.asset.get_ref(),
-    )
+            sha = asset.sha256.get_ref(),
+            name = asset.asset.get_ref(),
+        )
 }
 
 pub fn render(ci: &Ci) -> String {
@@ -127,7 +131,8 @@ fn lint_job(ci: &Ci) -> String {
     out += &checkout(ci, false);
     out += &cargo_cache(ci, "lint", "/usr/local/cargo");
     out += "      - name: cargo fmt --check\n        run: cargo fmt --all --check\n";
-    out += "      - name: cargo clippy -D warnings\n        run: cargo clippy --workspace --all-targets -- -D warnings\n";
+    out +=
+        "      - name: cargo clippy -D warnings\n        run: cargo clippy --workspace --all-targets -- -D warnings\n";
     out += "      - name: Generated workflows are fresh\n        run: cargo xtask ci --check\n";
     out
 }
@@ -177,7 +182,10 @@ fn windows_job(ci: &Ci, job: &Job) -> String {
     // The pool matrix: the stand-in rows natively, then real IIS from the MSI, with an upgrade
     // while the pools run (README, "Application pools").
     out += "      - name: Pool rows on the worker stand-in\n        timeout-minutes: 20\n        run: cargo xtask pools --allow-system-changes\n";
-    out += &format!("      - name: Enable IIS\n        shell: pwsh\n        timeout-minutes: 20\n        run: {}\n", iis.enable());
+    out += &format!(
+        "      - name: Enable IIS\n        shell: pwsh\n        timeout-minutes: 20\n        run: {}\n",
+        iis.enable()
+    );
     out += "      - name: Pool rows on real IIS (install, serve, upgrade while running, recycle, uninstall)\n        timeout-minutes: 60\n        run: cargo xtask pools --host iis --upgrade --packages target/dist\n";
     out += &upload(ci, &format!("dist-{}", job.name), "target/dist/", "success()");
     out += &upload(ci, &format!("logs-{}", job.name), LOG_PATHS, "failure()");

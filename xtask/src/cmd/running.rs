@@ -150,7 +150,8 @@ impl Running {
     /// Waits up to `limit` for the process to exit, kills the process group if it has not, and
     /// returns how it ended with everything it printed.
     pub(super) fn finish(mut self, limit: Duration) -> Result<Finished> {
-        let exited = self.handle.wait_timeout(limit).with_context(|| format!("waiting for `{}`", self.line))?.map(|o| o.status);
+        let exited =
+            self.handle.wait_timeout(limit).with_context(|| format!("waiting for `{}`", self.line))?.map(|o| o.status);
         let killed = exited.is_none();
         if killed {
             kill_tree(&self.handle);
@@ -163,7 +164,13 @@ impl Running {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        Ok(Finished { code: exited.and_then(|s| s.code()), killed, success: exited.is_some_and(|s| s.success()), stdout: self.stdout(), stderr: self.stderr() })
+        Ok(Finished {
+            code: exited.and_then(|s| s.code()),
+            killed,
+            success: exited.is_some_and(|s| s.success()),
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        })
     }
 
     fn said(&self) -> String {
@@ -197,7 +204,8 @@ mod tests {
 
     #[test]
     fn a_line_is_awaited_and_closing_stdin_stops_the_child() {
-        let running = Cmd::new("sh").args(["-c", "echo starting; echo ready; cat >/dev/null; echo bye >&2"]).start().unwrap();
+        let running =
+            Cmd::new("sh").args(["-c", "echo starting; echo ready; cat >/dev/null; echo bye >&2"]).start().unwrap();
         let line = running.wait_for_line(Duration::from_secs(10), |l| l == "ready").unwrap();
         assert_eq!(line, "ready");
         let done = running.stop(Duration::from_secs(10)).unwrap();
@@ -215,7 +223,8 @@ mod tests {
 
     #[test]
     fn a_child_that_exits_early_fails_the_wait_with_what_it_said() {
-        let running = Cmd::new("sh").args(["-c", "echo 'config.xml(3,5): error: no pool' >&2; exit 3"]).start().unwrap();
+        let running =
+            Cmd::new("sh").args(["-c", "echo 'config.xml(3,5): error: no pool' >&2; exit 3"]).start().unwrap();
         let err = running.wait_for_line(Duration::from_secs(10), |l| l == "ready").unwrap_err().to_string();
         assert!(err.contains("ended before it was ready") && err.contains("config.xml(3,5)"), "{err}");
     }

@@ -27,7 +27,8 @@ pub fn zip(entries: &[(String, Vec<u8>)], epoch: i64) -> Result<Vec<u8>> {
 pub const ZIP_EPOCH: i64 = 315_532_800;
 
 fn zip_time(epoch: i64) -> Result<DateTime> {
-    let when = time::OffsetDateTime::from_unix_timestamp(epoch.max(ZIP_EPOCH)).context("SOURCE_DATE_EPOCH is out of range")?;
+    let when =
+        time::OffsetDateTime::from_unix_timestamp(epoch.max(ZIP_EPOCH)).context("SOURCE_DATE_EPOCH is out of range")?;
     DateTime::from_date_and_time(
         when.year() as u16,
         u8::from(when.month()),
@@ -44,7 +45,10 @@ mod tests {
     use super::*;
 
     fn entries() -> Vec<(String, Vec<u8>)> {
-        vec![("Program Files/Archway/a.dll".into(), vec![1; 300]), ("Program Files (x86)/Archway/a.dll".into(), vec![2; 10])]
+        vec![
+            ("Program Files/Archway/a.dll".into(), vec![1; 300]),
+            ("Program Files (x86)/Archway/a.dll".into(), vec![2; 10]),
+        ]
     }
 
     #[test]

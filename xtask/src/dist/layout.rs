@@ -45,13 +45,20 @@ pub fn package_configs(root: &Path) -> Result<Vec<PackageConfig>> {
     let mut out: Vec<PackageConfig> = Vec::new();
     for raw in &doc.value.package {
         let platform: Platform = raw.platform.get_ref().parse().map_err(|e| doc.error_at(raw.platform.span(), e))?;
-        let upgrade_code = Uuid::parse_str(raw.upgrade_code.get_ref().trim_matches(['{', '}']))
-            .map_err(|e| doc.error_at(raw.upgrade_code.span(), format!("not a GUID ({e}); an UpgradeCode looks like \"7AF8D23F-409E-4CF4-9DE9-BFFC70FA7C41\"")))?;
+        let upgrade_code = Uuid::parse_str(raw.upgrade_code.get_ref().trim_matches(['{', '}'])).map_err(|e| {
+            doc.error_at(
+                raw.upgrade_code.span(),
+                format!("not a GUID ({e}); an UpgradeCode looks like \"7AF8D23F-409E-4CF4-9DE9-BFFC70FA7C41\""),
+            )
+        })?;
         if out.iter().any(|p| p.platform == platform) {
             return Err(doc.error_at(raw.platform.span(), format!("platform `{platform}` is listed twice")));
         }
         if out.iter().any(|p| p.upgrade_code == upgrade_code) {
-            return Err(doc.error_at(raw.upgrade_code.span(), "each platform needs its own UpgradeCode (dotnet/aspnetcore#65978)"));
+            return Err(doc.error_at(
+                raw.upgrade_code.span(),
+                "each platform needs its own UpgradeCode (dotnet/aspnetcore#65978)",
+            ));
         }
         out.push(PackageConfig { platform, upgrade_code });
     }
@@ -119,7 +126,12 @@ pub fn shipped(root: &Path, binaries: &[Binary]) -> Vec<Binary> {
 /// - arm64: each forwarder under the plain name plus its two targets in the 64-bit folder, the
 ///   x86 builds in the x86 folder (the x86 folder never gets ARM64 code, dotnet/aspnetcore#47115);
 /// - x86: the x86 builds only.
-pub fn layout(platform: Platform, bin_dir: &Path, shipped: &[Binary], forwarders: &[forwarders::Written]) -> Result<Vec<Placed>> {
+pub fn layout(
+    platform: Platform,
+    bin_dir: &Path,
+    shipped: &[Binary],
+    forwarders: &[forwarders::Written],
+) -> Result<Vec<Placed>> {
     let plain = |bin: &Binary, arch: Arch, dir: InstallDir| Placed {
         dir,
         name: format!("{}.dll", bin.name),

@@ -116,7 +116,8 @@ pub fn run(opts: &Options) -> Result<()> {
     let configs = layout::package_configs(&project.root)?;
     let epoch = match project::source_date_epoch()? {
         None => DEFAULT_EPOCH,
-        Some(seconds) => i64::try_from(seconds).with_context(|| format!("SOURCE_DATE_EPOCH={seconds} is past what an MSI or zip can date"))?,
+        Some(seconds) => i64::try_from(seconds)
+            .with_context(|| format!("SOURCE_DATE_EPOCH={seconds} is past what an MSI or zip can date"))?,
     };
     let steps = 3 + configs.len();
     let step = |n: usize, what: &str| eprintln!("[dist {n}/{steps}] {what}");
@@ -141,7 +142,9 @@ pub fn run(opts: &Options) -> Result<()> {
     if out_dir.exists() {
         std::fs::remove_dir_all(&out_dir).with_context(|| format!("cannot clear {}", out_dir.display()))?;
     }
-    let manifest = match crate::sign::around(&project, &report, &out_dir, |report| write_packages(&project, opts, &configs, report, &out_dir, epoch, steps)) {
+    let manifest = match crate::sign::around(&project, &report, &out_dir, |report| {
+        write_packages(&project, opts, &configs, report, &out_dir, epoch, steps)
+    }) {
         Ok(manifest) => manifest,
         Err(err) => {
             let _ = std::fs::remove_dir_all(&out_dir);
@@ -151,7 +154,8 @@ pub fn run(opts: &Options) -> Result<()> {
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).with_context(|| format!("cannot replace {}", final_dir.display()))?;
     }
-    std::fs::rename(&out_dir, &final_dir).with_context(|| format!("cannot rename {} to {}", out_dir.display(), final_dir.display()))?;
+    std::fs::rename(&out_dir, &final_dir)
+        .with_context(|| format!("cannot rename {} to {}", out_dir.display(), final_dir.display()))?;
 
     step(steps, "summary");
     print_summary(&manifest, &final_dir);
@@ -178,10 +182,16 @@ fn write_packages(
     }
 
     step(steps - 1, "manifest.json and SHA256SUMS");
-    let manifest = Manifest { product: project.product.clone(), version: project::dotted(project.version), source_date_epoch: epoch, packages: outputs };
+    let manifest = Manifest {
+        product: project.product.clone(),
+        version: project::dotted(project.version),
+        source_date_epoch: epoch,
+        packages: outputs,
+    };
     let json = serde_json::to_string_pretty(&manifest)? + "\n";
     fsx::write_atomic(&out_dir.join("manifest.json"), json.as_bytes())?;
-    let mut sums: Vec<(String, String)> = manifest.packages.iter().flat_map(|p| [&p.msi, &p.zip]).map(|a| (a.file.clone(), a.sha256.clone())).collect();
+    let mut sums: Vec<(String, String)> =
+        manifest.packages.iter().flat_map(|p| [&p.msi, &p.zip]).map(|a| (a.file.clone(), a.sha256.clone())).collect();
     sums.push(("manifest.json".into(), fsx::sha256_hex(json.as_bytes())));
     sums.sort();
     let text: String = sums.iter().map(|(file, sha)| format!("{sha}  {file}\n")).collect();
@@ -190,13 +200,20 @@ fn write_packages(
 }
 
 /// The MSI model of one platform.
-pub fn package(project: &Project, config: &PackageConfig, all: &[PackageConfig], placed: &[Placed], epoch: i64) -> Result<Package> {
+pub fn package(
+    project: &Project,
+    config: &PackageConfig,
+    all: &[PackageConfig],
+    placed: &[Placed],
+    epoch: i64,
+) -> Result<Package> {
     if !placed.iter().any(|p| p.name == layout::SHIM) {
         bail!("the {} package would not install {}, the module IIS is registered with", config.platform, layout::SHIM);
     }
     let mut files = placed.iter().map(|p| PackageFile::read(p.dir, &p.name, &p.source)).collect::<Result<Vec<_>>>()?;
     // The section script beside the shim the package registers (64-bit folder on 64-bit Windows).
-    let main = if config.platform.is_64bit() { msi::InstallDir::ProgramFiles64 } else { msi::InstallDir::ProgramFilesX86 };
+    let main =
+        if config.platform.is_64bit() { msi::InstallDir::ProgramFiles64 } else { msi::InstallDir::ProgramFilesX86 };
     let script = project.root.join(layout::SCHEMA_DIR).join(layout::SECTIONS_SCRIPT);
     files.push(PackageFile::read(main, layout::SECTIONS_SCRIPT, &script)?);
     files.sort_by_key(|f| (!f.dir.is_64bit(), f.name.clone()));
@@ -210,7 +227,10 @@ pub fn package(project: &Project, config: &PackageConfig, all: &[PackageConfig],
         folder: project.product.clone(),
         files,
         // One path for every worker: `%ProgramFiles%` expands per process bitness (docs/iis.md §2.1).
-        iis_module: Some(IisModule { name: project.product.clone(), image: format!("%ProgramFiles%\\{}\\{}", project.product, layout::SHIM) }),
+        iis_module: Some(IisModule {
+            name: project.product.clone(),
+            image: format!("%ProgramFiles%\\{}\\{}", project.product, layout::SHIM),
+        }),
         iis_schema: Some(layout::iis_schema(&project.root)?),
         source_date_epoch: epoch,
     })
@@ -231,8 +251,11 @@ fn write_platform(package: &Package, out_dir: &Path, previous: Option<&Path>) ->
     }
 
     // The zip holds the MSI's install tree: the Program Files files, then every schema copy.
-    let mut entries: Vec<(String, Vec<u8>)> =
-        package.files.iter().map(|f| (format!("{}/{}/{}", f.dir.windows_name(), package.folder, f.name), f.bytes.clone())).collect();
+    let mut entries: Vec<(String, Vec<u8>)> = package
+        .files
+        .iter()
+        .map(|f| (format!("{}/{}/{}", f.dir.windows_name(), package.folder, f.name), f.bytes.clone()))
+        .collect();
     let schema_files = schema_copies(package);
     entries.extend(schema_files.iter().map(|(file, bytes)| (file.install_path.replace('\\', "/"), bytes.clone())));
     let zip_path = out_dir.join(format!("{stem}.zip"));

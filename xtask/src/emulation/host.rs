@@ -26,7 +26,9 @@ pub fn is_root() -> bool {
 
 pub fn require_root(what: &str) -> Result<()> {
     if !is_root() {
-        bail!("{what} needs root privileges (chroot and mount): run it as root, e.g. `sudo -E cargo xtask arm64-root install`");
+        bail!(
+            "{what} needs root privileges (chroot and mount): run it as root, e.g. `sudo -E cargo xtask arm64-root install`"
+        );
     }
     Ok(())
 }
@@ -42,8 +44,15 @@ pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
 
 /// The host tools the recipe runs, each found or named with its package.
 pub fn missing_tools() -> Vec<&'static str> {
-    let tools = [("debootstrap", "debootstrap"), ("update-binfmts", "binfmt-support"), ("qemu-aarch64-static", "qemu-user-static"), ("chroot", "coreutils"), ("mount", "mount")];
-    let mut missing: Vec<&str> = tools.iter().filter(|(tool, _)| find_program(tool).is_none()).map(|(_, package)| *package).collect();
+    let tools = [
+        ("debootstrap", "debootstrap"),
+        ("update-binfmts", "binfmt-support"),
+        ("qemu-aarch64-static", "qemu-user-static"),
+        ("chroot", "coreutils"),
+        ("mount", "mount"),
+    ];
+    let mut missing: Vec<&str> =
+        tools.iter().filter(|(tool, _)| find_program(tool).is_none()).map(|(_, package)| *package).collect();
     missing.dedup();
     missing
 }
@@ -76,10 +85,17 @@ pub fn ensure_binfmt() -> Result<()> {
         None => {
             eprintln!("registering qemu-aarch64 with binfmt_misc (update-binfmts --enable qemu-aarch64)");
             Cmd::new("update-binfmts").args(["--enable", "qemu-aarch64"]).timeout(QUICK).run().with_context(|| {
-                format!("cannot register qemu-aarch64 with binfmt_misc: is qemu-user-static installed? ({})", install_hint())
+                format!(
+                    "cannot register qemu-aarch64 with binfmt_misc: is qemu-user-static installed? ({})",
+                    install_hint()
+                )
             })?;
-            let text = std::fs::read_to_string(&entry).with_context(|| format!("{} is still missing after update-binfmts --enable qemu-aarch64", entry.display()))?;
-            parse_binfmt_entry(&text).with_context(|| format!("{} is not enabled after update-binfmts --enable qemu-aarch64", entry.display()))?
+            let text = std::fs::read_to_string(&entry).with_context(|| {
+                format!("{} is still missing after update-binfmts --enable qemu-aarch64", entry.display())
+            })?;
+            parse_binfmt_entry(&text).with_context(|| {
+                format!("{} is not enabled after update-binfmts --enable qemu-aarch64", entry.display())
+            })?
         }
     };
     if !flags.contains('F') {

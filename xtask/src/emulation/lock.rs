@@ -46,7 +46,8 @@ impl Flock {
     pub fn inherit_into_children(&self) -> Result<()> {
         // SAFETY: fcntl(2) F_SETFD on a descriptor this File owns; clears FD_CLOEXEC only.
         if unsafe { libc::fcntl(self.file.as_raw_fd(), libc::F_SETFD, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot make {} inheritable", self.path.display()));
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("cannot make {} inheritable", self.path.display()));
         }
         Ok(())
     }
@@ -57,7 +58,8 @@ impl Flock {
         match flock(&self.file, mode, true) {
             Ok(()) => Ok(true),
             Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => {
-                flock(&self.file, Mode::Shared, false).with_context(|| format!("cannot lock {} again", self.path.display()))?;
+                flock(&self.file, Mode::Shared, false)
+                    .with_context(|| format!("cannot lock {} again", self.path.display()))?;
                 Ok(false)
             }
             Err(e) => Err(e).with_context(|| format!("cannot lock {}", self.path.display())),
@@ -69,7 +71,12 @@ fn open(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).with_context(|| format!("cannot open the lock file {}", path.display()))
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))
 }
 
 fn flock(file: &File, mode: Mode, nonblocking: bool) -> std::io::Result<()> {

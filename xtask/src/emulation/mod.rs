@@ -30,9 +30,11 @@ const STAMP: &str = "archway-provisioned";
 pub enum Action {
     /// Create the arm64 Debian 12 root with arm64 Wine 8 in archway's cache folder (root only:
     /// debootstrap, chroot and mount). A half-made root is repaired; a complete one is kept.
-    #[command(after_help = "Examples:\n  cargo xtask arm64-root install\n  ARCHWAY_CACHE_DIR=/var/cache/archway cargo xtask arm64-root install --force\n\n\
+    #[command(
+        after_help = "Examples:\n  cargo xtask arm64-root install\n  ARCHWAY_CACHE_DIR=/var/cache/archway cargo xtask arm64-root install --force\n\n\
         Needs: apt-get install qemu-user-static binfmt-support debootstrap (3 to 6 minutes on two busy cores; about 670 MB).\n\
-        Packages come from the mirror this machine's apt uses (/etc/apt/sources.list.d/*.sources).")]
+        Packages come from the mirror this machine's apt uses (/etc/apt/sources.list.d/*.sources)."
+    )]
     Install {
         /// Remove the root and make it again even when it is complete.
         #[arg(long)]
@@ -46,8 +48,10 @@ pub enum Action {
     /// comes and failing with its exit code. A program below the root's C:\ runs where it is;
     /// any other has the .exe and .dll files of its folder copied to C:\archway-run\<pid>\
     /// (removed afterwards).
-    #[command(after_help = "Examples:\n  cargo xtask arm64-root run target/archway/release/bin/archway_worker_arm64.exe -- -h C:\\x\\applicationHost.config\n  \
-        cargo xtask arm64-root run --stdin-stops --timeout 600 path/to/prog.exe -- arg1 arg2")]
+    #[command(
+        after_help = "Examples:\n  cargo xtask arm64-root run target/archway/release/bin/archway_worker_arm64.exe -- -h C:\\x\\applicationHost.config\n  \
+        cargo xtask arm64-root run --stdin-stops --timeout 600 path/to/prog.exe -- arg1 arg2"
+    )]
     Run {
         /// The program (a file on this machine).
         program: PathBuf,
@@ -68,7 +72,9 @@ pub fn run(action: Action) -> Result<()> {
     match action {
         Action::Install { force } => Arm64Root::provision(force).map(drop),
         Action::Status => status(),
-        Action::Run { program, args, stdin_stops, timeout } => run::program(&program, &args, stdin_stops, std::time::Duration::from_secs(timeout)),
+        Action::Run { program, args, stdin_stops, timeout } => {
+            run::program(&program, &args, stdin_stops, std::time::Duration::from_secs(timeout))
+        }
     }
 }
 
@@ -181,7 +187,11 @@ fn status() -> Result<()> {
         None => println!("state:      absent: run `cargo xtask arm64-root install` (as root)"),
     }
     if let Some(text) = &stamp {
-        for (key, label, unit) in [("wine", "wine:      ", ""), ("mirror", "mirror:    ", ""), ("seconds", "took:      ", " s (the last install run)")] {
+        for (key, label, unit) in [
+            ("wine", "wine:      ", ""),
+            ("mirror", "mirror:    ", ""),
+            ("seconds", "took:      ", " s (the last install run)"),
+        ] {
             if let Some(value) = stamp_field(text, key) {
                 println!("{label} {value}{unit}");
             }
@@ -192,8 +202,12 @@ fn status() -> Result<()> {
         println!("size:       {} MB", disk_usage(&root.dir) / 1_000_000);
         let mounted = mounts::mounted_below(&root.path());
         if !mounted.is_empty() {
-            let names: Vec<String> = mounted.iter().map(|p| p.strip_prefix(root.path()).unwrap_or(p).display().to_string()).collect();
-            println!("mounted:    {} (a session is open, or one was killed: the next session or install cleans up)", names.join(", "));
+            let names: Vec<String> =
+                mounted.iter().map(|p| p.strip_prefix(root.path()).unwrap_or(p).display().to_string()).collect();
+            println!(
+                "mounted:    {} (a session is open, or one was killed: the next session or install cleans up)",
+                names.join(", ")
+            );
         }
     }
     let others: Vec<String> = root

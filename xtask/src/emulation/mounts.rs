@@ -122,7 +122,11 @@ impl Mounts {
             }
             std::fs::create_dir_all(&at).with_context(|| format!("cannot create {}", at.display()))?;
             for argv in kind.mount_argvs(&at) {
-                Cmd::new("mount").args(&argv).timeout(MOUNT_TIMEOUT).run().with_context(|| format!("cannot mount {} into the arm64 root", kind.dir()))?;
+                Cmd::new("mount")
+                    .args(&argv)
+                    .timeout(MOUNT_TIMEOUT)
+                    .run()
+                    .with_context(|| format!("cannot mount {} into the arm64 root", kind.dir()))?;
             }
         }
         guard.armed = true;

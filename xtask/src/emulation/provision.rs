@@ -49,7 +49,10 @@ pub fn install(target: &Arm64Root, force: bool) -> Result<Arm64Root> {
     // until they finish, so the next install waits for them instead of racing them.
     setup.inherit_into_children()?;
     let Some(users) = Flock::try_take(&target.users_lock(), Mode::Exclusive)? else {
-        bail!("the arm64 root {} is in use by an open session (cargo xtask pools, a test): let it finish, then install again", target.dir.display());
+        bail!(
+            "the arm64 root {} is in use by an open session (cargo xtask pools, a test): let it finish, then install again",
+            target.dir.display()
+        );
     };
     // Another install may have finished while this one waited.
     if !force && target.complete() {
@@ -86,7 +89,13 @@ pub fn install(target: &Arm64Root, force: bool) -> Result<Arm64Root> {
     let mut wine = String::new();
     for stage in Stage::ALL.into_iter().filter(|s| *s >= first) {
         let at = Instant::now();
-        eprintln!("[{}/{}] {} … ({:.0} s)", stage.number(), Stage::ALL.len(), stage.title(), started.elapsed().as_secs_f64());
+        eprintln!(
+            "[{}/{}] {} … ({:.0} s)",
+            stage.number(),
+            Stage::ALL.len(),
+            stage.title(),
+            started.elapsed().as_secs_f64()
+        );
         match stage {
             Stage::Bootstrap1 => bootstrap_first(&root, &mirrors.main, &dump)?,
             Stage::Bootstrap2 => {
@@ -142,7 +151,9 @@ fn wipe(dir: &Path) -> Result<()> {
 
 fn remove_file(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+        }
         _ => Ok(()),
     }
 }
@@ -179,8 +190,14 @@ fn install_wine(root: &Path, mirrors: &sources::Mirrors, dump: &str) -> Result<(
     }
     let mounted = Mounts::ensure(root, &APT_MOUNTS)?;
     // After an interrupted install, dpkg finishes what it had unpacked first.
-    apt(root, "/usr/bin/dpkg", &["--configure", "-a"]).timeout(APT_INSTALL_TIMEOUT).run().context("dpkg --configure -a failed in the arm64 root")?;
-    apt(root, "/usr/bin/apt-get", &["update"]).timeout(APT_UPDATE_TIMEOUT).run().with_context(|| format!("apt-get update failed in the arm64 root (mirror {})", mirrors.main))?;
+    apt(root, "/usr/bin/dpkg", &["--configure", "-a"])
+        .timeout(APT_INSTALL_TIMEOUT)
+        .run()
+        .context("dpkg --configure -a failed in the arm64 root")?;
+    apt(root, "/usr/bin/apt-get", &["update"])
+        .timeout(APT_UPDATE_TIMEOUT)
+        .run()
+        .with_context(|| format!("apt-get update failed in the arm64 root (mirror {})", mirrors.main))?;
     apt(root, "/usr/bin/apt-get", &["install", "-y", "--no-install-recommends", "wine", "wine64"])
         .timeout(APT_INSTALL_TIMEOUT)
         .run()
@@ -201,10 +218,14 @@ pub fn stop_wineserver(target: &Arm64Root) {
 fn make_prefix(target: &Arm64Root) -> Result<()> {
     let prefix = target.prefix();
     if prefix.exists() {
-        std::fs::remove_dir_all(&prefix).with_context(|| format!("cannot remove the half-made prefix {}", prefix.display()))?;
+        std::fs::remove_dir_all(&prefix)
+            .with_context(|| format!("cannot remove the half-made prefix {}", prefix.display()))?;
     }
     let mounted = Mounts::ensure(&target.path(), &WINE_MOUNTS)?;
-    let result = wine_cmd(target, "/usr/bin/wine", &["wineboot", "--init"]).timeout(WINEBOOT_TIMEOUT).run().context("wine wineboot --init failed in the arm64 root");
+    let result = wine_cmd(target, "/usr/bin/wine", &["wineboot", "--init"])
+        .timeout(WINEBOOT_TIMEOUT)
+        .run()
+        .context("wine wineboot --init failed in the arm64 root");
     // wineboot returns before its wineserver has written the registry to disk.
     let waited = wine_cmd(target, "/usr/bin/wineserver", &["-w"]).timeout(QUICK).run();
     if waited.is_err() {
@@ -221,7 +242,10 @@ fn make_prefix(target: &Arm64Root) -> Result<()> {
 fn check(target: &Arm64Root) -> Result<String> {
     let mounted = Mounts::ensure(&target.path(), &WINE_MOUNTS)?;
     let result = (|| -> Result<String> {
-        let ver = wine_cmd(target, "/usr/bin/wine", &["cmd", "/c", "ver"]).timeout(CHECK_TIMEOUT).run().context("`wine cmd /c ver` failed in the arm64 root")?;
+        let ver = wine_cmd(target, "/usr/bin/wine", &["cmd", "/c", "ver"])
+            .timeout(CHECK_TIMEOUT)
+            .run()
+            .context("`wine cmd /c ver` failed in the arm64 root")?;
         if !ver.stdout.contains("Microsoft Windows") {
             bail!("`wine cmd /c ver` in the arm64 root printed no Windows version:\n{}", ver.stdout);
         }

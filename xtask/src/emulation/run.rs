@@ -18,7 +18,8 @@ use crate::winhost::WindowsHost;
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
 pub fn program(program: &Path, args: &[String], stdin_stops: bool, limit: Duration) -> Result<()> {
-    let root = Arm64Root::locate()?.context("the emulated ARM64 root is not provisioned: run `cargo xtask arm64-root install` (as root)")?;
+    let root = Arm64Root::locate()?
+        .context("the emulated ARM64 root is not provisioned: run `cargo xtask arm64-root install` (as root)")?;
     let program = std::path::absolute(program).with_context(|| format!("cannot resolve {}", program.display()))?;
     if !program.is_file() {
         bail!("{} is not a file", program.display());
@@ -31,13 +32,20 @@ pub fn program(program: &Path, args: &[String], stdin_stops: bool, limit: Durati
         let dest = drive_c.join("archway-run").join(std::process::id().to_string());
         (dest.join(program.file_name().context("the program has no file name")?), Some(dest))
     };
-    let result = copy.as_deref().map_or(Ok(()), |dest| copy_folder(&program, dest)).and_then(|()| stream(&session, &exe, args, stdin_stops, limit));
+    let result = copy
+        .as_deref()
+        .map_or(Ok(()), |dest| copy_folder(&program, dest))
+        .and_then(|()| stream(&session, &exe, args, stdin_stops, limit));
     if let Some(dest) = &copy {
         let _ = std::fs::remove_dir_all(dest);
     }
     match result? {
         Some(0) => Ok(()),
-        code => bail!("{} exited with {} in the arm64 root", program.display(), code.map_or("a signal".to_string(), |c| c.to_string())),
+        code => bail!(
+            "{} exited with {} in the arm64 root",
+            program.display(),
+            code.map_or("a signal".to_string(), |c| c.to_string())
+        ),
     }
 }
 
@@ -49,7 +57,8 @@ fn copy_folder(program: &Path, dest: &Path) -> Result<()> {
         let path: PathBuf = entry?.path();
         let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
         if path.is_file() && (ext == "exe" || ext == "dll") {
-            std::fs::copy(&path, dest.join(path.file_name().expect("a file"))).with_context(|| format!("cannot copy {} to {}", path.display(), dest.display()))?;
+            std::fs::copy(&path, dest.join(path.file_name().expect("a file")))
+                .with_context(|| format!("cannot copy {} to {}", path.display(), dest.display()))?;
         }
     }
     Ok(())
@@ -57,7 +66,13 @@ fn copy_folder(program: &Path, dest: &Path) -> Result<()> {
 
 /// Starts the program, passes its output on until it exits (or our stdin ends, or the
 /// deadline passes), and returns its exit code.
-fn stream(session: &dyn WindowsHost, exe: &Path, args: &[String], stdin_stops: bool, limit: Duration) -> Result<Option<i32>> {
+fn stream(
+    session: &dyn WindowsHost,
+    exe: &Path,
+    args: &[String],
+    stdin_stops: bool,
+    limit: Duration,
+) -> Result<Option<i32>> {
     let windows = session.windows_path(exe)?;
     let cmd = session.command(&windows, args, &[]);
     let running = cmd.start()?;

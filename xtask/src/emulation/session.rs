@@ -81,7 +81,8 @@ impl Arm64Wine {
             users.try_convert(Mode::Shared)?;
         }
         drop(setup);
-        let shared = Arc::new(Shared { root: root.clone(), users, mounts: Some(mounted), version: root.wine_version() });
+        let shared =
+            Arc::new(Shared { root: root.clone(), users, mounts: Some(mounted), version: root.wine_version() });
         *open = Arc::downgrade(&shared);
         Ok(Arm64Wine { shared })
     }
@@ -90,7 +91,8 @@ impl Arm64Wine {
 /// `wineserver -p` in the root. It exits with 2 while another server runs for the prefix (a
 /// short-lived one from a program that just ended): stop that one and try again.
 fn start_wineserver(root: &Arm64Root) -> Result<()> {
-    let cmd = inside::command(&root.path(), None, &inside::wine_env(&[]), "/usr/bin/wineserver", &inside::strings(&["-p"]));
+    let cmd =
+        inside::command(&root.path(), None, &inside::wine_env(&[]), "/usr/bin/wineserver", &inside::strings(&["-p"]));
     let mut last = None;
     for _ in 0..5 {
         match run_detached(&cmd, SERVER_TIMEOUT)? {
@@ -107,7 +109,14 @@ fn start_wineserver(root: &Arm64Root) -> Result<()> {
 /// code. For a command that leaves a daemon behind: the wineserver keeps the stderr it was
 /// given for as long as it runs, so a captured stream would hold `output()` until it exits.
 fn run_detached(cmd: &Cmd, limit: Duration) -> Result<Option<i32>> {
-    let handle = cmd.expression().stdin_null().stdout_null().stderr_null().unchecked().start().with_context(|| format!("cannot start `{cmd}`"))?;
+    let handle = cmd
+        .expression()
+        .stdin_null()
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .start()
+        .with_context(|| format!("cannot start `{cmd}`"))?;
     match handle.wait_timeout(limit).with_context(|| format!("waiting for `{cmd}`"))? {
         Some(out) => Ok(out.status.code()),
         None => {
@@ -166,7 +175,13 @@ impl WindowsHost for Arm64Wine {
 
 /// `chroot ROOT env -i -C <drive_c> … wine PROGRAM ARGS…`, with the Wine environment, then
 /// `QEMU_CPU` when given, then the caller's variables.
-pub fn wine_command(root: &Path, qemu_cpu: Option<&str>, program: &str, args: &[String], env: &[(String, String)]) -> Cmd {
+pub fn wine_command(
+    root: &Path,
+    qemu_cpu: Option<&str>,
+    program: &str,
+    args: &[String],
+    env: &[(String, String)],
+) -> Cmd {
     let mut vars = inside::wine_env(&[]);
     if let Some(cpu) = qemu_cpu.filter(|c| !c.is_empty()) {
         vars.push(("QEMU_CPU".to_string(), cpu.to_string()));
@@ -184,13 +199,25 @@ mod tests {
     #[test]
     fn a_program_runs_through_chroot_env_and_the_roots_wine() {
         let env = [("ARCHWAY_DETAILED_ERRORS".to_string(), "1".to_string())];
-        let cmd = wine_command(Path::new("/c/root"), Some("cortex-a72"), r"C:\windows\system32\inetsrv\archway_worker.exe", &["-ap".into(), "p 1".into()], &env);
+        let cmd = wine_command(
+            Path::new("/c/root"),
+            Some("cortex-a72"),
+            r"C:\windows\system32\inetsrv\archway_worker.exe",
+            &["-ap".into(), "p 1".into()],
+            &env,
+        );
         let argv = cmd.argv();
         assert_eq!(&argv[..6], ["chroot", "/c/root", "/usr/bin/env", "-i", "-C", "/var/lib/archway-wine/drive_c"]);
         let wine = argv.iter().position(|a| a == "/usr/bin/wine").unwrap();
         assert_eq!(&argv[wine + 1..], [r"C:\windows\system32\inetsrv\archway_worker.exe", "-ap", "p 1"]);
         let vars = &argv[6..wine];
-        for want in ["WINEPREFIX=/var/lib/archway-wine", "WINEDEBUG=-all", "QEMU_CPU=cortex-a72", "ARCHWAY_DETAILED_ERRORS=1", "HOME=/root"] {
+        for want in [
+            "WINEPREFIX=/var/lib/archway-wine",
+            "WINEDEBUG=-all",
+            "QEMU_CPU=cortex-a72",
+            "ARCHWAY_DETAILED_ERRORS=1",
+            "HOME=/root",
+        ] {
             assert!(vars.contains(&want.to_string()), "{want} in {vars:?}");
         }
         assert_eq!(vars.last().unwrap(), "ARCHWAY_DETAILED_ERRORS=1", "the caller's variables come last");
@@ -209,7 +236,14 @@ mod tests {
         });
         assert!(Arc::ptr_eq(&sessions[0].shared, &sessions[1].shared));
         assert!(mounts::mounted_below(&root.path()).contains(&root.path().join("proc")));
-        let out = sessions[1].command("cmd", &inside::strings(&["/c", "echo", "%ARCHWAY_X%"]), &[("ARCHWAY_X".into(), "from the caller".into())]).run().unwrap();
+        let out = sessions[1]
+            .command(
+                "cmd",
+                &inside::strings(&["/c", "echo", "%ARCHWAY_X%"]),
+                &[("ARCHWAY_X".into(), "from the caller".into())],
+            )
+            .run()
+            .unwrap();
         assert_eq!(out.stdout.trim(), "from the caller");
         assert!(sessions[0].drive_c().join("windows").is_dir());
         assert_eq!(sessions[0].windows_path(&sessions[0].drive_c().join("a").join("b.exe")).unwrap(), r"C:\a\b.exe");

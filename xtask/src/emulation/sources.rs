@@ -92,7 +92,8 @@ pub fn host_sources(etc_apt: &Path) -> Vec<(String, Source)> {
     if let Ok(text) = std::fs::read_to_string(&list) {
         found.extend(parse_one_line(&text).into_iter().map(|s| (list.display().to_string(), s)));
     }
-    let mut parts: Vec<_> = std::fs::read_dir(etc_apt.join("sources.list.d")).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    let mut parts: Vec<_> =
+        std::fs::read_dir(etc_apt.join("sources.list.d")).into_iter().flatten().flatten().map(|e| e.path()).collect();
     parts.sort();
     for path in parts {
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
@@ -109,12 +110,14 @@ pub fn host_sources(etc_apt: &Path) -> Vec<(String, Source)> {
 /// The mirrors for the root, chosen from the host's sources: the first that serves `bookworm`
 /// (any Debian mirror carries arm64), and the first that serves `bookworm-security`.
 pub fn choose(sources: &[(String, Source)]) -> Mirrors {
-    let serving = |suite: &str| sources.iter().find(|(_, s)| s.uri.starts_with("http") && s.suites.iter().any(|x| x == suite));
+    let serving =
+        |suite: &str| sources.iter().find(|(_, s)| s.uri.starts_with("http") && s.suites.iter().any(|x| x == suite));
     let security = serving(&format!("{SUITE}-security")).map(|(_, s)| s.uri.clone());
     match serving(SUITE) {
         Some((file, source)) => Mirrors {
             main: source.uri.clone(),
-            updates: source.suites.iter().any(|x| *x == format!("{SUITE}-updates")) || serving(&format!("{SUITE}-updates")).is_some(),
+            updates: source.suites.iter().any(|x| *x == format!("{SUITE}-updates"))
+                || serving(&format!("{SUITE}-updates")).is_some(),
             security,
             origin: file.clone(),
         },
@@ -129,7 +132,10 @@ pub fn choose(sources: &[(String, Source)]) -> Mirrors {
 
 /// The root's `/etc/apt/sources.list`: the suites the host has, from the same mirrors.
 pub fn root_sources_list(m: &Mirrors) -> String {
-    let mut text = format!("# Written by `cargo xtask arm64-root install` from this machine's apt sources.\ndeb {} {SUITE} main\n", m.main);
+    let mut text = format!(
+        "# Written by `cargo xtask arm64-root install` from this machine's apt sources.\ndeb {} {SUITE} main\n",
+        m.main
+    );
     if m.updates {
         text.push_str(&format!("deb {} {SUITE}-updates main\n", m.main));
     }
@@ -158,7 +164,10 @@ pub fn root_apt_conf(dump: &str) -> String {
 
 /// The host's apt proxy for plain http (for debootstrap, which reads `http_proxy`).
 pub fn http_proxy(dump: &str) -> Option<String> {
-    dump.lines().find_map(|l| l.strip_prefix("Acquire::http::Proxy ")).map(|v| v.trim().trim_end_matches(';').trim_matches('"').to_string()).filter(|v| !v.is_empty())
+    dump.lines()
+        .find_map(|l| l.strip_prefix("Acquire::http::Proxy "))
+        .map(|v| v.trim().trim_end_matches(';').trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -177,8 +186,14 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                Source { uri: "http://mirror.example/debian".into(), suites: vec!["bookworm".into(), "bookworm-updates".into()] },
-                Source { uri: "http://mirror.example/debian-security".into(), suites: vec!["bookworm-security".into()] },
+                Source {
+                    uri: "http://mirror.example/debian".into(),
+                    suites: vec!["bookworm".into(), "bookworm-updates".into()]
+                },
+                Source {
+                    uri: "http://mirror.example/debian-security".into(),
+                    suites: vec!["bookworm-security".into()]
+                },
             ]
         );
     }
@@ -196,7 +211,8 @@ mod tests {
 
     #[test]
     fn the_root_uses_the_hosts_mirrors_for_the_suites_the_host_has() {
-        let sources: Vec<(String, Source)> = parse_deb822(DEB822).into_iter().map(|s| ("debian.sources".to_string(), s)).collect();
+        let sources: Vec<(String, Source)> =
+            parse_deb822(DEB822).into_iter().map(|s| ("debian.sources".to_string(), s)).collect();
         let m = choose(&sources);
         assert_eq!(m.main, "http://mirror.example/debian");
         assert_eq!(m.security.as_deref(), Some("http://mirror.example/debian-security"));
@@ -214,7 +230,10 @@ mod tests {
 
     #[test]
     fn without_a_host_source_debians_default_is_used_and_said() {
-        let other = vec![("x.list".to_string(), Source { uri: "http://ppa.example/ubuntu".into(), suites: vec!["jammy".into()] })];
+        let other = vec![(
+            "x.list".to_string(),
+            Source { uri: "http://ppa.example/ubuntu".into(), suites: vec!["jammy".into()] },
+        )];
         let m = choose(&other);
         assert_eq!(m.main, DEFAULT_MIRROR);
         assert!(m.origin.contains("default"), "{}", m.origin);
@@ -223,7 +242,10 @@ mod tests {
 
     #[test]
     fn a_host_without_updates_or_security_gets_none_in_the_root() {
-        let only = vec![("s.list".to_string(), Source { uri: "http://mirror.example/debian".into(), suites: vec!["bookworm".into()] })];
+        let only = vec![(
+            "s.list".to_string(),
+            Source { uri: "http://mirror.example/debian".into(), suites: vec!["bookworm".into()] },
+        )];
         let m = choose(&only);
         assert_eq!((m.updates, m.security.clone()), (false, None));
         assert_eq!(root_sources_list(&m).lines().filter(|l| l.starts_with("deb ")).count(), 1);
@@ -233,7 +255,10 @@ mod tests {
     fn the_hosts_validity_and_proxy_settings_are_carried_into_the_root() {
         let dump = "Acquire \"\";\nAcquire::Check-Valid-Until \"false\";\nAcquire::Check-Date \"false\";\nAcquire::cdrom \"\";\n\
             Acquire::http::Proxy \"http://proxy.example:3128\";\n";
-        assert_eq!(root_apt_conf(dump), "Acquire::Check-Valid-Until \"false\";\nAcquire::Check-Date \"false\";\nAcquire::http::Proxy \"http://proxy.example:3128\";\n");
+        assert_eq!(
+            root_apt_conf(dump),
+            "Acquire::Check-Valid-Until \"false\";\nAcquire::Check-Date \"false\";\nAcquire::http::Proxy \"http://proxy.example:3128\";\n"
+        );
         assert_eq!(http_proxy(dump).as_deref(), Some("http://proxy.example:3128"));
         assert_eq!(http_proxy("Acquire \"\";\n"), None);
     }

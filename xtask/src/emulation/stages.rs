@@ -192,7 +192,10 @@ mod tests {
 
     #[test]
     fn force_wipes_even_a_complete_root() {
-        assert_eq!(plan(true, &upto(Stage::Prefix), seen_after(Some(Stage::Prefix)), true), Plan::Fresh(Some("--force".into())));
+        assert_eq!(
+            plan(true, &upto(Stage::Prefix), seen_after(Some(Stage::Prefix)), true),
+            Plan::Fresh(Some("--force".into()))
+        );
     }
 
     #[test]
@@ -201,15 +204,26 @@ mod tests {
         let half = Observed { root_has_files: true, ..Observed::default() };
         assert!(matches!(plan(false, &[], half, false), Plan::Fresh(Some(why)) if why.contains("stage 1")));
         // Stage 2 ran halfway: stage 1's marker, /debootstrap still there.
-        assert!(matches!(plan(false, &upto(Stage::Bootstrap1), seen_after(Some(Stage::Bootstrap1)), false), Plan::Fresh(Some(why)) if why.contains("stage 2")));
+        assert!(
+            matches!(plan(false, &upto(Stage::Bootstrap1), seen_after(Some(Stage::Bootstrap1)), false), Plan::Fresh(Some(why)) if why.contains("stage 2"))
+        );
     }
 
     #[test]
     fn later_stages_resume_over_what_the_earlier_ones_left() {
-        assert!(matches!(plan(false, &upto(Stage::Bootstrap2), seen_after(Some(Stage::Bootstrap2)), false), Plan::Resume(Stage::Wine, _)));
-        assert!(matches!(plan(false, &upto(Stage::Wine), seen_after(Some(Stage::Wine)), false), Plan::Resume(Stage::Prefix, _)));
+        assert!(matches!(
+            plan(false, &upto(Stage::Bootstrap2), seen_after(Some(Stage::Bootstrap2)), false),
+            Plan::Resume(Stage::Wine, _)
+        ));
+        assert!(matches!(
+            plan(false, &upto(Stage::Wine), seen_after(Some(Stage::Wine)), false),
+            Plan::Resume(Stage::Prefix, _)
+        ));
         // Every marker but no stamp: the check did not pass; run it again.
-        assert!(matches!(plan(false, &upto(Stage::Prefix), seen_after(Some(Stage::Prefix)), false), Plan::Resume(Stage::Check, _)));
+        assert!(matches!(
+            plan(false, &upto(Stage::Prefix), seen_after(Some(Stage::Prefix)), false),
+            Plan::Resume(Stage::Check, _)
+        ));
     }
 
     #[test]
@@ -217,11 +231,15 @@ mod tests {
         // Wine's marker is there but /usr/bin/wine is not: install it again.
         let mut seen = seen_after(Some(Stage::Prefix));
         seen.wine = false;
-        assert!(matches!(plan(true, &upto(Stage::Prefix), seen, false), Plan::Resume(Stage::Wine, why) if why.contains("missing")));
+        assert!(
+            matches!(plan(true, &upto(Stage::Prefix), seen, false), Plan::Resume(Stage::Wine, why) if why.contains("missing"))
+        );
         // The base system is gone: from nothing.
         let mut seen = seen_after(Some(Stage::Prefix));
         seen.base_system = false;
-        assert!(matches!(plan(true, &upto(Stage::Prefix), seen, false), Plan::Fresh(Some(why)) if why.contains("result is missing")));
+        assert!(
+            matches!(plan(true, &upto(Stage::Prefix), seen, false), Plan::Fresh(Some(why)) if why.contains("result is missing"))
+        );
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use proptest::{prelude::*, strategy::ValueTree, test_runner::TestRunner};
 
 use super::{
-    lld_compare::{Linker, same_bytes},
     exports::{Requested, Table},
     image::{self, Image},
+    lld_compare::{Linker, same_bytes},
     versioninfo::{self, VersionResource},
 };
 use crate::verify::arm64x::{ExportTarget, views};
@@ -50,7 +50,11 @@ fn the_writer_matches_lld_link_on_golden_cases() {
     let blob = version_blob();
     type Case<'a> = (&'a str, Vec<Requested>, Option<&'a [u8]>);
     let cases: Vec<Case> = vec![
-        ("tip.dll", vec![export("DllGetClassObject", None, false, false), export("DllCanUnloadNow", None, false, false)], None),
+        (
+            "tip.dll",
+            vec![export("DllGetClassObject", None, false, false), export("DllCanUnloadNow", None, false, false)],
+            None,
+        ),
         ("Golden.dll", vec![export("RegisterModule", None, false, false)], Some(&blob)),
         (
             // Explicit ordinals with gaps, an ordinal-only export, DATA, and case order (B < a).
@@ -75,7 +79,8 @@ fn the_writer_matches_lld_link_on_golden_cases() {
 /// 1–200 exports: names of 1–60 characters from what C and C++ symbols use, some with explicit
 /// ordinals, some ordinal-only, some DATA.
 fn export_sets() -> impl Strategy<Value = Vec<Requested>> {
-    let one = ("[A-Za-z_?@][A-Za-z0-9_?@$]{0,59}", proptest::option::weighted(0.2, 1u16..400), any::<bool>(), any::<bool>());
+    let one =
+        ("[A-Za-z_?@][A-Za-z0-9_?@$]{0,59}", proptest::option::weighted(0.2, 1u16..400), any::<bool>(), any::<bool>());
     proptest::collection::vec(one, 1..=200).prop_map(|raw| {
         let mut names = std::collections::HashSet::new();
         let mut ordinals = std::collections::HashSet::new();
@@ -134,6 +139,11 @@ fn lld_link_agrees_on_a_sample_of_random_export_sets() {
         let exports = strategy.new_tree(&mut runner).unwrap().current();
         let version = (case % 2 == 0).then_some(&blob[..]);
         let theirs = linker.link("sample.dll", &exports, ("t_arm64", "t_x64"), version, 0).unwrap();
-        same_bytes(&format!("sample {case} ({} exports)", exports.len()), &ours("sample.dll", &exports, version), &theirs).unwrap();
+        same_bytes(
+            &format!("sample {case} ({} exports)", exports.len()),
+            &ours("sample.dll", &exports, version),
+            &theirs,
+        )
+        .unwrap();
     }
 }

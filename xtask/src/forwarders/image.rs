@@ -122,7 +122,9 @@ pub fn write(image: &Image) -> Vec<u8> {
 /// with the checksum field skipped, summed with end-around carry into 16 bits, plus the length.
 /// Folding once at the end gives the same 16 bits as folding after every word.
 pub fn checksum(file: &[u8]) -> u32 {
-    let words = |bytes: &[u8]| -> u64 { bytes.chunks(2).map(|w| u64::from(u16::from_le_bytes([w[0], *w.get(1).unwrap_or(&0)]))).sum() };
+    let words = |bytes: &[u8]| -> u64 {
+        bytes.chunks(2).map(|w| u64::from(u16::from_le_bytes([w[0], *w.get(1).unwrap_or(&0)]))).sum()
+    };
     let mut sum = words(&file[..CHECKSUM.min(file.len())]) + words(file.get(CHECKSUM + 4..).unwrap_or_default());
     while sum > 0xFFFF {
         sum = (sum & 0xFFFF) + (sum >> 16);
@@ -153,19 +155,19 @@ fn rdata(image: &Image, rdata_rva: u32, a64xrm_rva: u32) -> (Vec<u8>, ExportPlac
     // at the zero-length spot where its empty chunks land, the start of the native exports.
     let slot = |i: u32| rdata_rva + SLOTS + 8 * i;
     let fields: [(u32, u32); 13] = [
-        (0x00, 2),            // Version
-        (0x04, native_rva),   // CodeMap
-        (0x0C, native_rva),   // CodeRangesToEntryPoints
-        (0x10, a64xrm_rva),   // RedirectionMetadata
-        (0x14, slot(0)),      // __os_arm64x_dispatch_call_no_redirect
-        (0x18, slot(1)),      // __os_arm64x_dispatch_ret
-        (0x1C, slot(2)),      // __os_arm64x_dispatch_call
-        (0x20, slot(3)),      // __os_arm64x_dispatch_icall
-        (0x24, slot(4)),      // __os_arm64x_dispatch_icall_cfg
-        (0x38, slot(5)),      // GetX64InformationFunctionPointer
-        (0x3C, slot(6)),      // SetX64InformationFunctionPointer
-        (0x48, slot(7)),      // __os_arm64x_dispatch_fptr
-        (0x50, 0),            // AuxDelayloadIAT (v2); counts and the rest stay 0
+        (0x00, 2),          // Version
+        (0x04, native_rva), // CodeMap
+        (0x0C, native_rva), // CodeRangesToEntryPoints
+        (0x10, a64xrm_rva), // RedirectionMetadata
+        (0x14, slot(0)),    // __os_arm64x_dispatch_call_no_redirect
+        (0x18, slot(1)),    // __os_arm64x_dispatch_ret
+        (0x1C, slot(2)),    // __os_arm64x_dispatch_call
+        (0x20, slot(3)),    // __os_arm64x_dispatch_icall
+        (0x24, slot(4)),    // __os_arm64x_dispatch_icall_cfg
+        (0x38, slot(5)),    // GetX64InformationFunctionPointer
+        (0x3C, slot(6)),    // SetX64InformationFunctionPointer
+        (0x48, slot(7)),    // __os_arm64x_dispatch_fptr
+        (0x50, 0),          // AuxDelayloadIAT (v2); counts and the rest stay 0
     ];
     for (offset, value) in fields {
         put_u32(&mut out, CHPE + offset, value);
@@ -299,7 +301,8 @@ fn headers(image: &Image, sections: &[Section]) -> Vec<u8> {
     put_u16(&mut h, 0x08, 4);
     put_u16(&mut h, 0x18, 0x40);
     put_u32(&mut h, 0x3C, PE_OFFSET);
-    const STUB: &[u8] = b"\x0E\x1F\xBA\x0E\x00\xB4\x09\xCD\x21\xB8\x01\x4C\xCD\x21This program cannot be run in DOS mode.$";
+    const STUB: &[u8] =
+        b"\x0E\x1F\xBA\x0E\x00\xB4\x09\xCD\x21\xB8\x01\x4C\xCD\x21This program cannot be run in DOS mode.$";
     h[0x40..0x40 + STUB.len()].copy_from_slice(STUB);
     h[PE_OFFSET as usize..COFF_HEADER].copy_from_slice(b"PE\0\0");
 

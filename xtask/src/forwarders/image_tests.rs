@@ -45,7 +45,8 @@ fn checksum_skips_its_own_field_and_adds_the_length() {
 fn a_version_resource_adds_rsrc_before_reloc() {
     let (native, ec) = tables(&["RegisterModule"]);
     let blob = vec![0xAB; 0x22C];
-    let file = write(&Image { dll_name: "m.dll", native: &native, ec: &ec, version: Some((&blob, 0x0409)), timestamp: 7 });
+    let file =
+        write(&Image { dll_name: "m.dll", native: &native, ec: &ec, version: Some((&blob, 0x0409)), timestamp: 7 });
     assert_eq!(u16::from_le_bytes([file[0x7E], file[0x7F]]), 4, "four sections");
     assert_eq!(&file[0x180 + 2 * 40..][..5], b".rsrc");
     assert_eq!(&file[0x180 + 3 * 40..][..6], b".reloc");

@@ -21,14 +21,22 @@ pub struct Linker {
 impl Linker {
     pub fn new() -> Result<Linker> {
         let tools = reference::find()?;
-        let dir = tempfile::Builder::new().prefix("archway-lld-").tempdir().context("cannot create a folder for lld-link")?;
+        let dir =
+            tempfile::Builder::new().prefix("archway-lld-").tempdir().context("cannot create a folder for lld-link")?;
         let load_configs = reference::assemble_load_configs(&tools, dir.path())?;
         Ok(Linker { tools, load_configs, dir })
     }
 
     /// lld-link's file for the same inputs. `/release` makes lld fill in the checksum too
     /// (docs/arm64x-forwarder.md §10), so every byte is comparable.
-    pub fn link(&self, dll_name: &str, exports: &[Requested], stems: (&str, &str), version_blob: Option<&[u8]>, timestamp: u32) -> Result<Vec<u8>> {
+    pub fn link(
+        &self,
+        dll_name: &str,
+        exports: &[Requested],
+        stems: (&str, &str),
+        version_blob: Option<&[u8]>,
+        timestamp: u32,
+    ) -> Result<Vec<u8>> {
         let defs: Vec<DefExport> = exports
             .iter()
             .map(|e| DefExport { name: e.name.clone(), ordinal: e.ordinal, noname: e.noname, data: e.data })
@@ -49,7 +57,13 @@ impl Linker {
 
     pub fn link_planned(&self, planned: &Planned) -> Result<Vec<u8>> {
         let stems = (super::file_stem(&planned.native_target), super::file_stem(&planned.ec_target));
-        self.link(&planned.spec.file, &planned.spec.exports, (stems.0, stems.1), Some(&planned.version_blob), planned.timestamp)
+        self.link(
+            &planned.spec.file,
+            &planned.spec.exports,
+            (stems.0, stems.1),
+            Some(&planned.version_blob),
+            planned.timestamp,
+        )
     }
 }
 

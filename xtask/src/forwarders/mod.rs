@@ -8,9 +8,9 @@
 //! leaves no file behind; every written file is then read back by the independent reader in
 //! `verify::forwards`.
 
-pub mod lld_compare;
 pub mod exports;
 pub mod image;
+pub mod lld_compare;
 pub mod reference;
 pub mod spec;
 pub mod versioninfo;
@@ -160,16 +160,22 @@ pub fn plan(spec: Spec, root: &Path, bin_dir: &Path, timestamp: u32) -> Result<P
             source.file
         );
     };
-    let description = spec.description.clone().unwrap_or_else(|| format!("Arm64X forwarder to {} and {}", native.file, ec.file));
+    let description =
+        spec.description.clone().unwrap_or_else(|| format!("Arm64X forwarder to {} and {}", native.file, ec.file));
     let mut strings = info.strings.clone();
-    for (key, value) in [("FileDescription", description), ("InternalName", file_stem(&spec.file).to_string()), ("OriginalFilename", spec.file.clone())] {
+    for (key, value) in [
+        ("FileDescription", description),
+        ("InternalName", file_stem(&spec.file).to_string()),
+        ("OriginalFilename", spec.file.clone()),
+    ] {
         match strings.iter_mut().find(|(k, _)| k == key) {
             Some(entry) => entry.1 = value,
             None => strings.push((key.to_string(), value)),
         }
     }
     let resource = VersionResource { file_version: info.file_version, product_version: info.product_version, strings };
-    let blob = versioninfo::encode(&resource).with_context(|| format!("{}: the forwarder's version resource", spec.path.display()))?;
+    let blob = versioninfo::encode(&resource)
+        .with_context(|| format!("{}: the forwarder's version resource", spec.path.display()))?;
     let native_table = Table::assign(&spec.exports, file_stem(&native.file));
     let ec_table = Table::assign(&spec.exports, file_stem(&ec.file));
     let bytes = image::write(&image::Image {
@@ -226,8 +232,14 @@ impl Target {
             // Only now read the binary.toml files: a typo in `binary` deserves its own message.
             let binaries = binaries::discover(root)?;
             if !binaries.iter().any(|b| b.name == spec.binary && b.kind == Kind::Dll) {
-                let dlls: Vec<&str> = binaries.iter().filter(|b| b.kind == Kind::Dll).map(|b| b.name.as_str()).collect();
-                bail!("{}: `binary = {:?}` is not a DLL of any binary.toml; known DLLs: {}", spec.binary_location, spec.binary, dlls.join(", "));
+                let dlls: Vec<&str> =
+                    binaries.iter().filter(|b| b.kind == Kind::Dll).map(|b| b.name.as_str()).collect();
+                bail!(
+                    "{}: `binary = {:?}` is not a DLL of any binary.toml; known DLLs: {}",
+                    spec.binary_location,
+                    spec.binary,
+                    dlls.join(", ")
+                );
             }
             bail!(
                 "{}: target {file} is missing from {}; build it first (`cargo xtask build --arch arm64,{}`)",
@@ -240,7 +252,11 @@ impl Target {
         let found = verify::image_arch(facts.machine, facts.chpe_metadata_version.is_some());
         if found != arch.name() {
             let view = if arch == Arch::Arm64 { "native (ARM64) view" } else { "EC view" };
-            bail!("{}: target {file} is an {found} image ({:#06x}), but the {view} needs {arch}", spec.path.display(), facts.machine);
+            bail!(
+                "{}: target {file} is an {found} image ({:#06x}), but the {view} needs {arch}",
+                spec.path.display(),
+                facts.machine
+            );
         }
         Ok(Target { file, facts })
     }

@@ -68,7 +68,9 @@ pub fn choose(inventory: &[Found]) -> Result<ReferenceTools, String> {
         ));
     }
     match (clang, lld_link) {
-        (Some(clang), Some(lld_link)) => Ok(ReferenceTools { clang: clang.path.clone(), lld_link: lld_link.path.clone() }),
+        (Some(clang), Some(lld_link)) => {
+            Ok(ReferenceTools { clang: clang.path.clone(), lld_link: lld_link.path.clone() })
+        }
         _ => Err(missing.join("; and ")),
     }
 }
@@ -83,7 +85,14 @@ pub fn assemble_load_configs(tools: &ReferenceTools, dir: &Path) -> Result<(Path
     Ok((native, ec))
 }
 
-fn assemble(tools: &ReferenceTools, dir: &Path, stem: &str, source: &str, target: &str, machine: u16) -> Result<PathBuf> {
+fn assemble(
+    tools: &ReferenceTools,
+    dir: &Path,
+    stem: &str,
+    source: &str,
+    target: &str,
+    machine: u16,
+) -> Result<PathBuf> {
     let (src, obj) = (format!("{stem}.S"), format!("{stem}.obj"));
     fsx::write_if_changed(&dir.join(&src), source.as_bytes())?;
     Cmd::new(&tools.clang)
@@ -142,8 +151,19 @@ pub fn def_text(exports: &[DefExport], target_stem: &str) -> String {
 /// A word as LLVM's `.def` lexer reads it: it ends at `=,;` or white space, and a bare word that
 /// is a keyword (`DATA`, `NONAME`, …) or starts with `@` is not a name.
 fn def_token(word: &str) -> String {
-    const KEYWORDS: [&str; 11] =
-        ["BASE", "CONSTANT", "DATA", "EXPORTS", "HEAPSIZE", "LIBRARY", "NAME", "NONAME", "PRIVATE", "STACKSIZE", "VERSION"];
+    const KEYWORDS: [&str; 11] = [
+        "BASE",
+        "CONSTANT",
+        "DATA",
+        "EXPORTS",
+        "HEAPSIZE",
+        "LIBRARY",
+        "NAME",
+        "NONAME",
+        "PRIVATE",
+        "STACKSIZE",
+        "VERSION",
+    ];
     let plain = !word.is_empty()
         && !word.starts_with(['@', '"'])
         && !word.contains(|c: char| "=,;".contains(c) || c.is_whitespace())
@@ -222,7 +242,10 @@ pub fn link(
     let cmd = cmd.arg(format!("/out:{dll_name}")).current_dir(dir);
     let output = cmd.run().context("lld-link could not link the reference forwarder")?;
     if !output.stderr.trim().is_empty() || !output.stdout.trim().is_empty() {
-        bail!("lld-link said something about the reference forwarder; treating it as an error:\n{}", cmd.failure(&output));
+        bail!(
+            "lld-link said something about the reference forwarder; treating it as an error:\n{}",
+            cmd.failure(&output)
+        );
     }
     std::fs::read(&out).with_context(|| format!("cannot read {}", out.display()))
 }
@@ -236,7 +259,8 @@ fn local_copy(obj: &Path, dir: &Path, name: &str) -> Result<String> {
     {
         return Ok(file.to_string());
     }
-    std::fs::copy(obj, dir.join(name)).with_context(|| format!("cannot copy {} into {}", obj.display(), dir.display()))?;
+    std::fs::copy(obj, dir.join(name))
+        .with_context(|| format!("cannot copy {} into {}", obj.display(), dir.display()))?;
     Ok(name.to_string())
 }
 

@@ -111,7 +111,12 @@ pub fn discover(root: &Path) -> Result<Vec<Spec>> {
     let mut seen: HashMap<String, &Path> = HashMap::new();
     for spec in &specs {
         if let Some(other) = seen.insert(spec.file.to_ascii_lowercase(), &spec.path) {
-            anyhow::bail!("{} and {} both write {}; give each forwarder its own file name", other.display(), spec.path.display(), spec.file);
+            anyhow::bail!(
+                "{} and {} both write {}; give each forwarder its own file name",
+                other.display(),
+                spec.path.display(),
+                spec.file
+            );
         }
     }
     Ok(specs)
@@ -124,11 +129,17 @@ fn parse(doc: config::Document<RawSpec>) -> Result<Spec> {
     let file = raw.file.get_ref();
     let lower = file.to_ascii_lowercase();
     if !file.is_ascii() || file.contains(['/', '\\', ':']) || !lower.ends_with(".dll") || lower.len() == 4 {
-        return Err(doc.error_at(raw.file.span(), format!("`file = {file:?}` must be a plain ASCII file name ending in .dll, e.g. \"archway.dll\"")));
+        return Err(doc.error_at(
+            raw.file.span(),
+            format!("`file = {file:?}` must be a plain ASCII file name ending in .dll, e.g. \"archway.dll\""),
+        ));
     }
     let binary = raw.binary.get_ref();
     if !is_export_name(binary) {
-        return Err(doc.error_at(raw.binary.span(), format!("`binary = {binary:?}` must name a binary.toml `name`, e.g. \"archway\"")));
+        return Err(doc.error_at(
+            raw.binary.span(),
+            format!("`binary = {binary:?}` must name a binary.toml `name`, e.g. \"archway\""),
+        ));
     }
     if let Some(description) = &raw.description {
         check_description(description.get_ref()).map_err(|e| doc.error_at(description.span(), e))?;
@@ -144,25 +155,36 @@ fn parse(doc: config::Document<RawSpec>) -> Result<Spec> {
         let name = export.name.get_ref();
         let here = export.name.span();
         if !is_export_name(name) {
-            return Err(doc.error_at(here, format!(
-                "export name {name:?} must be non-empty printable ASCII without spaces or dots \
+            return Err(doc.error_at(
+                here,
+                format!(
+                    "export name {name:?} must be non-empty printable ASCII without spaces or dots \
                  (the loader reads `dll.name` up to the dot; export tables hold bytes, not Unicode)"
-            )));
+                ),
+            ));
         }
         if name.starts_with('#') || name.contains("$$h") {
-            return Err(doc.error_at(here, format!(
-                "export name {name:?} looks ARM64EC-mangled (`#name` or `$$h`); lld-link and the loader treat such \
+            return Err(doc.error_at(
+                here,
+                format!(
+                    "export name {name:?} looks ARM64EC-mangled (`#name` or `$$h`); lld-link and the loader treat such \
                  names specially in the EC view, so export the plain name"
-            )));
+                ),
+            ));
         }
         if let Some(first) = names.insert(name, here.start) {
-            return Err(doc.error_at(here, format!("export `{name}` is listed twice; the first is at {}", at(first..first))));
+            return Err(
+                doc.error_at(here, format!("export `{name}` is listed twice; the first is at {}", at(first..first)))
+            );
         }
         if export.noname && export.ordinal.is_none() {
-            return Err(doc.error_at(here, format!(
-                "export `{name}` is `noname` but has no `ordinal`: an ordinal-only export is found by its number, \
+            return Err(doc.error_at(
+                here,
+                format!(
+                    "export `{name}` is `noname` but has no `ordinal`: an ordinal-only export is found by its number, \
                  so give it a fixed one (lld-link's .def grammar requires the same)"
-            )));
+                ),
+            ));
         }
         if let Some(ordinal) = &export.ordinal {
             let value = *ordinal.get_ref();
@@ -170,17 +192,28 @@ fn parse(doc: config::Document<RawSpec>) -> Result<Spec> {
                 return Err(doc.error_at(ordinal.span(), "ordinals start at 1"));
             }
             if let Some(first) = ordinals.insert(value, ordinal.span().start) {
-                return Err(doc.error_at(ordinal.span(), format!("ordinal {value} is used twice; the first is at {}", at(first..first))));
+                return Err(doc.error_at(
+                    ordinal.span(),
+                    format!("ordinal {value} is used twice; the first is at {}", at(first..first)),
+                ));
             }
         }
-        exports.push(Requested { name: name.clone(), ordinal: export.ordinal.as_ref().map(|o| *o.get_ref()), noname: export.noname, data: export.data });
+        exports.push(Requested {
+            name: name.clone(),
+            ordinal: export.ordinal.as_ref().map(|o| *o.get_ref()),
+            noname: export.noname,
+            data: export.data,
+        });
         export_locations.push(at(here));
     }
     // Unnumbered exports are numbered after the highest explicit ordinal (§5); they must fit.
     let highest = exports.iter().filter_map(|e| e.ordinal).max().unwrap_or(0);
     let unnumbered = exports.iter().filter(|e| e.ordinal.is_none()).count();
     if usize::from(highest) + unnumbered > usize::from(u16::MAX) {
-        return Err(doc.error_at(raw.exports.span(), format!("{unnumbered} exports without an ordinal do not fit after ordinal {highest}")));
+        return Err(doc.error_at(
+            raw.exports.span(),
+            format!("{unnumbered} exports without an ordinal do not fit after ordinal {highest}"),
+        ));
     }
     Ok(Spec {
         file: file.clone(),
@@ -238,15 +271,30 @@ mod tests {
     #[test]
     fn each_mistake_names_its_line() {
         let cases = [
-            (format!("{GOOD}[[export]]\nname = \"A\"\n"), "forwarders/x.toml:6:8: export `A` is listed twice; the first is at forwarders/x.toml:4:8"),
+            (
+                format!("{GOOD}[[export]]\nname = \"A\"\n"),
+                "forwarders/x.toml:6:8: export `A` is listed twice; the first is at forwarders/x.toml:4:8",
+            ),
             (format!("{GOOD}[[export]]\nname = \"Grüße\"\n"), "forwarders/x.toml:6:8: export name \"Grüße\" must be"),
             (format!("{GOOD}flavour = 1\n"), "forwarders/x.toml:5:1: unknown field `flavour`"),
             (GOOD.replace("m.dll", "m.exe"), "forwarders/x.toml:1:8: `file = \"m.exe\"` must be"),
             (GOOD.replace("name = \"A\"", "name = \"A\"\nordinal = 0"), "forwarders/x.toml:5:11: ordinals start at 1"),
-            (format!("{GOOD}ordinal = 3\n[[export]]\nname = \"B\"\nordinal = 3\n"), "forwarders/x.toml:8:11: ordinal 3 is used twice"),
-            (GOOD.replace("name = \"A\"", "name = \"A\"\nnoname = true"), "forwarders/x.toml:4:8: export `A` is `noname` but has no `ordinal`"),
-            (format!("description = \"{}\"\n{GOOD}", "d".repeat(40_000)), "forwarders/x.toml:1:15: `description` is 40000 UTF-16 units long"),
-            (GOOD.replace("ec = ", "").replace("binary = \"m\"", "binary = \"m\"\nec = \"arm32\""), "forwarders/x.toml:3:6: unknown variant `arm32`"),
+            (
+                format!("{GOOD}ordinal = 3\n[[export]]\nname = \"B\"\nordinal = 3\n"),
+                "forwarders/x.toml:8:11: ordinal 3 is used twice",
+            ),
+            (
+                GOOD.replace("name = \"A\"", "name = \"A\"\nnoname = true"),
+                "forwarders/x.toml:4:8: export `A` is `noname` but has no `ordinal`",
+            ),
+            (
+                format!("description = \"{}\"\n{GOOD}", "d".repeat(40_000)),
+                "forwarders/x.toml:1:15: `description` is 40000 UTF-16 units long",
+            ),
+            (
+                GOOD.replace("ec = ", "").replace("binary = \"m\"", "binary = \"m\"\nec = \"arm32\""),
+                "forwarders/x.toml:3:6: unknown variant `arm32`",
+            ),
         ];
         for (text, expected) in cases {
             let err = format!("{:#}", parse_text(&text).unwrap_err());

@@ -155,7 +155,11 @@ mod tests {
             (0x208, 0x24, 4, 0),
         ];
         for (at, length, value_length, kind) in nodes {
-            assert_eq!((u16_at(&blob, at), u16_at(&blob, at + 2), u16_at(&blob, at + 4)), (length, value_length, kind), "node at {at:#x}");
+            assert_eq!(
+                (u16_at(&blob, at), u16_at(&blob, at + 2), u16_at(&blob, at + 4)),
+                (length, value_length, kind),
+                "node at {at:#x}"
+            );
         }
         assert_eq!(blob.len(), 0x22C);
         assert_eq!(&blob[0x28..0x34], &[0xBD, 0x04, 0xEF, 0xFE, 0, 0, 1, 0, 2, 0, 1, 0]);

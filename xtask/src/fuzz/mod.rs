@@ -107,12 +107,27 @@ pub struct Report {
 impl Report {
     pub fn render(&self) -> String {
         let mut out = format!("fuzz seed {} (repeat with --seed {})\n", self.seed, self.seed);
-        out.push_str(&format!("  {:<16} {:>8} {:>13} {:>8} {:>9}\n", "reader", "runs", "clean errors", "passes", "findings"));
+        out.push_str(&format!(
+            "  {:<16} {:>8} {:>13} {:>8} {:>9}\n",
+            "reader", "runs", "clean errors", "passes", "findings"
+        ));
         for (reader, f) in &self.figures {
-            out.push_str(&format!("  {:<16} {:>8} {:>13} {:>8} {:>9}\n", reader.name(), f.runs, f.clean_errors, f.passes, f.findings));
+            out.push_str(&format!(
+                "  {:<16} {:>8} {:>13} {:>8} {:>9}\n",
+                reader.name(),
+                f.runs,
+                f.clean_errors,
+                f.passes,
+                f.findings
+            ));
         }
         for finding in &self.findings {
-            out.push_str(&format!("finding in {}: {} (reproducer {})\n", finding.reader.name(), finding.what, finding.reproducer.display()));
+            out.push_str(&format!(
+                "finding in {}: {} (reproducer {})\n",
+                finding.reader.name(),
+                finding.what,
+                finding.reproducer.display()
+            ));
         }
         out
     }
@@ -125,7 +140,9 @@ pub fn run(opts: &Options) -> Result<()> {
     let out_dir = opts.out_dir.clone().unwrap_or_else(|| project.root.join("target/fuzz"));
     let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
     let corpus = load_corpus(&project.root, &bin_dir, &dist_dir, scratch.path())?;
-    let seed = opts.seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs()));
+    let seed = opts.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs())
+    });
     let report = fuzz(corpus, seed, Duration::from_secs(opts.seconds), opts.run_limit, &out_dir)?;
     print!("{}", report.render());
     match report.findings.len() {
@@ -138,12 +155,17 @@ pub fn run(opts: &Options) -> Result<()> {
 fn load_corpus(root: &Path, bin_dir: &Path, dist_dir: &Path, scratch: &Path) -> Result<Corpus> {
     let files = |dir: &Path, ext: &str| -> Result<Vec<Seed>> {
         let mut out = Vec::new();
-        let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list {} (run `cargo xtask dist` first, or pass --bin-dir/--dist-dir)", dir.display()))?;
+        let entries = std::fs::read_dir(dir).with_context(|| {
+            format!("cannot list {} (run `cargo xtask dist` first, or pass --bin-dir/--dist-dir)", dir.display())
+        })?;
         for entry in entries {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext)) {
                 let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-                out.push(Seed { name, bytes: std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))? });
+                out.push(Seed {
+                    name,
+                    bytes: std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
+                });
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -237,8 +259,12 @@ pub fn fuzz(corpus: Corpus, seed: u64, budget: Duration, run_limit: Duration, ou
             let input = Arc::new(corpus.mutate(reader, &mut rng, index));
             run += 1;
             // Left behind only if the process dies inside the reader.
-            std::fs::write(&in_flight, input.as_slice()).with_context(|| format!("cannot write {}", in_flight.display()))?;
-            std::fs::write(out_dir.join("in-flight.txt"), format!("{} seed {}\n", reader.name(), corpus.seeds(reader)[index].name))?;
+            std::fs::write(&in_flight, input.as_slice())
+                .with_context(|| format!("cannot write {}", in_flight.display()))?;
+            std::fs::write(
+                out_dir.join("in-flight.txt"),
+                format!("{} seed {}\n", reader.name(), corpus.seeds(reader)[index].name),
+            )?;
             to_worker.send((reader, index, Arc::clone(&input))).context("the reader thread is gone")?;
             let figures = report.figures.entry(reader).or_default();
             figures.runs += 1;
@@ -259,7 +285,10 @@ pub fn fuzz(corpus: Corpus, seed: u64, budget: Duration, run_limit: Duration, ou
             let stem = format!("{}-{seed}-{run}", reader.name().replace(['/', '.'], "-"));
             let reproducer = out_dir.join(format!("{stem}.bin"));
             std::fs::write(&reproducer, input.as_slice())?;
-            std::fs::write(out_dir.join(format!("{stem}.txt")), format!("{}\nseed file: {}\n{what}\n", reader.name(), corpus.seeds(reader)[index].name))?;
+            std::fs::write(
+                out_dir.join(format!("{stem}.txt")),
+                format!("{}\nseed file: {}\n{what}\n", reader.name(), corpus.seeds(reader)[index].name),
+            )?;
             let overran = what.starts_with("ran past");
             report.findings.push(Finding { reader, what, reproducer });
             if overran {

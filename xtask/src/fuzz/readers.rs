@@ -195,7 +195,9 @@ impl Corpus {
         note(verify::forwards::describe(&path).map(drop));
         note(verify::forwards::check(&path).map(drop));
         note(msi::pe_info(input).map(drop));
-        let target = |n: &str| ["_x86.dll", "_x64.dll", "_arm64.dll", "_arm64ec.dll"].iter().any(|a| n.to_ascii_lowercase().ends_with(a));
+        let target = |n: &str| {
+            ["_x86.dll", "_x64.dll", "_arm64.dll", "_arm64ec.dll"].iter().any(|a| n.to_ascii_lowercase().ends_with(a))
+        };
         for forwarder in self.pe.iter().filter(|s| !target(&s.name)) {
             note(verify::forwards::check(&dir.join(&forwarder.name)).map(drop));
         }
@@ -261,7 +263,21 @@ enum RowValue {
 }
 
 fn row_edit(rng: &mut Rng, seed: usize) -> Vec<u8> {
-    let strings = ["*", "?", "**********x", "", "..\\..\\x", "C:\\", "{00000000-0000-0000-0000-000000000000}", "1.2.3.4.5", "65536.0.0.0", "x;y", "[INSTALLDIR]", "|", "a|b"];
+    let strings = [
+        "*",
+        "?",
+        "**********x",
+        "",
+        "..\\..\\x",
+        "C:\\",
+        "{00000000-0000-0000-0000-000000000000}",
+        "1.2.3.4.5",
+        "65536.0.0.0",
+        "x;y",
+        "[INSTALLDIR]",
+        "|",
+        "a|b",
+    ];
     let value = match rng.below(4) {
         0 => RowValue::Null,
         1 => RowValue::Int([0, -1, i32::MIN, i32::MAX, 1, 2, 3, 6601][rng.below(8)]),

@@ -31,7 +31,8 @@ pub fn cfb_directory_entries(data: &[u8]) -> Vec<usize> {
     let mut out = Vec::new();
     let Some(shift) = u16_at(data, 0x1E).filter(|s| *s == 9 || *s == 12) else { return out };
     let size = 1usize << shift;
-    let fat_sectors: Vec<u32> = (0..109).filter_map(|i| u32_at(data, 0x4C + 4 * i)).filter(|s| *s < 0xFFFF_FFFA).collect();
+    let fat_sectors: Vec<u32> =
+        (0..109).filter_map(|i| u32_at(data, 0x4C + 4 * i)).filter(|s| *s < 0xFFFF_FFFA).collect();
     let next = |sector: u32| -> Option<u32> {
         let per = (size / 4) as u32;
         let fat = *fat_sectors.get((sector / per) as usize)?;
@@ -70,7 +71,17 @@ pub fn cfb_entry_fields(entry: usize) -> [Field; 8] {
 /// Header fields: sector shifts, sector counts, first directory / mini-FAT / DIFAT sectors, the
 /// first FAT sector numbers.
 pub fn cfb_header_fields() -> Vec<Field> {
-    let mut out = vec![field(0x1E, 2), field(0x20, 2), field(0x2C, 4), field(0x30, 4), field(0x38, 4), field(0x3C, 4), field(0x40, 4), field(0x44, 4), field(0x48, 4)];
+    let mut out = vec![
+        field(0x1E, 2),
+        field(0x20, 2),
+        field(0x2C, 4),
+        field(0x30, 4),
+        field(0x38, 4),
+        field(0x3C, 4),
+        field(0x40, 4),
+        field(0x44, 4),
+        field(0x48, 4),
+    ];
     out.extend((0..4).map(|i| field(0x4C + 4 * i, 4)));
     out
 }
@@ -105,7 +116,14 @@ pub fn cab_entries(data: &[u8], cab: usize) -> (Vec<usize>, Vec<usize>) {
 
 /// Header fields: cbCabinet, coffFiles, version, cFolders, cFiles, flags.
 pub fn cab_header_fields(cab: usize) -> [Field; 6] {
-    [field(cab + 8, 4), field(cab + 16, 4), field(cab + 24, 2), field(cab + 26, 2), field(cab + 28, 2), field(cab + 30, 2)]
+    [
+        field(cab + 8, 4),
+        field(cab + 16, 4),
+        field(cab + 24, 2),
+        field(cab + 26, 2),
+        field(cab + 28, 2),
+        field(cab + 30, 2),
+    ]
 }
 
 /// CFFOLDER: coffCabStart, cCFData, typeCompress.
@@ -133,7 +151,9 @@ pub fn pe_fields(data: &[u8]) -> Vec<Field> {
     // Magic, AddressOfEntryPoint, SectionAlignment, FileAlignment, SizeOfImage, SizeOfHeaders,
     // DllCharacteristics, NumberOfRvaAndSizes.
     let count_at = if pe32_plus { 108 } else { 92 };
-    out.extend([0, 16, 32, 36, 56, 60, 70, count_at].map(|o| field(optional + o, if o == 0 || o == 70 { 2 } else { 4 })));
+    out.extend(
+        [0, 16, 32, 36, 56, 60, 70, count_at].map(|o| field(optional + o, if o == 0 || o == 70 { 2 } else { 4 })),
+    );
     let dirs = optional + count_at + 4;
     for i in 0..16 {
         out.extend([field(dirs + 8 * i, 4), field(dirs + 8 * i + 4, 4)]);
@@ -144,12 +164,17 @@ pub fn pe_fields(data: &[u8]) -> Vec<Field> {
     for i in 0..count {
         let s = sections_at + 40 * i;
         out.extend([8, 12, 16, 20, 36].map(|o| field(s + o, 4)));
-        if let (Some(va), Some(raw_size), Some(raw)) = (u32_at(data, s + 12), u32_at(data, s + 16), u32_at(data, s + 20)) {
+        if let (Some(va), Some(raw_size), Some(raw)) =
+            (u32_at(data, s + 12), u32_at(data, s + 16), u32_at(data, s + 20))
+        {
             sections.push((va, raw_size, raw));
         }
     }
     let to_file = |rva: u32| {
-        sections.iter().find(|(va, size, _)| rva >= *va && rva - va < *size).map(|(va, _, raw)| *raw as usize + (rva - va) as usize)
+        sections
+            .iter()
+            .find(|(va, size, _)| rva >= *va && rva - va < *size)
+            .map(|(va, _, raw)| *raw as usize + (rva - va) as usize)
     };
     // Export directory: Characteristics … AddressOfNameOrdinals.
     if let Some(export) = u32_at(data, dirs).and_then(to_file) {
@@ -159,7 +184,9 @@ pub fn pe_fields(data: &[u8]) -> Vec<Field> {
     if let Some(config) = u32_at(data, dirs + 8 * 10).and_then(to_file) {
         out.extend([field(config, 4), field(config + 0xC8, 4), field(config + 0xE0, 4), field(config + 0xE4, 2)]);
         let section = u16_at(data, config + 0xE4).unwrap_or(0) as usize;
-        if let (Some(offset), Some(&(_, _, raw))) = (u32_at(data, config + 0xE0), section.checked_sub(1).and_then(|i| sections.get(i))) {
+        if let (Some(offset), Some(&(_, _, raw))) =
+            (u32_at(data, config + 0xE0), section.checked_sub(1).and_then(|i| sections.get(i)))
+        {
             let dvrt = raw as usize + offset as usize;
             out.extend((0..8).map(|i| field(dvrt + 4 * i, 4)));
         }

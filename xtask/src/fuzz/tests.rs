@@ -4,7 +4,10 @@
 
 use std::{path::Path, time::Duration};
 
-use super::{readers::{Corpus, Reader, Seed}, fuzz};
+use super::{
+    fuzz,
+    readers::{Corpus, Reader, Seed},
+};
 use crate::msi::{Platform, plan, tests::fixture::package, to_bytes};
 
 fn corpus(scratch: &Path) -> Corpus {
@@ -12,7 +15,8 @@ fn corpus(scratch: &Path) -> Corpus {
     let seed = |name: &str, bytes: Vec<u8>| Seed { name: name.to_string(), bytes };
     let text = |rel: &str| seed(rel, std::fs::read(root.join(rel)).unwrap());
     let msi = to_bytes(&plan(&package(Platform::X64, [1, 0, 0, 0])).unwrap()).unwrap();
-    let cabinets = crate::msi::embedded_cabinets(msi.clone()).unwrap().into_iter().map(|c| seed("x64.msi#0", c)).collect();
+    let cabinets =
+        crate::msi::embedded_cabinets(msi.clone()).unwrap().into_iter().map(|c| seed("x64.msi#0", c)).collect();
     Corpus {
         pe: vec![seed("tip.dll", crate::verify::arm64x::fixture::tip_from_doc())],
         specs: vec![text("forwarders/archway.toml")],

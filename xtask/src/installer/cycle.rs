@@ -44,7 +44,11 @@ pub fn run(engine: &Engine, old: &SetPackage, new: &SetPackage, wow64: bool) -> 
         problems.extend(extra_files(engine, &folder, old, wow64)?);
         problems.extend(listed_exactly(engine, &new.product, &[&old.entry.product_code])?);
         step.evidence.push(iis_registration(&call));
-        finish(&mut step, problems, format!("{} files match; {} listed", old.entry.files.len(), old.entry.product_code));
+        finish(
+            &mut step,
+            problems,
+            format!("{} files match; {} listed", old.entry.files.len(), old.entry.product_code),
+        );
     }
     if !record(&mut steps, step) {
         return Ok(steps);
@@ -52,8 +56,7 @@ pub fn run(engine: &Engine, old: &SetPackage, new: &SetPackage, wow64: bool) -> 
 
     // 2. Major upgrade to the next version.
     let call = engine.install(&new.msi, &format!("upgrade to {}", new.version), &[])?;
-    let mut step =
-        from_call("upgrade", &call, "exit 0, new files only, old product gone", &new.entry.msi.file);
+    let mut step = from_call("upgrade", &call, "exit 0, new files only, old product gone", &new.entry.msi.file);
     if call.succeeded() {
         let mut problems = manifest::compare(&drive_c, &new.entry.files, wow64);
         problems.extend(versions(new));
@@ -62,7 +65,11 @@ pub fn run(engine: &Engine, old: &SetPackage, new: &SetPackage, wow64: bool) -> 
         step.evidence.extend(log::lines_mentioning(&call.log, "Found application", 4));
         step.evidence.extend(log::action_lines(&call.log, "RemoveExistingProducts"));
         step.evidence.extend(log::lines_mentioning(&call.log, "_OLDER_FOUND =", 2));
-        finish(&mut step, problems, format!("{} files at {}; {} gone", new.entry.files.len(), new.version, old.entry.product_code));
+        finish(
+            &mut step,
+            problems,
+            format!("{} files at {}; {} gone", new.entry.files.len(), new.version, old.entry.product_code),
+        );
     }
     if !record(&mut steps, step) {
         return Ok(steps);
@@ -75,7 +82,10 @@ pub fn run(engine: &Engine, old: &SetPackage, new: &SetPackage, wow64: bool) -> 
     step.observed = format!("refused: {}", call.code());
     let mut problems = Vec::new();
     if call.succeeded() {
-        problems.push(format!("msiexec accepted the older package {}; archway must refuse a downgrade", old.entry.msi.file));
+        problems.push(format!(
+            "msiexec accepted the older package {}; archway must refuse a downgrade",
+            old.entry.msi.file
+        ));
     }
     let after = manifest::tree(&drive_c, &folder)?;
     problems.extend(changed(&before, &after));
@@ -91,10 +101,12 @@ pub fn run(engine: &Engine, old: &SetPackage, new: &SetPackage, wow64: bool) -> 
 
     // 4. Uninstall.
     let call = engine.uninstall(&new.entry.product_code, &format!("uninstall {}", new.version))?;
-    let mut step = from_call("uninstall", &call, "exit 0, no file left, product gone", &format!("/x {}", new.entry.product_code));
+    let mut step =
+        from_call("uninstall", &call, "exit 0, no file left, product gone", &format!("/x {}", new.entry.product_code));
     step.call = format!("/x {}", new.entry.product_code);
     if call.succeeded() {
-        let left: Vec<String> = manifest::tree(&drive_c, &folder)?.into_keys().map(|p| format!("C:\\{p} is left behind")).collect();
+        let left: Vec<String> =
+            manifest::tree(&drive_c, &folder)?.into_keys().map(|p| format!("C:\\{p} is left behind")).collect();
         let mut problems = left;
         problems.extend(listed_exactly(engine, &new.product, &[])?);
         step.evidence.extend(log::action_lines(&call.log, "RemoveFiles"));
@@ -124,7 +136,8 @@ fn prepare(engine: &Engine, product: &str, folder: &str) -> Result<Step> {
     for program_files in ["Program Files", "Program Files (x86)"] {
         let dir = drive_c.join(program_files).join(folder);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot empty {} before the cycle: {e}", dir.display()))?;
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot empty {} before the cycle: {e}", dir.display()))?;
             step.evidence.push(format!("removed files left in C:\\{program_files}\\{folder}"));
         }
     }
@@ -174,7 +187,13 @@ fn extra_files(engine: &Engine, folder: &str, set: &SetPackage, wow64: bool) -> 
         .entry
         .files
         .iter()
-        .map(|f| manifest::host_path(&drive_c, &f.install_path, wow64).strip_prefix(&drive_c).unwrap_or(&drive_c).to_string_lossy().replace('/', "\\"))
+        .map(|f| {
+            manifest::host_path(&drive_c, &f.install_path, wow64)
+                .strip_prefix(&drive_c)
+                .unwrap_or(&drive_c)
+                .to_string_lossy()
+                .replace('/', "\\")
+        })
         .collect();
     Ok(manifest::tree(&drive_c, folder)?
         .into_keys()
@@ -226,7 +245,8 @@ fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) 
 /// What the log shows of archway's IIS registration: its custom actions are conditioned on
 /// AppSearch finding appcmd.exe (`ARCHWAY_APPCMD`), which a host without IIS does not have.
 pub fn iis_registration(call: &Call) -> String {
-    let ran: Vec<String> = log::started_actions(&call.log).into_iter().filter(|a| a.starts_with("ArchwayIis")).collect();
+    let ran: Vec<String> =
+        log::started_actions(&call.log).into_iter().filter(|a| a.starts_with("ArchwayIis")).collect();
     let found = log::property(&call.log, "ARCHWAY_APPCMD");
     match (found, ran.is_empty()) {
         (None, true) => "IIS registration skipped as designed: AppSearch set no ARCHWAY_APPCMD (no appcmd.exe), so no ArchwayIis* custom action started".to_string(),
@@ -237,9 +257,21 @@ pub fn iis_registration(call: &Call) -> String {
 
 /// The step table.
 pub fn render(title: &str, steps: &[Step]) -> String {
-    let mut rows = vec![["step".to_string(), "msiexec".to_string(), "expected".to_string(), "observed".to_string(), "result".to_string()]];
+    let mut rows = vec![[
+        "step".to_string(),
+        "msiexec".to_string(),
+        "expected".to_string(),
+        "observed".to_string(),
+        "result".to_string(),
+    ]];
     for s in steps {
-        rows.push([s.name.clone(), s.call.clone(), s.expected.to_string(), s.observed.clone(), if s.passed { "ok" } else { "FAILED" }.to_string()]);
+        rows.push([
+            s.name.clone(),
+            s.call.clone(),
+            s.expected.to_string(),
+            s.observed.clone(),
+            if s.passed { "ok" } else { "FAILED" }.to_string(),
+        ]);
     }
     let widths: Vec<usize> = (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut out = format!("{title}\n");

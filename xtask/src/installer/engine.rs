@@ -65,7 +65,8 @@ impl Call {
 
     /// A failure message: what was run, its status, the log's relevant lines and where the log is.
     pub fn explain(&self) -> String {
-        let mut text = format!("`{}` ended with {}; verbose log kept at {}", self.command, self.code(), self.log_path.display());
+        let mut text =
+            format!("`{}` ended with {}; verbose log kept at {}", self.command, self.code(), self.log_path.display());
         let lines = log::excerpt(&self.log, 40);
         if lines.is_empty() {
             text.push_str("\n  (the log is empty: msiexec did not start the installation)");
@@ -101,7 +102,8 @@ impl<'h> Engine<'h> {
         let path = dir.join(name);
         let temp = dir.join(format!("{name}.tmp"));
         std::fs::write(&temp, bytes).with_context(|| format!("cannot write {}", temp.display()))?;
-        std::fs::rename(&temp, &path).with_context(|| format!("cannot move {} to {}", temp.display(), path.display()))?;
+        std::fs::rename(&temp, &path)
+            .with_context(|| format!("cannot move {} to {}", temp.display(), path.display()))?;
         self.always.push(format!("TRANSFORMS={}", self.host.windows_path(&path)?));
         Ok(self)
     }
@@ -150,20 +152,27 @@ impl<'h> Engine<'h> {
             // The trace is asked for inside Windows (a Wine child process takes WINEDEBUG from
             // its Windows environment), which works on every host, the emulated root's included,
             // whose command starts from an empty environment. No argument has a space.
-            let traced: Vec<String> = ["/c", "set", "WINEDEBUG=+msi&&", "msiexec"].iter().map(|a| a.to_string()).chain(args.iter().cloned()).collect();
+            let traced: Vec<String> = ["/c", "set", "WINEDEBUG=+msi&&", "msiexec"]
+                .iter()
+                .map(|a| a.to_string())
+                .chain(args.iter().cloned())
+                .collect();
             self.host.command("cmd", &traced, &[])
         } else {
             self.host.command("msiexec", &args, &[])
         }
         .timeout(MSIEXEC_TIMEOUT);
         let command = format!("msiexec {}", args.join(" "));
-        let out = cmd.output().with_context(|| format!("{command} did not finish (the installer engine hung or could not start)"))?;
+        let out = cmd
+            .output()
+            .with_context(|| format!("{command} did not finish (the installer engine hung or could not start)"))?;
         let log_path = self.logs.join(&name);
         let bytes = std::fs::read(&staged).unwrap_or_default();
         std::fs::write(&log_path, &bytes).with_context(|| format!("cannot keep the log at {}", log_path.display()))?;
         if self.trace {
             let path = log_path.with_extension("trace");
-            std::fs::write(&path, &out.stderr).with_context(|| format!("cannot keep the trace at {}", path.display()))?;
+            std::fs::write(&path, &out.stderr)
+                .with_context(|| format!("cannot keep the trace at {}", path.display()))?;
         }
         Ok(Call { command, status: out.code, log_path, log: log::decode(&bytes) })
     }
@@ -180,7 +189,10 @@ mod tests {
 
     #[test]
     fn labels_become_file_names_and_codes_read_as_windows_codes() {
-        assert_eq!(slug("install 0.1.0.0 (late RemoveExistingProducts)"), "install-0.1.0.0--late-RemoveExistingProducts-");
+        assert_eq!(
+            slug("install 0.1.0.0 (late RemoveExistingProducts)"),
+            "install-0.1.0.0--late-RemoveExistingProducts-"
+        );
         let call = |status| Call { command: String::new(), status, log_path: PathBuf::new(), log: String::new() };
         assert!(call(Some(0)).succeeded());
         assert!(call(Some(67)).code().starts_with("1603"));

@@ -5,7 +5,8 @@
 /// The log's text: UTF-16LE when it starts with a byte-order mark or looks like it (every second
 /// byte zero), else UTF-8 with invalid bytes replaced.
 pub fn decode(bytes: &[u8]) -> String {
-    let utf16 = bytes.starts_with(&[0xFF, 0xFE]) || (bytes.len() >= 4 && bytes[1] == 0 && bytes[3] == 0 && bytes[0] != 0);
+    let utf16 =
+        bytes.starts_with(&[0xFF, 0xFE]) || (bytes.len() >= 4 && bytes[1] == 0 && bytes[3] == 0 && bytes[0] != 0);
     if utf16 {
         let body = bytes.strip_prefix(&[0xFF, 0xFE][..]).unwrap_or(bytes);
         let units: Vec<u16> = body.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();

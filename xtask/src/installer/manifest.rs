@@ -52,9 +52,10 @@ pub struct SetPackage {
 /// Reads `dir/manifest.json` and picks `platform`'s package.
 pub fn package(dir: &Path, platform: Platform) -> Result<SetPackage> {
     let path = dir.join("manifest.json");
-    let text = std::fs::read(&path).with_context(|| format!("cannot read {} (run `cargo xtask dist` first)", path.display()))?;
-    let manifest: Manifest =
-        serde_json::from_slice(&text).with_context(|| format!("{} is not a manifest `cargo xtask dist` wrote; run dist again", path.display()))?;
+    let text = std::fs::read(&path)
+        .with_context(|| format!("cannot read {} (run `cargo xtask dist` first)", path.display()))?;
+    let manifest: Manifest = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a manifest `cargo xtask dist` wrote; run dist again", path.display()))?;
     let Some(entry) = manifest.packages.iter().find(|p| p.platform == platform.to_string()) else {
         bail!("{} has no {platform} package", path.display());
     };
@@ -70,7 +71,11 @@ pub fn package(dir: &Path, platform: Platform) -> Result<SetPackage> {
 pub fn host_path(drive_c: &Path, install_path: &str, wow64: bool) -> PathBuf {
     let mut path = drive_c.to_path_buf();
     for (i, part) in install_path.split('\\').enumerate() {
-        path.push(if i == 0 && !wow64 && part.eq_ignore_ascii_case("Program Files (x86)") { "Program Files" } else { part });
+        path.push(if i == 0 && !wow64 && part.eq_ignore_ascii_case("Program Files (x86)") {
+            "Program Files"
+        } else {
+            part
+        });
     }
     path
 }
@@ -115,9 +120,8 @@ pub fn compare(drive_c: &Path, files: &[FileEntry], wow64: bool) -> Vec<String> 
         match fsx::hash_file(&path) {
             Err(_) if !path.exists() => problems.push(format!("C:\\{} is missing", file.install_path)),
             Err(e) => problems.push(format!("C:\\{} cannot be read: {e:#}", file.install_path)),
-            Ok(sha) if sha != file.sha256 => {
-                problems.push(format!("C:\\{} has SHA-256 {sha}, the package's file {}", file.install_path, file.sha256))
-            }
+            Ok(sha) if sha != file.sha256 => problems
+                .push(format!("C:\\{} has SHA-256 {sha}, the package's file {}", file.install_path, file.sha256)),
             Ok(_) => {}
         }
     }
@@ -131,7 +135,10 @@ mod tests {
     #[test]
     fn the_x86_folder_is_program_files_on_32_bit_windows() {
         let c = Path::new("/p/drive_c");
-        assert_eq!(host_path(c, r"Program Files (x86)\Archway\a.dll", true), c.join("Program Files (x86)/Archway/a.dll"));
+        assert_eq!(
+            host_path(c, r"Program Files (x86)\Archway\a.dll", true),
+            c.join("Program Files (x86)/Archway/a.dll")
+        );
         assert_eq!(host_path(c, r"Program Files (x86)\Archway\a.dll", false), c.join("Program Files/Archway/a.dll"));
         assert_eq!(host_path(c, r"Program Files\Archway\a.dll", false), c.join("Program Files/Archway/a.dll"));
     }

@@ -32,7 +32,8 @@ pub struct Args {
 pub enum Action {
     /// Install the current package with Wine's msiexec, check every file against the manifest,
     /// upgrade to a next-version package, check again, install the older one (refused), uninstall.
-    #[command(after_help = "Examples:\n  cargo xtask msi-engine cycle                   # x64, x86, arm64 (where each can run)\n  \
+    #[command(
+        after_help = "Examples:\n  cargo xtask msi-engine cycle                   # x64, x86, arm64 (where each can run)\n  \
         cargo xtask msi-engine cycle --platform x64\n  \
         cargo xtask msi-engine cycle --packages target/dist --next ../next/target/dist\n\n\
         Without --packages, `cargo xtask dist` builds the current set; without --next, the next-version set\n\
@@ -43,7 +44,8 @@ pub enum Action {
         (docs/pools.md).\n\
         Verbose logs are kept in target/archway/msi-engine/logs/<platform>/.\n\
         Under CI=true (or with --require-all) a platform this machine should run but cannot fails the run;\n\
-        x86 is required only when ARCHWAY_WINE32=1.")]
+        x86 is required only when ARCHWAY_WINE32=1."
+    )]
     Cycle(CycleArgs),
 }
 
@@ -123,7 +125,10 @@ fn run_cycle(args: &CycleArgs) -> Result<()> {
         bail!("the installer-engine cycle failed for {} (logs in {})", failed.join(", "), state.join("logs").display());
     }
     if !missing.is_empty() && require_all {
-        bail!("the installer-engine cycle could not run for {} (required under CI=true or --require-all)", missing.join(", "));
+        bail!(
+            "the installer-engine cycle could not run for {} (required under CI=true or --require-all)",
+            missing.join(", ")
+        );
     }
     Ok(())
 }
@@ -140,12 +145,21 @@ fn run_cycle(args: &CycleArgs) -> Result<()> {
 /// and the new product installs over the old files; so on arm64 the upgrade step does not show
 /// that the old product's removal keeps the new files (the x64 cycle does).
 fn arm64_folders(engine: Engine<'_>) -> Result<Engine<'_>> {
-    let mst = transform::property_rows(&[("ProgramFilesFolder", r"C:\Program Files (x86)\"), ("ProgramFiles64Folder", r"C:\Program Files\")])?;
+    let mst = transform::property_rows(&[
+        ("ProgramFilesFolder", r"C:\Program Files (x86)\"),
+        ("ProgramFiles64Folder", r"C:\Program Files\"),
+    ])?;
     engine.with_transform("arm64-program-files.mst", &mst)
 }
 
 /// One platform's cycle on the host that fits it; prints its table.
-fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &Path, trace: bool) -> Result<Vec<cycle::Step>, Skip> {
+fn cycle_platform(
+    platform: Platform,
+    current: &Path,
+    next_set: &Path,
+    state: &Path,
+    trace: bool,
+) -> Result<Vec<cycle::Step>, Skip> {
     let opened: Result<(Box<dyn WindowsHost>, bool), Skip> = match platform {
         Platform::X64 if !cfg!(all(unix, target_arch = "x86_64")) => Err(Skip::Elsewhere("Wine's x64 engine runs on x86_64 Linux".into())),
         Platform::X64 => match HostWine::find() {
@@ -176,7 +190,10 @@ fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &P
         let old = manifest::package(current, platform)?;
         let new = manifest::package(next_set, platform)?;
         if old.version == new.version {
-            bail!("the current and next package sets are both {}; the cycle needs a newer version in --next", old.version);
+            bail!(
+                "the current and next package sets are both {}; the cycle needs a newer version in --next",
+                old.version
+            );
         }
         let logs = state.join("logs").join(platform.to_string());
         let _ = std::fs::remove_dir_all(&logs);
@@ -187,7 +204,13 @@ fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &P
             _ => engine,
         };
         let steps = cycle::run(&engine, &old, &new, wow64)?;
-        println!("{}", cycle::render(&format!("{platform}: {} -> {} with Wine's msiexec on {}", old.version, new.version, host.describe()), &steps));
+        println!(
+            "{}",
+            cycle::render(
+                &format!("{platform}: {} -> {} with Wine's msiexec on {}", old.version, new.version, host.describe()),
+                &steps
+            )
+        );
         Ok(steps)
     })()
     .with_context(|| format!("the {platform} cycle could not run"));
@@ -195,7 +218,14 @@ fn cycle_platform(platform: Platform, current: &Path, next_set: &Path, state: &P
         Ok(steps) => Ok(steps),
         Err(e) => {
             println!("{platform}: FAILED: {e:#}");
-            Ok(vec![cycle::Step { name: "setup".into(), call: "-".into(), expected: "", observed: format!("{e:#}"), passed: false, evidence: Vec::new() }])
+            Ok(vec![cycle::Step {
+                name: "setup".into(),
+                call: "-".into(),
+                expected: "",
+                observed: format!("{e:#}"),
+                passed: false,
+                evidence: Vec::new(),
+            }])
         }
     }
 }

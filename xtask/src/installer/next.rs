@@ -3,7 +3,10 @@
 //! and `cargo xtask dist` run there (this same xtask binary, with the scratch copy's own target
 //! folder). The copy is kept between runs, so a second run rebuilds only what changed.
 
-use std::{path::{Path, PathBuf}, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{Context, Result};
 
@@ -22,11 +25,16 @@ pub fn scratch(project: &Project) -> PathBuf {
 pub fn build(project: &Project, scratch: &Path) -> Result<PathBuf> {
     let manifest = project.root.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
-    let (bumped, next) = bump_minor(&text).with_context(|| format!("{}: cannot find the [workspace.package] version to bump", manifest.display()))?;
+    let (bumped, next) = bump_minor(&text)
+        .with_context(|| format!("{}: cannot find the [workspace.package] version to bump", manifest.display()))?;
     sync_checkout(&project.root, scratch, &bumped)?;
     eprintln!("[next version] building the {next} packages in {}", scratch.display());
     let exe = std::env::current_exe().context("cannot find this xtask's own binary to build the next version with")?;
-    let mut cmd = Cmd::new(exe).args(["dist", "--no-provision", "--jobs", "2"]).current_dir(scratch).env_remove("CARGO_TARGET_DIR").timeout(DIST_TIMEOUT);
+    let mut cmd = Cmd::new(exe)
+        .args(["dist", "--no-provision", "--jobs", "2"])
+        .current_dir(scratch)
+        .env_remove("CARGO_TARGET_DIR")
+        .timeout(DIST_TIMEOUT);
     if let Ok(epoch) = std::env::var("SOURCE_DATE_EPOCH") {
         cmd = cmd.env("SOURCE_DATE_EPOCH", epoch);
     }
@@ -48,7 +56,11 @@ fn sync_checkout(root: &Path, to: &Path, cargo_toml: &str) -> Result<()> {
         if !from.is_file() {
             continue; // deleted in the working tree
         }
-        let bytes = if rel == "Cargo.toml" { cargo_toml.as_bytes().to_vec() } else { std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))? };
+        let bytes = if rel == "Cargo.toml" {
+            cargo_toml.as_bytes().to_vec()
+        } else {
+            std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))?
+        };
         let dest = to.join(rel);
         if let Some(dir) = dest.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -49,8 +49,16 @@ pub fn install(host: &dyn WindowsHost, msi_path: &Path) -> Result<(Installed, Ve
     for (file, bytes) in installed.files.iter().zip(&contents) {
         match std::fs::read(&file.host_path) {
             Ok(on_disk) if on_disk == *bytes => {}
-            Ok(_) => bail!("msiexec installed {} with bytes other than the package's (log: {})", file.windows_path, call.log_path.display()),
-            Err(_) => bail!("msiexec reported success but {} is missing (log: {})", file.windows_path, call.log_path.display()),
+            Ok(_) => bail!(
+                "msiexec installed {} with bytes other than the package's (log: {})",
+                file.windows_path,
+                call.log_path.display()
+            ),
+            Err(_) => bail!(
+                "msiexec reported success but {} is missing (log: {})",
+                file.windows_path,
+                call.log_path.display()
+            ),
         }
     }
     notes.push(format!(

@@ -49,7 +49,10 @@ pub fn parse(text: &str) -> Vec<Product> {
             flush(&mut current);
             let key = line.rsplit('\\').next().unwrap_or_default();
             if key.starts_with('{') && key.ends_with('}') {
-                current = Some((Product { code: key.to_ascii_uppercase(), name: String::new(), version: String::new() }, false));
+                current = Some((
+                    Product { code: key.to_ascii_uppercase(), name: String::new(), version: String::new() },
+                    false,
+                ));
             }
             continue;
         }
@@ -82,7 +85,11 @@ mod tests {
             \x20   DisplayName    REG_SZ    Not an MSI\r\n";
         assert_eq!(
             parse(text),
-            [Product { code: "{EF0CD3B7-73B7-517C-8F76-7727AD67FAEC}".into(), name: "Archway".into(), version: "0.1.0.0".into() }]
+            [Product {
+                code: "{EF0CD3B7-73B7-517C-8F76-7727AD67FAEC}".into(),
+                name: "Archway".into(),
+                version: "0.1.0.0".into()
+            }]
         );
         assert!(parse("").is_empty());
     }

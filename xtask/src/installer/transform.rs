@@ -17,7 +17,8 @@ use std::io::{Cursor, Write};
 use anyhow::{Context, Result, bail};
 
 /// The root CLSID of a transform: {000C1082-0000-0000-C000-000000000046}.
-const TRANSFORM_CLSID: [u8; 16] = [0x82, 0x10, 0x0C, 0x00, 0x00, 0x00, 0x00, 0x00, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46];
+const TRANSFORM_CLSID: [u8; 16] =
+    [0x82, 0x10, 0x0C, 0x00, 0x00, 0x00, 0x00, 0x00, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46];
 /// The string pool's code page (Windows-1252; every string here is ASCII).
 const CODEPAGE: u32 = 1252;
 
@@ -63,11 +64,14 @@ pub fn property_rows<'a>(rows: &[(&'a str, &'a str)]) -> Result<Vec<u8>> {
         data.extend(s.as_bytes());
     }
 
-    let mut file = cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).context("cannot create the transform's compound file")?;
-    file.set_storage_clsid("/", uuid::Uuid::from_bytes_le(TRANSFORM_CLSID)).context("cannot set the transform's CLSID")?;
+    let mut file = cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new()))
+        .context("cannot create the transform's compound file")?;
+    file.set_storage_clsid("/", uuid::Uuid::from_bytes_le(TRANSFORM_CLSID))
+        .context("cannot set the transform's CLSID")?;
     for (name, bytes) in [("_StringPool", &pool), ("_StringData", &data), ("Property", &table)] {
         let stream = format!("/{}", table_stream_name(name));
-        let mut s = file.create_stream(&stream).with_context(|| format!("cannot create the transform stream {name}"))?;
+        let mut s =
+            file.create_stream(&stream).with_context(|| format!("cannot create the transform stream {name}"))?;
         s.write_all(bytes).with_context(|| format!("cannot write the transform stream {name}"))?;
     }
     file.flush().context("cannot finish the transform")?;
@@ -115,8 +119,18 @@ mod tests {
     fn stream_names_match_the_msi_crates() {
         // The `msi` crate names the Property table's stream of every package archway writes.
         let mut package = msi::Package::create(msi::PackageType::Installer, Cursor::new(Vec::new())).unwrap();
-        package.create_table("Property", vec![msi::Column::build("Property").primary_key().id_string(72), msi::Column::build("Value").text_string(0)]).unwrap();
-        package.insert_rows(msi::Insert::into("Property").row(vec![msi::Value::from("A"), msi::Value::from("b")])).unwrap();
+        package
+            .create_table(
+                "Property",
+                vec![
+                    msi::Column::build("Property").primary_key().id_string(72),
+                    msi::Column::build("Value").text_string(0),
+                ],
+            )
+            .unwrap();
+        package
+            .insert_rows(msi::Insert::into("Property").row(vec![msi::Value::from("A"), msi::Value::from("b")]))
+            .unwrap();
         let bytes = package.into_inner().unwrap().into_inner();
         let file = cfb::CompoundFile::open(Cursor::new(bytes)).unwrap();
         let names: Vec<String> = file.walk().map(|e| e.name().to_string()).collect();
@@ -126,7 +140,11 @@ mod tests {
 
     #[test]
     fn a_property_transform_holds_full_rows_over_its_own_string_pool() {
-        let bytes = property_rows(&[("ProgramFilesFolder", r"C:\Program Files (x86)\"), ("ProgramFiles64Folder", r"C:\Program Files\")]).unwrap();
+        let bytes = property_rows(&[
+            ("ProgramFilesFolder", r"C:\Program Files (x86)\"),
+            ("ProgramFiles64Folder", r"C:\Program Files\"),
+        ])
+        .unwrap();
         let mut file = cfb::CompoundFile::open(Cursor::new(bytes)).unwrap();
         assert_eq!(file.root_entry().clsid().to_bytes_le(), TRANSFORM_CLSID);
         let mut read = |name: &str| {
@@ -138,7 +156,10 @@ mod tests {
         assert_eq!(table, [1, 2, 1, 0, 2, 0, 1, 2, 3, 0, 4, 0], "mask 0x0201, then the string ids of each row");
         assert_eq!(&pool[..4], &[0xE4, 0x04, 0, 0], "code page 1252");
         assert_eq!(&pool[4..8], &[18, 0, 1, 0], "ProgramFilesFolder: 18 bytes, one reference");
-        assert_eq!(String::from_utf8(data).unwrap(), r"ProgramFilesFolderC:\Program Files (x86)\ProgramFiles64FolderC:\Program Files\");
+        assert_eq!(
+            String::from_utf8(data).unwrap(),
+            r"ProgramFilesFolderC:\Program Files (x86)\ProgramFiles64FolderC:\Program Files\"
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub fn build(members: &[(String, &[u8])], source_date_epoch: i64) -> Result<Vec<
     let mut writer = builder.build(Cursor::new(Vec::new())).context("cannot start the cabinet")?;
     let mut index = 0;
     while let Some(mut file) = writer.next_file().context("cabinet")? {
-        let Some((name, bytes)) = members.get(index) else { bail!("the cabinet writer asked for more members than were added") };
+        let Some((name, bytes)) = members.get(index) else {
+            bail!("the cabinet writer asked for more members than were added")
+        };
         debug_assert_eq!(file.file_name(), name);
         file.write_all(bytes).with_context(|| format!("cannot compress {name} into the cabinet"))?;
         index += 1;
@@ -39,10 +41,14 @@ fn cabinet_date(source_date_epoch: i64) -> Result<time::PrimitiveDateTime> {
 /// error saying so.
 pub fn extract(cabinet: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
     layout::check(cabinet).context("the cabinet is malformed")?;
-    let mut cab = cab::Cabinet::new(Cursor::new(cabinet)).context("cannot read the cabinet header (truncated or not a cabinet)")?;
+    let mut cab = cab::Cabinet::new(Cursor::new(cabinet))
+        .context("cannot read the cabinet header (truncated or not a cabinet)")?;
     let mut names = Vec::new();
     for folder in cab.folder_entries() {
-        if !matches!(folder.compression_type(), CompressionType::None | CompressionType::MsZip | CompressionType::Lzx(_)) {
+        if !matches!(
+            folder.compression_type(),
+            CompressionType::None | CompressionType::MsZip | CompressionType::Lzx(_)
+        ) {
             bail!("the cabinet uses {:?} compression, which cannot be read", folder.compression_type());
         }
         for file in folder.file_entries() {

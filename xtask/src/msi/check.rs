@@ -27,7 +27,8 @@ pub fn lint(view: &PackageView) -> Vec<Finding> {
     components(view, &mut out);
     for file in &view.files {
         file_facts(file, &mut out);
-        if let (Some(platform), Some(dir), Some(pe)) = (view.platform(), file.install_dir, file.payload.as_ref().and_then(|p| p.pe()))
+        if let (Some(platform), Some(dir), Some(pe)) =
+            (view.platform(), file.install_dir, file.payload.as_ref().and_then(|p| p.pe()))
             && let Err(why) = machine_fits(platform, dir, &file.name, pe)
         {
             out.push(Finding::error("machine-folder", Some(&file.path), why));
@@ -111,7 +112,11 @@ fn platform(view: &PackageView, out: &mut Vec<Finding>) {
     for file in &view.files {
         let is_64 = file.component_attributes & super::plan::COMPONENT_64BIT != 0;
         if is_64 && !platform.is_64bit() {
-            out.push(Finding::error("template-platform", Some(&file.path), "a 64-bit component in an Intel (32-bit) package"));
+            out.push(Finding::error(
+                "template-platform",
+                Some(&file.path),
+                "a 64-bit component in an Intel (32-bit) package",
+            ));
         }
         if let Some(dir) = file.install_dir
             && is_64 != dir.is_64bit()
@@ -120,7 +125,10 @@ fn platform(view: &PackageView, out: &mut Vec<Finding>) {
             out.push(Finding::error(
                 "component-bitness",
                 Some(&file.path),
-                format!("component attribute 256 (64-bit) must be {want} for a file under {} (docs/msi.md §2.7 L14)", dir.windows_name()),
+                format!(
+                    "component attribute 256 (64-bit) must be {want} for a file under {} (docs/msi.md §2.7 L14)",
+                    dir.windows_name()
+                ),
             ));
         }
     }
@@ -131,7 +139,10 @@ fn upgrade_rows(view: &PackageView, out: &mut Vec<Finding>) {
     let mut seen = BTreeSet::new();
     for row in view.database.rows("Upgrade") {
         let property = row.string("ActionProperty");
-        if property.chars().any(|c| c.is_ascii_lowercase()) || !seen.insert(property.clone()) || !secure.contains(property.as_str()) {
+        if property.chars().any(|c| c.is_ascii_lowercase())
+            || !seen.insert(property.clone())
+            || !secure.contains(property.as_str())
+        {
             out.push(Finding::error(
                 "upgrade-action-property",
                 None,
@@ -146,16 +157,23 @@ fn upgrade_rows(view: &PackageView, out: &mut Vec<Finding>) {
         out.push(Finding::error(
             "upgrade-rows",
             None,
-            format!("no Upgrade row removes earlier versions of this UpgradeCode (VersionMax {version}, not OnlyDetect)"),
+            format!(
+                "no Upgrade row removes earlier versions of this UpgradeCode (VersionMax {version}, not OnlyDetect)"
+            ),
         ));
     }
     let detect_newer: Vec<String> = rows
         .iter()
-        .filter(|r| r.int("Attributes").unwrap_or(0) & 2 != 0 && r.str("VersionMin") == Some(version) && r.str("VersionMax").is_none())
+        .filter(|r| {
+            r.int("Attributes").unwrap_or(0) & 2 != 0
+                && r.str("VersionMin") == Some(version)
+                && r.str("VersionMax").is_none()
+        })
         .map(|r| r.string("ActionProperty"))
         .collect();
-    let refused =
-        detect_newer.iter().any(|p| view.database.rows("LaunchCondition").any(|c| c.string("Condition").contains(&format!("NOT {p}"))));
+    let refused = detect_newer
+        .iter()
+        .any(|p| view.database.rows("LaunchCondition").any(|c| c.string("Condition").contains(&format!("NOT {p}"))));
     if !refused {
         out.push(Finding::error(
             "downgrade-not-refused",
@@ -181,7 +199,11 @@ fn custom_actions(view: &PackageView, out: &mut Vec<Finding>) {
                 format!("deferred custom action {name} ({at}) is not between InstallInitialize ({init}) and InstallFinalize ({finalize})"),
             ));
         }
-        let condition = view.database.find("InstallExecuteSequence", "Action", &name).map(|r| r.string("Condition")).unwrap_or_default();
+        let condition = view
+            .database
+            .find("InstallExecuteSequence", "Action", &name)
+            .map(|r| r.string("Condition"))
+            .unwrap_or_default();
         let compact = condition.replace(' ', "").to_uppercase();
         let on_uninstall = compact.contains("REMOVE~=\"ALL\"") && !compact.contains("NOTREMOVE~=\"ALL\"");
         if on_uninstall && !compact.contains("NOTUPGRADINGPRODUCTCODE") {
@@ -214,7 +236,11 @@ fn components(view: &PackageView, out: &mut Vec<Finding>) {
         out.push(Finding::error(
             "path-in-two-components",
             Some(&files[0].path),
-            format!("installed by {} File rows ({}); one path must belong to one component (docs/msi.md §2.2)", files.len(), keys.join(", ")),
+            format!(
+                "installed by {} File rows ({}); one path must belong to one component (docs/msi.md §2.2)",
+                files.len(),
+                keys.join(", ")
+            ),
         ));
     }
     for (guid, comps) in by_guid.iter().filter(|(_, c)| c.len() > 1) {
@@ -275,10 +301,16 @@ fn file_facts(file: &ViewFile, out: &mut Vec<Finding>) {
     }
     if file.version.is_none() {
         match file.hash_row {
-            None => out.push(Finding::error("file-hash-missing", path, "an unversioned file needs an MsiFileHash row (docs/msi.md §1.3)")),
-            Some(row) if row != md5_parts_of(payload) => {
-                out.push(Finding::error("file-hash-mismatch", path, "MsiFileHash does not match the MD5 of the cabinet member"))
-            }
+            None => out.push(Finding::error(
+                "file-hash-missing",
+                path,
+                "an unversioned file needs an MsiFileHash row (docs/msi.md §1.3)",
+            )),
+            Some(row) if row != md5_parts_of(payload) => out.push(Finding::error(
+                "file-hash-mismatch",
+                path,
+                "MsiFileHash does not match the MD5 of the cabinet member",
+            )),
             Some(_) => {}
         }
     }
@@ -316,11 +348,16 @@ pub fn machine_fits(platform: Platform, dir: InstallDir, name: &str, pe: &PeInfo
         (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_arm64") => {
             (pe.machine == ARM64 && !pe.hybrid, "a plain ARM64 image, as its name says")
         }
-        (InstallDir::ProgramFiles64, Platform::Arm64) => {
-            (pe.machine == ARM64 && pe.hybrid, "an Arm64X image (the forwarder ARM64 and emulated x64 workers both load)")
-        }
+        (InstallDir::ProgramFiles64, Platform::Arm64) => (
+            pe.machine == ARM64 && pe.hybrid,
+            "an Arm64X image (the forwarder ARM64 and emulated x64 workers both load)",
+        ),
     };
-    if ok { Ok(()) } else { Err(format!("a {found} in {} of the {platform} package; expected {want}", dir.windows_name())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("a {found} in {} of the {platform} package; expected {want}", dir.windows_name()))
+    }
 }
 
 pub fn describe(pe: &PeInfo) -> String {
@@ -336,18 +373,23 @@ pub fn describe(pe: &PeInfo) -> String {
 
 fn forwarder_targets(view: &PackageView, file: &ViewFile, out: &mut Vec<Finding>) {
     let Some(pe) = file.payload.as_ref().and_then(|p| p.pe()).filter(|pe| pe.is_forwarder()) else { return };
-    let beside =
-        |target: &str| view.files.iter().find(|f| f.folder.eq_ignore_ascii_case(&file.folder) && f.name.eq_ignore_ascii_case(target));
+    let beside = |target: &str| {
+        view.files.iter().find(|f| f.folder.eq_ignore_ascii_case(&file.folder) && f.name.eq_ignore_ascii_case(target))
+    };
     // The stored view forwards to DLLs of the file's own machine (ARM64 for an Arm64X file); the
     // EC view of an Arm64X file to x64 or ARM64EC DLLs, which say AMD64 in their header.
     let native_view = if pe.hybrid && pe.machine == ARM64 { "native (ARM64)" } else { "native" };
-    for (targets, view_name, machine) in [(&pe.forwards_native, native_view, pe.machine), (&pe.forwards_ec, "EC (x64)", AMD64)] {
+    for (targets, view_name, machine) in
+        [(&pe.forwards_native, native_view, pe.machine), (&pe.forwards_ec, "EC (x64)", AMD64)]
+    {
         for target in targets {
             match beside(target) {
                 None => out.push(Finding::error(
                     "forwarder-target-missing",
                     Some(&file.path),
-                    format!("its {view_name} exports forward to {target}, which the package does not install beside it"),
+                    format!(
+                        "its {view_name} exports forward to {target}, which the package does not install beside it"
+                    ),
                 )),
                 Some(t) => {
                     if let Some(tpe) = t.payload.as_ref().and_then(|p| p.pe()).filter(|tpe| tpe.machine != machine) {

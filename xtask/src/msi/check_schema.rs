@@ -76,20 +76,26 @@ fn folder_bitness(platform: Option<Platform>, file: &ViewFile, out: &mut Vec<Fin
 /// stay out when its copy is there, keep ours on our upgrades, and count references on the file.
 fn foreign_copy(view: &PackageView, file: &ViewFile, out: &mut Vec<Finding>) {
     let condition = file.condition.clone().unwrap_or_default();
-    let words: BTreeSet<String> = condition.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(str::to_uppercase).collect();
+    let words: BTreeSet<String> =
+        condition.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(str::to_uppercase).collect();
     let compact = condition.to_uppercase().split_whitespace().collect::<Vec<_>>().join(" ");
     // The property of an AppSearch that finds a file of this name, and one that finds our component.
-    let found_by_file = view.database.rows("AppSearch").map(|r| (r.string("Property"), r.string("Signature_"))).find(|(property, signature)| {
-        words.contains(&property.to_uppercase())
-            && compact.contains(&format!("NOT {}", property.to_uppercase()))
-            && view.database.find("Signature", "Signature", signature).is_some_and(|s| {
-                super::ids::long_name(s.str("FileName").unwrap_or_default()).eq_ignore_ascii_case(HPH_SCHEMA)
-            })
-    });
+    let found_by_file = view.database.rows("AppSearch").map(|r| (r.string("Property"), r.string("Signature_"))).find(
+        |(property, signature)| {
+            words.contains(&property.to_uppercase())
+                && compact.contains(&format!("NOT {}", property.to_uppercase()))
+                && view.database.find("Signature", "Signature", signature).is_some_and(|s| {
+                    super::ids::long_name(s.str("FileName").unwrap_or_default()).eq_ignore_ascii_case(HPH_SCHEMA)
+                })
+        },
+    );
     let guid = file.component_guid.map(super::ids::braced).unwrap_or_default();
     let found_ours = view.database.rows("AppSearch").any(|r| {
         words.contains(&r.string("Property").to_uppercase())
-            && view.database.find("CompLocator", "Signature_", &r.string("Signature_")).is_some_and(|c| c.string("ComponentId").eq_ignore_ascii_case(&guid))
+            && view
+                .database
+                .find("CompLocator", "Signature_", &r.string("Signature_"))
+                .is_some_and(|c| c.string("ComponentId").eq_ignore_ascii_case(&guid))
     });
     let mut missing = Vec::new();
     if found_by_file.is_none() {
@@ -105,7 +111,10 @@ fn foreign_copy(view: &PackageView, file: &ViewFile, out: &mut Vec<Finding>) {
         out.push(Finding::error(
             "schema-removes-foreign",
             Some(&file.path),
-            format!("HttpPlatformHandler v1.2 installs this file under its own component; this component lacks {}", missing.join("; ")),
+            format!(
+                "HttpPlatformHandler v1.2 installs this file under its own component; this component lacks {}",
+                missing.join("; ")
+            ),
         ));
     }
 }

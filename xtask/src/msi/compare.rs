@@ -41,13 +41,21 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
         out.push(Finding::error(
             "product-code-unchanged",
             None,
-            format!("both packages have ProductCode {}: a major upgrade needs a new one (docs/msi.md §2.5)", show(new.product_code())),
+            format!(
+                "both packages have ProductCode {}: a major upgrade needs a new one (docs/msi.md §2.5)",
+                show(new.product_code())
+            ),
         ));
     }
     if old.summary.package_code.is_some() && old.summary.package_code == new.summary.package_code {
-        out.push(Finding::error("package-code-unchanged", None, "both packages have the same package code (Revision Number)"));
+        out.push(Finding::error(
+            "package-code-unchanged",
+            None,
+            "both packages have the same package code (Revision Number)",
+        ));
     }
-    let (old_version, new_version) = (old.product_version().unwrap_or_default(), new.product_version().unwrap_or_default());
+    let (old_version, new_version) =
+        (old.product_version().unwrap_or_default(), new.product_version().unwrap_or_default());
     if new_version[..3] <= old_version[..3] {
         out.push(Finding::error(
             "product-version-not-higher",

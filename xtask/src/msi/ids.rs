@@ -65,8 +65,11 @@ pub fn file_key(dir: InstallDir, name: &str) -> String {
         InstallDir::ProgramFiles64 => "pf64_",
         InstallDir::ProgramFilesX86 => "pf32_",
     };
-    let clean: String =
-        name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' }).collect();
+    let clean: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+        .collect();
     let key = format!("{prefix}{clean}");
     if key.len() <= MAX_KEY && clean == name.to_lowercase() {
         return key;
@@ -94,7 +97,14 @@ pub fn short_long(name: &str, taken: &mut BTreeSet<String>) -> Result<String> {
         }
         return Ok(name.to_string());
     }
-    let ext: String = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("").chars().filter(char::is_ascii_alphanumeric).take(3).collect();
+    let ext: String = name
+        .rsplit_once('.')
+        .map(|(_, e)| e)
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(3)
+        .collect();
     for salt in 0u32..16 {
         let hash = Sha256::digest(format!("{}\u{0}{salt}", name.to_lowercase()).as_bytes());
         let stem: String = hash[..4].iter().map(|b| format!("{b:02X}")).collect();
@@ -119,7 +129,8 @@ mod tests {
     fn wix_test_vector_reproduces_with_wix_namespace() {
         // docs/msi.md §5.2: WiX's GuidCompatibility vector, to show the encoding matches WiX's.
         let ns = Uuid::parse_str("3064E5C6-FB63-4FE9-AC49-E446A792EFA5").unwrap();
-        let utf16: Vec<u8> = r"ProgramFilesFolder\guidcompatibility\foo.bar".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let utf16: Vec<u8> =
+            r"ProgramFilesFolder\guidcompatibility\foo.bar".encode_utf16().flat_map(u16::to_le_bytes).collect();
         assert_eq!(braced(Uuid::new_v5(&ns, &utf16)), "{AD87A3DE-042B-5CB1-82C8-782626737A3B}");
     }
 

@@ -78,7 +78,8 @@ pub fn targets(platform: Platform) -> Vec<Target> {
         config: "",
         required: true,
     }];
-    let express = |id, property, signature, folder, config| Target { id, property, signature, folder, config, required: false };
+    let express =
+        |id, property, signature, folder, config| Target { id, property, signature, folder, config, required: false };
     if platform.is_64bit() {
         out.push(express(
             "ArchwayIisExpress64App",
@@ -163,7 +164,13 @@ pub fn rows(platform: Platform, module: &IisModule) -> Rows {
         for (suffix, kind, command, condition, at_install) in actions {
             let name = format!("{}{suffix}", t.id);
             let seq = if at_install { &mut install_seq } else { &mut uninstall_seq };
-            rows.custom_action.push(vec![name.clone().into(), Value::Int(kind), t.property.into(), command.into(), Value::Null]);
+            rows.custom_action.push(vec![
+                name.clone().into(),
+                Value::Int(kind),
+                t.property.into(),
+                command.into(),
+                Value::Null,
+            ]);
             rows.execute_sequence.push((name, condition, *seq));
             *seq += 1;
         }

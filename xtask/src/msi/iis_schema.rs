@@ -52,8 +52,8 @@ use msi::Value;
 
 use super::{
     database::Database,
-    iis::{self, DEFERRED, EXE_FROM_PROPERTY, IGNORE_EXIT_CODE, NO_IMPERSONATE, ROLLBACK},
     ids,
+    iis::{self, DEFERRED, EXE_FROM_PROPERTY, IGNORE_EXIT_CODE, NO_IMPERSONATE, ROLLBACK},
     model::{HPH_SCHEMA, InstallDir, Package, SchemaDir},
     plan::{COMPONENT_64BIT, FEATURE, md5_parts},
     sequences::{SECTIONS_INSTALL_FROM, SECTIONS_UNINSTALL_FROM},
@@ -94,7 +94,8 @@ pub fn canonical_path(package: &Package, dir: SchemaDir, name: &str) -> String {
 }
 
 pub fn component_key(dir: SchemaDir, name: &str) -> String {
-    let clean: String = name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
+    let clean: String =
+        name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
     format!("schema_{}_{clean}", dir.id())
 }
 
@@ -108,7 +109,12 @@ fn push(db: &mut Database, table: &str, row: Vec<Value>) {
 
 /// Adds the schema rows of `package` to `db`; cabinet members go to `members` from File.Sequence
 /// `first_sequence`. Returns the properties that must reach the execute sequence.
-pub fn rows(db: &mut Database, package: &Package, first_sequence: i32, members: &mut Vec<(String, Vec<u8>)>) -> Result<Vec<String>> {
+pub fn rows(
+    db: &mut Database,
+    package: &Package,
+    first_sequence: i32,
+    members: &mut Vec<(String, Vec<u8>)>,
+) -> Result<Vec<String>> {
     let Some(schema) = &package.iis_schema else { return Ok(Vec::new()) };
     let mut secure = Vec::new();
     let mut sequence = first_sequence;
@@ -122,7 +128,8 @@ pub fn rows(db: &mut Database, package: &Package, first_sequence: i32, members: 
         }
         let mut parent = root.to_string();
         for (i, name) in dir.subfolders().iter().enumerate() {
-            let id = if i + 1 == dir.subfolders().len() { directory(dir) } else { format!("{}_{}", directory(dir), i + 1) };
+            let id =
+                if i + 1 == dir.subfolders().len() { directory(dir) } else { format!("{}_{}", directory(dir), i + 1) };
             push(db, "Directory", vec![s(&id), s(&parent), s(ids::short_long(name, &mut BTreeSet::new())?)]);
             parent = id;
         }
@@ -139,20 +146,60 @@ pub fn rows(db: &mut Database, package: &Package, first_sequence: i32, members: 
                 let (found, own) = (found_property(dir), own_property(dir));
                 condition = format!("{condition} AND (NOT {found} OR {own})");
                 let signature = format!("ArchwayHphSchema_{}", dir.id());
-                push(db, "Signature", vec![s(&signature), s(&file_name), Value::Null, Value::Null, Value::Null, Value::Null, Value::Null, Value::Null, Value::Null]);
-                push(db, "DrLocator", vec![s(&signature), Value::Null, s(formatted_folder(package, dir)), Value::Int(0)]);
+                push(
+                    db,
+                    "Signature",
+                    vec![
+                        s(&signature),
+                        s(&file_name),
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                    ],
+                );
+                push(
+                    db,
+                    "DrLocator",
+                    vec![s(&signature), Value::Null, s(formatted_folder(package, dir)), Value::Int(0)],
+                );
                 push(db, "AppSearch", vec![s(&found), s(&signature)]);
                 let locator = format!("ArchwayOwnHphSchema_{}", dir.id());
                 push(db, "CompLocator", vec![s(&locator), s(ids::braced(guid)), Value::Int(1)]);
                 push(db, "AppSearch", vec![s(&own), s(&locator)]);
                 secure.extend([found, own]);
             }
-            push(db, "Component", vec![s(&key), s(ids::braced(guid)), s(directory(dir)), Value::Int(attributes), s(condition), s(&key)]);
+            push(
+                db,
+                "Component",
+                vec![s(&key), s(ids::braced(guid)), s(directory(dir)), Value::Int(attributes), s(condition), s(&key)],
+            );
             push(db, "FeatureComponents", vec![s(FEATURE), s(&key)]);
-            let size = i32::try_from(file.bytes.len()).map_err(|_| anyhow::anyhow!("{} is larger than 2 GiB", file.name))?;
-            push(db, "File", vec![s(&key), s(&key), s(file_name), Value::Int(size), Value::Null, Value::Null, Value::Int(512), Value::Int(sequence)]);
+            let size =
+                i32::try_from(file.bytes.len()).map_err(|_| anyhow::anyhow!("{} is larger than 2 GiB", file.name))?;
+            push(
+                db,
+                "File",
+                vec![
+                    s(&key),
+                    s(&key),
+                    s(file_name),
+                    Value::Int(size),
+                    Value::Null,
+                    Value::Null,
+                    Value::Int(512),
+                    Value::Int(sequence),
+                ],
+            );
             let [a, b, c, d] = md5_parts(&file.bytes);
-            push(db, "MsiFileHash", vec![s(&key), Value::Int(0), Value::Int(a), Value::Int(b), Value::Int(c), Value::Int(d)]);
+            push(
+                db,
+                "MsiFileHash",
+                vec![s(&key), Value::Int(0), Value::Int(a), Value::Int(b), Value::Int(c), Value::Int(d)],
+            );
             members.push((key, file.bytes.clone()));
             sequence += 1;
         }
@@ -168,7 +215,21 @@ pub fn rows(db: &mut Database, package: &Package, first_sequence: i32, members: 
 fn section_actions(db: &mut Database, package: &Package) {
     let schema = package.iis_schema.as_ref().expect("checked by the caller");
     let system = if package.platform.is_64bit() { "[System64Folder]" } else { "[SystemFolder]" };
-    push(db, "Signature", vec![s("ArchwayCscript"), s("cscript.exe"), Value::Null, Value::Null, Value::Null, Value::Null, Value::Null, Value::Null, Value::Null]);
+    push(
+        db,
+        "Signature",
+        vec![
+            s("ArchwayCscript"),
+            s("cscript.exe"),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ],
+    );
     push(db, "DrLocator", vec![s("ArchwayCscript"), Value::Null, s(system), Value::Int(0)]);
     push(db, "AppSearch", vec![s(CSCRIPT), s("ArchwayCscript")]);
     let main = if package.platform.is_64bit() { InstallDir::ProgramFiles64 } else { InstallDir::ProgramFilesX86 };
@@ -178,7 +239,11 @@ fn section_actions(db: &mut Database, package: &Package) {
     let (mut install_seq, mut uninstall_seq) = (SECTIONS_INSTALL_FROM, SECTIONS_UNINSTALL_FROM);
     for target in iis::targets(package.platform) {
         let run = |verb: &str, sections: &[String]| {
-            format!(r#"//NoLogo //E:jscript "{script}" {verb} "{}" {}"#, target.config_file(package.platform), sections.join(" "))
+            format!(
+                r#"//NoLogo //E:jscript "{script}" {verb} "{}" {}"#,
+                target.config_file(package.platform),
+                sections.join(" ")
+            )
         };
         let installing = format!(r#"{} AND {CSCRIPT} AND NOT REMOVE~="ALL""#, target.property);
         let removing = format!(r#"{} AND {CSCRIPT} AND REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE"#, target.property);

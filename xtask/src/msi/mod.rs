@@ -26,8 +26,8 @@ mod write;
 pub mod wxs;
 
 // What `dist`, `msi-check` and `bench msi` use.
-pub use model::{HPH_SCHEMA, IisModule, IisSchema, InstallDir, Package, PackageFile, Platform, SchemaDir, SchemaFile};
 pub use ids::braced;
+pub use model::{HPH_SCHEMA, IisModule, IisSchema, InstallDir, Package, PackageFile, Platform, SchemaDir, SchemaFile};
 pub use report::check_files;
 pub use write::write_msi;
 // What `pools` uses to install a package from its own tables.
@@ -48,15 +48,15 @@ pub use {
 #[allow(unused_imports)]
 pub use {
     check::lint,
-    finding::{Finding, Severity},
-    model::PeInfo,
-    write::Written,
     compare::compare,
     database::Database,
+    finding::{Finding, Severity},
+    model::PeInfo,
     plan::plan,
     scenario::run as schema_scenarios,
     simulate::{Product, major_upgrade},
     view::Schedule,
+    write::Written,
     write::to_bytes,
 };
 

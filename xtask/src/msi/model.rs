@@ -63,7 +63,10 @@ impl fmt::Display for Platform {
 impl std::str::FromStr for Platform {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Platform> {
-        Platform::ALL.into_iter().find(|p| p.name() == s).with_context(|| format!("unknown platform {s:?}; expected x64, arm64 or x86"))
+        Platform::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .with_context(|| format!("unknown platform {s:?}; expected x64, arm64 or x86"))
     }
 }
 
@@ -141,7 +144,8 @@ impl PackageFile {
     /// Reads `source` and its PE facts (a PE that cannot be parsed is an error naming it).
     pub fn read(dir: InstallDir, name: &str, source: &Path) -> Result<PackageFile> {
         let bytes = std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
-        let pe = super::pe::pe_info(&bytes).with_context(|| format!("{}: not a readable PE image", source.display()))?;
+        let pe =
+            super::pe::pe_info(&bytes).with_context(|| format!("{}: not a readable PE image", source.display()))?;
         Ok(PackageFile { dir, name: name.to_string(), bytes, pe })
     }
 }
@@ -172,7 +176,11 @@ pub enum SchemaDir {
 impl SchemaDir {
     /// The folders of `platform`'s package.
     pub fn of(platform: Platform) -> &'static [SchemaDir] {
-        if platform.is_64bit() { &[SchemaDir::Iis, SchemaDir::IisExpress64, SchemaDir::IisExpressX86] } else { &[SchemaDir::Iis, SchemaDir::IisExpressX86] }
+        if platform.is_64bit() {
+            &[SchemaDir::Iis, SchemaDir::IisExpress64, SchemaDir::IisExpressX86]
+        } else {
+            &[SchemaDir::Iis, SchemaDir::IisExpressX86]
+        }
     }
 
     /// The standard folder at the root of the path (docs/msi.md §3.2).
@@ -294,7 +302,10 @@ impl Package {
     pub fn validate(&self) -> Result<()> {
         let [major, minor, ..] = self.version;
         if major > 255 || minor > 255 {
-            bail!("ProductVersion {} is out of range: major and minor must be at most 255 (docs/msi.md §2.5)", self.version_string());
+            bail!(
+                "ProductVersion {} is out of range: major and minor must be at most 255 (docs/msi.md §2.5)",
+                self.version_string()
+            );
         }
         if self.files.is_empty() {
             bail!("the {} package has no files", self.platform);
@@ -324,12 +335,18 @@ impl Package {
             }
             let mut names = std::collections::BTreeSet::new();
             for file in &schema.files {
-                if !names.insert(file.name.to_lowercase()) || !file.name.to_lowercase().ends_with(".xml") || file.name.contains(['\\', '/', ':', '|']) {
+                if !names.insert(file.name.to_lowercase())
+                    || !file.name.to_lowercase().ends_with(".xml")
+                    || file.name.contains(['\\', '/', ':', '|'])
+                {
                     bail!("schema file name {:?} must be a plain, unique .xml file name", file.name);
                 }
             }
             for section in schema.declare.iter().chain(&schema.owned) {
-                let ok = section.split('/').count() >= 2 && section.split('/').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
+                let ok = section.split('/').count() >= 2
+                    && section
+                        .split('/')
+                        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
                 if !ok {
                     bail!("section {section:?} is not a <group>/<section> name such as system.webServer/archway");
                 }

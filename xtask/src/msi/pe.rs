@@ -20,7 +20,8 @@ pub fn pe_info(bytes: &[u8]) -> Result<Option<PeInfo>> {
         return Ok(None); // a DOS program, or an MZ header in front of something else
     }
     let facts = facts_from_bytes(bytes)?;
-    let version = facts.version_info.as_ref().filter(|v| v.signature == FIXED_FILE_INFO_SIGNATURE).map(|v| v.file_version);
+    let version =
+        facts.version_info.as_ref().filter(|v| v.signature == FIXED_FILE_INFO_SIGNATURE).map(|v| v.file_version);
     let languages = facts.version_info.map(|v| v.languages).unwrap_or_default();
     let (native, ec) = arm64x::views(bytes)?;
     Ok(Some(PeInfo {
@@ -40,8 +41,12 @@ fn forward_dlls(view: &arm64x::View) -> Vec<String> {
     if !view.is_pure_forwarder() {
         return Vec::new();
     }
-    let mut out: Vec<String> =
-        view.exports.iter().filter_map(|e| e.target.forward_dll()).map(|dll| format!("{}.dll", dll.to_lowercase())).collect();
+    let mut out: Vec<String> = view
+        .exports
+        .iter()
+        .filter_map(|e| e.target.forward_dll())
+        .map(|dll| format!("{}.dll", dll.to_lowercase()))
+        .collect();
     out.sort();
     out.dedup();
     out

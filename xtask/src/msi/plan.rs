@@ -78,7 +78,8 @@ pub fn plan(package: &Package) -> Result<Plan> {
     for name in schema::TABLES {
         db.tables.insert(name.to_string(), table(name));
     }
-    let push = |db: &mut Database, name: &str, row: Vec<Value>| db.tables.get_mut(name).expect("planned table").rows.push(row);
+    let push =
+        |db: &mut Database, name: &str, row: Vec<Value>| db.tables.get_mut(name).expect("planned table").rows.push(row);
 
     let mut files: Vec<&PackageFile> = package.files.iter().collect();
     files.sort_by_key(|f| ids::file_key(f.dir, &f.name));
@@ -115,14 +116,25 @@ pub fn plan(package: &Package) -> Result<Plan> {
         push(
             &mut db,
             "Component",
-            vec![s(&key), s(ids::braced(guid)), s(folder_directory(file.dir)), Value::Int(attributes), Value::Null, s(&key)],
+            vec![
+                s(&key),
+                s(ids::braced(guid)),
+                s(folder_directory(file.dir)),
+                Value::Int(attributes),
+                Value::Null,
+                s(&key),
+            ],
         );
         push(&mut db, "FeatureComponents", vec![s(FEATURE), s(&key)]);
         let version = file.pe.as_ref().and_then(|pe| pe.version);
-        let languages =
-            file.pe.as_ref().map(|pe| pe.languages.iter().map(u16::to_string).collect::<Vec<_>>().join(",")).unwrap_or_default();
+        let languages = file
+            .pe
+            .as_ref()
+            .map(|pe| pe.languages.iter().map(u16::to_string).collect::<Vec<_>>().join(","))
+            .unwrap_or_default();
         let file_name = ids::short_long(&file.name, short_names.entry(file.dir).or_default())?;
-        let size = i32::try_from(file.bytes.len()).map_err(|_| anyhow::anyhow!("{} is larger than 2 GiB", file.name))?;
+        let size =
+            i32::try_from(file.bytes.len()).map_err(|_| anyhow::anyhow!("{} is larger than 2 GiB", file.name))?;
         push(
             &mut db,
             "File",
@@ -139,7 +151,11 @@ pub fn plan(package: &Package) -> Result<Plan> {
         );
         if version.is_none() {
             let [a, b, c, d] = md5_parts(&file.bytes);
-            push(&mut db, "MsiFileHash", vec![s(&key), Value::Int(0), Value::Int(a), Value::Int(b), Value::Int(c), Value::Int(d)]);
+            push(
+                &mut db,
+                "MsiFileHash",
+                vec![s(&key), Value::Int(0), Value::Int(a), Value::Int(b), Value::Int(c), Value::Int(d)],
+            );
         }
         members.push((key, file.bytes.as_slice()));
     }
@@ -150,7 +166,14 @@ pub fn plan(package: &Package) -> Result<Plan> {
     push(
         &mut db,
         "Media",
-        vec![Value::Int(1), Value::Int(members.len() as i32), Value::Null, s(format!("#{CABINET_STREAM}")), Value::Null, Value::Null],
+        vec![
+            Value::Int(1),
+            Value::Int(members.len() as i32),
+            Value::Null,
+            s(format!("#{CABINET_STREAM}")),
+            Value::Null,
+            Value::Null,
+        ],
     );
 
     let mut secure = upgrade_rows(&mut db, package);
@@ -195,7 +218,12 @@ pub fn plan(package: &Package) -> Result<Plan> {
         package_code,
         subject: package.product_name.clone(),
         author: package.manufacturer.clone(),
-        comments: format!("{} {} for {} (IIS module)", package.product_name, package.version_string(), package.platform),
+        comments: format!(
+            "{} {} for {} (IIS module)",
+            package.product_name,
+            package.version_string(),
+            package.platform
+        ),
         source_date_epoch: package.source_date_epoch,
     };
     Ok(Plan { database: db, cabinet, summary })

@@ -78,7 +78,9 @@ fn read_contained(source: &str, bytes: Vec<u8>) -> Result<ReadPackage> {
     let names: Vec<String> = package.tables().map(|t| t.name().to_string()).filter(|n| !n.starts_with('_')).collect();
     let mut database = Database::default();
     for name in names {
-        let rows = package.select_rows(Select::table(name.as_str())).with_context(|| format!("{source}: cannot read table {name}"))?;
+        let rows = package
+            .select_rows(Select::table(name.as_str()))
+            .with_context(|| format!("{source}: cannot read table {name}"))?;
         let columns: Vec<String> = rows.columns().iter().map(|c| c.name().to_string()).collect();
         let rows: Vec<Vec<msi::Value>> = rows.map(|row| (0..row.len()).map(|i| row[i].clone()).collect()).collect();
         database.tables.insert(name, Table { columns, rows });
@@ -88,14 +90,18 @@ fn read_contained(source: &str, bytes: Vec<u8>) -> Result<ReadPackage> {
     let cabinets: Vec<String> = database.rows("Media").filter_map(|r| r.str("Cabinet").map(str::to_string)).collect();
     for cabinet_name in cabinets {
         let Some(stream) = cabinet_name.strip_prefix('#') else {
-            bail!("{source}: Media refers to the external cabinet {cabinet_name}; only embedded cabinets can be checked");
+            bail!(
+                "{source}: Media refers to the external cabinet {cabinet_name}; only embedded cabinets can be checked"
+            );
         };
         let mut bytes = Vec::new();
         package
             .read_stream(stream)
             .and_then(|mut r| r.read_to_end(&mut bytes))
             .with_context(|| format!("{source}: the embedded cabinet {stream} is missing or unreadable"))?;
-        for (name, member) in cabinet::extract(&bytes).with_context(|| format!("{source}: embedded cabinet {stream}"))? {
+        for (name, member) in
+            cabinet::extract(&bytes).with_context(|| format!("{source}: embedded cabinet {stream}"))?
+        {
             payloads.insert(name, member);
         }
     }
@@ -120,4 +126,3 @@ pub fn embedded_cabinets(bytes: Vec<u8>) -> Result<Vec<Vec<u8>>> {
         Ok(out)
     })?
 }
-

@@ -45,8 +45,11 @@ impl CheckReport {
                 Schedule::Early => "early: the old product is removed before files are installed",
                 Schedule::Late => "late: files are installed before the old product is removed",
             };
-            let _ =
-                writeln!(out, "simulated major upgrade {} -> {} (RemoveExistingProducts {schedule}):", sim.old_version, sim.new_version);
+            let _ = writeln!(
+                out,
+                "simulated major upgrade {} -> {} (RemoveExistingProducts {schedule}):",
+                sim.old_version, sim.new_version
+            );
             if !sim.findings.is_empty() {
                 // How each path got where it is, to explain the findings above.
                 for line in &sim.log {
@@ -64,7 +67,10 @@ impl CheckReport {
             }
         }
         if !self.scenarios.is_empty() {
-            let _ = writeln!(out, "schema scenarios (IIS, with and without HttpPlatformHandler's httpplatform_schema.xml):");
+            let _ = writeln!(
+                out,
+                "schema scenarios (IIS, with and without HttpPlatformHandler's httpplatform_schema.xml):"
+            );
             for outcome in &self.scenarios {
                 let result = outcome.failure.as_ref().map_or("ok".to_string(), |why| format!("FAILED: {why}"));
                 let _ = writeln!(out, "  {:<62} {result}", outcome.name);
@@ -117,5 +123,11 @@ pub fn check_views(new: &PackageView, previous: Option<&PackageView>) -> CheckRe
     let (scenarios, failed) = super::scenario::run(new, previous);
     findings.extend(failed);
     findings.sort_by(|a, b| (a.severity, &a.path, a.rule).cmp(&(b.severity, &b.path, b.rule)));
-    CheckReport { package: new.source.clone(), previous: previous.map(|p| p.source.clone()), findings, simulation, scenarios }
+    CheckReport {
+        package: new.source.clone(),
+        previous: previous.map(|p| p.source.clone()),
+        findings,
+        simulation,
+        scenarios,
+    }
 }

@@ -86,12 +86,21 @@ pub fn run(new: &PackageView, old: Option<&PackageView>) -> (Vec<Outcome>, Vec<F
         let got = present(m);
         (got != want).then(|| format!("{HPH_SCHEMA} should be {what}, but it is {}", describe(got)))
     };
-    let kept = |m: &Machine| present(m).is_none().then(|| format!("{HPH_SCHEMA} should stay for HttpPlatformHandler, but it was deleted"));
+    let kept = |m: &Machine| {
+        present(m).is_none().then(|| format!("{HPH_SCHEMA} should stay for HttpPlatformHandler, but it was deleted"))
+    };
     let ours_new = Install(new, Owner::New);
     check("fresh install", &[ours_new], &|m| {
-        is(Some(Owner::New), m, "archway's copy").or_else(|| m.disk.get(&path).is_some_and(|(md5, _)| *md5 != fresh_bytes).then(|| "archway's copy with other bytes than the package's".into()))
+        is(Some(Owner::New), m, "archway's copy").or_else(|| {
+            m.disk
+                .get(&path)
+                .is_some_and(|(md5, _)| *md5 != fresh_bytes)
+                .then(|| "archway's copy with other bytes than the package's".into())
+        })
     });
-    check("install over HttpPlatformHandler", &[InstallHph, ours_new], &|m| is(Some(Owner::Hph), m, "HttpPlatformHandler's copy, untouched"));
+    check("install over HttpPlatformHandler", &[InstallHph, ours_new], &|m| {
+        is(Some(Owner::Hph), m, "HttpPlatformHandler's copy, untouched")
+    });
     check("uninstall, HttpPlatformHandler installed first", &[InstallHph, ours_new, Remove(Owner::New)], &|m| {
         is(Some(Owner::Hph), m, "HttpPlatformHandler's copy, still there")
     });
@@ -105,7 +114,11 @@ pub fn run(new: &PackageView, old: Option<&PackageView>) -> (Vec<Outcome>, Vec<F
     if let Some(old) = old.filter(|o| o.files.iter().any(is_iis_hph)) {
         let ours_old = Install(old, Owner::Old);
         check("upgrade", &[ours_old, Upgrade(new)], &|m| is(Some(Owner::New), m, "the new version's copy"));
-        check("upgrade, HttpPlatformHandler installed after the old version", &[ours_old, InstallHph, Upgrade(new), Remove(Owner::New)], &kept);
+        check(
+            "upgrade, HttpPlatformHandler installed after the old version",
+            &[ours_old, InstallHph, Upgrade(new), Remove(Owner::New)],
+            &kept,
+        );
         check("upgrade over HttpPlatformHandler", &[InstallHph, ours_old, Upgrade(new)], &|m| {
             is(Some(Owner::Hph), m, "HttpPlatformHandler's copy, untouched")
         });
@@ -114,7 +127,11 @@ pub fn run(new: &PackageView, old: Option<&PackageView>) -> (Vec<Outcome>, Vec<F
         .iter()
         .filter_map(|o| {
             let why = o.failure.as_ref()?;
-            Some(Finding::error("schema-scenario", Some(&ours.path), format!("scenario \"{}\": {why} (README, \"Configuration schema\")", o.name)))
+            Some(Finding::error(
+                "schema-scenario",
+                Some(&ours.path),
+                format!("scenario \"{}\": {why} (README, \"Configuration schema\")", o.name),
+            ))
         })
         .collect();
     (outcomes, findings)
@@ -129,7 +146,9 @@ fn describe(owner: Option<Owner>) -> &'static str {
 }
 
 fn is_iis_hph(file: &ViewFile) -> bool {
-    file.is_schema() && file.name.eq_ignore_ascii_case(HPH_SCHEMA) && matches!(file.root.as_str(), "System64Folder" | "SystemFolder")
+    file.is_schema()
+        && file.name.eq_ignore_ascii_case(HPH_SCHEMA)
+        && matches!(file.root.as_str(), "System64Folder" | "SystemFolder")
 }
 
 impl Machine {
@@ -143,9 +162,17 @@ impl Machine {
                 let guid = super::ids::parse_guid(&locator.string("ComponentId"));
                 guid.is_some_and(|g| self.clients.get(&g).is_some_and(|c| !c.is_empty()))
             } else {
-                let name = view.database.find("Signature", "Signature", &signature).map(|s| s.string("FileName")).unwrap_or_default();
+                let name = view
+                    .database
+                    .find("Signature", "Signature", &signature)
+                    .map(|s| s.string("FileName"))
+                    .unwrap_or_default();
                 let name = super::ids::long_name(&name).to_lowercase();
-                let folder = view.database.find("DrLocator", "Signature_", &signature).map(|d| d.string("Path")).unwrap_or_default();
+                let folder = view
+                    .database
+                    .find("DrLocator", "Signature_", &signature)
+                    .map(|d| d.string("Path"))
+                    .unwrap_or_default();
                 match name.as_str() {
                     "appcmd.exe" => !folder.contains("IIS Express"),
                     "cscript.exe" => true,

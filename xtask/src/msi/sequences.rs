@@ -71,7 +71,12 @@ pub fn standard(table: &str) -> Vec<Step> {
             ("ExecuteAction", None, 1300),
         ],
         "AdminUISequence" => {
-            vec![("CostInitialize", None, 800), ("FileCost", None, 900), ("CostFinalize", None, 1000), ("ExecuteAction", None, 1300)]
+            vec![
+                ("CostInitialize", None, 800),
+                ("FileCost", None, 900),
+                ("CostFinalize", None, 1000),
+                ("ExecuteAction", None, 1300),
+            ]
         }
         "AdminExecuteSequence" => vec![
             ("CostInitialize", None, 800),

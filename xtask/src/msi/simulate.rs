@@ -157,7 +157,11 @@ impl Machine {
             let Some(guid) = file.component_guid else { continue };
             if orphaned.contains(&guid) {
                 if self.disk.remove(&file.path_key()).is_some() {
-                    self.log.push(format!("remove old: {} deleted (component {} has no other client)", file.path, braced(guid)));
+                    self.log.push(format!(
+                        "remove old: {} deleted (component {} has no other client)",
+                        file.path,
+                        braced(guid)
+                    ));
                 }
             } else {
                 self.log.push(format!("remove old: {} left (component {} is still used)", file.path, braced(guid)));
@@ -168,8 +172,10 @@ impl Machine {
 
     /// RemoveFile rows with one of `modes` delete matching names in their folder.
     fn remove_file_rows(&mut self, view: &PackageView, modes: &[i32]) {
-        for row in view.database.rows("RemoveFile").filter(|r| r.int("InstallMode").is_some_and(|m| modes.contains(&m))) {
-            let folder = view.files.iter().find(|f| f.component == row.string("Component_")).map(|f| f.folder.to_lowercase());
+        for row in view.database.rows("RemoveFile").filter(|r| r.int("InstallMode").is_some_and(|m| modes.contains(&m)))
+        {
+            let folder =
+                view.files.iter().find(|f| f.component == row.string("Component_")).map(|f| f.folder.to_lowercase());
             let (Some(folder), Some(pattern)) = (folder, row.str("FileName")) else { continue };
             let pattern = super::ids::long_name(pattern).to_lowercase();
             let doomed: Vec<String> = self
@@ -227,7 +233,8 @@ fn report(old: &PackageView, new: &PackageView, machine: &Machine, schedule: Sch
         let want = entry(file, Product::New);
         match machine.disk.get(&file.path_key()) {
             None => {
-                let old_guid = old.files.iter().find(|o| o.path_key() == file.path_key()).and_then(|o| o.component_guid);
+                let old_guid =
+                    old.files.iter().find(|o| o.path_key() == file.path_key()).and_then(|o| o.component_guid);
                 let why = match old_guid {
                     Some(g) if Some(g) != file.component_guid => format!(
                         "the old product's component {} (a different GUID) lost its last client and its removal deleted the file",

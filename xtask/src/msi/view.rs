@@ -85,8 +85,11 @@ pub struct PackageView {
 
 impl PackageView {
     pub fn from_read(read: &ReadPackage) -> PackageView {
-        let payload =
-            |key: &str| read.payloads.get(key).map(|bytes| Payload::of(bytes, super::pe::pe_info(bytes).map_err(|e| format!("{e:#}"))));
+        let payload = |key: &str| {
+            read.payloads
+                .get(key)
+                .map(|bytes| Payload::of(bytes, super::pe::pe_info(bytes).map_err(|e| format!("{e:#}"))))
+        };
         PackageView::build(&read.source, read.summary.clone(), read.database.clone(), payload)
     }
 
@@ -107,13 +110,22 @@ impl PackageView {
     #[cfg(test)]
     /// The view of `database` (e.g. planned tables with a seeded fault) whose cabinet would hold
     /// `package`'s files, keyed as the writer keys them.
-    pub fn from_tables(source: &str, summary: SummaryFacts, database: Database, package: &super::model::Package) -> PackageView {
-        let mut by_key: std::collections::BTreeMap<String, Payload> =
-            package.files.iter().map(|f| (ids::file_key(f.dir, &f.name), Payload::of(&f.bytes, Ok(f.pe.clone())))).collect();
+    pub fn from_tables(
+        source: &str,
+        summary: SummaryFacts,
+        database: Database,
+        package: &super::model::Package,
+    ) -> PackageView {
+        let mut by_key: std::collections::BTreeMap<String, Payload> = package
+            .files
+            .iter()
+            .map(|f| (ids::file_key(f.dir, &f.name), Payload::of(&f.bytes, Ok(f.pe.clone()))))
+            .collect();
         if let Some(schema) = &package.iis_schema {
             for &dir in super::model::SchemaDir::of(package.platform) {
                 for file in &schema.files {
-                    by_key.insert(super::iis_schema::component_key(dir, &file.name), Payload::of(&file.bytes, Ok(None)));
+                    by_key
+                        .insert(super::iis_schema::component_key(dir, &file.name), Payload::of(&file.bytes, Ok(None)));
                 }
             }
         }
@@ -121,7 +133,12 @@ impl PackageView {
         PackageView::build(source, summary, database, payload)
     }
 
-    fn build(source: &str, summary: SummaryFacts, database: Database, payload: impl Fn(&str) -> Option<Payload>) -> PackageView {
+    fn build(
+        source: &str,
+        summary: SummaryFacts,
+        database: Database,
+        payload: impl Fn(&str) -> Option<Payload>,
+    ) -> PackageView {
         let mut files = Vec::new();
         for file in database.rows("File") {
             let key = file.string("File");

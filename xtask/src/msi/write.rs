@@ -40,7 +40,8 @@ pub fn write_msi(package: &Package, out: &Path) -> Result<Written> {
 
 /// The MSI's bytes.
 pub fn to_bytes(plan: &Plan) -> Result<Vec<u8>> {
-    let mut package = msi::Package::create(PackageType::Installer, Cursor::new(Vec::new())).context("cannot create the database")?;
+    let mut package =
+        msi::Package::create(PackageType::Installer, Cursor::new(Vec::new())).context("cannot create the database")?;
     // The crate defaults both code pages to UTF-8; the summary's must be an ANSI code page
     // (docs/msi.md §4.1), and 1252 keeps the two the same.
     package.set_database_codepage(CodePage::Windows1252);
@@ -49,10 +50,15 @@ pub fn to_bytes(plan: &Plan) -> Result<Vec<u8>> {
         package.create_table(*name, schema::columns(name)).with_context(|| format!("cannot create table {name}"))?;
         let rows = plan.database.tables.get(*name).map(|t| t.rows.clone()).unwrap_or_default();
         if !rows.is_empty() {
-            package.insert_rows(Insert::into(*name).rows(rows)).with_context(|| format!("table {name} rejects a row"))?;
+            package
+                .insert_rows(Insert::into(*name).rows(rows))
+                .with_context(|| format!("table {name} rejects a row"))?;
         }
     }
-    package.write_stream(CABINET_STREAM).and_then(|mut stream| stream.write_all(&plan.cabinet)).context("cannot embed the cabinet")?;
+    package
+        .write_stream(CABINET_STREAM)
+        .and_then(|mut stream| stream.write_all(&plan.cabinet))
+        .context("cannot embed the cabinet")?;
     let v4 = package.into_inner().context("cannot finish the database")?.into_inner();
     repack_v3(v4)
 }
@@ -84,8 +90,8 @@ fn write_summary(summary: &mut msi::SummaryInfo, plan: &Plan) {
 /// result is as deterministic as the input.
 fn repack_v3(v4: Vec<u8>) -> Result<Vec<u8>> {
     let mut source = cfb::CompoundFile::open(Cursor::new(v4)).context("cannot reopen the database")?;
-    let mut target =
-        cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).context("cannot create a v3 compound file")?;
+    let mut target = cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new()))
+        .context("cannot create a v3 compound file")?;
     target.set_storage_clsid("/", *source.root_entry().clsid())?;
     let streams: Vec<_> = source.walk().filter(|e| e.is_stream()).map(|e| e.path().to_path_buf()).collect();
     for path in streams {

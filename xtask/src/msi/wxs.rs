@@ -43,7 +43,8 @@ pub fn write_inputs(package: &Package, dir: &Path) -> Result<PathBuf> {
         std::fs::write(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let wxs = dir.join("archway.wxs");
-    std::fs::write(&wxs, source(package, Path::new("payload"))?).with_context(|| format!("cannot write {}", wxs.display()))?;
+    std::fs::write(&wxs, source(package, Path::new("payload"))?)
+        .with_context(|| format!("cannot write {}", wxs.display()))?;
     Ok(wxs)
 }
 
@@ -74,12 +75,17 @@ pub fn source(package: &Package, payload_dir: &Path) -> Result<String> {
         property("Manufacturer"),
         property("UpgradeCode")
     );
-    let _ = writeln!(w, r#"    <Package InstallerVersion="{}" Compressed="yes" InstallScope="perMachine" />"#, plan::PAGE_COUNT);
+    let _ = writeln!(
+        w,
+        r#"    <Package InstallerVersion="{}" Compressed="yes" InstallScope="perMachine" />"#,
+        plan::PAGE_COUNT
+    );
     let _ = writeln!(w, r#"    <Media Id="1" Cabinet="cab1.cab" EmbedCab="yes" />"#);
     upgrades(&mut w, db);
     let _ = writeln!(w, r#"    <Directory Id="TARGETDIR" Name="SourceDir">"#);
     for dir in [InstallDir::ProgramFiles64, InstallDir::ProgramFilesX86] {
-        let components: Vec<_> = db.rows("Component").filter(|c| c.str("Directory_") == Some(folder_directory(dir))).collect();
+        let components: Vec<_> =
+            db.rows("Component").filter(|c| c.str("Directory_") == Some(folder_directory(dir))).collect();
         if components.is_empty() {
             continue;
         }
@@ -89,7 +95,8 @@ pub fn source(package: &Package, payload_dir: &Path) -> Result<String> {
             let key = c.string("Component");
             let file = db.find("File", "File", &key).context("a component without its file")?;
             let win64 = if dir.is_64bit() { "yes" } else { "no" };
-            let _ = writeln!(w, r#"          <Component Id="{key}" Guid="{}" Win64="{win64}">"#, c.string("ComponentId"));
+            let _ =
+                writeln!(w, r#"          <Component Id="{key}" Guid="{}" Win64="{win64}">"#, c.string("ComponentId"));
             let source = payload_dir.join(&key).to_string_lossy().replace('\\', "/");
             let _ = writeln!(
                 w,
@@ -129,7 +136,11 @@ fn upgrades(w: &mut String, db: &Database) {
             let (min, inclusive) = row.str("VersionMin").map_or(("0.0.0", true), |m| (m, attributes & 0x100 != 0));
             let _ = write!(a, r#" Minimum="{min}" IncludeMinimum="{}""#, if inclusive { "yes" } else { "no" });
             if let Some(max) = row.str("VersionMax") {
-                let _ = write!(a, r#" Maximum="{max}" IncludeMaximum="{}""#, if attributes & 0x200 != 0 { "yes" } else { "no" });
+                let _ = write!(
+                    a,
+                    r#" Maximum="{max}" IncludeMaximum="{}""#,
+                    if attributes & 0x200 != 0 { "yes" } else { "no" }
+                );
             }
             if attributes & 2 != 0 {
                 a.push_str(r#" OnlyDetect="yes""#); // MigrateFeatures: not in wixl 0.101
@@ -139,8 +150,12 @@ fn upgrades(w: &mut String, db: &Database) {
         let _ = writeln!(w, "    </Upgrade>");
     }
     for row in db.rows("LaunchCondition") {
-        let _ =
-            writeln!(w, r#"    <Condition Message="{}">{}</Condition>"#, xml(&row.string("Description")), xml(&row.string("Condition")));
+        let _ = writeln!(
+            w,
+            r#"    <Condition Message="{}">{}</Condition>"#,
+            xml(&row.string("Description")),
+            xml(&row.string("Condition"))
+        );
     }
 }
 

@@ -35,7 +35,12 @@ impl AppHost {
         let pools = rows
             .iter()
             .enumerate()
-            .map(|(i, row)| Site { row: row.clone(), site_id: 101 + i as u32, port: port(i), physical_path: physical_path(row) })
+            .map(|(i, row)| Site {
+                row: row.clone(),
+                site_id: 101 + i as u32,
+                port: port(i),
+                physical_path: physical_path(row),
+            })
             .collect();
         AppHost { pools, module_name: MODULE_NAME.to_string(), module_image: MODULE_IMAGE.to_string() }
     }
@@ -48,7 +53,12 @@ impl AppHost {
         x.push_str("<configuration>\n  <system.applicationHost>\n    <applicationPools>\n");
         for site in &self.pools {
             let a = &site.row.attributes;
-            let _ = write!(x, "      <add name=\"{}\" managedRuntimeVersion=\"\" enable32BitAppOnWin64=\"{}\"", attr(&site.row.name), a.enable_32bit_app_on_win64);
+            let _ = write!(
+                x,
+                "      <add name=\"{}\" managedRuntimeVersion=\"\" enable32BitAppOnWin64=\"{}\"",
+                attr(&site.row.name),
+                a.enable_32bit_app_on_win64
+            );
             if let Some(emulation) = a.enable_emulation_on_win_arm64 {
                 let _ = write!(x, " enableEmulationOnWinArm64=\"{emulation}\"");
             }
@@ -59,13 +69,19 @@ impl AppHost {
             let name = attr(&site.row.name);
             let _ = writeln!(x, "      <site name=\"{name}\" id=\"{}\">", site.site_id);
             let _ = writeln!(x, "        <application path=\"/\" applicationPool=\"{name}\">");
-            let _ = writeln!(x, "          <virtualDirectory path=\"/\" physicalPath=\"{}\" />", attr(&site.physical_path));
+            let _ =
+                writeln!(x, "          <virtualDirectory path=\"/\" physicalPath=\"{}\" />", attr(&site.physical_path));
             x.push_str("        </application>\n");
-            let _ = writeln!(x, "        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:{}:\" />\n        </bindings>", site.port);
+            let _ = writeln!(
+                x,
+                "        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:{}:\" />\n        </bindings>",
+                site.port
+            );
             x.push_str("      </site>\n");
         }
         x.push_str("    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n");
-        let _ = writeln!(x, "      <add name=\"{}\" image=\"{}\" />", attr(&self.module_name), attr(&self.module_image));
+        let _ =
+            writeln!(x, "      <add name=\"{}\" image=\"{}\" />", attr(&self.module_name), attr(&self.module_image));
         x.push_str("    </globalModules>\n  </system.webServer>\n</configuration>\n");
         x
     }
@@ -148,7 +164,10 @@ mod tests {
     }
 
     fn sample() -> AppHost {
-        let rows = [row("arm64", HostMachine::Arm64, false, Some(false), WorkerArch::Arm64), row("x64", HostMachine::X64, false, None, WorkerArch::X64)];
+        let rows = [
+            row("arm64", HostMachine::Arm64, false, Some(false), WorkerArch::Arm64),
+            row("x64", HostMachine::X64, false, None, WorkerArch::X64),
+        ];
         AppHost::new(&rows, |i| 8080 + i as u16, |r| format!(r"C:\inetpub\{} & co", r.name))
     }
 
@@ -157,7 +176,10 @@ mod tests {
         let xml = sample().xml();
         assert!(xml.contains(r#"<add name="arm64" managedRuntimeVersion="" enable32BitAppOnWin64="false" enableEmulationOnWinArm64="false" />"#), "{xml}");
         assert!(xml.contains(r#"<add name="x64" managedRuntimeVersion="" enable32BitAppOnWin64="false" />"#), "{xml}");
-        assert!(xml.contains(r#"<site name="x64" id="102">"#) && xml.contains(r#"bindingInformation="127.0.0.1:8081:""#), "{xml}");
+        assert!(
+            xml.contains(r#"<site name="x64" id="102">"#) && xml.contains(r#"bindingInformation="127.0.0.1:8081:""#),
+            "{xml}"
+        );
         assert!(xml.contains(r#"physicalPath="C:\inetpub\arm64 &amp; co""#), "{xml}");
         assert!(xml.contains(r#"<add name="archway" image="%ProgramFiles%\Archway\archway.dll" />"#), "{xml}");
     }
@@ -166,8 +188,14 @@ mod tests {
     fn appcmd_gets_the_same_pools_and_sets_emulation_only_where_the_row_does() {
         let commands = sample().appcmd_create();
         let lines: Vec<String> = commands.iter().map(|c| c.join(" ")).collect();
-        assert_eq!(lines[0], "add apppool /name:arm64 /managedRuntimeVersion: /enable32BitAppOnWin64:false /enableEmulationOnWinArm64:false");
-        assert_eq!(lines[1], r"add site /name:arm64 /id:101 /bindings:http/127.0.0.1:8080: /physicalPath:C:\inetpub\arm64 & co");
+        assert_eq!(
+            lines[0],
+            "add apppool /name:arm64 /managedRuntimeVersion: /enable32BitAppOnWin64:false /enableEmulationOnWinArm64:false"
+        );
+        assert_eq!(
+            lines[1],
+            r"add site /name:arm64 /id:101 /bindings:http/127.0.0.1:8080: /physicalPath:C:\inetpub\arm64 & co"
+        );
         assert_eq!(lines[2], "set app arm64/ /applicationPool:arm64");
         assert_eq!(lines[3], "add apppool /name:x64 /managedRuntimeVersion: /enable32BitAppOnWin64:false");
         assert_eq!(sample().appcmd_delete().len(), 4);

@@ -12,7 +12,11 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use super::{Outcome, apphost::AppHost, check, install, rows, standin};
-use crate::{msi::Platform, project::Project, winhost::{WindowsHost, wine::HostWine}};
+use crate::{
+    msi::Platform,
+    project::Project,
+    winhost::{WindowsHost, wine::HostWine},
+};
 
 const REQUESTS: usize = 400;
 
@@ -33,12 +37,18 @@ pub fn run() -> Result<()> {
         bail!("{failed} pool row(s) failed; fix them before measuring");
     }
 
-    let row = all.iter().find(|r| r.host == rows::HostMachine::X64 && r.worker == rows::WorkerArch::X64).context("matrix.toml has no x64 row")?;
+    let row = all
+        .iter()
+        .find(|r| r.host == rows::HostMachine::X64 && r.worker == rows::WorkerArch::X64)
+        .context("matrix.toml has no x64 row")?;
     let wine = HostWine::find().context("Wine is not installed (apt-get install wine64)")?;
     let host = HostWine::open(&wine, &project.target_dir.join("archway").join("pools").join("wine-x64"))?;
     let installed = install::lay_out(&super::find_package(&packages, Platform::X64)?, &host.drive_c())?;
     let exe = standin::install_worker(&host, &bin_dir, row.worker, row.worker)?;
-    let config = standin::write_config(&host, &AppHost::new(std::slice::from_ref(row), |_| 0, |r| format!(r"C:\inetpub\{}", r.name)))?;
+    let config = standin::write_config(
+        &host,
+        &AppHost::new(std::slice::from_ref(row), |_| 0, |r| format!(r"C:\inetpub\{}", r.name)),
+    )?;
     let worker = standin::start_worker(&host, &exe, &row.name, &config, &[])?;
     let agent = standin::agent();
     let url = format!("/pools/{}", row.name);
@@ -54,7 +64,12 @@ pub fn run() -> Result<()> {
     let direct = DirectServer::start(body.len())?;
     let direct_rps = requests_per_second(&agent, &direct.address, &url)?;
 
-    println!("pool matrix: {} rows and faults passed in {:.1} s ({} not run here)", ran, matrix.as_secs_f64(), lines.len() - ran);
+    println!(
+        "pool matrix: {} rows and faults passed in {:.1} s ({} not run here)",
+        ran,
+        matrix.as_secs_f64(),
+        lines.len() - ran
+    );
     println!("x64 row, {REQUESTS} requests on one kept-alive connection ({} bytes each):", body.len());
     println!("  through the stand-in (Wine, module, shim, diagnostics handler): {through_worker:>9.0} requests/s");
     println!("  direct loopback round trip (minimal server in this process):    {direct_rps:>9.0} requests/s");
@@ -85,7 +100,10 @@ impl DirectServer {
     fn start(body_len: usize) -> Result<DirectServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?.to_string();
-        let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {body_len}\r\n\r\n{}", "x".repeat(body_len));
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {body_len}\r\n\r\n{}",
+            "x".repeat(body_len)
+        );
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let response = response.clone();

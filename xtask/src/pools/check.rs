@@ -5,7 +5,10 @@
 
 use serde_json::Value;
 
-use super::{install::Installed, rows::{HostMachine, PoolRow, WorkerArch}};
+use super::{
+    install::Installed,
+    rows::{HostMachine, PoolRow, WorkerArch},
+};
 
 /// `%ProgramFiles%` as a worker of `worker`'s bitness sees it on 64-bit Windows (docs/pools.md,
 /// "Paths per bitness"). The expectation only: the worker expands the variable itself.
@@ -26,7 +29,13 @@ pub struct Observed {
 }
 
 /// Checks the diagnostics JSON of a request to `url` in `row`'s pool.
-pub fn diagnostics(row: &PoolRow, installed: &Installed, url: &str, json: &Value, problems: &mut Vec<String>) -> Observed {
+pub fn diagnostics(
+    row: &PoolRow,
+    installed: &Installed,
+    url: &str,
+    json: &Value,
+    problems: &mut Vec<String>,
+) -> Observed {
     let mut expect = |what: &str, seen: &Value, want: &Value| {
         if seen != want {
             problems.push(format!("{what}: {seen} (expected {want})"));
@@ -42,7 +51,11 @@ pub fn diagnostics(row: &PoolRow, installed: &Installed, url: &str, json: &Value
     expect("process.native_machine", &process["native_machine"], &native.into());
     expect("process.wow64", &process["wow64"], &(row.worker == WorkerArch::X86).into());
     // Emulation is x86 or x64 code on an ARM64 machine; WOW64 on x64 is not.
-    expect("process.emulated", &process["emulated"], &(row.host == HostMachine::Arm64 && row.worker != WorkerArch::Arm64).into());
+    expect(
+        "process.emulated",
+        &process["emulated"],
+        &(row.host == HostMachine::Arm64 && row.worker != WorkerArch::Arm64).into(),
+    );
     expect("product", &body["product"], &"archway".into());
     expect("request.app_pool", &body["request"]["app_pool"], &row.name.as_str().into());
     expect("request.method", &body["request"]["method"], &"GET".into());
@@ -77,7 +90,8 @@ pub fn diagnostics(row: &PoolRow, installed: &Installed, url: &str, json: &Value
     if !handler.eq_ignore_ascii_case(&want_handler) {
         problems.push(format!("handler.path: {handler:?} (expected {want_handler:?})"));
     }
-    let modules: Vec<&str> = body["modules"].as_array().map(|m| m.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let modules: Vec<&str> =
+        body["modules"].as_array().map(|m| m.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     if !modules.iter().any(|m| m.eq_ignore_ascii_case(&image)) {
         problems.push(format!("modules: {modules:?} lacks the registered image {image:?}"));
     }
@@ -98,7 +112,10 @@ mod tests {
         PoolRow {
             name: "p".into(),
             host,
-            attributes: PoolAttributes { enable_32bit_app_on_win64: worker == WorkerArch::X86, enable_emulation_on_win_arm64: None },
+            attributes: PoolAttributes {
+                enable_32bit_app_on_win64: worker == WorkerArch::X86,
+                enable_emulation_on_win_arm64: None,
+            },
             worker,
             package: crate::msi::Platform::Arm64,
             uncertain: None,
@@ -108,7 +125,14 @@ mod tests {
     fn installed(files: &[(&str, bool)]) -> Installed {
         Installed {
             product_version: "0.1.0".into(),
-            files: files.iter().map(|(p, f)| InstalledFile { windows_path: p.to_string(), host_path: Default::default(), forwarder: *f }).collect(),
+            files: files
+                .iter()
+                .map(|(p, f)| InstalledFile {
+                    windows_path: p.to_string(),
+                    host_path: Default::default(),
+                    forwarder: *f,
+                })
+                .collect(),
         }
     }
 
@@ -134,7 +158,13 @@ mod tests {
     #[test]
     fn a_native_arm64_worker_behind_the_forwarder_passes() {
         let mut problems = Vec::new();
-        let seen = diagnostics(&row(HostMachine::Arm64, WorkerArch::Arm64), &arm64_package(), "/pools/p", &native_arm64_answer(), &mut problems);
+        let seen = diagnostics(
+            &row(HostMachine::Arm64, WorkerArch::Arm64),
+            &arm64_package(),
+            "/pools/p",
+            &native_arm64_answer(),
+            &mut problems,
+        );
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(seen.shim_path, r"C:\Program Files\Archway\archway_arm64.dll");
     }
@@ -142,7 +172,13 @@ mod tests {
     #[test]
     fn a_worker_of_the_wrong_machine_is_named() {
         let mut problems = Vec::new();
-        diagnostics(&row(HostMachine::Arm64, WorkerArch::X64), &arm64_package(), "/pools/p", &native_arm64_answer(), &mut problems);
+        diagnostics(
+            &row(HostMachine::Arm64, WorkerArch::X64),
+            &arm64_package(),
+            "/pools/p",
+            &native_arm64_answer(),
+            &mut problems,
+        );
         let text = problems.join("\n");
         assert!(text.contains(r#"process.machine: "arm64" (expected "x64")"#), "{text}");
         assert!(text.contains(r#"process.emulated: false (expected true)"#), "{text}");
@@ -155,12 +191,18 @@ mod tests {
         answer["shim"]["path"] = r"Z:\build\archway_arm64.dll".into();
         let mut problems = Vec::new();
         diagnostics(&row(HostMachine::Arm64, WorkerArch::Arm64), &arm64_package(), "/pools/p", &answer, &mut problems);
-        assert_eq!(problems, [r#"shim.path: "Z:\\build\\archway_arm64.dll" (expected "C:\\Program Files\\Archway\\archway_arm64.dll")"#]);
+        assert_eq!(
+            problems,
+            [r#"shim.path: "Z:\\build\\archway_arm64.dll" (expected "C:\\Program Files\\Archway\\archway_arm64.dll")"#]
+        );
     }
 
     #[test]
     fn an_x86_worker_expects_program_files_x86() {
-        assert_eq!(expected_image(&row(HostMachine::X64, WorkerArch::X86)), r"C:\Program Files (x86)\Archway\archway.dll");
+        assert_eq!(
+            expected_image(&row(HostMachine::X64, WorkerArch::X86)),
+            r"C:\Program Files (x86)\Archway\archway.dll"
+        );
         assert_eq!(expected_image(&row(HostMachine::Arm64, WorkerArch::X64)), r"C:\Program Files\Archway\archway.dll");
     }
 }

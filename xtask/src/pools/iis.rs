@@ -85,7 +85,8 @@ pub struct Tools {
 
 impl Tools {
     fn find(logs: PathBuf) -> Result<Tools> {
-        let windir = PathBuf::from(std::env::var_os("windir").context("windir is not set: --host iis runs on Windows only")?);
+        let windir =
+            PathBuf::from(std::env::var_os("windir").context("windir is not set: --host iis runs on Windows only")?);
         let appcmd = windir.join(r"system32\inetsrv\appcmd.exe");
         if !appcmd.is_file() {
             bail!(
@@ -113,13 +114,16 @@ impl Tools {
 }
 
 pub fn run(project: &Project, rows: &[PoolRow], packages: &Path, upgrade: bool) -> Result<Vec<Line>> {
-    let here = super::this_windows().context("--host iis runs on Windows with IIS enabled (the Windows CI jobs); on Linux use the stand-in")?;
+    let here = super::this_windows()
+        .context("--host iis runs on Windows with IIS enabled (the Windows CI jobs); on Linux use the stand-in")?;
     let logs = project.target_dir.join("archway").join("pools").join("iis-logs");
     std::fs::create_dir_all(&logs)?;
     let tools = Tools::find(logs)?;
     let (mine, others): (Vec<&PoolRow>, Vec<&PoolRow>) = rows.iter().partition(|r| r.host == here);
-    let mut lines: Vec<Line> =
-        others.iter().map(|r| line(r, "-", "", 0, Outcome::Elsewhere(format!("needs an {} Windows host", r.host)))).collect();
+    let mut lines: Vec<Line> = others
+        .iter()
+        .map(|r| line(r, "-", "", 0, Outcome::Elsewhere(format!("needs an {} Windows host", r.host))))
+        .collect();
     let platforms = super::packages_of(mine.iter().copied());
     let mut system = Real { agent: standin::agent() };
     // The test backend for the platform-handler sites, from this checkout's build.
@@ -191,7 +195,8 @@ impl Sequence<'_> {
             }
             let made = apphost.insert(AppHost::new(rows, |i| ports[i], |r| format!(r"C:\inetpub\archway-{}", r.name)));
             for site in &made.pools {
-                std::fs::create_dir_all(&site.physical_path).with_context(|| format!("cannot create the site folder {}", site.physical_path))?;
+                std::fs::create_dir_all(&site.physical_path)
+                    .with_context(|| format!("cannot create the site folder {}", site.physical_path))?;
             }
             for args in made.appcmd_create() {
                 step(system, tools.appcmd(&args), "create the pools")?;
@@ -204,12 +209,20 @@ impl Sequence<'_> {
             current = next;
             expect_module(system, tools, true)?;
             for site in &made.pools {
-                step(system, tools.appcmd(&["recycle".into(), "apppool".into(), format!("/apppool.name:{}", site.row.name)]), "recycle")?;
+                step(
+                    system,
+                    tools.appcmd(&["recycle".into(), "apppool".into(), format!("/apppool.name:{}", site.row.name)]),
+                    "recycle",
+                )?;
             }
             serve_all(system, made, upgraded, " · after upgrade", &mut lines)
         })();
         let removed = msiexec(system, tools, "/x", current, "uninstall.log", "uninstall");
-        for args in platform_sites.iter().flat_map(platform::PlatformSite::appcmd_delete).chain(apphost.iter().flat_map(AppHost::appcmd_delete)) {
+        for args in platform_sites
+            .iter()
+            .flat_map(platform::PlatformSite::appcmd_delete)
+            .chain(apphost.iter().flat_map(AppHost::appcmd_delete))
+        {
             if let Err(e) = step(system, tools.appcmd(&args), "remove the pools") {
                 eprintln!("warning: {e:#}");
             }
@@ -228,7 +241,13 @@ impl Sequence<'_> {
     }
 }
 
-fn serve_all(system: &mut dyn System, apphost: &AppHost, installed: &Installed, label: &str, lines: &mut Vec<Line>) -> Result<()> {
+fn serve_all(
+    system: &mut dyn System,
+    apphost: &AppHost,
+    installed: &Installed,
+    label: &str,
+    lines: &mut Vec<Line>,
+) -> Result<()> {
     for site in &apphost.pools {
         let row = &site.row;
         let url = format!("/pools/{}", row.name);
@@ -245,7 +264,9 @@ fn serve_all(system: &mut dyn System, apphost: &AppHost, installed: &Installed, 
                     Err(e) => problems.push(format!("not JSON ({e}): {body}")),
                 },
                 Ok((200, _)) => served += 1,
-                Ok((status, body)) => problems.push(format!("GET {url}: {status} {}", body.lines().next().unwrap_or_default())),
+                Ok((status, body)) => {
+                    problems.push(format!("GET {url}: {status} {}", body.lines().next().unwrap_or_default()))
+                }
                 Err(e) => problems.push(format!("{e:#}")),
             }
         }
@@ -262,14 +283,24 @@ fn serve_all(system: &mut dyn System, apphost: &AppHost, installed: &Installed, 
 
 /// One platform-handler site per row, in the row's pool: made (recorded in `sites` for the
 /// cleanup), requested, one line each.
-fn serve_platform(system: &mut dyn System, tools: &Tools, rows: &[PoolRow], bin_dir: &Path, sites: &mut Vec<platform::PlatformSite>, lines: &mut Vec<Line>) -> Result<()> {
+fn serve_platform(
+    system: &mut dyn System,
+    tools: &Tools,
+    rows: &[PoolRow],
+    bin_dir: &Path,
+    sites: &mut Vec<platform::PlatformSite>,
+    lines: &mut Vec<Line>,
+) -> Result<()> {
     for (i, row) in rows.iter().enumerate() {
         let port = system.free_port()?;
         let site = platform::PlatformSite::new(row, i, port, bin_dir);
         let mut l = line(row, "IIS", "", 0, Outcome::Passed);
         l.row.push_str(" · platform handler");
         if !site.backend.is_file() {
-            l.outcome = Outcome::Failed(vec![format!("{} is missing: build it with `cargo xtask build` (tests/backend) before `pools --host iis`", site.backend.display())]);
+            l.outcome = Outcome::Failed(vec![format!(
+                "{} is missing: build it with `cargo xtask build` (tests/backend) before `pools --host iis`",
+                site.backend.display()
+            )]);
             lines.push(l);
             continue;
         }
@@ -309,17 +340,24 @@ fn msiexec(system: &mut dyn System, tools: &Tools, action: &str, msi: &Path, log
         return Ok(());
     }
     let path = tools.logs.join(log);
-    let relevant = std::fs::read(&path).map(|bytes| log::excerpt(&log::decode(&bytes), 40).join("\n")).unwrap_or_default();
+    let relevant =
+        std::fs::read(&path).map(|bytes| log::excerpt(&log::decode(&bytes), 40).join("\n")).unwrap_or_default();
     bail!("{what} failed (exit {:?}): {shown}\nlog {}:\n{relevant}", out.code, path.display());
 }
 
 /// Whether IIS's `globalModules` lists the module (what `appcmd install module`, run by the
 /// MSI's custom action, adds; `uninstall module` removes it).
 fn expect_module(system: &mut dyn System, tools: &Tools, registered: bool) -> Result<()> {
-    let out = system.run(tools.appcmd(&["list".into(), "config".into(), "/section:system.webServer/globalModules".into()]))?;
+    let out = system.run(tools.appcmd(&[
+        "list".into(),
+        "config".into(),
+        "/section:system.webServer/globalModules".into(),
+    ]))?;
     let listed = out.stdout.lines().any(|l| l.contains(&format!("name=\"{}\"", super::apphost::MODULE_NAME)));
     match (registered, listed) {
-        (true, false) => bail!("the module is not registered after the install: globalModules is {:?}", out.stdout.trim()),
+        (true, false) => {
+            bail!("the module is not registered after the install: globalModules is {:?}", out.stdout.trim())
+        }
         (false, true) => bail!("the module is still registered after the uninstall: {}", out.stdout.trim()),
         _ => Ok(()),
     }
@@ -333,7 +371,9 @@ fn diagnostics(tools: &Tools, system: &mut dyn System) -> String {
         ("Application", "*[System[Provider[@Name='Microsoft-Windows-IIS-W3SVC-WP']]]"),
         ("System", "*[System[Provider[@Name='Microsoft-Windows-WAS']]]"),
     ] {
-        let cmd = Cmd::new("wevtutil").args(["qe", log, &format!("/q:{query}"), "/c:20", "/rd:true", "/f:text"]).timeout(Duration::from_secs(60));
+        let cmd = Cmd::new("wevtutil")
+            .args(["qe", log, &format!("/q:{query}"), "/c:20", "/rd:true", "/f:text"])
+            .timeout(Duration::from_secs(60));
         if let Ok(out) = system.run(cmd) {
             text.push_str(&format!("{log} log:\n{}\n", out.stdout.trim_end()));
         }
@@ -346,8 +386,14 @@ fn diagnostics(tools: &Tools, system: &mut dyn System) -> String {
     if let Some(windir) = std::env::var_os("windir") {
         let httperr = Path::new(&windir).join(r"System32\LogFiles\HTTPERR");
         let modified = |e: &std::fs::DirEntry| e.metadata().and_then(|m| m.modified()).ok();
-        if let Some(newest) = std::fs::read_dir(&httperr).ok().and_then(|d| d.flatten().max_by_key(modified)).map(|e| e.path()) {
-            text.push_str(&format!("{}:\n{}\n", newest.display(), std::fs::read_to_string(&newest).unwrap_or_default()));
+        if let Some(newest) =
+            std::fs::read_dir(&httperr).ok().and_then(|d| d.flatten().max_by_key(modified)).map(|e| e.path())
+        {
+            text.push_str(&format!(
+                "{}:\n{}\n",
+                newest.display(),
+                std::fs::read_to_string(&newest).unwrap_or_default()
+            ));
         }
     }
     text

@@ -48,7 +48,11 @@ pub fn read_installed(msi_path: &Path, drive_c: &Path) -> Result<(Installed, Vec
             continue;
         }
         if file.install_dir.is_none() {
-            bail!("{}: {} is installed outside Program Files; the pool tests lay out only the two Program Files folders", msi_path.display(), file.path);
+            bail!(
+                "{}: {} is installed outside Program Files; the pool tests lay out only the two Program Files folders",
+                msi_path.display(),
+                file.path
+            );
         }
         let (Some(payload), Some(bytes)) = (&file.payload, read.payloads.get(&file.file_key)) else {
             bail!("{}: the cabinet has no member for {} (File key {})", msi_path.display(), file.path, file.file_key);
@@ -70,7 +74,8 @@ pub fn lay_out(msi_path: &Path, drive_c: &Path) -> Result<Installed> {
     empty_folders(&installed)?;
     for (file, bytes) in installed.files.iter().zip(contents) {
         let to = &file.host_path;
-        std::fs::create_dir_all(to.parent().expect("a file path has a folder")).with_context(|| format!("cannot create the folder of {}", to.display()))?;
+        std::fs::create_dir_all(to.parent().expect("a file path has a folder"))
+            .with_context(|| format!("cannot create the folder of {}", to.display()))?;
         std::fs::write(to, bytes).with_context(|| format!("cannot write {}", to.display()))?;
     }
     Ok(installed)
@@ -106,7 +111,10 @@ mod tests {
     #[test]
     fn install_paths_stay_below_drive_c() {
         let c = Path::new("/prefix/drive_c");
-        assert_eq!(host_path(c, r"Program Files (x86)\Archway\archway.dll").unwrap(), c.join("Program Files (x86)/Archway/archway.dll"));
+        assert_eq!(
+            host_path(c, r"Program Files (x86)\Archway\archway.dll").unwrap(),
+            c.join("Program Files (x86)/Archway/archway.dll")
+        );
         for bad in [r"Program Files\..\..\etc", r"Program Files\\x", r"a/b", r"C:\x"] {
             assert!(host_path(c, bad).is_err(), "{bad}");
         }

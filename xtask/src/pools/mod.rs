@@ -26,13 +26,15 @@ use rows::{HostMachine, PoolRow, WorkerArch};
 use standin::Fault;
 
 #[derive(clap::Args, Clone, Debug)]
-#[command(after_help = "Examples:\n  cargo xtask pools                      # every row this machine can run, on the stand-in\n  \
+#[command(
+    after_help = "Examples:\n  cargo xtask pools                      # every row this machine can run, on the stand-in\n  \
     cargo xtask pools --row x86-on-x64      # one row\n  \
     cargo xtask pools --host iis --upgrade  # real IIS (Windows, elevated): install, serve, upgrade while running, uninstall\n  \
     cargo xtask pools --worker x64=x86      # start a row's worker as another architecture: the checks must fail\n\n\
     Rows come from matrix.toml's [[pool]] entries. Packages are built with `cargo xtask dist` first\n\
     unless --packages names a folder of archway-<version>-<platform>.msi files.\n\
-    Under CI=true (or with --require-all) a row this machine should run but cannot fails the run.")]
+    Under CI=true (or with --require-all) a row this machine should run but cannot fails the run."
+)]
 pub struct Args {
     /// Where the pools run: the worker stand-in, or real IIS (Windows only).
     #[arg(long, value_enum, default_value = "standin")]
@@ -110,14 +112,29 @@ pub fn run(args: &Args) -> Result<()> {
     let packages = crate::dist::given_or_built(args.packages.as_deref(), &project, "pools")?;
     let bin_dir = args.bin_dir.clone().unwrap_or_else(|| project.build_dir("release").join("bin"));
     let lines = match args.host {
-        HostKind::Standin => run_standin(&project, &selected, &packages, &bin_dir, &overrides, !args.no_faults, args.allow_system_changes)?,
+        HostKind::Standin => run_standin(
+            &project,
+            &selected,
+            &packages,
+            &bin_dir,
+            &overrides,
+            !args.no_faults,
+            args.allow_system_changes,
+        )?,
         HostKind::Iis => iis::run(&project, &selected, &packages, args.upgrade)?,
     };
     println!("{}", render(&lines));
     let failed = lines.iter().filter(|l| matches!(l.outcome, Outcome::Failed(_))).count();
     let missing = lines.iter().filter(|l| matches!(l.outcome, Outcome::Missing(_))).count();
     for l in lines.iter().filter(|l| matches!(l.outcome, Outcome::BestEffort(_))) {
-        eprintln!("note: {} was not run here: {}", l.row, match &l.outcome { Outcome::BestEffort(why) => why.as_str(), _ => "" });
+        eprintln!(
+            "note: {} was not run here: {}",
+            l.row,
+            match &l.outcome {
+                Outcome::BestEffort(why) => why.as_str(),
+                _ => "",
+            }
+        );
     }
     if failed > 0 {
         bail!("{failed} pool row(s) failed");
@@ -150,7 +167,8 @@ fn parse_overrides(given: &[String], rows: &[PoolRow]) -> Result<Vec<(String, Wo
     given
         .iter()
         .map(|pair| {
-            let (row, arch) = pair.split_once('=').with_context(|| format!("--worker {pair}: expected ROW=ARCH, e.g. x64=x86"))?;
+            let (row, arch) =
+                pair.split_once('=').with_context(|| format!("--worker {pair}: expected ROW=ARCH, e.g. x64=x86"))?;
             if !rows.iter().any(|r| r.name == row) {
                 bail!("--worker {pair}: no selected row `{row}`");
             }
@@ -176,7 +194,9 @@ fn this_windows() -> Option<HostMachine> {
         return None;
     }
     // An x64 build of the xtask may run emulated on ARM64: ask the OS, not the compiler.
-    let native = std::env::var("PROCESSOR_ARCHITEW6432").or_else(|_| std::env::var("PROCESSOR_ARCHITECTURE")).unwrap_or_default();
+    let native = std::env::var("PROCESSOR_ARCHITEW6432")
+        .or_else(|_| std::env::var("PROCESSOR_ARCHITECTURE"))
+        .unwrap_or_default();
     Some(if native.eq_ignore_ascii_case("ARM64") { HostMachine::Arm64 } else { HostMachine::X64 })
 }
 
@@ -188,7 +208,9 @@ fn place(row: &PoolRow, windows: Option<HostMachine>) -> Result<Place, String> {
         (None, HostMachine::Arm64, WorkerArch::Arm64) if cfg!(target_arch = "x86_64") => Ok(Place::EmulatedArm64),
         // docs/pools.md, "ARM64 under emulation": x64 and x86 code in an ARM64 Windows process
         // needs an emulator DLL that no Debian package ships.
-        (None, HostMachine::Arm64, worker) => Err(format!("an {worker} worker on ARM64 needs Windows on ARM64 (x64 and x86 code in an ARM64 process needs an emulator DLL no Debian package ships): runs in the windows-11-arm job")),
+        (None, HostMachine::Arm64, worker) => Err(format!(
+            "an {worker} worker on ARM64 needs Windows on ARM64 (x64 and x86 code in an ARM64 process needs an emulator DLL no Debian package ships): runs in the windows-11-arm job"
+        )),
         (None, HostMachine::X64, _) => Err("needs an x86_64 Linux machine with Wine, or x64 Windows".to_string()),
     }
 }
@@ -234,7 +256,9 @@ fn run_standin(
         };
         lines.extend(run_group(host.as_ref(), &members, packages, bin_dir, overrides, faults)?);
     }
-    lines.sort_by_key(|l| rows.iter().position(|r| r.name == l.row.split(" · ").next().unwrap_or_default()).unwrap_or(usize::MAX));
+    lines.sort_by_key(|l| {
+        rows.iter().position(|r| r.name == l.row.split(" · ").next().unwrap_or_default()).unwrap_or(usize::MAX)
+    });
     Ok(lines)
 }
 
@@ -245,7 +269,14 @@ fn emulated_arm64() -> Result<Box<dyn WindowsHost>, String> {
 
 /// Runs the rows that share one host: one package layout per platform, one configuration, then
 /// each row and, on the first row of each platform, the planted faults.
-fn run_group(host: &dyn WindowsHost, rows: &[&PoolRow], packages: &Path, bin_dir: &Path, overrides: &[(String, WorkerArch)], faults: bool) -> Result<Vec<Line>> {
+fn run_group(
+    host: &dyn WindowsHost,
+    rows: &[&PoolRow],
+    packages: &Path,
+    bin_dir: &Path,
+    overrides: &[(String, WorkerArch)],
+    faults: bool,
+) -> Result<Vec<Line>> {
     let mut lines = Vec::new();
     let where_ = host.describe();
     let owned: Vec<PoolRow> = rows.iter().map(|r| (*r).clone()).collect();
@@ -303,7 +334,8 @@ fn run_group(host: &dyn WindowsHost, rows: &[&PoolRow], packages: &Path, bin_dir
             if !faults_done && runnable {
                 faults_done = true;
                 for fault in Fault::ALL {
-                    let problems = standin::run_fault(host, row, &exe, &config, &installed, &env, fault).unwrap_or_else(|e| vec![format!("{e:#}")]);
+                    let problems = standin::run_fault(host, row, &exe, &config, &installed, &env, fault)
+                        .unwrap_or_else(|e| vec![format!("{e:#}")]);
                     installed = lay_out()?;
                     let outcome = if problems.is_empty() { Outcome::Passed } else { Outcome::Failed(problems) };
                     eprintln!("[pools] {} · fault: {}: {}", row.name, fault.name(), outcome_word(&outcome));
@@ -349,7 +381,9 @@ pub fn find_package(dir: &Path, platform: Platform) -> Result<PathBuf> {
         .with_context(|| format!("cannot list {} (build the packages with `cargo xtask dist`)", dir.display()))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("archway-") && n.ends_with(&suffix)))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("archway-") && n.ends_with(&suffix))
+        })
         .collect();
     match found.as_slice() {
         [one] => Ok(one.clone()),
@@ -404,7 +438,9 @@ pub fn render(lines: &[Line]) -> String {
             *w = (*w).max(c.chars().count());
         }
     }
-    let format_row = |cols: &[String]| cols.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join(" | ").trim_end().to_string();
+    let format_row = |cols: &[String]| {
+        cols.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join(" | ").trim_end().to_string()
+    };
     let mut out = format_row(&headers.map(String::from));
     out.push('\n');
     out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-|-"));
@@ -436,7 +472,8 @@ mod tests {
         if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
             return;
         }
-        let placed: Vec<(String, Result<Place, String>)> = rows().iter().map(|r| (r.name.clone(), place(r, None))).collect();
+        let placed: Vec<(String, Result<Place, String>)> =
+            rows().iter().map(|r| (r.name.clone(), place(r, None))).collect();
         let get = |name: &str| placed.iter().find(|(n, _)| n == name).unwrap().1.clone();
         assert_eq!(get("x64"), Ok(Place::Wine));
         assert_eq!(get("x86-on-x64"), Ok(Place::Wine));
@@ -470,7 +507,13 @@ mod tests {
         let lines = vec![
             line(&all[0], "Wine 8.0 (x86_64)", r"C:\Program Files\Archway\archway.dll", 25, Outcome::Passed),
             line(&all[2], "-", "", 0, Outcome::Elsewhere("runs in the windows-11-arm job".into())),
-            line(&all[1], "Wine 8.0 (x86_64)", "", 3, Outcome::Failed(vec!["process.machine: \"x64\" (expected \"x86\")".into()])),
+            line(
+                &all[1],
+                "Wine 8.0 (x86_64)",
+                "",
+                3,
+                Outcome::Failed(vec!["process.machine: \"x64\" (expected \"x86\")".into()]),
+            ),
         ];
         let table = render(&lines);
         let first: Vec<&str> = table.lines().take(5).collect();

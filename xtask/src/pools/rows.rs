@@ -173,13 +173,19 @@ pub fn load(root: &Path) -> Result<Vec<PoolRow>> {
     for raw in &doc.value.pool {
         let name = raw.name.get_ref();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(doc.error_at(raw.name.span(), format!("pool name `{name}`: use letters, digits and `-` (it names an IIS pool and site)")));
+            return Err(doc.error_at(
+                raw.name.span(),
+                format!("pool name `{name}`: use letters, digits and `-` (it names an IIS pool and site)"),
+            ));
         }
         if rows.iter().any(|r| &r.name == name) {
             return Err(doc.error_at(raw.name.span(), format!("pool `{name}` is listed twice")));
         }
         if let (HostMachine::X64, Some(emu)) = (raw.host, &raw.enable_emulation) {
-            return Err(doc.error_at(emu.span(), "enableEmulationOnWinArm64 is for ARM64 hosts only; x64 servers may reject it (docs/pools.md)"));
+            return Err(doc.error_at(
+                emu.span(),
+                "enableEmulationOnWinArm64 is for ARM64 hosts only; x64 servers may reject it (docs/pools.md)",
+            ));
         }
         let attributes = PoolAttributes {
             enable_32bit_app_on_win64: raw.enable_32bit,
@@ -188,11 +194,17 @@ pub fn load(root: &Path) -> Result<Vec<PoolRow>> {
         let choice = worker_arch(raw.host, attributes);
         let worker = *raw.worker.get_ref();
         if worker != choice.worker {
-            return Err(doc.error_at(raw.worker.span(), format!("WAS starts an {} worker for this pool on an {} host, not {worker}", choice.worker, raw.host)));
+            return Err(doc.error_at(
+                raw.worker.span(),
+                format!("WAS starts an {} worker for this pool on an {} host, not {worker}", choice.worker, raw.host),
+            ));
         }
         match (&raw.uncertain, choice.documented) {
             (None, false) => {
-                return Err(doc.error_at(raw.name.span(), "no source documents this combination: say why the row is presumed in `uncertain = \"…\"`"));
+                return Err(doc.error_at(
+                    raw.name.span(),
+                    "no source documents this combination: say why the row is presumed in `uncertain = \"…\"`",
+                ));
             }
             (Some(u), true) => return Err(doc.error_at(u.span(), "this combination is documented: drop `uncertain`")),
             _ => {}
@@ -204,7 +216,10 @@ pub fn load(root: &Path) -> Result<Vec<PoolRow>> {
             Platform::X86 => worker == WorkerArch::X86,
         };
         if !fits {
-            return Err(doc.error_at(raw.package.span(), format!("the {package} package does not serve an {worker} worker on an {} host", raw.host)));
+            return Err(doc.error_at(
+                raw.package.span(),
+                format!("the {package} package does not serve an {worker} worker on an {} host", raw.host),
+            ));
         }
         rows.push(PoolRow {
             name: name.clone(),
@@ -302,9 +317,17 @@ mod tests {
     fn an_undocumented_row_must_say_so_and_a_documented_one_must_not() {
         let base = "[[pool]]\nname = \"p\"\nhost = \"arm64\"\nenable32BitAppOnWin64 = true\nenableEmulationOnWinArm64 = false\nworker = \"x86\"\npackage = \"arm64\"\n";
         assert!(load_text(base).unwrap_err().to_string().contains("uncertain"));
-        assert_eq!(load_text(&format!("{base}uncertain = \"presumed\"\n")).unwrap()[0].uncertain.as_deref(), Some("presumed"));
+        assert_eq!(
+            load_text(&format!("{base}uncertain = \"presumed\"\n")).unwrap()[0].uncertain.as_deref(),
+            Some("presumed")
+        );
         let documented = base.replace("= false\nworker", "= true\nworker");
-        assert!(load_text(&format!("{documented}uncertain = \"x\"\n")).unwrap_err().to_string().contains("drop `uncertain`"));
+        assert!(
+            load_text(&format!("{documented}uncertain = \"x\"\n"))
+                .unwrap_err()
+                .to_string()
+                .contains("drop `uncertain`")
+        );
     }
 
     #[test]

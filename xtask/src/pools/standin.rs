@@ -31,14 +31,22 @@ const PER_CLIENT: usize = 4;
 /// Where the stand-in lives on a host, as w3wp.exe does: `System32\inetsrv` for 64-bit
 /// workers, `SysWOW64\inetsrv` for x86 ones.
 pub fn worker_windows_path(worker: WorkerArch) -> &'static str {
-    if worker.is_64bit() { r"C:\windows\system32\inetsrv\archway_worker.exe" } else { r"C:\windows\syswow64\inetsrv\archway_worker.exe" }
+    if worker.is_64bit() {
+        r"C:\windows\system32\inetsrv\archway_worker.exe"
+    } else {
+        r"C:\windows\syswow64\inetsrv\archway_worker.exe"
+    }
 }
 
 /// Copies the stand-in built for `arch` (from `bin_dir`) to its place on `host`.
 pub fn install_worker(host: &dyn WindowsHost, bin_dir: &Path, worker: WorkerArch, arch: WorkerArch) -> Result<String> {
     let from = bin_dir.join(format!("archway_worker_{}.exe", arch.name()));
     if !from.is_file() {
-        bail!("{} is missing: build it with `cargo xtask build --arch {}` (or give --bin-dir)", from.display(), arch.name());
+        bail!(
+            "{} is missing: build it with `cargo xtask build --arch {}` (or give --bin-dir)",
+            from.display(),
+            arch.name()
+        );
     }
     let windows = worker_windows_path(worker);
     let to = host_path(host, windows);
@@ -77,23 +85,37 @@ pub struct Worker {
 }
 
 /// Starts the stand-in at `exe` for pool `pool` with `config`, waiting until it listens.
-pub fn start_worker(host: &dyn WindowsHost, exe: &str, pool: &str, config: &str, env: &[(String, String)]) -> Result<Worker> {
+pub fn start_worker(
+    host: &dyn WindowsHost,
+    exe: &str,
+    pool: &str,
+    config: &str,
+    env: &[(String, String)],
+) -> Result<Worker> {
     let args = ["-ap", pool, "-h", config, "-max-seconds", "600"].map(String::from);
     let running = host.command(exe, &args, env).start()?;
     running.wait_for_line(READY_TIMEOUT, |l| l.trim_end() == "archway_worker: ready")?;
     let stdout = running.stdout();
     let address = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("archway_worker: listening ")?.split_whitespace().find_map(|w| w.strip_prefix("address=")))
+        .find_map(|l| {
+            l.strip_prefix("archway_worker: listening ")?.split_whitespace().find_map(|w| w.strip_prefix("address="))
+        })
         .map(str::to_string)
         .with_context(|| format!("the worker said ready but no `listening … address=` line:\n{stdout}"))?;
-    let loaded = stdout.lines().find_map(|l| l.strip_prefix("archway_worker: module ")?.split_once(" loaded from ").map(|(_, p)| p.trim_end().to_string()));
+    let loaded = stdout.lines().find_map(|l| {
+        l.strip_prefix("archway_worker: module ")?.split_once(" loaded from ").map(|(_, p)| p.trim_end().to_string())
+    });
     Ok(Worker { running, address, loaded })
 }
 
 /// An HTTP client with a deadline on every request; statuses are answers, not errors.
 pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(30))).http_status_as_error(false).build().into()
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 /// GET `path` from the worker: status and body.
@@ -114,13 +136,23 @@ pub struct RowRun {
 
 /// Runs `row`'s worker (the stand-in built for `started_as`, normally the row's own worker)
 /// against the installed package and checks every answer.
-pub fn run_row(host: &dyn WindowsHost, row: &PoolRow, exe: &str, config: &str, installed: &Installed, env: &[(String, String)]) -> Result<RowRun> {
+pub fn run_row(
+    host: &dyn WindowsHost,
+    row: &PoolRow,
+    exe: &str,
+    config: &str,
+    installed: &Installed,
+    env: &[(String, String)],
+) -> Result<RowRun> {
     let worker = start_worker(host, exe, &row.name, config, env)?;
     let mut problems = Vec::new();
     let image = check::expected_image(row);
     match &worker.loaded {
         Some(path) if path.eq_ignore_ascii_case(&image) => {}
-        Some(path) => problems.push(format!("the worker loaded {path} (expected {image}: %ProgramFiles% as a {} process expands it)", row.worker)),
+        Some(path) => problems.push(format!(
+            "the worker loaded {path} (expected {image}: %ProgramFiles% as a {} process expands it)",
+            row.worker
+        )),
         None => problems.push("the worker did not say which module it loaded".to_string()),
     }
     let agent = agent();
@@ -160,7 +192,9 @@ pub fn run_row(host: &dyn WindowsHost, row: &PoolRow, exe: &str, config: &str, i
                     for i in 0..PER_CLIENT {
                         match get(&agent, address, &format!("{url}?client={c}&n={i}")) {
                             Ok((200, _)) => ok += 1,
-                            Ok((status, body)) => return Err(format!("client {c} request {i}: {status} {}", first_line(&body))),
+                            Ok((status, body)) => {
+                                return Err(format!("client {c} request {i}: {status} {}", first_line(&body)));
+                            }
                             Err(e) => return Err(format!("client {c} request {i}: {e:#}")),
                         }
                     }
@@ -178,7 +212,12 @@ pub fn run_row(host: &dyn WindowsHost, row: &PoolRow, exe: &str, config: &str, i
     }
     let done = worker.running.stop(STOP_GRACE)?;
     if done.killed || done.code != Some(0) {
-        problems.push(format!("the worker did not stop cleanly on end of input (exit {:?}, killed {}): {}", done.code, done.killed, tail(&done.stderr)));
+        problems.push(format!(
+            "the worker did not stop cleanly on end of input (exit {:?}, killed {}): {}",
+            done.code,
+            done.killed,
+            tail(&done.stderr)
+        ));
     }
     let want = 1 + SEQUENTIAL + CLIENTS * PER_CLIENT;
     if served != want && problems.is_empty() {
@@ -227,7 +266,11 @@ pub fn run_fault(
         Fault::WrongArchModule => {
             // The other bitness's build of the same module: what a mix-up of the two Program
             // Files folders would put there.
-            let other = if row.worker.is_64bit() { r"C:\Program Files (x86)\Archway\archway.dll" } else { r"C:\Program Files\Archway\archway.dll" };
+            let other = if row.worker.is_64bit() {
+                r"C:\Program Files (x86)\Archway\archway.dll"
+            } else {
+                r"C:\Program Files\Archway\archway.dll"
+            };
             let from = installed.file(other).with_context(|| format!("the package has no {other} to plant"))?;
             let to = installed.file(&image).with_context(|| format!("the package has no {image}"))?;
             std::fs::copy(&from.host_path, &to.host_path)?;
@@ -259,7 +302,10 @@ pub fn run_fault(
             worker.running.stop(STOP_GRACE)?;
             let name = handler.rsplit('\\').next().unwrap_or_default();
             if status != 500 || !body.contains(name) || !body.contains("126") {
-                problems.push(format!("status {status}, body {:?} (expected 500 naming {name} and error 126)", first_line(&body)));
+                problems.push(format!(
+                    "status {status}, body {:?} (expected 500 naming {name} and error 126)",
+                    first_line(&body)
+                ));
             }
         }
         Fault::BrokenConfig => {

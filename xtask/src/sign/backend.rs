@@ -40,7 +40,14 @@ pub struct Options {
 
 /// `osslsigncode sign … -in input -out output`; `password_file` holds the PKCS#12 password or the
 /// token PIN.
-pub fn osslsigncode(tool: &Path, key: &Key, password_file: Option<&Path>, opts: &Options, input: &Path, output: &Path) -> Cmd {
+pub fn osslsigncode(
+    tool: &Path,
+    key: &Key,
+    password_file: Option<&Path>,
+    opts: &Options,
+    input: &Path,
+    output: &Path,
+) -> Cmd {
     let mut cmd = Cmd::new(tool).arg("sign");
     match key {
         Key::Pkcs12 { file } => cmd = cmd.arg("-pkcs12").arg(file),
@@ -72,7 +79,9 @@ pub fn osslsigncode(tool: &Path, key: &Key, password_file: Option<&Path>, opts: 
 
 /// `signtool sign …` of `file` in place (the caller signs a copy and renames it).
 pub fn signtool(tool: &Path, key: &Key, opts: &Options, file: &Path) -> Cmd {
-    let Key::Store { sha1, store, machine } = key else { unreachable!("signtool signs from a certificate store (Signer::new checks)") };
+    let Key::Store { sha1, store, machine } = key else {
+        unreachable!("signtool signs from a certificate store (Signer::new checks)")
+    };
     let mut cmd = Cmd::new(tool).args(["sign", "/fd", "SHA256", "/sha1"]).arg(sha1).arg("/s").arg(store);
     if *machine {
         cmd = cmd.arg("/sm");

@@ -45,7 +45,10 @@ impl PasswordFile {
     }
 
     pub fn from_value(value: &str) -> Result<PasswordFile> {
-        let mut file = tempfile::Builder::new().prefix("archway-sign-").tempfile().context("cannot create a private file for the signing password")?;
+        let mut file = tempfile::Builder::new()
+            .prefix("archway-sign-")
+            .tempfile()
+            .context("cannot create a private file for the signing password")?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -95,8 +98,15 @@ fn on_path(names: &[&str]) -> Option<PathBuf> {
 fn sdk_signtool() -> Option<PathBuf> {
     let root = PathBuf::from(std::env::var_os("ProgramFiles(x86)")?).join("Windows Kits").join("10").join("bin");
     let host = if cfg!(target_arch = "aarch64") { "arm64" } else { "x64" };
-    let mut versions: Vec<PathBuf> = std::fs::read_dir(&root).ok()?.flatten().map(|e| e.path()).filter(|p| p.join(host).join("signtool.exe").is_file()).collect();
-    versions.sort_by_key(|p| p.file_name().map(|n| n.to_string_lossy().split('.').map(|x| x.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>()));
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(&root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(host).join("signtool.exe").is_file())
+        .collect();
+    versions.sort_by_key(|p| {
+        p.file_name().map(|n| n.to_string_lossy().split('.').map(|x| x.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>())
+    });
     versions.pop().map(|v| v.join(host).join("signtool.exe"))
 }
 
@@ -144,7 +154,11 @@ pub fn from_env(timestamp_url: Option<String>) -> Result<Signer> {
         let tool = file_var("ARCHWAY_SIGNTOOL")?.or_else(|| on_path(&["signtool.exe"])).or_else(sdk_signtool).context(
             "signtool.exe was not found (PATH, the Windows SDK's bin folder): install the Windows SDK's signing tools or set ARCHWAY_SIGNTOOL",
         )?;
-        let key = Key::Store { sha1, store: var("ARCHWAY_SIGN_CERT_STORE").unwrap_or_else(|| "My".into()), machine: var("ARCHWAY_SIGN_MACHINE_STORE").as_deref() == Some("1") };
+        let key = Key::Store {
+            sha1,
+            store: var("ARCHWAY_SIGN_CERT_STORE").unwrap_or_else(|| "My".into()),
+            machine: var("ARCHWAY_SIGN_MACHINE_STORE").as_deref() == Some("1"),
+        };
         return Signer::new(Tool::Signtool(tool), key, None, options);
     }
     let tool = file_var("ARCHWAY_OSSLSIGNCODE")?.or_else(|| on_path(&["osslsigncode", "osslsigncode.exe"])).context(
@@ -154,21 +168,31 @@ pub fn from_env(timestamp_url: Option<String>) -> Result<Signer> {
     let key = match (pkcs12, module) {
         (Some(file), None) => {
             if password.is_none() {
-                bail!("ARCHWAY_SIGN_PKCS12 needs its password: set ARCHWAY_SIGN_PASSWORD_FILE (a file holding it) or ARCHWAY_SIGN_PASSWORD (empty for none)");
+                bail!(
+                    "ARCHWAY_SIGN_PKCS12 needs its password: set ARCHWAY_SIGN_PASSWORD_FILE (a file holding it) or ARCHWAY_SIGN_PASSWORD (empty for none)"
+                );
             }
             Key::Pkcs12 { file }
         }
         (None, Some(module)) => {
-            let key = var("ARCHWAY_SIGN_PKCS11_KEY").context("ARCHWAY_SIGN_PKCS11_MODULE needs ARCHWAY_SIGN_PKCS11_KEY, the key's PKCS#11 URI or id")?;
-            for (name, value) in [("ARCHWAY_SIGN_PKCS11_KEY", Some(&key)), ("ARCHWAY_SIGN_PKCS11_CERT", var("ARCHWAY_SIGN_PKCS11_CERT").as_ref())] {
+            let key = var("ARCHWAY_SIGN_PKCS11_KEY")
+                .context("ARCHWAY_SIGN_PKCS11_MODULE needs ARCHWAY_SIGN_PKCS11_KEY, the key's PKCS#11 URI or id")?;
+            for (name, value) in [
+                ("ARCHWAY_SIGN_PKCS11_KEY", Some(&key)),
+                ("ARCHWAY_SIGN_PKCS11_CERT", var("ARCHWAY_SIGN_PKCS11_CERT").as_ref()),
+            ] {
                 if value.is_some_and(|v| v.contains("pin-value") || v.contains("pin-source")) {
-                    bail!("{name} holds a PIN, which would be on the command line: put the PIN in ARCHWAY_SIGN_PASSWORD_FILE or ARCHWAY_SIGN_PASSWORD");
+                    bail!(
+                        "{name} holds a PIN, which would be on the command line: put the PIN in ARCHWAY_SIGN_PASSWORD_FILE or ARCHWAY_SIGN_PASSWORD"
+                    );
                 }
             }
             let cert = match (file_var("ARCHWAY_SIGN_CERTS")?, var("ARCHWAY_SIGN_PKCS11_CERT")) {
                 (Some(file), None) => Cert::File(file),
                 (None, Some(uri)) => Cert::Token(uri),
-                (None, None) => bail!("a PKCS#11 key needs its certificate: ARCHWAY_SIGN_CERTS (a PEM file with the chain) or ARCHWAY_SIGN_PKCS11_CERT (its URI on the token)"),
+                (None, None) => bail!(
+                    "a PKCS#11 key needs its certificate: ARCHWAY_SIGN_CERTS (a PEM file with the chain) or ARCHWAY_SIGN_PKCS11_CERT (its URI on the token)"
+                ),
                 (Some(_), Some(_)) => bail!("set ARCHWAY_SIGN_CERTS or ARCHWAY_SIGN_PKCS11_CERT, not both"),
             };
             Key::Pkcs11 { module, engine: file_var("ARCHWAY_SIGN_PKCS11_ENGINE")?, key, cert }

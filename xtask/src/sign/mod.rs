@@ -39,9 +39,13 @@ const SIGN_DEADLINE: Duration = Duration::from_secs(5 * 60);
 impl Signer {
     pub fn new(tool: Tool, key: Key, password: Option<env::PasswordFile>, options: backend::Options) -> Result<Signer> {
         match (&tool, &key) {
-            (Tool::Osslsigncode(_), Key::Store { .. }) => bail!("osslsigncode cannot use a Windows certificate store; set ARCHWAY_SIGN_PKCS12 or ARCHWAY_SIGN_PKCS11_MODULE"),
+            (Tool::Osslsigncode(_), Key::Store { .. }) => bail!(
+                "osslsigncode cannot use a Windows certificate store; set ARCHWAY_SIGN_PKCS12 or ARCHWAY_SIGN_PKCS11_MODULE"
+            ),
             (Tool::Signtool(_), Key::Pkcs12 { .. } | Key::Pkcs11 { .. }) => {
-                bail!("signtool signs here from a certificate store only (its PFX password would be on the command line): import the certificate and set ARCHWAY_SIGN_CERT_SHA1")
+                bail!(
+                    "signtool signs here from a certificate store only (its PFX password would be on the command line): import the certificate and set ARCHWAY_SIGN_CERT_SHA1"
+                )
             }
             _ => Ok(Signer { tool, key, password, options }),
         }
@@ -50,7 +54,14 @@ impl Signer {
     /// The command that signs `input` into `output` (signtool: signs `output`, a copy, in place).
     pub fn command(&self, input: &Path, output: &Path) -> crate::cmd::Cmd {
         match &self.tool {
-            Tool::Osslsigncode(tool) => backend::osslsigncode(tool, &self.key, self.password.as_ref().map(|p| p.path()), &self.options, input, output),
+            Tool::Osslsigncode(tool) => backend::osslsigncode(
+                tool,
+                &self.key,
+                self.password.as_ref().map(|p| p.path()),
+                &self.options,
+                input,
+                output,
+            ),
             Tool::Signtool(tool) => backend::signtool(tool, &self.key, &self.options, output),
         }
     }
@@ -58,7 +69,11 @@ impl Signer {
     /// Signs `file` in place: the signature goes to a temporary file beside it, renamed over the
     /// original only when the tool succeeded.
     pub fn sign_in_place(&self, file: &Path) -> Result<()> {
-        let name = file.file_name().with_context(|| format!("{} is not a file", file.display()))?.to_string_lossy().into_owned();
+        let name = file
+            .file_name()
+            .with_context(|| format!("{} is not a file", file.display()))?
+            .to_string_lossy()
+            .into_owned();
         let tmp = file.with_file_name(format!(".{name}.signing"));
         let _ = std::fs::remove_file(&tmp);
         if matches!(self.tool, Tool::Signtool(_)) {
@@ -113,7 +128,12 @@ pub fn msi_is_signed(path: &Path) -> Result<bool> {
 /// in a package built with `--sign`, each is an error (rule `unsigned-pe`).
 pub fn unsigned_pes(msi: &Path) -> Result<Vec<String>> {
     let package = crate::msi::read_msi(msi)?;
-    Ok(package.payloads.iter().filter(|(_, bytes)| bytes.starts_with(b"MZ") && !pe_is_signed(bytes)).map(|(key, _)| key.clone()).collect())
+    Ok(package
+        .payloads
+        .iter()
+        .filter(|(_, bytes)| bytes.starts_with(b"MZ") && !pe_is_signed(bytes))
+        .map(|(key, _)| key.clone())
+        .collect())
 }
 
 /// The signer `dist --sign` armed for this process (main.rs), used by [`around`].
@@ -129,7 +149,12 @@ pub fn arm(signer: Signer) {
 /// copied to `target/archway/signed/bin` and signed there (the build's own outputs stay as the
 /// linker made them), the packages are written from those, then each MSI in `out_dir` is signed
 /// and checked again, and `manifest.json` and `SHA256SUMS` get the signed MSIs' digests.
-pub fn around<T>(project: &Project, report: &BuildReport, out_dir: &Path, write: impl FnOnce(&BuildReport) -> Result<T>) -> Result<T> {
+pub fn around<T>(
+    project: &Project,
+    report: &BuildReport,
+    out_dir: &Path,
+    write: impl FnOnce(&BuildReport) -> Result<T>,
+) -> Result<T> {
     let Some(signer) = ARMED.get() else { return write(report) };
     let signed_dir = project.target_dir.join("archway").join("signed").join("bin");
     if signed_dir.exists() {
@@ -179,7 +204,8 @@ fn signature_note(signer: &Signer) -> serde_json::Value {
 
 /// Signs every MSI of a package folder, lints it again, and rewrites the digests that name it.
 fn sign_msis(signer: &Signer, out_dir: &Path) -> Result<()> {
-    let mut msis: Vec<PathBuf> = std::fs::read_dir(out_dir)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
+    let mut msis: Vec<PathBuf> =
+        std::fs::read_dir(out_dir)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
     msis.retain(|p| p.extension().is_some_and(|e| e == "msi"));
     msis.sort();
     for msi in &msis {
@@ -190,7 +216,11 @@ fn sign_msis(signer: &Signer, out_dir: &Path) -> Result<()> {
         }
         let unsigned = unsigned_pes(msi)?;
         if !unsigned.is_empty() {
-            bail!("{}: unsigned-pe: built with --sign, yet it installs unsigned PE files: {}", msi.display(), unsigned.join(", "));
+            bail!(
+                "{}: unsigned-pe: built with --sign, yet it installs unsigned PE files: {}",
+                msi.display(),
+                unsigned.join(", ")
+            );
         }
         let check = crate::msi::check_files(msi, None)?;
         if check.errors() > 0 {
@@ -203,13 +233,18 @@ fn sign_msis(signer: &Signer, out_dir: &Path) -> Result<()> {
 /// `manifest.json`'s `msi` entries and every line of `SHA256SUMS`, from the files as they are now.
 fn update_digests(out_dir: &Path, msis: &[PathBuf], note: serde_json::Value) -> Result<()> {
     let manifest_path = out_dir.join("manifest.json");
-    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path)?).context("manifest.json")?;
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path)?).context("manifest.json")?;
     manifest["signed"] = note;
     for msi in msis {
         let name = msi.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(msi)?;
         let packages = manifest["packages"].as_array_mut().context("manifest.json has no packages")?;
-        let entry = packages.iter_mut().map(|p| &mut p["msi"]).find(|m| m["file"] == name.as_str()).with_context(|| format!("manifest.json does not list {name}"))?;
+        let entry = packages
+            .iter_mut()
+            .map(|p| &mut p["msi"])
+            .find(|m| m["file"] == name.as_str())
+            .with_context(|| format!("manifest.json does not list {name}"))?;
         entry["size"] = bytes.len().into();
         entry["sha256"] = fsx::sha256_hex(&bytes).into();
     }
@@ -232,7 +267,8 @@ pub fn run(files: &[PathBuf], timestamp_url: Option<String>) -> Result<()> {
             bail!("{}: no such file", file.display());
         }
     }
-    let (mut msis, mut pes): (Vec<&PathBuf>, Vec<&PathBuf>) = files.iter().partition(|f| f.extension().is_some_and(|e| e.eq_ignore_ascii_case("msi")));
+    let (mut msis, mut pes): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        files.iter().partition(|f| f.extension().is_some_and(|e| e.eq_ignore_ascii_case("msi")));
     pes.sort();
     msis.sort();
     signer.preflight(pes.first().or(msis.first()).expect("clap requires one file"))?;
@@ -261,13 +297,21 @@ pub fn verify(files: &[PathBuf], ca: Option<&Path>) -> Result<()> {
         let cmd = cmd.timeout(SIGN_DEADLINE);
         let out = cmd.output()?;
         // A signed MSI vouches for its own bytes only: the PEs it installs need their own.
-        let unsigned = if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("msi")) { unsigned_pes(file)? } else { Vec::new() };
+        let unsigned = if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("msi")) {
+            unsigned_pes(file)?
+        } else {
+            Vec::new()
+        };
         if !out.success {
             failed += 1;
             println!("NOT VALID {}\n{}", file.display(), cmd.failure(&out));
         } else if !unsigned.is_empty() {
             failed += 1;
-            println!("NOT VALID {}: unsigned-pe: it installs unsigned PE files: {}", file.display(), unsigned.join(", "));
+            println!(
+                "NOT VALID {}: unsigned-pe: it installs unsigned PE files: {}",
+                file.display(),
+                unsigned.join(", ")
+            );
         } else {
             println!("verified  {}", file.display());
         }

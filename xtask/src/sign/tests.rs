@@ -11,7 +11,15 @@ fn opts(ts: Option<&str>) -> Options {
 #[test]
 fn osslsigncode_pkcs12_reads_the_password_from_a_file() {
     let key = Key::Pkcs12 { file: "k.p12".into() };
-    let argv = osslsigncode(Path::new("osslsigncode"), &key, Some(Path::new("/tmp/pw")), &opts(Some("http://ts.example/rfc3161")), Path::new("a.dll"), Path::new(".a.dll.signing")).argv();
+    let argv = osslsigncode(
+        Path::new("osslsigncode"),
+        &key,
+        Some(Path::new("/tmp/pw")),
+        &opts(Some("http://ts.example/rfc3161")),
+        Path::new("a.dll"),
+        Path::new(".a.dll.signing"),
+    )
+    .argv();
     assert_eq!(
         argv.join(" "),
         "osslsigncode sign -pkcs12 k.p12 -readpass /tmp/pw -h sha256 -n Archway -time 1767225600 -ts http://ts.example/rfc3161 -in a.dll -out .a.dll.signing"
@@ -20,23 +28,48 @@ fn osslsigncode_pkcs12_reads_the_password_from_a_file() {
 
 #[test]
 fn osslsigncode_pkcs11_names_module_key_and_certificate() {
-    let key = Key::Pkcs11 { module: "/usr/lib/p11.so".into(), engine: None, key: "pkcs11:object=release".into(), cert: Cert::File("chain.pem".into()) };
-    let argv = osslsigncode(Path::new("osslsigncode"), &key, None, &opts(None), Path::new("a.msi"), Path::new("b.msi")).argv();
-    assert_eq!(argv.join(" "), "osslsigncode sign -pkcs11module /usr/lib/p11.so -certs chain.pem -key pkcs11:object=release -h sha256 -n Archway -time 1767225600 -in a.msi -out b.msi");
-    let key = Key::Pkcs11 { module: "p11.so".into(), engine: Some("engine.so".into()), key: "id".into(), cert: Cert::Token("pkcs11:object=cert".into()) };
-    let argv = osslsigncode(Path::new("o"), &key, Some(Path::new("pin")), &opts(None), Path::new("a"), Path::new("b")).argv();
-    assert!(argv.join(" ").starts_with("o sign -pkcs11engine engine.so -pkcs11module p11.so -pkcs11cert pkcs11:object=cert -key id -readpass pin "), "{argv:?}");
+    let key = Key::Pkcs11 {
+        module: "/usr/lib/p11.so".into(),
+        engine: None,
+        key: "pkcs11:object=release".into(),
+        cert: Cert::File("chain.pem".into()),
+    };
+    let argv =
+        osslsigncode(Path::new("osslsigncode"), &key, None, &opts(None), Path::new("a.msi"), Path::new("b.msi")).argv();
+    assert_eq!(
+        argv.join(" "),
+        "osslsigncode sign -pkcs11module /usr/lib/p11.so -certs chain.pem -key pkcs11:object=release -h sha256 -n Archway -time 1767225600 -in a.msi -out b.msi"
+    );
+    let key = Key::Pkcs11 {
+        module: "p11.so".into(),
+        engine: Some("engine.so".into()),
+        key: "id".into(),
+        cert: Cert::Token("pkcs11:object=cert".into()),
+    };
+    let argv =
+        osslsigncode(Path::new("o"), &key, Some(Path::new("pin")), &opts(None), Path::new("a"), Path::new("b")).argv();
+    assert!(
+        argv.join(" ").starts_with(
+            "o sign -pkcs11engine engine.so -pkcs11module p11.so -pkcs11cert pkcs11:object=cert -key id -readpass pin "
+        ),
+        "{argv:?}"
+    );
 }
 
 #[test]
 fn signtool_signs_from_a_store_with_an_rfc3161_timestamp() {
     let key = Key::Store { sha1: "0123456789abcdef0123456789abcdef01234567".into(), store: "My".into(), machine: true };
-    let argv = signtool(Path::new("signtool.exe"), &key, &opts(Some("http://timestamp.example")), Path::new(".a.dll.signing")).argv();
+    let argv =
+        signtool(Path::new("signtool.exe"), &key, &opts(Some("http://timestamp.example")), Path::new(".a.dll.signing"))
+            .argv();
     assert_eq!(
         argv.join(" "),
         "signtool.exe sign /fd SHA256 /sha1 0123456789abcdef0123456789abcdef01234567 /s My /sm /d Archway /tr http://timestamp.example /td SHA256 .a.dll.signing"
     );
-    assert_eq!(signtool_verify(Path::new("signtool.exe"), Path::new("a.dll")).argv().join(" "), "signtool.exe verify /pa /all a.dll");
+    assert_eq!(
+        signtool_verify(Path::new("signtool.exe"), Path::new("a.dll")).argv().join(" "),
+        "signtool.exe verify /pa /all a.dll"
+    );
 }
 
 #[test]
@@ -50,7 +83,13 @@ fn a_password_given_by_value_is_a_private_file_that_goes_away() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    let signer = Signer::new(Tool::Osslsigncode("osslsigncode".into()), Key::Pkcs12 { file: "k.p12".into() }, Some(file), opts(None)).unwrap();
+    let signer = Signer::new(
+        Tool::Osslsigncode("osslsigncode".into()),
+        Key::Pkcs12 { file: "k.p12".into() },
+        Some(file),
+        opts(None),
+    )
+    .unwrap();
     let shown = signer.command(Path::new("a.dll"), Path::new("b.dll")).to_string();
     assert!(!shown.contains(secret) && shown.contains("-readpass"), "{shown}");
     drop(signer);
@@ -62,7 +101,10 @@ fn tool_and_key_must_match() {
     let store = Key::Store { sha1: "0".repeat(40), store: "My".into(), machine: false };
     let err = Signer::new(Tool::Osslsigncode("o".into()), store, None, opts(None)).err().unwrap().to_string();
     assert!(err.contains("certificate store"), "{err}");
-    let err = Signer::new(Tool::Signtool("s".into()), Key::Pkcs12 { file: "k".into() }, None, opts(None)).err().unwrap().to_string();
+    let err = Signer::new(Tool::Signtool("s".into()), Key::Pkcs12 { file: "k".into() }, None, opts(None))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("ARCHWAY_SIGN_CERT_SHA1"), "{err}");
 }
 

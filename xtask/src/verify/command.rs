@@ -46,7 +46,9 @@ pub fn run(files: &[PathBuf]) -> Result<()> {
 /// The workspace binary and architecture whose build output `file` is named like.
 fn built_from<'a>(file: &Path, binaries: &'a [Binary]) -> Option<(&'a Binary, Arch)> {
     let name = file.file_name()?.to_str()?;
-    binaries.iter().find_map(|bin| Arch::ALL.into_iter().find(|arch| bin.file_name(*arch).eq_ignore_ascii_case(name)).map(|arch| (bin, arch)))
+    binaries.iter().find_map(|bin| {
+        Arch::ALL.into_iter().find(|arch| bin.file_name(*arch).eq_ignore_ascii_case(name)).map(|arch| (bin, arch))
+    })
 }
 
 fn build_checks(file: &Path, bin: &Binary, arch: Arch, version: [u16; 4]) -> Result<()> {

@@ -134,15 +134,7 @@ impl<R: fmt::Display + fmt::Debug> std::error::Error for Failures<R> {}
 pub fn check(path: &Path, expect: &Expectation) -> Result<PeFacts> {
     let facts = read_facts(path)?;
     let violations = violations(&facts, expect);
-    if violations.is_empty() {
-        Ok(facts)
-    } else {
-        Err(Failures {
-            path: path.to_path_buf(),
-            violations,
-        }
-        .into())
-    }
+    if violations.is_empty() { Ok(facts) } else { Err(Failures { path: path.to_path_buf(), violations }.into()) }
 }
 
 pub fn read_facts(path: &Path) -> Result<PeFacts> {
@@ -163,20 +155,13 @@ pub fn violations(facts: &PeFacts, expect: &Expectation) -> Vec<Violation> {
     [
         (Rule::Machine, machine_rule(facts, expect.arch)),
         (Rule::Kind, kind_rule(facts, expect.kind)),
-        (
-            Rule::DllCharacteristics,
-            dll_characteristics_rule(facts, expect.arch),
-        ),
+        (Rule::DllCharacteristics, dll_characteristics_rule(facts, expect.arch)),
         (Rule::Exports, exports_rule(facts, expect)),
         (Rule::Imports, imports_rule(facts, expect)),
         (Rule::Version, version_rule(facts, expect.version)),
     ]
     .into_iter()
-    .flat_map(|(rule, messages)| {
-        messages
-            .into_iter()
-            .map(move |message| Violation { rule, message })
-    })
+    .flat_map(|(rule, messages)| messages.into_iter().map(move |message| Violation { rule, message }))
     .collect()
 }
 
@@ -237,12 +222,10 @@ fn machine_rule(facts: &PeFacts, arch: Arch) -> Vec<String> {
             };
             out.push(format!("an ARM64EC image needs CHPE metadata, but {why}"));
         }
-        (Arch::Arm64Ec, Some(0)) => {
-            out.push("CHPE metadata version is 0, expected 1 or more".into())
+        (Arch::Arm64Ec, Some(0)) => out.push("CHPE metadata version is 0, expected 1 or more".into()),
+        (Arch::X64, Some(version)) => {
+            out.push(format!("found CHPE metadata (version {version}): this is an ARM64EC image, not x64"))
         }
-        (Arch::X64, Some(version)) => out.push(format!(
-            "found CHPE metadata (version {version}): this is an ARM64EC image, not x64"
-        )),
         (Arch::Arm64, Some(version)) => out.push(format!(
             "found CHPE metadata (version {version}): this is an ARM64X (hybrid) image, not plain ARM64"
         )),
@@ -255,12 +238,12 @@ fn kind_rule(facts: &PeFacts, kind: ImageKind) -> Vec<String> {
     let mut out = Vec::new();
     let c = facts.characteristics;
     match (kind, c & pe::IMAGE_FILE_DLL.0 != 0) {
-        (ImageKind::Dll, false) => out.push(format!(
-            "expected a DLL, but IMAGE_FILE_DLL is clear in characteristics {c:#06x}"
-        )),
-        (ImageKind::Exe, true) => out.push(format!(
-            "expected an EXE, but IMAGE_FILE_DLL is set in characteristics {c:#06x}"
-        )),
+        (ImageKind::Dll, false) => {
+            out.push(format!("expected a DLL, but IMAGE_FILE_DLL is clear in characteristics {c:#06x}"))
+        }
+        (ImageKind::Exe, true) => {
+            out.push(format!("expected an EXE, but IMAGE_FILE_DLL is set in characteristics {c:#06x}"))
+        }
         _ => {}
     }
     if c & pe::IMAGE_FILE_EXECUTABLE_IMAGE.0 == 0 {
@@ -278,22 +261,12 @@ fn dll_characteristics_rule(facts: &PeFacts, arch: Arch) -> Vec<String> {
         ("NX_COMPAT", pe::IMAGE_DLLCHARACTERISTICS_NX_COMPAT.0),
     ];
     if arch.is_64bit() {
-        required.push((
-            "HIGH_ENTROPY_VA",
-            pe::IMAGE_DLLCHARACTERISTICS_HIGH_ENTROPY_VA.0,
-        ));
+        required.push(("HIGH_ENTROPY_VA", pe::IMAGE_DLLCHARACTERISTICS_HIGH_ENTROPY_VA.0));
     }
-    let missing: Vec<&str> = required
-        .iter()
-        .filter(|(_, flag)| facts.dll_characteristics & flag == 0)
-        .map(|(name, _)| *name)
-        .collect();
+    let missing: Vec<&str> =
+        required.iter().filter(|(_, flag)| facts.dll_characteristics & flag == 0).map(|(name, _)| *name).collect();
     if !missing.is_empty() {
-        out.push(format!(
-            "missing {} in DllCharacteristics {:#06x}",
-            missing.join(", "),
-            facts.dll_characteristics
-        ));
+        out.push(format!("missing {} in DllCharacteristics {:#06x}", missing.join(", "), facts.dll_characteristics));
     }
     if facts.is_pe32_plus != arch.is_64bit() {
         let format = |plus: bool| if plus { "PE32+" } else { "PE32" };
@@ -311,11 +284,7 @@ fn exports_rule(facts: &PeFacts, expect: &Expectation) -> Vec<String> {
     let expected = sorted(expect.exports);
     let found = sorted(&facts.exports);
     if expected != found {
-        out.push(format!(
-            "expected exactly [{}], found [{}]",
-            expected.join(", "),
-            found.join(", ")
-        ));
+        out.push(format!("expected exactly [{}], found [{}]", expected.join(", "), found.join(", ")));
     }
     if expect.arch == Arch::X86 {
         // stdcall `_f@12`, fastcall `@f@8`, C++ `?f@@...`, or cdecl `_f` for an expected `f`.
@@ -325,8 +294,7 @@ fn exports_rule(facts: &PeFacts, expect: &Expectation) -> Vec<String> {
             .filter(|n| {
                 n.starts_with('?')
                     || n.contains('@')
-                    || n.strip_prefix('_')
-                        .is_some_and(|bare| expected.contains(&bare))
+                    || n.strip_prefix('_').is_some_and(|bare| expected.contains(&bare))
             })
             .collect();
         if !decorated.is_empty() {
@@ -347,33 +315,19 @@ fn sorted(names: &[String]) -> Vec<&str> {
 
 fn imports_rule(facts: &PeFacts, expect: &Expectation) -> Vec<String> {
     let mut out = Vec::new();
-    let allowed = |dll: &str| {
-        expect
-            .allowed_imports
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(dll))
-    };
+    let allowed = |dll: &str| expect.allowed_imports.iter().any(|a| a.eq_ignore_ascii_case(dll));
     let all = facts
         .imports
         .iter()
         .map(|(dll, names)| (dll, names, ""))
-        .chain(
-            facts
-                .delay_imports
-                .iter()
-                .map(|(dll, names)| (dll, names, ", delay-load")),
-        );
+        .chain(facts.delay_imports.iter().map(|(dll, names)| (dll, names, ", delay-load")));
     let offenders: Vec<String> = all
         .clone()
         .filter(|(dll, _, _)| !allowed(dll))
         .map(|(dll, names, how)| format!("{dll} ({}{how})", names.join(", ")))
         .collect();
     if !offenders.is_empty() {
-        out.push(format!(
-            "not allowed: {}; allowed are [{}]",
-            offenders.join("; "),
-            expect.allowed_imports.join(", ")
-        ));
+        out.push(format!("not allowed: {}; allowed are [{}]", offenders.join("; "), expect.allowed_imports.join(", ")));
     }
     if expect.arch == Arch::X86 {
         // The loader looks names up verbatim: `GetModuleHandleExW@12` does not exist in
@@ -406,11 +360,7 @@ fn version_rule(facts: &PeFacts, expected: [u16; 4]) -> Vec<String> {
         ));
     }
     if info.file_version != expected {
-        out.push(format!(
-            "FILEVERSION is {}, expected {}",
-            dotted(info.file_version),
-            dotted(expected)
-        ));
+        out.push(format!("FILEVERSION is {}, expected {}", dotted(info.file_version), dotted(expected)));
     }
     out
 }
@@ -522,18 +472,13 @@ fn load_config<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>) -> Result<(Option<u32>
         return Ok((None, None));
     };
     let rva = dir.virtual_address.get(LE);
-    let bytes =
-        at_rva(file, rva).with_context(|| format!("RVA {rva:#x} is not inside any section"))?;
-    let size =
-        read_u32(bytes, 0).with_context(|| format!("RVA {rva:#x}: cut off before its Size"))?;
+    let bytes = at_rva(file, rva).with_context(|| format!("RVA {rva:#x} is not inside any section"))?;
+    let size = read_u32(bytes, 0).with_context(|| format!("RVA {rva:#x}: cut off before its Size"))?;
     if !file.nt_headers().is_type_64() || (size as usize) < CHPE_POINTER + 8 {
         return Ok((Some(size), None));
     }
     let pointer = read_u64(bytes, CHPE_POINTER).with_context(|| {
-        format!(
-            "RVA {rva:#x}: Size is {size:#x} but its section ends after {:#x} bytes",
-            bytes.len()
-        )
+        format!("RVA {rva:#x}: Size is {size:#x} but its section ends after {:#x} bytes", bytes.len())
     })?;
     if pointer == 0 {
         return Ok((Some(size), None));
@@ -542,18 +487,10 @@ fn load_config<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>) -> Result<(Option<u32>
     let chpe_rva = pointer
         .checked_sub(image_base)
         .and_then(|r| u32::try_from(r).ok())
-        .with_context(|| {
-            format!(
-                "CHPEMetadataPointer {pointer:#x} is not inside the image (base {image_base:#x})"
-            )
-        })?;
-    let version = at_rva(file, chpe_rva)
-        .and_then(|chpe| read_u32(chpe, 0))
-        .with_context(|| {
-            format!(
-                "CHPEMetadataPointer {pointer:#x} (RVA {chpe_rva:#x}) does not point into a section"
-            )
-        })?;
+        .with_context(|| format!("CHPEMetadataPointer {pointer:#x} is not inside the image (base {image_base:#x})"))?;
+    let version = at_rva(file, chpe_rva).and_then(|chpe| read_u32(chpe, 0)).with_context(|| {
+        format!("CHPEMetadataPointer {pointer:#x} (RVA {chpe_rva:#x}) does not point into a section")
+    })?;
     Ok((Some(size), Some(version)))
 }
 
@@ -562,45 +499,30 @@ const RT_VERSION: u16 = 16;
 /// The first RT_VERSION resource (first name, first language), parsed by hand.
 fn version_info<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>) -> Result<Option<VersionInfo>> {
     let sections = file.section_table();
-    let Some(rsrc) = file
-        .data_directories()
-        .resource_directory(file.data(), &sections)
-        .context("resource directory")?
+    let Some(rsrc) =
+        file.data_directories().resource_directory(file.data(), &sections).context("resource directory")?
     else {
         return Ok(None);
     };
     let root = rsrc.root().context("resource directory")?;
-    let is_version = |e: &&pe::ImageResourceDirectoryEntry| {
-        matches!(e.name_or_id(), ResourceNameOrId::Id(RT_VERSION))
-    };
+    let is_version = |e: &&pe::ImageResourceDirectoryEntry| matches!(e.name_or_id(), ResourceNameOrId::Id(RT_VERSION));
     let Some(by_type) = root.entries.iter().find(is_version) else {
         return Ok(None);
     };
     let names = subtable(by_type, rsrc, "the RT_VERSION entry")?;
-    let by_name = names
-        .entries
-        .first()
-        .context("resource directory: RT_VERSION has no entries")?;
+    let by_name = names.entries.first().context("resource directory: RT_VERSION has no entries")?;
     let languages = subtable(by_name, rsrc, "the first RT_VERSION name")?;
-    let by_language = languages
-        .entries
-        .first()
-        .context("resource directory: RT_VERSION has no languages")?;
-    let ResourceDirectoryEntryData::Data(entry) = by_language
-        .data(rsrc)
-        .context("resource directory: RT_VERSION data entry")?
+    let by_language = languages.entries.first().context("resource directory: RT_VERSION has no languages")?;
+    let ResourceDirectoryEntryData::Data(entry) =
+        by_language.data(rsrc).context("resource directory: RT_VERSION data entry")?
     else {
         bail!("resource directory: RT_VERSION is nested deeper than type/name/language");
     };
     let (rva, size) = (entry.offset_to_data.get(LE), entry.size.get(LE));
     let blob = at_rva(file, rva)
         .and_then(|bytes| bytes.get(..size as usize))
-        .with_context(|| {
-            format!("RT_VERSION data (RVA {rva:#x}, {size:#x} bytes) is not inside a section")
-        })?;
-    parse_version_info(blob)
-        .map(Some)
-        .with_context(|| format!("VS_VERSIONINFO at RVA {rva:#x}"))
+        .with_context(|| format!("RT_VERSION data (RVA {rva:#x}, {size:#x} bytes) is not inside a section"))?;
+    parse_version_info(blob).map(Some).with_context(|| format!("VS_VERSIONINFO at RVA {rva:#x}"))
 }
 
 fn subtable<'data>(
@@ -608,10 +530,7 @@ fn subtable<'data>(
     rsrc: ResourceDirectory<'data>,
     what: &str,
 ) -> Result<ResourceDirectoryTable<'data>> {
-    match entry
-        .data(rsrc)
-        .with_context(|| format!("resource directory: {what}"))?
-    {
+    match entry.data(rsrc).with_context(|| format!("resource directory: {what}"))? {
         ResourceDirectoryEntryData::Table(table) => Ok(table),
         ResourceDirectoryEntryData::Data(_) => {
             bail!("resource directory: {what} is a data entry, expected a directory")

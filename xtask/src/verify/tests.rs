@@ -34,13 +34,7 @@ fn good(arch: Arch) -> PeFacts {
 fn with_expectation<T>(arch: Arch, kind: ImageKind, f: impl FnOnce(&Expectation) -> T) -> T {
     let exports = strings(&["RegisterModule"]);
     let allowed = strings(&["kernel32.dll"]);
-    f(&Expectation {
-        arch,
-        kind,
-        exports: &exports,
-        allowed_imports: &allowed,
-        version: VERSION,
-    })
+    f(&Expectation { arch, kind, exports: &exports, allowed_imports: &allowed, version: VERSION })
 }
 
 fn failed(facts: &PeFacts, arch: Arch) -> Vec<Violation> {
@@ -92,10 +86,7 @@ fn each_broken_fact_fails_its_own_rule() {
         break_it(&mut facts);
         let v = failed(&facts, *arch);
         assert_eq!(rules(&v), vec![*rule], "{arch} {fragment}: {v:?}");
-        assert!(
-            v.iter().any(|v| v.message.contains(fragment)),
-            "{arch}: {fragment:?} not in {v:?}"
-        );
+        assert!(v.iter().any(|v| v.message.contains(fragment)), "{arch}: {fragment:?} not in {v:?}");
     }
 }
 
@@ -121,50 +112,29 @@ fn a_decorated_x86_export_is_reported_with_file_and_rule() {
     let mut facts = good(Arch::X86);
     facts.exports = strings(&["_RegisterModule@12"]);
     let v = failed(&facts, Arch::X86);
-    let text = Failures {
-        path: "target/x/archway_x86.dll".into(),
-        violations: v,
-    }
-    .to_string();
+    let text = Failures { path: "target/x/archway_x86.dll".into(), violations: v }.to_string();
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some(
-            "target/x/archway_x86.dll: rule exports: expected exactly [RegisterModule], found [_RegisterModule@12]"
-        )
+        Some("target/x/archway_x86.dll: rule exports: expected exactly [RegisterModule], found [_RegisterModule@12]")
     );
-    assert!(
-        lines
-            .next()
-            .unwrap()
-            .starts_with("target/x/archway_x86.dll: rule exports: decorated names on x86")
-    );
+    assert!(lines.next().unwrap().starts_with("target/x/archway_x86.dll: rule exports: decorated names on x86"));
     assert_eq!(lines.next(), None);
     // A cdecl-style leading underscore on an expected name counts as decorated too.
     facts.exports = strings(&["_RegisterModule"]);
-    assert!(failed(&facts, Arch::X86).iter().any(|v| {
-        v.message
-            .contains("decorated names on x86: [_RegisterModule]")
-    }));
+    assert!(
+        failed(&facts, Arch::X86).iter().any(|v| { v.message.contains("decorated names on x86: [_RegisterModule]") })
+    );
 }
 
 #[test]
 fn every_failed_rule_is_reported_at_once() {
     let mut facts = good(Arch::X86); // PE32, 0x14c, no HIGH_ENTROPY_VA
     facts.exports = strings(&["_RegisterModule@12"]);
-    facts
-        .imports
-        .push(("user32.dll".into(), strings(&["GetDesktopWindow"])));
+    facts.imports.push(("user32.dll".into(), strings(&["GetDesktopWindow"])));
     facts.version_info = None;
     let v = with_expectation(Arch::X64, ImageKind::Exe, |e| violations(&facts, e));
-    let all = [
-        Rule::Machine,
-        Rule::Kind,
-        Rule::DllCharacteristics,
-        Rule::Exports,
-        Rule::Imports,
-        Rule::Version,
-    ];
+    let all = [Rule::Machine, Rule::Kind, Rule::DllCharacteristics, Rule::Exports, Rule::Imports, Rule::Version];
     assert_eq!(rules(&v), all);
 }
 
@@ -175,10 +145,7 @@ fn a_file_that_is_not_a_pe_image_is_named_in_the_error() {
     std::fs::write(&path, b"MZ but nothing else, certainly no PE header here").unwrap();
     let msg = read_facts(&path).unwrap_err().to_string();
     assert!(msg.starts_with(&format!("{}: ", path.display())), "{msg}");
-    let msg = format!(
-        "{:#}",
-        read_facts(&dir.path().join("absent.dll")).unwrap_err()
-    );
+    let msg = format!("{:#}", read_facts(&dir.path().join("absent.dll")).unwrap_err());
     assert!(msg.contains("absent.dll"), "{msg}");
 }
 
@@ -196,7 +163,9 @@ struct Tools {
 fn tools(backends: &[&str]) -> Option<Tools> {
     use crate::toolchain::{llvm::LlvmTool, newest};
     let inventory = crate::toolchain::local_inventory();
-    let path = |tool, ok: &dyn Fn(&crate::toolchain::llvm::Found) -> bool| newest(&inventory, tool, ok).map(|f| f.path.clone());
+    let path = |tool, ok: &dyn Fn(&crate::toolchain::llvm::Found) -> bool| {
+        newest(&inventory, tool, ok).map(|f| f.path.clone())
+    };
     let clang_cl = path(LlvmTool::ClangCl, &|f| backends.iter().all(|b| f.has_backend(b)));
     let lld_link = path(LlvmTool::LldLink, &|_| true);
     let llvm_rc = path(LlvmTool::LlvmRc, &|_| true);
@@ -204,16 +173,9 @@ fn tools(backends: &[&str]) -> Option<Tools> {
     let dlltool = path(LlvmTool::LlvmDlltool, &|f| f.version.major >= crate::toolchain::MIN_DLLTOOL_ARM64EC);
     let mut missing = Vec::new();
     if clang_cl.is_none() {
-        missing.push(format!(
-            "clang-cl with the {} backend",
-            backends.join(" and ")
-        ));
+        missing.push(format!("clang-cl with the {} backend", backends.join(" and ")));
     }
-    for (tool, name) in [
-        (&lld_link, "lld-link"),
-        (&llvm_rc, "llvm-rc"),
-        (&dlltool, "llvm-dlltool"),
-    ] {
+    for (tool, name) in [(&lld_link, "lld-link"), (&llvm_rc, "llvm-rc"), (&dlltool, "llvm-dlltool")] {
         if tool.is_none() {
             missing.push(name.to_string());
         }
@@ -242,23 +204,13 @@ fn run(dir: &Path, program: &Path, args: &[&str]) {
         .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
-    assert!(
-        out.success,
-        "{} {}\n{}{}",
-        program.display(),
-        args.join(" "),
-        out.stdout,
-        out.stderr
-    );
+    assert!(out.success, "{} {}\n{}{}", program.display(), args.join(" "), out.stdout, out.stderr);
 }
 
 /// The .rc both llvm-rc and the hand-built blob of `versioninfo::tests` describe.
 fn version_rc(v: [u16; 4], strings: &[(&str, &str)]) -> String {
     let v = v.map(|p| p.to_string()).join(",");
-    let values: String = strings
-        .iter()
-        .map(|(k, s)| format!("      VALUE \"{k}\", \"{s}\"\n"))
-        .collect();
+    let values: String = strings.iter().map(|(k, s)| format!("      VALUE \"{k}\", \"{s}\"\n")).collect();
     format!(
         "1 VERSIONINFO\nFILEVERSION {v}\nPRODUCTVERSION {v}\nFILEFLAGSMASK 0x3F\nFILEOS 0x40004\n\
          FILETYPE 2\nBEGIN\n  BLOCK \"StringFileInfo\"\n  BEGIN\n    BLOCK \"040904B0\"\n    BEGIN\n\
@@ -266,11 +218,8 @@ fn version_rc(v: [u16; 4], strings: &[(&str, &str)]) -> String {
     )
 }
 
-const RC_STRINGS: &[(&str, &str)] = &[
-    ("CompanyName", "Example"),
-    ("FileDescription", "verify fixture"),
-    ("ProductName", "archway"),
-];
+const RC_STRINGS: &[(&str, &str)] =
+    &[("CompanyName", "Example"), ("FileDescription", "verify fixture"), ("ProductName", "archway")];
 
 /// One DLL exporting `RegisterModule` (stdcall on x86), linked by lld-link.
 struct Fixture {
@@ -288,19 +237,8 @@ struct Fixture {
 impl Fixture {
     fn new(arch: Arch) -> Fixture {
         // lld-link 19 cannot link ARM64EC import libraries (docs/toolchains.md §4.6).
-        let imports = if arch == Arch::Arm64Ec {
-            vec![]
-        } else {
-            vec![("kernel32.dll", "GetCurrentProcessId")]
-        };
-        Fixture {
-            arch,
-            dllexport: false,
-            imports,
-            version: Some(VERSION),
-            ec_load_config: true,
-            link_args: vec![],
-        }
+        let imports = if arch == Arch::Arm64Ec { vec![] } else { vec![("kernel32.dll", "GetCurrentProcessId")] };
+        Fixture { arch, dllexport: false, imports, version: Some(VERSION), ec_load_config: true, link_args: vec![] }
     }
 
     fn build(&self, tools: &Tools, root: &Path, name: &str) -> PathBuf {
@@ -328,39 +266,15 @@ impl Fixture {
         if self.link_args.iter().any(|a| a.starts_with("/delayload:")) {
             c += "void *__stdcall __delayLoadHelper2(void *d, void *f) { return 0; }\n";
         }
-        let export = if self.dllexport {
-            "__declspec(dllexport)"
-        } else {
-            ""
-        };
-        let calls: String = self
-            .imports
-            .iter()
-            .map(|(_, f)| format!(" + (int){f}()"))
-            .collect();
-        c += &format!(
-            "{export} int __stdcall RegisterModule(int a, void *b, void *c) {{ return a{calls}; }}\n"
-        );
+        let export = if self.dllexport { "__declspec(dllexport)" } else { "" };
+        let calls: String = self.imports.iter().map(|(_, f)| format!(" + (int){f}()")).collect();
+        c += &format!("{export} int __stdcall RegisterModule(int a, void *b, void *c) {{ return a{calls}; }}\n");
         std::fs::write(dir.join("m.c"), c).unwrap();
         let target = format!("--target={triple}");
-        run(
-            &dir,
-            &tools.clang_cl,
-            &[
-                &target,
-                "/c",
-                "/O2",
-                "/GS-",
-                "/Zl",
-                "/Fo:m.obj",
-                "--",
-                "m.c",
-            ],
-        );
+        run(&dir, &tools.clang_cl, &[&target, "/c", "/O2", "/GS-", "/Zl", "/Fo:m.obj", "--", "m.c"]);
 
-        let mut link: Vec<String> = ["/dll", "/noentry", "/nodefaultlib", "/noimplib", "m.obj"]
-            .map(String::from)
-            .into();
+        let mut link: Vec<String> =
+            ["/dll", "/noentry", "/nodefaultlib", "/noimplib", "m.obj"].map(String::from).into();
         link.push(format!("/machine:{machine}"));
         link.push(format!("/out:{name}.dll"));
         let mut dlls: Vec<&str> = self.imports.iter().map(|(dll, _)| *dll).collect();
@@ -368,17 +282,9 @@ impl Fixture {
         for dll in dlls {
             let stem = dll.trim_end_matches(".dll");
             let decoration = if self.arch == Arch::X86 { "@0" } else { "" };
-            let names: String = self
-                .imports
-                .iter()
-                .filter(|(d, _)| *d == dll)
-                .map(|(_, f)| format!("{f}{decoration}\n"))
-                .collect();
-            std::fs::write(
-                dir.join(format!("{stem}.def")),
-                format!("LIBRARY {dll}\nEXPORTS\n{names}"),
-            )
-            .unwrap();
+            let names: String =
+                self.imports.iter().filter(|(d, _)| *d == dll).map(|(_, f)| format!("{f}{decoration}\n")).collect();
+            std::fs::write(dir.join(format!("{stem}.def")), format!("LIBRARY {dll}\nEXPORTS\n{names}")).unwrap();
             let (def, lib) = (format!("{stem}.def"), format!("{stem}.lib"));
             let mut args = vec!["-m", dlltool_machine, "-d", &def, "-l", &lib];
             if self.arch == Arch::X86 {
@@ -389,11 +295,7 @@ impl Fixture {
         }
         if let Some(version) = self.version {
             std::fs::write(dir.join("v.rc"), version_rc(version, RC_STRINGS)).unwrap();
-            run(
-                &dir,
-                &tools.llvm_rc,
-                &["/no-preprocess", "/fo", "v.res", "v.rc"],
-            );
+            run(&dir, &tools.llvm_rc, &["/no-preprocess", "/fo", "v.res", "v.rc"]);
             link.push("v.res".into());
         }
         if !self.dllexport {
@@ -401,11 +303,7 @@ impl Fixture {
             link.push("/def:m.def".into());
         }
         link.extend(self.link_args.iter().map(|a| a.to_string()));
-        run(
-            &dir,
-            &tools.lld_link,
-            &link.iter().map(String::as_str).collect::<Vec<_>>(),
-        );
+        run(&dir, &tools.lld_link, &link.iter().map(String::as_str).collect::<Vec<_>>());
         dir.join(format!("{name}.dll"))
     }
 }
@@ -417,9 +315,7 @@ fn check_as(path: &Path, arch: Arch, kind: ImageKind) -> Result<PeFacts> {
 fn failed_rules(path: &Path, arch: Arch, kind: ImageKind) -> (Vec<Rule>, String) {
     let err = check_as(path, arch, kind).expect_err("the check passed");
     let text = err.to_string();
-    let failures = err
-        .downcast::<Failures>()
-        .unwrap_or_else(|e| panic!("not a rule failure: {e:#}"));
+    let failures = err.downcast::<Failures>().unwrap_or_else(|e| panic!("not a rule failure: {e:#}"));
     (rules(&failures.violations), text)
 }
 
@@ -432,42 +328,18 @@ fn real_x64_dll_passes_and_reads_back() {
     let dll = Fixture::new(Arch::X64).build(&tools, dir.path(), "good64");
     let facts = check_as(&dll, Arch::X64, ImageKind::Dll).unwrap();
     assert_eq!(facts.exports, ["RegisterModule"]);
-    assert_eq!(
-        facts.imports,
-        vec![(
-            "kernel32.dll".to_string(),
-            strings(&["GetCurrentProcessId"])
-        )]
-    );
+    assert_eq!(facts.imports, vec![("kernel32.dll".to_string(), strings(&["GetCurrentProcessId"]))]);
     assert_eq!(facts.chpe_metadata_version, None);
     let info = facts.version_info.unwrap();
-    assert_eq!(
-        (info.file_version, info.product_version),
-        (VERSION, VERSION)
-    );
-    let expected: Vec<(String, String)> = RC_STRINGS
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    assert_eq!((info.file_version, info.product_version), (VERSION, VERSION));
+    let expected: Vec<(String, String)> = RC_STRINGS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     assert_eq!(info.strings, expected);
 
     // The same file against the wrong machine, kind or version.
-    assert_eq!(
-        failed_rules(&dll, Arch::Arm64, ImageKind::Dll).0,
-        [Rule::Machine]
-    );
-    assert_eq!(
-        failed_rules(&dll, Arch::Arm64Ec, ImageKind::Dll).0,
-        [Rule::Machine]
-    );
-    assert_eq!(
-        failed_rules(&dll, Arch::X64, ImageKind::Exe).0,
-        [Rule::Kind]
-    );
-    assert_eq!(
-        failed_rules(&dll, Arch::X86, ImageKind::Dll).0,
-        [Rule::Machine, Rule::DllCharacteristics]
-    );
+    assert_eq!(failed_rules(&dll, Arch::Arm64, ImageKind::Dll).0, [Rule::Machine]);
+    assert_eq!(failed_rules(&dll, Arch::Arm64Ec, ImageKind::Dll).0, [Rule::Machine]);
+    assert_eq!(failed_rules(&dll, Arch::X64, ImageKind::Exe).0, [Rule::Kind]);
+    assert_eq!(failed_rules(&dll, Arch::X86, ImageKind::Dll).0, [Rule::Machine, Rule::DllCharacteristics]);
     let exports = strings(&["RegisterModule"]);
     let allowed = strings(&["kernel32.dll"]);
     let e = Expectation {
@@ -478,13 +350,7 @@ fn real_x64_dll_passes_and_reads_back() {
         version: [1, 2, 3, 5],
     };
     let msg = check(&dll, &e).unwrap_err().to_string();
-    assert_eq!(
-        msg,
-        format!(
-            "{}: rule version: FILEVERSION is 1.2.3.4, expected 1.2.3.5",
-            dll.display()
-        )
-    );
+    assert_eq!(msg, format!("{}: rule version: FILEVERSION is 1.2.3.4, expected 1.2.3.5", dll.display()));
 }
 
 /// `dll`, checked as an `arch` DLL, fails exactly `rule`, with `text` in the message.
@@ -511,20 +377,17 @@ fn real_variants_each_fail_their_rule() {
     assert!(!facts.is_pe32_plus && facts.imports[0].1 == ["GetCurrentProcessId"]);
 
     let dll = build("x86dllexport", &|f| f.dllexport = true, Arch::X86);
-    fails_only(&dll, Arch::X86, Rule::Exports, "rule exports: expected exactly [RegisterModule], found [_RegisterModule@12]");
-
-    let dll = build(
-        "nohighentropy",
-        &|f| f.link_args.push("/highentropyva:no"),
-        Arch::X64,
+    fails_only(
+        &dll,
+        Arch::X86,
+        Rule::Exports,
+        "rule exports: expected exactly [RegisterModule], found [_RegisterModule@12]",
     );
+
+    let dll = build("nohighentropy", &|f| f.link_args.push("/highentropyva:no"), Arch::X64);
     fails_only(&dll, Arch::X64, Rule::DllCharacteristics, "rule dll-characteristics: missing HIGH_ENTROPY_VA");
 
-    let dll = build(
-        "user32",
-        &|f| f.imports.push(("user32.dll", "GetDesktopWindow")),
-        Arch::X64,
-    );
+    let dll = build("user32", &|f| f.imports.push(("user32.dll", "GetDesktopWindow")), Arch::X64);
     fails_only(&dll, Arch::X64, Rule::Imports, "rule imports: not allowed: user32.dll (GetDesktopWindow)");
 
     let dll = build(
@@ -555,20 +418,9 @@ fn real_variants_each_fail_their_rule() {
         Arch::X86,
     );
     let (rules, msg) = failed_rules(&dll, Arch::X64, ImageKind::Exe);
-    let all = [
-        Rule::Machine,
-        Rule::Kind,
-        Rule::DllCharacteristics,
-        Rule::Exports,
-        Rule::Imports,
-        Rule::Version,
-    ];
+    let all = [Rule::Machine, Rule::Kind, Rule::DllCharacteristics, Rule::Exports, Rule::Imports, Rule::Version];
     assert_eq!(rules, all, "{msg}");
-    assert!(
-        msg.lines()
-            .all(|l| l.starts_with(&format!("{}: rule ", dll.display()))),
-        "{msg}"
-    );
+    assert!(msg.lines().all(|l| l.starts_with(&format!("{}: rule ", dll.display()))), "{msg}");
 }
 
 #[test]
@@ -579,37 +431,21 @@ fn real_arm64_and_arm64ec_are_told_apart_from_x64() {
     let dir = tempfile::tempdir().unwrap();
     let arm64 = Fixture::new(Arch::Arm64).build(&tools, dir.path(), "arm64");
     check_as(&arm64, Arch::Arm64, ImageKind::Dll).unwrap();
-    assert_eq!(
-        failed_rules(&arm64, Arch::X64, ImageKind::Dll).0,
-        [Rule::Machine]
-    );
+    assert_eq!(failed_rules(&arm64, Arch::X64, ImageKind::Dll).0, [Rule::Machine]);
 
     let ec = Fixture::new(Arch::Arm64Ec).build(&tools, dir.path(), "ec");
     let facts = check_as(&ec, Arch::Arm64Ec, ImageKind::Dll).unwrap();
-    assert_eq!(
-        (
-            facts.machine,
-            facts.chpe_metadata_version,
-            facts.load_config_size
-        ),
-        (0x8664, Some(1), Some(0x140))
-    );
+    assert_eq!((facts.machine, facts.chpe_metadata_version, facts.load_config_size), (0x8664, Some(1), Some(0x140)));
     let (rules, msg) = failed_rules(&ec, Arch::X64, ImageKind::Dll);
     assert_eq!(rules, [Rule::Machine]);
-    assert!(
-        msg.contains("rule machine: found CHPE metadata (version 1)"),
-        "{msg}"
-    );
+    assert!(msg.contains("rule machine: found CHPE metadata (version 1)"), "{msg}");
 
     let mut no_chpe = Fixture::new(Arch::Arm64Ec);
     no_chpe.ec_load_config = false;
     let no_chpe = no_chpe.build(&tools, dir.path(), "ec-no-loadcfg");
     let (rules, msg) = failed_rules(&no_chpe, Arch::Arm64Ec, ImageKind::Dll);
     assert_eq!(rules, [Rule::Machine]);
-    assert!(
-        msg.contains("needs CHPE metadata, but the image has no load config"),
-        "{msg}"
-    );
+    assert!(msg.contains("needs CHPE metadata, but the image has no load config"), "{msg}");
 }
 
 #[test]
@@ -618,16 +454,8 @@ fn llvm_rc_writes_what_the_hand_built_blob_holds() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("v.rc"),
-        version_rc([1, 2, 3, 4], RC_STRINGS),
-    )
-    .unwrap();
-    run(
-        dir.path(),
-        &tools.llvm_rc,
-        &["/no-preprocess", "/fo", "v.res", "v.rc"],
-    );
+    std::fs::write(dir.path().join("v.rc"), version_rc([1, 2, 3, 4], RC_STRINGS)).unwrap();
+    run(dir.path(), &tools.llvm_rc, &["/no-preprocess", "/fo", "v.res", "v.rc"]);
     let res = std::fs::read(dir.path().join("v.res")).unwrap();
     // A .res is a 32-byte empty entry, then DataSize, HeaderSize, header, data.
     let u32_at = |at: usize| u32::from_le_bytes(res[at..at + 4].try_into().unwrap()) as usize;

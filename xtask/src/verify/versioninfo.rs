@@ -38,17 +38,10 @@ const HEADER_LEN: usize = 6;
 pub fn parse_version_info(blob: &[u8]) -> Result<VersionInfo> {
     let root = Node::parse(blob, 0, blob.len(), Unit::Bytes)?;
     if root.key != "VS_VERSION_INFO" {
-        bail!(
-            "offset {:#x}: key is {:?}, expected \"VS_VERSION_INFO\"",
-            HEADER_LEN,
-            root.key
-        );
+        bail!("offset {:#x}: key is {:?}, expected \"VS_VERSION_INFO\"", HEADER_LEN, root.key);
     }
     if root.value.len() != FIXED_FILE_INFO_LEN {
-        bail!(
-            "offset 0x2: wValueLength is {}, expected {FIXED_FILE_INFO_LEN} (VS_FIXEDFILEINFO)",
-            root.value.len()
-        );
+        bail!("offset 0x2: wValueLength is {}, expected {FIXED_FILE_INFO_LEN} (VS_FIXEDFILEINFO)", root.value.len());
     }
     // bound: the value is exactly FIXED_FILE_INFO_LEN (52) bytes, checked above, and i < 13.
     let dword = |i: usize| u32::from_le_bytes(root.value[4 * i..4 * i + 4].try_into().unwrap());
@@ -124,9 +117,7 @@ impl<'a> Node<'a> {
         }
         let end = start + w_length;
         if end > limit {
-            bail!(
-                "offset {start:#x}: wLength {w_length:#x} runs past the end of its parent ({limit:#x})"
-            );
+            bail!("offset {start:#x}: wLength {w_length:#x} runs past the end of its parent ({limit:#x})");
         }
 
         let key_start = start + HEADER_LEN;
@@ -134,9 +125,7 @@ impl<'a> Node<'a> {
         let mut at = key_start;
         loop {
             if at + 2 > end {
-                bail!(
-                    "offset {key_start:#x}: key is not NUL-terminated within wLength {w_length:#x}"
-                );
+                bail!("offset {key_start:#x}: key is not NUL-terminated within wLength {w_length:#x}");
             }
             match u16_at(blob, at) {
                 0 => break,
@@ -161,12 +150,7 @@ impl<'a> Node<'a> {
         } else {
             &blob[value_start..value_start + value_len]
         };
-        Ok(Node {
-            end,
-            key,
-            value,
-            children_start: align4(value_start + value_len),
-        })
+        Ok(Node { end, key, value, children_start: align4(value_start + value_len) })
     }
 
     /// The child nodes, each checked against this node's end. Zero padding at the end is allowed.
@@ -196,11 +180,8 @@ fn align4(n: usize) -> usize {
 }
 
 fn utf16_until_nul(bytes: &[u8]) -> String {
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0)
-        .collect();
+    let units: Vec<u16> =
+        bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).take_while(|&u| u != 0).collect();
     String::from_utf16_lossy(&units)
 }
 
@@ -210,13 +191,7 @@ pub(crate) mod tests {
 
     /// One node laid out the way llvm-rc writes it: `wLength` stops at the end of the value or
     /// the last child; padding before each child is inside the parent.
-    fn node(
-        key: &str,
-        w_type: u16,
-        value: &[u8],
-        w_value_length: u16,
-        children: &[Vec<u8>],
-    ) -> Vec<u8> {
+    fn node(key: &str, w_type: u16, value: &[u8], w_value_length: u16, children: &[Vec<u8>]) -> Vec<u8> {
         let mut out = vec![0; HEADER_LEN];
         for unit in key.encode_utf16().chain([0]) {
             out.extend(unit.to_le_bytes());
@@ -246,56 +221,26 @@ pub(crate) mod tests {
     /// one StringTable "040904B0", and a Translation 0x0409/1200: what llvm-rc makes of the .rc
     /// by `verify::tests::version_rc`
     /// (compared byte for byte in `llvm_rc_writes_what_the_hand_built_blob_holds`).
-    pub(crate) fn sample_blob(
-        file: [u16; 4],
-        product: [u16; 4],
-        strings: &[(&str, &str)],
-    ) -> Vec<u8> {
-        let ms_ls = |v: [u16; 4]| {
-            [
-                (u32::from(v[0]) << 16) | u32::from(v[1]),
-                (u32::from(v[2]) << 16) | u32::from(v[3]),
-            ]
-        };
+    pub(crate) fn sample_blob(file: [u16; 4], product: [u16; 4], strings: &[(&str, &str)]) -> Vec<u8> {
+        let ms_ls =
+            |v: [u16; 4]| [(u32::from(v[0]) << 16) | u32::from(v[1]), (u32::from(v[2]) << 16) | u32::from(v[3])];
         let [fms, fls] = ms_ls(file);
         let [pms, pls] = ms_ls(product);
-        let fixed: Vec<u8> = [
-            FIXED_FILE_INFO_SIGNATURE,
-            0x0001_0000,
-            fms,
-            fls,
-            pms,
-            pls,
-            0x3F,
-            0,
-            0x0004_0004,
-            2,
-            0,
-            0,
-            0,
-        ]
-        .iter()
-        .flat_map(|d| d.to_le_bytes())
-        .collect();
+        let fixed: Vec<u8> =
+            [FIXED_FILE_INFO_SIGNATURE, 0x0001_0000, fms, fls, pms, pls, 0x3F, 0, 0x0004_0004, 2, 0, 0, 0]
+                .iter()
+                .flat_map(|d| d.to_le_bytes())
+                .collect();
         let strings: Vec<Vec<u8>> = strings.iter().map(|(k, v)| string(k, v)).collect();
         let table = node("040904B0", 1, &[], 0, &strings);
         let string_file_info = node("StringFileInfo", 1, &[], 0, &[table]);
         let translation = node("Translation", 0, &[0x09, 0x04, 0xB0, 0x04], 4, &[]);
         let var_file_info = node("VarFileInfo", 1, &[], 0, &[translation]);
-        node(
-            "VS_VERSION_INFO",
-            0,
-            &fixed,
-            52,
-            &[string_file_info, var_file_info],
-        )
+        node("VS_VERSION_INFO", 0, &fixed, 52, &[string_file_info, var_file_info])
     }
 
-    const STRINGS: &[(&str, &str)] = &[
-        ("CompanyName", "Example"),
-        ("FileDescription", "ARM64X forwarder"),
-        ("OriginalFilename", "modver.dll"),
-    ];
+    const STRINGS: &[(&str, &str)] =
+        &[("CompanyName", "Example"), ("FileDescription", "ARM64X forwarder"), ("OriginalFilename", "modver.dll")];
 
     fn sample() -> Vec<u8> {
         sample_blob([1, 2, 3, 4], [5, 6, 7, 8], STRINGS)
@@ -320,10 +265,7 @@ pub(crate) mod tests {
         assert_eq!(info.signature, FIXED_FILE_INFO_SIGNATURE);
         assert_eq!(info.file_version, [1, 2, 3, 4]);
         assert_eq!(info.product_version, [5, 6, 7, 8]);
-        let expected: Vec<_> = STRINGS
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let expected: Vec<_> = STRINGS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(info.strings, expected);
         assert_eq!(info.languages, [0x0409]);
     }
@@ -369,21 +311,12 @@ pub(crate) mod tests {
     fn lying_lengths_name_their_offset() {
         let blob = sample();
         let msg = error_of(&with_u16(blob.clone(), 0x5C, 0x400));
-        assert!(
-            msg.starts_with("offset 0x5c: wLength 0x400 runs past the end of its parent"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("offset 0x5c: wLength 0x400 runs past the end of its parent"), "{msg}");
         let msg = error_of(&with_u16(blob.clone(), 0x98, 2));
-        assert!(
-            msg.starts_with("offset 0x98: wLength 2 is shorter"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("offset 0x98: wLength 2 is shorter"), "{msg}");
         // A String whose wValueLength (in characters) reaches past its wLength.
         let msg = error_of(&with_u16(blob.clone(), 0x98 + 2, 40));
-        assert!(
-            msg.starts_with("offset 0x9a: wValueLength 40 (80 bytes"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("offset 0x9a: wValueLength 40 (80 bytes"), "{msg}");
         // The root claims more bytes than the resource holds.
         let msg = error_of(&with_u16(blob.clone(), 0, blob.len() as u16 + 4));
         assert!(msg.starts_with("offset 0x0: wLength"), "{msg}");
@@ -395,10 +328,7 @@ pub(crate) mod tests {
     fn keys_must_end_inside_their_node() {
         // Cut the first String's wLength to end in the middle of "CompanyName".
         let msg = error_of(&with_u16(sample(), 0x98, 12));
-        assert!(
-            msg.starts_with("offset 0x9e: key is not NUL-terminated"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("offset 0x9e: key is not NUL-terminated"), "{msg}");
         let mut wrong_root = sample();
         wrong_root[6] = b'X';
         assert!(error_of(&wrong_root).contains("expected \"VS_VERSION_INFO\""));
@@ -409,19 +339,8 @@ pub(crate) mod tests {
         let blob = sample();
         for at in (0..blob.len() - 1).step_by(2) {
             let original = u16_at(&blob, at);
-            for value in [
-                0,
-                1,
-                2,
-                5,
-                6,
-                7,
-                0x7FFF,
-                0x8000,
-                0xFFFF,
-                original.wrapping_add(2),
-                original.wrapping_sub(2),
-            ] {
+            for value in [0, 1, 2, 5, 6, 7, 0x7FFF, 0x8000, 0xFFFF, original.wrapping_add(2), original.wrapping_sub(2)]
+            {
                 let _ = parse_version_info(&with_u16(blob.clone(), at, value));
             }
         }

@@ -63,7 +63,10 @@ mod tests {
     #[test]
     fn paths_below_drive_c_become_windows_paths() {
         let c = Path::new("/p/drive_c");
-        assert_eq!(under_drive_c(c, Path::new("/p/drive_c/Program Files/Archway/archway.dll")).unwrap(), r"C:\Program Files\Archway\archway.dll");
+        assert_eq!(
+            under_drive_c(c, Path::new("/p/drive_c/Program Files/Archway/archway.dll")).unwrap(),
+            r"C:\Program Files\Archway\archway.dll"
+        );
         assert_eq!(under_drive_c(c, c).unwrap(), r"C:\");
         assert!(under_drive_c(c, Path::new("/elsewhere/x.dll")).unwrap_err().to_string().contains("not below"));
     }

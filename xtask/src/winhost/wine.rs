@@ -39,7 +39,9 @@ impl HostWine {
             std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
         };
         // Debian keeps wine64 out of PATH, in /usr/lib/wine.
-        on_path("wine64").or_else(|| Some(PathBuf::from("/usr/lib/wine/wine64")).filter(|p| p.is_file())).or_else(|| on_path("wine"))
+        on_path("wine64")
+            .or_else(|| Some(PathBuf::from("/usr/lib/wine/wine64")).filter(|p| p.is_file()))
+            .or_else(|| on_path("wine"))
     }
 
     /// The 32-bit loader (`wine` beside the 64-bit one, from Debian's `wine32:i386`), if installed.
@@ -60,7 +62,10 @@ impl HostWine {
             bail!("{} is a 64-bit prefix; the 32-bit host needs its own (remove the folder)", prefix.display());
         }
         if !host.drive_c().join("windows").join("system32").join("kernel32.dll").is_file() {
-            bail!("the 32-bit Wine prefix {} has no kernel32.dll after wineboot: is wine32:i386 complete?", prefix.display());
+            bail!(
+                "the 32-bit Wine prefix {} has no kernel32.dll after wineboot: is wine32:i386 complete?",
+                prefix.display()
+            );
         }
         Ok(host)
     }
@@ -70,13 +75,18 @@ impl HostWine {
         let wineserver = if wineserver.is_file() { wineserver } else { PathBuf::from("wineserver") };
         let version = Cmd::new(wine).arg("--version").timeout(Duration::from_secs(30)).read().unwrap_or_default();
         let host = HostWine { wine: wine.to_path_buf(), wineserver, prefix: prefix.to_path_buf(), version, win32 };
-        std::fs::create_dir_all(prefix).with_context(|| format!("cannot create the Wine prefix {}", prefix.display()))?;
+        std::fs::create_dir_all(prefix)
+            .with_context(|| format!("cannot create the Wine prefix {}", prefix.display()))?;
         // `-p60`: the server stays up between programs (about 0.3 s a start instead of 2 s), and
         // goes 60 s after the last one even if this process never gets to `-k` it. It
         // exits with an error when one already serves the prefix, which is as good.
         let _ = host.base(&host.wineserver).arg("-p60").timeout(Duration::from_secs(60)).output();
         if !prefix.join("system.reg").is_file() {
-            host.base(&host.wine).args(["wineboot", "--init"]).timeout(PREFIX_TIMEOUT).run().context("cannot create the Wine prefix")?;
+            host.base(&host.wine)
+                .args(["wineboot", "--init"])
+                .timeout(PREFIX_TIMEOUT)
+                .run()
+                .context("cannot create the Wine prefix")?;
         }
         if !host.drive_c().is_dir() {
             bail!("the Wine prefix {} has no drive_c after wineboot", prefix.display());
@@ -97,7 +107,11 @@ impl HostWine {
 impl WindowsHost for HostWine {
     fn describe(&self) -> String {
         let version = if self.version.is_empty() { "Wine" } else { self.version.as_str() };
-        if self.win32 { format!("{version} (32-bit prefix)") } else { format!("{version} ({})", std::env::consts::ARCH) }
+        if self.win32 {
+            format!("{version} (32-bit prefix)")
+        } else {
+            format!("{version} ({})", std::env::consts::ARCH)
+        }
     }
 
     fn drive_c(&self) -> PathBuf {

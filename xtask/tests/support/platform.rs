@@ -16,7 +16,9 @@ use std::{
 
 use serde_json::Value;
 
-use super::worker::{Launcher, Response, collect, read_response, wait_or_kill, windows_path, worker_command_for, xml_escape};
+use super::worker::{
+    Launcher, Response, collect, read_response, wait_or_kill, windows_path, worker_command_for, xml_escape,
+};
 
 /// The shared workers' own safety net: longer than the whole test file.
 pub const BENCH_MAX_SECONDS: &str = "900";
@@ -85,11 +87,19 @@ impl HttpPlatform {
         if !self.environment.is_empty() {
             inner.push_str("\n      <environmentVariables>\n");
             for (n, v) in &self.environment {
-                inner.push_str(&format!("        <environmentVariable name=\"{}\" value=\"{}\" />\n", xml_escape(n), xml_escape(v)));
+                inner.push_str(&format!(
+                    "        <environmentVariable name=\"{}\" value=\"{}\" />\n",
+                    xml_escape(n),
+                    xml_escape(v)
+                ));
             }
             inner.push_str("      </environmentVariables>\n    ");
         }
-        let section = if inner.is_empty() { format!("<httpPlatform{attributes} />") } else { format!("<httpPlatform{attributes}>{inner}</httpPlatform>") };
+        let section = if inner.is_empty() {
+            format!("<httpPlatform{attributes} />")
+        } else {
+            format!("<httpPlatform{attributes}>{inner}</httpPlatform>")
+        };
         let handlers = if self.handler_mapping {
             "    <handlers>\n      <add name=\"httpPlatformHandler\" path=\"*\" verb=\"*\" modules=\"httpPlatformHandler\" resourceType=\"Unspecified\" requireAccess=\"Script\" />\n    </handlers>\n"
         } else {
@@ -99,7 +109,9 @@ impl HttpPlatform {
             Some(h) => format!("    <archway handler=\"{}\" />\n", xml_escape(h)),
             None => String::new(),
         };
-        format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <system.webServer>\n{handlers}{archway}    {section}\n  </system.webServer>\n</configuration>\n")
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <system.webServer>\n{handlers}{archway}    {section}\n  </system.webServer>\n</configuration>\n"
+        )
     }
 }
 
@@ -115,8 +127,12 @@ pub struct Site {
 /// port), the shim as the one global module, and the two sections declared so web.config may
 /// set them (as the MSI's schema and archway_sections.js do on IIS).
 pub fn apphost(pool: &str, shim: &str, sites: &[(String, String)]) -> String {
-    let mut text = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n  <configSections>\n    <sectionGroup name=\"system.webServer\">\n      <section name=\"httpPlatform\" overrideModeDefault=\"Allow\" />\n      <section name=\"archway\" overrideModeDefault=\"Allow\" />\n    </sectionGroup>\n  </configSections>\n  <system.applicationHost>\n    <applicationPools>\n");
-    text.push_str(&format!("      <add name=\"{pool}\" managedRuntimeVersion=\"\" />\n    </applicationPools>\n    <sites>\n"));
+    let mut text = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n  <configSections>\n    <sectionGroup name=\"system.webServer\">\n      <section name=\"httpPlatform\" overrideModeDefault=\"Allow\" />\n      <section name=\"archway\" overrideModeDefault=\"Allow\" />\n    </sectionGroup>\n  </configSections>\n  <system.applicationHost>\n    <applicationPools>\n",
+    );
+    text.push_str(&format!(
+        "      <add name=\"{pool}\" managedRuntimeVersion=\"\" />\n    </applicationPools>\n    <sites>\n"
+    ));
     for (i, (name, physical)) in sites.iter().enumerate() {
         text.push_str(&format!(
             "      <site name=\"{name}\" id=\"{}\">\n        <application path=\"/\" applicationPool=\"{pool}\">\n          <virtualDirectory path=\"/\" physicalPath=\"{}\" />\n        </application>\n        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:0:\" />\n        </bindings>\n      </site>\n",
@@ -150,15 +166,29 @@ const READY: Duration = Duration::from_secs(120);
 impl Bench {
     /// Writes every site's folder and web.config (`sites`: name → section), the
     /// applicationHost.config, starts the worker with `env` and waits until it listens.
-    pub fn start(launcher: &Launcher, bin: &Path, arch: &str, group: &str, sites: Vec<(&str, SiteFn)>, env: &[(&str, &str)]) -> Bench {
+    pub fn start(
+        launcher: &Launcher,
+        bin: &Path,
+        arch: &str,
+        group: &str,
+        sites: Vec<(&str, SiteFn)>,
+        env: &[(&str, &str)],
+    ) -> Bench {
         let handler = bin.join(format!("archway_platform_{arch}.dll"));
         assert!(
             handler.is_file(),
             "{} was not built: the platform handler (handlers/platform, issue 10) must build for {arch} before these tests can run",
             handler.display()
         );
-        let root = tempfile::Builder::new().prefix(&format!("platform-{group}-")).tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-        let run = format!("{}{}", std::process::id(), root.path().file_name().unwrap().to_string_lossy().replace(['-', '.'], ""));
+        let root = tempfile::Builder::new()
+            .prefix(&format!("platform-{group}-"))
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
+        let run = format!(
+            "{}{}",
+            std::process::id(),
+            root.path().file_name().unwrap().to_string_lossy().replace(['-', '.'], "")
+        );
         let mut listed = Vec::new();
         let mut made = Vec::new();
         for (name, section) in sites {
@@ -202,7 +232,11 @@ impl Bench {
             let _ = child.kill();
             let _ = child.wait();
             std::thread::sleep(Duration::from_millis(200));
-            panic!("the {arch} worker for {group} did not get ready:\n{}{}", stdout.lock().unwrap(), stderr.lock().unwrap());
+            panic!(
+                "the {arch} worker for {group} did not get ready:\n{}{}",
+                stdout.lock().unwrap(),
+                stderr.lock().unwrap()
+            );
         }
         // "archway_worker: listening pool=… site=<name> address=127.0.0.1:<port> …"
         let text = stdout.lock().unwrap().clone();
@@ -214,9 +248,20 @@ impl Bench {
             }
         }
         for site in &mut made {
-            site.port = *ports.get(&site.name).unwrap_or_else(|| panic!("the worker did not say where site {} listens:\n{text}", site.name));
+            site.port = *ports
+                .get(&site.name)
+                .unwrap_or_else(|| panic!("the worker did not say where site {} listens:\n{text}", site.name));
         }
-        Bench { arch: arch.to_string(), bin: bin.to_path_buf(), sites: made, child: Mutex::new(child), stdin: Mutex::new(stdin), stdout, stderr, root }
+        Bench {
+            arch: arch.to_string(),
+            bin: bin.to_path_buf(),
+            sites: made,
+            child: Mutex::new(child),
+            stdin: Mutex::new(stdin),
+            stdout,
+            stderr,
+            root,
+        }
     }
 
     pub fn site(&self, name: &str) -> &Site {
@@ -225,7 +270,11 @@ impl Bench {
 
     /// The end of what the worker printed so far (stdout, then stderr; 40 lines of each).
     pub fn log(&self) -> String {
-        format!("--- worker stdout (end)\n{}--- worker stderr (end)\n{}", tail(&self.stdout.lock().unwrap(), 40), tail(&self.stderr.lock().unwrap(), 40))
+        format!(
+            "--- worker stdout (end)\n{}--- worker stderr (end)\n{}",
+            tail(&self.stdout.lock().unwrap(), 40),
+            tail(&self.stderr.lock().unwrap(), 40)
+        )
     }
 
     /// Closes the worker's stdin (its graceful stop) and waits for its exit: the exit code.
@@ -250,7 +299,8 @@ impl Bench {
 pub const IO: Duration = Duration::from_secs(60);
 
 pub fn connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connecting to 127.0.0.1:{port}: {e}"));
+    let stream =
+        TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connecting to 127.0.0.1:{port}: {e}"));
     stream.set_read_timeout(Some(IO)).unwrap();
     stream.set_write_timeout(Some(IO)).unwrap();
     stream
@@ -271,14 +321,20 @@ pub fn get(port: u16, path: &str) -> Response {
 /// The echo's JSON, asserting a 200 first (with the worker's log on failure).
 pub fn echo_json(r: &Response, bench: &Bench, what: &str) -> Value {
     assert_eq!(r.status, 200, "{what}: expected the backend's echo, got {} {}\n{}", r.status, r.text(), bench.log());
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{what}: the answer is not the backend's JSON ({e}): {}", r.text()))
+    serde_json::from_slice(&r.body)
+        .unwrap_or_else(|e| panic!("{what}: the answer is not the backend's JSON ({e}): {}", r.text()))
 }
 
 /// The value of header `name` in the echo's header list, every occurrence.
 pub fn echoed_header<'a>(json: &'a Value, name: &str) -> Vec<&'a str> {
     json["headers"]
         .as_array()
-        .map(|a| a.iter().filter(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name))).filter_map(|h| h[1].as_str()).collect())
+        .map(|a| {
+            a.iter()
+                .filter(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                .filter_map(|h| h[1].as_str())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -294,7 +350,11 @@ impl EventStream {
     pub fn open(port: u16, path: &str) -> Result<EventStream, String> {
         let mut stream = connect(port);
         stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n").as_bytes()).unwrap();
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n").as_bytes(),
+            )
+            .unwrap();
         let mut reader = BufReader::new(stream);
         let mut lines = Vec::new();
         loop {
@@ -311,8 +371,17 @@ impl EventStream {
             lines.push(line);
         }
         let status = lines.first().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let headers = lines.iter().skip(1).filter_map(|l| l.split_once(": ")).map(|(n, v)| (n.to_string(), v.to_string())).collect();
-        Ok(EventStream { reader, head: Response { status, headers, body: Vec::new(), chunks: Vec::new() }, text: String::new() })
+        let headers = lines
+            .iter()
+            .skip(1)
+            .filter_map(|l| l.split_once(": "))
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        Ok(EventStream {
+            reader,
+            head: Response { status, headers, body: Vec::new(), chunks: Vec::new() },
+            text: String::new(),
+        })
     }
 
     /// Reads until `needle` has arrived; Err with what arrived when the stream stalls for 20 s
@@ -326,21 +395,34 @@ impl EventStream {
                 match self.reader.read_line(&mut line) {
                     Ok(0) => return Err(format!("the stream ended before {needle:?}; received {:?}", self.text)),
                     Ok(_) => {}
-                    Err(e) => return Err(format!("nothing more within 20 s ({e}) while waiting for {needle:?}; received {:?}", self.text)),
+                    Err(e) => {
+                        return Err(format!(
+                            "nothing more within 20 s ({e}) while waiting for {needle:?}; received {:?}",
+                            self.text
+                        ));
+                    }
                 }
-                let size = usize::from_str_radix(line.trim_end(), 16).map_err(|_| format!("a bad chunk size line {line:?}"))?;
+                let size = usize::from_str_radix(line.trim_end(), 16)
+                    .map_err(|_| format!("a bad chunk size line {line:?}"))?;
                 if size == 0 {
                     return Err(format!("the stream ended before {needle:?}; received {:?}", self.text));
                 }
                 piece.resize(size + 2, 0);
-                self.reader.read_exact(&mut piece).map_err(|e| format!("a chunk broke off ({e}); received {:?}", self.text))?;
+                self.reader
+                    .read_exact(&mut piece)
+                    .map_err(|e| format!("a chunk broke off ({e}); received {:?}", self.text))?;
                 piece.truncate(size);
             } else {
                 let mut buffer = [0u8; 4096];
                 match self.reader.read(&mut buffer) {
                     Ok(0) => return Err(format!("the stream ended before {needle:?}; received {:?}", self.text)),
                     Ok(n) => piece.extend_from_slice(&buffer[..n]),
-                    Err(e) => return Err(format!("nothing more within 20 s ({e}) while waiting for {needle:?}; received {:?}", self.text)),
+                    Err(e) => {
+                        return Err(format!(
+                            "nothing more within 20 s ({e}) while waiting for {needle:?}; received {:?}",
+                            self.text
+                        ));
+                    }
                 }
             }
             self.text.push_str(&String::from_utf8_lossy(&piece));
@@ -356,9 +438,18 @@ impl EventStream {
 /// included, whose /proc cmdline has it; Windows: Win32_Process through PowerShell).
 pub fn processes_with(tag: &str) -> Vec<String> {
     if cfg!(windows) {
-        let script = format!("Get-CimInstance Win32_Process | Where-Object {{ $_.CommandLine -like '*{tag}*' -and $_.Name -like 'archway_backend*' }} | ForEach-Object {{ $_.CommandLine }}");
-        let out = super::output_within(std::process::Command::new("powershell").args(["-NoProfile", "-Command", &script]), Duration::from_secs(60));
-        return String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+        let script = format!(
+            "Get-CimInstance Win32_Process | Where-Object {{ $_.CommandLine -like '*{tag}*' -and $_.Name -like 'archway_backend*' }} | ForEach-Object {{ $_.CommandLine }}"
+        );
+        let out = super::output_within(
+            std::process::Command::new("powershell").args(["-NoProfile", "-Command", &script]),
+            Duration::from_secs(60),
+        );
+        return String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect();
     }
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -395,7 +486,16 @@ pub fn tail(text: &str, n: usize) -> String {
 pub fn server_logs(dir: &Path) -> String {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
     names.sort();
-    names.iter().map(|p| format!("--- {}\n{}", p.display(), tail(&String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()), 40))).collect()
+    names
+        .iter()
+        .map(|p| {
+            format!(
+                "--- {}\n{}",
+                p.display(),
+                tail(&String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()), 40)
+            )
+        })
+        .collect()
 }
 
 /// Lines of a file (0 when it does not exist).

@@ -48,7 +48,8 @@ pub fn launcher() -> Option<&'static Launcher> {
             // Created once, and waited for, before any test starts a program in it.
             let mut boot = wine_command(&wine);
             boot.arg("wineboot").arg("--init").stdout(Stdio::null()).stderr(Stdio::null());
-            let status = run_with_deadline(boot, Duration::from_secs(300)).expect("wineboot --init finished in 5 minutes");
+            let status =
+                run_with_deadline(boot, Duration::from_secs(300)).expect("wineboot --init finished in 5 minutes");
             assert!(status.success(), "wineboot --init failed");
             let server = wine.with_file_name("wineserver");
             let mut wait = Command::new(if server.is_file() { server } else { "wineserver".into() });
@@ -237,11 +238,26 @@ pub struct Ended {
     pub stderr: String,
 }
 
-pub fn worker_command(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str, env: &[(&str, &str)]) -> Command {
+pub fn worker_command(
+    launcher: &Launcher,
+    bin: &Path,
+    arch: &str,
+    pool: &str,
+    config: &str,
+    env: &[(&str, &str)],
+) -> Command {
     worker_command_for(launcher, bin, arch, pool, config, env, MAX_SECONDS)
 }
 
-pub fn worker_command_for(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str, env: &[(&str, &str)], max_seconds: &str) -> Command {
+pub fn worker_command_for(
+    launcher: &Launcher,
+    bin: &Path,
+    arch: &str,
+    pool: &str,
+    config: &str,
+    env: &[(&str, &str)],
+    max_seconds: &str,
+) -> Command {
     let mut cmd = program(launcher, &bin.join(format!("archway_worker_{arch}.exe")));
     cmd.args(["-ap", pool, "-h", config, "-max-seconds", max_seconds]);
     // The shim's settings come from the test alone, never from the environment it runs in.
@@ -265,7 +281,14 @@ pub fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>, lin
 
 impl Worker {
     /// Starts a worker and waits for `ready`; Err with everything it printed otherwise.
-    pub fn start(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, config: &str, env: &[(&str, &str)]) -> Result<Worker, Ended> {
+    pub fn start(
+        launcher: &Launcher,
+        bin: &Path,
+        arch: &str,
+        pool: &str,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Worker, Ended> {
         let mut child = worker_command(launcher, bin, arch, pool, config, env).spawn().expect("the worker starts");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -280,7 +303,8 @@ impl Worker {
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(line) => {
                     if let Some(rest) = line.strip_prefix("archway_worker: listening ") {
-                        let address = rest.split_whitespace().find_map(|w| w.strip_prefix("address=")).unwrap_or_default();
+                        let address =
+                            rest.split_whitespace().find_map(|w| w.strip_prefix("address=")).unwrap_or_default();
                         port = address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
                     }
                     if line == "archway_worker: ready" {
@@ -388,7 +412,8 @@ pub fn read_response(r: &mut impl BufRead, head: bool) -> Response {
     let status_line = read_line(r);
     let mut parts = status_line.splitn(3, ' ');
     assert_eq!(parts.next(), Some("HTTP/1.1"), "status line {status_line:?}");
-    let status: u16 = parts.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {status_line:?}"));
+    let status: u16 =
+        parts.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {status_line:?}"));
     let mut headers = Vec::new();
     loop {
         let line = read_line(r);
@@ -444,7 +469,10 @@ pub fn assert_closed(reader: &mut BufReader<TcpStream>) {
     match reader.read(&mut byte) {
         Ok(0) => {}
         Ok(_) => panic!("more bytes after the response: {:?}", byte),
-        Err(e) => assert!(e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut, "the connection stayed open: {e}"),
+        Err(e) => assert!(
+            e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut,
+            "the connection stayed open: {e}"
+        ),
     }
 }
 
@@ -452,12 +480,25 @@ pub fn assert_closed(reader: &mut BufReader<TcpStream>) {
 // Workers started for a test.
 
 /// A worker serving `image` (a file name in `bin`, or a full path) for pool `pool`.
-pub fn start_with_image(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, image: &str) -> (tempfile::TempDir, Worker) {
+pub fn start_with_image(
+    launcher: &Launcher,
+    bin: &Path,
+    arch: &str,
+    pool: &str,
+    image: &str,
+) -> (tempfile::TempDir, Worker) {
     let image = if image.contains(['\\', '/']) { image.to_string() } else { windows_path(&bin.join(image)) };
     start_with_config(launcher, bin, arch, pool, &config(pool, &image, "127.0.0.1:0:"), &[])
 }
 
-pub fn start_with_config(launcher: &Launcher, bin: &Path, arch: &str, pool: &str, text: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Worker) {
+pub fn start_with_config(
+    launcher: &Launcher,
+    bin: &Path,
+    arch: &str,
+    pool: &str,
+    text: &str,
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, Worker) {
     let (dir, _, config) = write_config(text);
     match Worker::start(launcher, bin, arch, pool, &config, env) {
         Ok(w) => (dir, w),

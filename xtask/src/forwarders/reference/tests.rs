@@ -101,9 +101,13 @@ fn clang_with_aarch64_and_the_newest_lld_are_chosen_from_different_installs() {
 
 #[test]
 fn what_is_missing_is_named_with_how_to_get_it() {
-    let why = choose(&[found(LlvmTool::Clang, "/venv", 23, &["x86"]), found(LlvmTool::LldLink, "/llvm19", 19, &[])]).unwrap_err();
+    let why = choose(&[found(LlvmTool::Clang, "/venv", 23, &["x86"]), found(LlvmTool::LldLink, "/llvm19", 19, &[])])
+        .unwrap_err();
     assert!(why.starts_with("clang 18 or newer with the AArch64 code generator is missing; install clang-19"), "{why}");
-    assert!(why.contains("lld-link 21 or newer is missing (lld-link 19.1.0 at /llvm19/lld-link cannot link ARM64X)"), "{why}");
+    assert!(
+        why.contains("lld-link 21 or newer is missing (lld-link 19.1.0 at /llvm19/lld-link cannot link ARM64X)"),
+        "{why}"
+    );
     assert!(why.contains("`cargo xtask toolchain install`"), "{why}");
 }
 
@@ -115,7 +119,13 @@ fn assert_same_image(actual: &[u8], expected: &[u8]) {
         .take(16)
         .map(|i| format!("{i:#05x}: lld {:02X?} doc {:02X?}", actual.get(i), expected.get(i)))
         .collect();
-    assert!(differ.is_empty(), "lengths {:#x} / {:#x}; first differences:\n{}", actual.len(), expected.len(), differ.join("\n"));
+    assert!(
+        differ.is_empty(),
+        "lengths {:#x} / {:#x}; first differences:\n{}",
+        actual.len(),
+        expected.len(),
+        differ.join("\n")
+    );
 }
 
 #[test]
@@ -166,12 +176,16 @@ fn a_version_resource_becomes_rsrc_before_reloc() {
     let (native, ec) = tip_defs();
     // lld copies the bytes without reading them; an odd length shows the padding rules.
     let blob: Vec<u8> = (0..0x229u32).map(|i| (i % 251) as u8 + 1).collect();
-    let dll = link(&tools, &objs, dir.path(), "modver.dll", &native, &ec, Some(&res_file(0x0409, &blob)), 0, false).unwrap();
+    let dll =
+        link(&tools, &objs, dir.path(), "modver.dll", &native, &ec, Some(&res_file(0x0409, &blob)), 0, false).unwrap();
     assert_eq!(u16_at(&dll, 0x7E), 4, "four sections");
     // Section headers at 0x180 + 40·i: .rdata, .a64xrm, .rsrc, .reloc.
     assert_eq!(&dll[0x1D0..0x1D8], b".rsrc\0\0\0");
     // .rsrc: VirtualSize 0x60 + data rounded up to 8, RVA 0x3000, raw 0x400 at 0xC00.
-    assert_eq!([u32_at(&dll, 0x1D8), u32_at(&dll, 0x1DC), u32_at(&dll, 0x1E0), u32_at(&dll, 0x1E4)], [0x290, 0x3000, 0x400, 0xC00]);
+    assert_eq!(
+        [u32_at(&dll, 0x1D8), u32_at(&dll, 0x1DC), u32_at(&dll, 0x1E0), u32_at(&dll, 0x1E4)],
+        [0x290, 0x3000, 0x400, 0xC00]
+    );
     assert_eq!(u32_at(&dll, 0x1F4), 0x4000_0040);
     assert_eq!(&dll[0x1F8..0x200], b".reloc\0\0");
     assert_eq!([u32_at(&dll, 0x204), u32_at(&dll, 0x20C)], [0x4000, 0x1000], ".reloc RVA and file offset");
@@ -180,10 +194,30 @@ fn a_version_resource_becomes_rsrc_before_reloc() {
     assert_eq!(u16_at(&dll, 0x4E4), 4, "DynamicValueRelocTableSection is .reloc, now the fourth");
     let rsrc = &dll[0xC00..0x1000];
     let tree: [u32; 24] = [
-        0, 0, 0, 0x0001_0000, 0x10, 0x8000_0018, // root: one ID entry, RT_VERSION -> name level
-        0, 0, 0, 0x0001_0000, 1, 0x8000_0030, // name level: ID 1 -> language level
-        0, 0, 0, 0x0001_0000, 0x0409, 0x48, // language level: 0x0409 -> data entry
-        0x3060, 0x229, 0, 0, 0, 0, // data entry (RVA, size, code page), 8 bytes of padding
+        0,
+        0,
+        0,
+        0x0001_0000,
+        0x10,
+        0x8000_0018, // root: one ID entry, RT_VERSION -> name level
+        0,
+        0,
+        0,
+        0x0001_0000,
+        1,
+        0x8000_0030, // name level: ID 1 -> language level
+        0,
+        0,
+        0,
+        0x0001_0000,
+        0x0409,
+        0x48, // language level: 0x0409 -> data entry
+        0x3060,
+        0x229,
+        0,
+        0,
+        0,
+        0, // data entry (RVA, size, code page), 8 bytes of padding
     ];
     let words: Vec<u32> = (0..24).map(|i| u32_at(rsrc, 4 * i)).collect();
     assert_eq!(words, tree);

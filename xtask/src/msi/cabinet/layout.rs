@@ -29,7 +29,8 @@ fn u32_at(data: &[u8], at: usize, what: &str) -> Result<u32> {
 /// The offset just past a NUL-terminated string at `at`.
 fn skip_string(data: &[u8], at: usize, what: &str) -> Result<usize> {
     let rest = data.get(at..).with_context(|| format!("offset {at:#x}: the cabinet ends before {what}"))?;
-    let len = rest.iter().position(|&b| b == 0).with_context(|| format!("offset {at:#x}: {what} has no terminating NUL"))?;
+    let len =
+        rest.iter().position(|&b| b == 0).with_context(|| format!("offset {at:#x}: {what} has no terminating NUL"))?;
     Ok(at + len + 1)
 }
 
@@ -43,7 +44,9 @@ pub fn check(data: &[u8]) -> Result<()> {
     let flags = u16_at(data, 30, "flags")?;
     let files_at = u32_at(data, 16, "coffFiles")? as usize;
     if flags & (PREV_CABINET | NEXT_CABINET) != 0 {
-        bail!("offset 0x1e: the cabinet is part of a multi-cabinet set (flags {flags:#06x}); an MSI's embedded cabinet stands alone");
+        bail!(
+            "offset 0x1e: the cabinet is part of a multi-cabinet set (flags {flags:#06x}); an MSI's embedded cabinet stands alone"
+        );
     }
     let (mut at, folder_reserve, data_reserve) = if flags & RESERVE_PRESENT != 0 {
         let header_reserve = usize::from(u16_at(data, 36, "cbCFHeader")?);
@@ -93,13 +96,22 @@ fn check_blocks(data: &[u8], folder: usize, start: usize, blocks: u16, stored: b
         let unpacked = u16_at(data, at + 6, "a CFDATA")?;
         let end = at + 8 + reserve + usize::from(packed);
         if end > data.len() {
-            bail!("offset {at:#x}: block {b} of folder {folder} runs to {end:#x}, past the end of the cabinet ({:#x} bytes)", data.len());
+            bail!(
+                "offset {at:#x}: block {b} of folder {folder} runs to {end:#x}, past the end of the cabinet ({:#x} bytes)",
+                data.len()
+            );
         }
         if u32::from(unpacked) > MAX_BLOCK {
-            bail!("offset {:#x}: block {b} of folder {folder} says {unpacked:#x} bytes uncompressed; a block holds at most 32 KiB", at + 6);
+            bail!(
+                "offset {:#x}: block {b} of folder {folder} says {unpacked:#x} bytes uncompressed; a block holds at most 32 KiB",
+                at + 6
+            );
         }
         if stored && packed != unpacked {
-            bail!("offset {:#x}: stored block {b} of folder {folder} holds {packed:#x} bytes but says {unpacked:#x} uncompressed", at + 4);
+            bail!(
+                "offset {:#x}: stored block {b} of folder {folder} holds {packed:#x} bytes but says {unpacked:#x} uncompressed",
+                at + 4
+            );
         }
         total += u64::from(unpacked);
         at = end;

@@ -63,14 +63,32 @@ fn faulty(dir: &Path, fault: Fault, schedule: Schedule) -> (PathBuf, Vec<u8>) {
     if matches!(fault, Fault::Unversioned | Fault::Both) {
         fixture::replace(&mut pkg, InstallDir::ProgramFiles64, "archway.dll", fixture::dll(AMD64, false, None));
     }
-    let shim = pkg.files.iter().find(|f| f.dir == InstallDir::ProgramFiles64 && f.name == "archway.dll").unwrap().bytes.clone();
+    let shim = pkg
+        .files
+        .iter()
+        .find(|f| f.dir == InstallDir::ProgramFiles64 && f.name == "archway.dll")
+        .unwrap()
+        .bytes
+        .clone();
     let name = format!("archway-1.3.0.0-x64-{fault:?}-{schedule:?}.msi").to_lowercase();
     let path = write(&pkg, dir, &name, |db| {
         if matches!(fault, Fault::ChangedGuid | Fault::Both) {
-            assert_eq!(db.set("Component", "Component", "pf64_archway.dll", "ComponentId", Value::from("{0A0A0A0A-0000-5000-8000-000000000001}")), 1);
+            assert_eq!(
+                db.set(
+                    "Component",
+                    "Component",
+                    "pf64_archway.dll",
+                    "ComponentId",
+                    Value::from("{0A0A0A0A-0000-5000-8000-000000000001}")
+                ),
+                1
+            );
         }
         if schedule == Schedule::Late {
-            assert_eq!(db.set("InstallExecuteSequence", "Action", "RemoveExistingProducts", "Sequence", Value::Int(LATE)), 1);
+            assert_eq!(
+                db.set("InstallExecuteSequence", "Action", "RemoveExistingProducts", "Sequence", Value::Int(LATE)),
+                1
+            );
         }
     });
     (path, shim)
@@ -95,9 +113,17 @@ fn decisions(trace: &str) -> Vec<String> {
         .enumerate()
         .filter(|(_, l)| {
             let about_shim = l.contains(shim) || l.contains(path);
-            let decision = ["calculate_install_state", "cabinet_copy_file", "ACTION_ProcessComponents", "disallowing", "nobody wants", "DeleteFile", "delete"]
-                .iter()
-                .any(|d| l.contains(d));
+            let decision = [
+                "calculate_install_state",
+                "cabinet_copy_file",
+                "ACTION_ProcessComponents",
+                "disallowing",
+                "nobody wants",
+                "DeleteFile",
+                "delete",
+            ]
+            .iter()
+            .any(|d| l.contains(d));
             (about_shim && decision && !l.contains("not scheduled for install")) || l.contains("not removing file")
         })
         .map(|(i, l)| format!("trace {}: {}", i + 1, l.split_once("trace:msi:").map_or(l, |(_, rest)| rest).trim_end()))
@@ -125,7 +151,11 @@ fn replay(engine: &Engine, dir: &Path, old: &Path, old_shim: &[u8], fault: Fault
     let install = engine.install(old, &format!("install 1.2 for {label}"), &[]).unwrap();
     assert!(install.succeeded(), "{}", install.explain());
     let upgrade = engine.install(&new, &format!("upgrade {label}"), &[]).unwrap();
-    assert!(upgrade.succeeded(), "the faulty upgrade itself must succeed (the hazard is silent):\n{}", upgrade.explain());
+    assert!(
+        upgrade.succeeded(),
+        "the faulty upgrade itself must succeed (the hazard is silent):\n{}",
+        upgrade.explain()
+    );
     let shim = host.drive_c().join("Program Files/Archway/archway.dll");
     let outcome = match std::fs::read(&shim) {
         Err(_) => Outcome::Missing,
@@ -135,9 +165,18 @@ fn replay(engine: &Engine, dir: &Path, old: &Path, old_shim: &[u8], fault: Fault
     };
     let mut evidence = log::action_lines(&upgrade.log, "RemoveExistingProducts");
     evidence.extend(decisions(&std::fs::read_to_string(upgrade.log_path.with_extension("trace")).unwrap_or_default()));
-    let listed: Vec<String> = products::installed(host).unwrap().into_iter().filter(|p| p.name == "Archway").map(|p| format!("{} {}", p.version, p.code)).collect();
+    let listed: Vec<String> = products::installed(host)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.name == "Archway")
+        .map(|p| format!("{} {}", p.version, p.code))
+        .collect();
     evidence.push(format!("installed products after the upgrade: {}", listed.join(", ")));
-    evidence.push(format!("lint ({}): {}", rules.join(", "), report.lines().filter(|l| rules.iter().any(|r| l.contains(r))).map(str::trim).collect::<Vec<_>>().join(" | ")));
+    evidence.push(format!(
+        "lint ({}): {}",
+        rules.join(", "),
+        report.lines().filter(|l| rules.iter().any(|r| l.contains(r))).map(str::trim).collect::<Vec<_>>().join(" | ")
+    ));
     // Leave the prefix clean for the next replay.
     for p in products::installed(host).unwrap().into_iter().filter(|p| p.name == "Archway") {
         let call = engine.uninstall(&p.code, &format!("clean up after {label}")).unwrap();
@@ -163,7 +202,13 @@ fn seeded_upgrade_faults_through_wines_msiexec() {
     let host = HostWine::open(&wine, &scratch.path().join("prefix")).unwrap();
     let engine = Engine::new(&host, &scratch.path().join("logs")).unwrap().with_trace();
     let old_pkg = package(Platform::X64, [1, 2, 0, 0]);
-    let old_shim = old_pkg.files.iter().find(|f| f.dir == InstallDir::ProgramFiles64 && f.name == "archway.dll").unwrap().bytes.clone();
+    let old_shim = old_pkg
+        .files
+        .iter()
+        .find(|f| f.dir == InstallDir::ProgramFiles64 && f.name == "archway.dll")
+        .unwrap()
+        .bytes
+        .clone();
     let old = write(&old_pkg, scratch.path(), "archway-1.2.0.0-x64.msi", |_| {});
 
     let mut replays = Vec::new();
@@ -177,7 +222,14 @@ fn seeded_upgrade_faults_through_wines_msiexec() {
     for r in &replays {
         let windows = windows_would(r.fault, r.schedule);
         let note = if r.outcome == windows { "" } else { "  <- Wine differs" };
-        println!("{:<12} {:<9} {:<9} {:<18} {}{note}", format!("{:?}", r.fault), format!("{:?}", r.schedule), format!("{:?}", r.outcome), format!("{windows:?}"), r.rule_named);
+        println!(
+            "{:<12} {:<9} {:<9} {:<18} {}{note}",
+            format!("{:?}", r.fault),
+            format!("{:?}", r.schedule),
+            format!("{:?}", r.outcome),
+            format!("{windows:?}"),
+            r.rule_named
+        );
         for line in &r.evidence {
             println!("    {}", line.trim_start());
         }
@@ -204,7 +256,13 @@ fn seeded_upgrade_faults_through_wines_msiexec() {
         ],
         "what Wine's msiexec did per fault and schedule (see the table above)"
     );
-    let reproduced: Vec<String> =
-        replays.iter().filter(|r| r.outcome == Outcome::Missing).map(|r| format!("{:?} {:?}", r.fault, r.schedule)).collect();
-    println!("the missing-DLL hazard reproduced by Wine's engine: {}; the early schedule upgraded cleanly in every case", reproduced.join(", "));
+    let reproduced: Vec<String> = replays
+        .iter()
+        .filter(|r| r.outcome == Outcome::Missing)
+        .map(|r| format!("{:?} {:?}", r.fault, r.schedule))
+        .collect();
+    println!(
+        "the missing-DLL hazard reproduced by Wine's engine: {}; the early schedule upgraded cleanly in every case",
+        reproduced.join(", ")
+    );
 }

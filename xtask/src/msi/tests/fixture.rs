@@ -229,13 +229,21 @@ pub fn package(platform: Platform, version: [u16; 4]) -> Package {
             files.push(file(ProgramFiles64, "archway_diagnostics.dll", dll(AMD64, false, v)));
         }
         Platform::Arm64 => {
-            files.push(file(ProgramFiles64, "archway.dll", forwarder(v, "archway_arm64.RegisterModule", "archway_x64.RegisterModule")));
+            files.push(file(
+                ProgramFiles64,
+                "archway.dll",
+                forwarder(v, "archway_arm64.RegisterModule", "archway_x64.RegisterModule"),
+            ));
             files.push(file(ProgramFiles64, "archway_arm64.dll", dll(ARM64, false, v)));
             files.push(file(ProgramFiles64, "archway_x64.dll", dll(AMD64, false, v)));
             files.push(file(
                 ProgramFiles64,
                 "archway_diagnostics.dll",
-                forwarder(v, "archway_diagnostics_arm64.ArchwayHandlerOpen", "archway_diagnostics_arm64ec.ArchwayHandlerOpen"),
+                forwarder(
+                    v,
+                    "archway_diagnostics_arm64.ArchwayHandlerOpen",
+                    "archway_diagnostics_arm64ec.ArchwayHandlerOpen",
+                ),
             ));
             files.push(file(ProgramFiles64, "archway_diagnostics_arm64.dll", dll(ARM64, false, v)));
             files.push(file(ProgramFiles64, "archway_diagnostics_arm64ec.dll", dll(AMD64, true, v)));
@@ -262,7 +270,8 @@ pub fn package(platform: Platform, version: [u16; 4]) -> Package {
 
 /// The schema files and sections `dist` ships (module/schema), with stand-in contents.
 pub fn schema() -> IisSchema {
-    let xml = |section: &str| format!("<configSchema><sectionSchema name=\"{section}\" /></configSchema>\r\n").into_bytes();
+    let xml =
+        |section: &str| format!("<configSchema><sectionSchema name=\"{section}\" /></configSchema>\r\n").into_bytes();
     IisSchema {
         files: vec![
             SchemaFile { name: "archway_schema.xml".into(), bytes: xml("system.webServer/archway") },
@@ -283,7 +292,8 @@ pub fn replace(package: &mut Package, dir: InstallDir, name: &str, bytes: Vec<u8
 /// Prints the skip line outside CI, fails under `CI=true` (README "Test").
 #[cfg(not(windows))]
 pub fn tool(name: &str) -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()));
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()));
     if found.is_none() {
         let package = if name == "wixl" { "wixl" } else { "msitools" };
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{name} is missing; install Debian's {package}");

@@ -55,7 +55,13 @@ fn a_component_guid_changed_for_an_existing_path_is_caught() {
     let old = view(&package(Platform::Arm64, [1, 2, 0, 0]));
     let new = view_with(&package(Platform::Arm64, [1, 3, 0, 0]), |db| {
         assert_eq!(
-            db.set("Component", "Component", "pf64_archway.dll", "ComponentId", Value::from("{0A0A0A0A-0000-5000-8000-000000000001}")),
+            db.set(
+                "Component",
+                "Component",
+                "pf64_archway.dll",
+                "ComponentId",
+                Value::from("{0A0A0A0A-0000-5000-8000-000000000001}")
+            ),
             1
         );
     });
@@ -67,7 +73,12 @@ fn a_component_guid_changed_for_an_existing_path_is_caught() {
 #[test]
 fn an_arm64_dll_in_the_x86_folder_is_caught() {
     let mut pkg = package(Platform::X64, [1, 0, 0, 0]);
-    fixture::replace(&mut pkg, InstallDir::ProgramFilesX86, "archway.dll", fixture::dll(ARM64, false, Some([1, 0, 0, 0])));
+    fixture::replace(
+        &mut pkg,
+        InstallDir::ProgramFilesX86,
+        "archway.dll",
+        fixture::dll(ARM64, false, Some([1, 0, 0, 0])),
+    );
     let hit = caught(&lint(&view(&pkg)), "machine-folder", Some(SHIM32));
     assert!(hit[0].message.contains("ARM64 (0xAA64)") && hit[0].message.contains("x86 (0x014C)"), "{}", hit[0]);
 }
@@ -75,13 +86,28 @@ fn an_arm64_dll_in_the_x86_folder_is_caught() {
 #[test]
 fn wrong_machines_in_the_64_bit_folder_are_caught() {
     let mut x64 = package(Platform::X64, [1, 0, 0, 0]);
-    fixture::replace(&mut x64, InstallDir::ProgramFiles64, "archway.dll", fixture::dll(AMD64, true, Some([1, 0, 0, 0])));
+    fixture::replace(
+        &mut x64,
+        InstallDir::ProgramFiles64,
+        "archway.dll",
+        fixture::dll(AMD64, true, Some([1, 0, 0, 0])),
+    );
     caught(&lint(&view(&x64)), "machine-folder", Some(SHIM64)); // ARM64EC is not x64
     let mut arm64 = package(Platform::Arm64, [1, 0, 0, 0]);
-    fixture::replace(&mut arm64, InstallDir::ProgramFiles64, "archway.dll", fixture::dll(ARM64, false, Some([1, 0, 0, 0])));
+    fixture::replace(
+        &mut arm64,
+        InstallDir::ProgramFiles64,
+        "archway.dll",
+        fixture::dll(ARM64, false, Some([1, 0, 0, 0])),
+    );
     let findings = lint(&view(&arm64));
     caught(&findings, "machine-folder", Some(SHIM64)); // plain ARM64 at the plain name: x64 workers fail
-    fixture::replace(&mut arm64, InstallDir::ProgramFiles64, "archway_x64.dll", fixture::dll(I386, false, Some([1, 0, 0, 0])));
+    fixture::replace(
+        &mut arm64,
+        InstallDir::ProgramFiles64,
+        "archway_x64.dll",
+        fixture::dll(I386, false, Some([1, 0, 0, 0])),
+    );
     caught(&lint(&view(&arm64)), "machine-folder", Some(r"Program Files\Archway\archway_x64.dll"));
 }
 
@@ -96,7 +122,12 @@ fn a_forwarder_whose_target_is_missing_is_caught() {
 #[test]
 fn a_forwarder_target_of_the_wrong_machine_is_caught() {
     let mut pkg = package(Platform::Arm64, [1, 0, 0, 0]);
-    fixture::replace(&mut pkg, InstallDir::ProgramFiles64, "archway_arm64.dll", fixture::dll(AMD64, false, Some([1, 0, 0, 0])));
+    fixture::replace(
+        &mut pkg,
+        InstallDir::ProgramFiles64,
+        "archway_arm64.dll",
+        fixture::dll(AMD64, false, Some([1, 0, 0, 0])),
+    );
     caught(&lint(&view(&pkg)), "forwarder-target-machine", Some(SHIM64));
 }
 
@@ -104,7 +135,12 @@ fn a_forwarder_target_of_the_wrong_machine_is_caught() {
 fn a_lower_file_version_is_caught() {
     let old = package(Platform::X64, [1, 2, 0, 0]);
     let mut new = package(Platform::X64, [1, 3, 0, 0]);
-    fixture::replace(&mut new, InstallDir::ProgramFilesX86, "archway.dll", fixture::dll(I386, false, Some([1, 1, 9, 0])));
+    fixture::replace(
+        &mut new,
+        InstallDir::ProgramFilesX86,
+        "archway.dll",
+        fixture::dll(I386, false, Some([1, 1, 9, 0])),
+    );
     let hit = caught(&compare(&view(&old), &view(&new)), "file-version-down", Some(SHIM32));
     assert!(hit[0].message.contains("1.2.0.0") && hit[0].message.contains("1.1.9.0"), "{}", hit[0]);
 }
@@ -125,7 +161,8 @@ fn product_level_upgrade_rules() {
 fn the_same_version_with_new_bytes_is_flagged() {
     let old = package(Platform::X64, [1, 2, 0, 0]);
     let mut new = package(Platform::X64, [1, 3, 0, 0]);
-    let rebuilt = fixture::pe(&fixture::Synth { machine: I386, version: Some([1, 2, 0, 0]), salt: 9, ..Default::default() });
+    let rebuilt =
+        fixture::pe(&fixture::Synth { machine: I386, version: Some([1, 2, 0, 0]), salt: 9, ..Default::default() });
     fixture::replace(&mut new, InstallDir::ProgramFilesX86, "archway.dll", rebuilt);
     let hit = caught(&compare(&view(&old), &view(&new)), "same-version-different-bytes", Some(SHIM32));
     assert_eq!(hit[0].severity, Severity::Warning, "early removal installs it anyway");

@@ -31,26 +31,46 @@ fn msitools_read_every_package_and_extract_the_same_bytes() {
     };
     let dir = tempfile::tempdir().unwrap();
     for (platform, path, pkg, written) in write_all(dir.path()) {
-        let suminfo = Cmd::new(&msiinfo).timeout(std::time::Duration::from_secs(120)).arg("suminfo").arg(&path).read().unwrap();
+        let suminfo =
+            Cmd::new(&msiinfo).timeout(std::time::Duration::from_secs(120)).arg("suminfo").arg(&path).read().unwrap();
         assert!(suminfo.contains(&format!("Template: {};1033", platform.template())), "{suminfo}");
-        assert!(suminfo.contains(&format!("Revision number (UUID): {}", crate::msi::ids::braced(written.package_code))), "{suminfo}");
+        assert!(
+            suminfo.contains(&format!("Revision number (UUID): {}", crate::msi::ids::braced(written.package_code))),
+            "{suminfo}"
+        );
         assert!(suminfo.contains("Version: 500") && suminfo.contains("Source: 2"), "{suminfo}");
 
-        let tables = Cmd::new(&msiinfo).timeout(std::time::Duration::from_secs(120)).arg("tables").arg(&path).read().unwrap();
+        let tables =
+            Cmd::new(&msiinfo).timeout(std::time::Duration::from_secs(120)).arg("tables").arg(&path).read().unwrap();
         for table in schema::TABLES.iter().chain(&["_Validation"]) {
             assert!(tables.lines().any(|l| l.trim() == *table), "{platform}: msiinfo tables lacks {table}: {tables}");
         }
 
         let dump = dir.path().join(format!("dump-{platform}"));
         std::fs::create_dir(&dump).unwrap();
-        Cmd::new(&msidump).timeout(std::time::Duration::from_secs(120)).args(["-t", "-s", "-d"]).arg(&dump).arg(&path).run().unwrap();
-        assert_eq!(std::fs::read_to_string(dump.join("_ForceCodepage.idt")).unwrap().lines().nth(2), Some("1252\t_ForceCodepage"));
+        Cmd::new(&msidump)
+            .timeout(std::time::Duration::from_secs(120))
+            .args(["-t", "-s", "-d"])
+            .arg(&dump)
+            .arg(&path)
+            .run()
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dump.join("_ForceCodepage.idt")).unwrap().lines().nth(2),
+            Some("1252\t_ForceCodepage")
+        );
         for idt in ["File.idt", "Component.idt", "InstallExecuteSequence.idt", "_Validation.idt", "_Streams/cab1.cab"] {
             assert!(dump.join(idt).is_file(), "{platform}: msidump wrote no {idt}");
         }
 
         let out = dir.path().join(format!("extract-{platform}"));
-        Cmd::new(&msiextract).timeout(std::time::Duration::from_secs(120)).arg("-C").arg(&out).arg(&path).run().unwrap();
+        Cmd::new(&msiextract)
+            .timeout(std::time::Duration::from_secs(120))
+            .arg("-C")
+            .arg(&out)
+            .arg(&path)
+            .run()
+            .unwrap();
         // msiextract's folder names are not Windows' (docs/msi.md §4.3): compare name and content.
         let mut extracted = BTreeMap::<(String, String), usize>::new();
         for entry in walk(&out) {
@@ -63,7 +83,8 @@ fn msitools_read_every_package_and_extract_the_same_bytes() {
         }
         // Each schema file once per schema folder of the platform.
         for file in pkg.iis_schema.iter().flat_map(|s| &s.files) {
-            *expected.entry((file.name.clone(), sha256_hex(&file.bytes))).or_default() += crate::msi::SchemaDir::of(platform).len();
+            *expected.entry((file.name.clone(), sha256_hex(&file.bytes))).or_default() +=
+                crate::msi::SchemaDir::of(platform).len();
         }
         assert_eq!(extracted, expected, "{platform}: msiextract gives back exactly the inputs");
     }
@@ -134,6 +155,9 @@ fn the_same_package_written_in_two_folders_is_byte_identical() {
         let name = format!("archway-1.2.3.4-{platform}.msi");
         write_msi(&pkg, &a.path().join(&name)).unwrap();
         write_msi(&pkg, &b.path().join("nested").join(&name)).unwrap();
-        assert!(std::fs::read(a.path().join(&name)).unwrap() == std::fs::read(b.path().join("nested").join(&name)).unwrap(), "{platform}");
+        assert!(
+            std::fs::read(a.path().join(&name)).unwrap() == std::fs::read(b.path().join("nested").join(&name)).unwrap(),
+            "{platform}"
+        );
     }
 }

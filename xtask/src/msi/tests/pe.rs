@@ -7,11 +7,22 @@ use crate::msi::{PeInfo, pe_info};
 #[test]
 fn synthetic_images_read_back_with_every_fact() {
     let x86 = pe_info(&fixture::dll(I386, false, Some([1, 2, 3, 4]))).unwrap().unwrap();
-    assert_eq!(x86, PeInfo { machine: I386, hybrid: false, version: Some([1, 2, 3, 4]), languages: vec![1033], ..PeInfo::default() });
+    assert_eq!(
+        x86,
+        PeInfo {
+            machine: I386,
+            hybrid: false,
+            version: Some([1, 2, 3, 4]),
+            languages: vec![1033],
+            ..PeInfo::default()
+        }
+    );
     let ec = pe_info(&fixture::dll(AMD64, true, None)).unwrap().unwrap();
     assert!(ec.hybrid && ec.version.is_none() && ec.languages.is_empty());
     let fwd =
-        pe_info(&fixture::forwarder(Some([1, 0, 0, 0]), "archway_arm64.RegisterModule", "archway_x64.RegisterModule")).unwrap().unwrap();
+        pe_info(&fixture::forwarder(Some([1, 0, 0, 0]), "archway_arm64.RegisterModule", "archway_x64.RegisterModule"))
+            .unwrap()
+            .unwrap();
     assert_eq!((fwd.machine, fwd.hybrid), (ARM64, true));
     assert_eq!(fwd.forwards_native, ["archway_arm64.dll"]);
     assert_eq!(fwd.forwards_ec, ["archway_x64.dll"]);

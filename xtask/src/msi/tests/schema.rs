@@ -36,7 +36,10 @@ const HPH_COMPONENT: &str = "schema_iis_httpplatform_schema.xml";
 fn scenario_failures(new: &crate::msi::PackageView, old: Option<&crate::msi::PackageView>) -> Vec<(String, String)> {
     let (outcomes, findings) = crate::msi::schema_scenarios(new, old);
     assert_eq!(findings.len(), outcomes.iter().filter(|o| o.failure.is_some()).count());
-    assert!(findings.iter().all(|f| f.rule == "schema-scenario" && f.path.as_deref() == Some(HPH_IIS)), "{findings:#?}");
+    assert!(
+        findings.iter().all(|f| f.rule == "schema-scenario" && f.path.as_deref() == Some(HPH_IIS)),
+        "{findings:#?}"
+    );
     outcomes.into_iter().filter_map(|o| Some((o.name.to_string(), o.failure?))).collect()
 }
 
@@ -45,8 +48,16 @@ fn the_scenarios_with_httpplatformhandler_all_hold() {
     for platform in Platform::ALL {
         let (old, new) = (view(&package(platform, [1, 0, 0, 0])), view(&package(platform, [1, 1, 0, 0])));
         let (outcomes, _) = crate::msi::schema_scenarios(&new, Some(&old));
-        assert_eq!(outcomes.len(), 9, "{platform}: fresh, over HPH, 2 uninstalls, HPH removed, both removed, 3 upgrades");
-        assert!(scenario_failures(&new, Some(&old)).is_empty(), "{platform}: {:#?}", scenario_failures(&new, Some(&old)));
+        assert_eq!(
+            outcomes.len(),
+            9,
+            "{platform}: fresh, over HPH, 2 uninstalls, HPH removed, both removed, 3 upgrades"
+        );
+        assert!(
+            scenario_failures(&new, Some(&old)).is_empty(),
+            "{platform}: {:#?}",
+            scenario_failures(&new, Some(&old))
+        );
     }
 }
 
@@ -61,7 +72,11 @@ fn an_unguarded_httpplatform_schema_is_caught_by_rule_and_scenario() {
     assert!(hit[0].message.contains("NOT <property>") && hit[0].message.contains("CompLocator"), "{}", hit[0]);
     let failed = scenario_failures(&bare, None);
     let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
-    assert!(names.contains(&"install over HttpPlatformHandler") && names.contains(&"uninstall, HttpPlatformHandler installed first"), "{failed:#?}");
+    assert!(
+        names.contains(&"install over HttpPlatformHandler")
+            && names.contains(&"uninstall, HttpPlatformHandler installed first"),
+        "{failed:#?}"
+    );
 
     // No SharedDllRefCount: HttpPlatformHandler installed later loses its file with our uninstall.
     let uncounted = view_with(&pkg, |db| {
@@ -71,7 +86,10 @@ fn an_unguarded_httpplatform_schema_is_caught_by_rule_and_scenario() {
     let hit = caught(&lint(&uncounted), "schema-removes-foreign", Some(HPH_IIS));
     assert!(hit[0].message.contains("SharedDllRefCount"), "{}", hit[0]);
     let failed = scenario_failures(&uncounted, None);
-    assert!(failed.iter().any(|(n, why)| n == "uninstall, HttpPlatformHandler installed after" && why.contains("deleted")), "{failed:#?}");
+    assert!(
+        failed.iter().any(|(n, why)| n == "uninstall, HttpPlatformHandler installed after" && why.contains("deleted")),
+        "{failed:#?}"
+    );
 
     // Without the CompLocator half, an upgrade takes its own copy for a foreign one and drops it.
     let old = view(&package(Platform::X64, [1, 0, 0, 0]));
@@ -88,8 +106,15 @@ fn an_unguarded_httpplatform_schema_is_caught_by_rule_and_scenario() {
 fn a_schema_file_in_the_wrong_system_folder_is_caught() {
     let pkg = package(Platform::Arm64, [1, 0, 0, 0]);
     let wow = view_with(&pkg, |db| {
-        db.tables.get_mut("Directory").unwrap().rows.push(vec![Value::from("SystemFolder"), Value::from("TARGETDIR"), Value::from(".")]);
-        assert_eq!(db.set("Directory", "Directory", "ArchwaySchema_iis_1", "Directory_Parent", Value::from("SystemFolder")), 1);
+        db.tables.get_mut("Directory").unwrap().rows.push(vec![
+            Value::from("SystemFolder"),
+            Value::from("TARGETDIR"),
+            Value::from("."),
+        ]);
+        assert_eq!(
+            db.set("Directory", "Directory", "ArchwaySchema_iis_1", "Directory_Parent", Value::from("SystemFolder")),
+            1
+        );
     });
     let path = r"Windows\SysWOW64\inetsrv\config\schema\archway_schema.xml";
     let hit = caught(&lint(&wow), "schema-folder-bitness", Some(path));
@@ -97,7 +122,11 @@ fn a_schema_file_in_the_wrong_system_folder_is_caught() {
     let thirty_two = view_with(&pkg, |db| {
         assert_eq!(db.set("Component", "Component", "schema_iis_archway_schema.xml", "Attributes", Value::Int(64)), 1);
     });
-    caught(&lint(&thirty_two), "schema-folder-bitness", Some(r"Windows\System32\inetsrv\config\schema\archway_schema.xml"));
+    caught(
+        &lint(&thirty_two),
+        "schema-folder-bitness",
+        Some(r"Windows\System32\inetsrv\config\schema\archway_schema.xml"),
+    );
 }
 
 #[test]
@@ -106,7 +135,11 @@ fn an_unconditional_schema_copy_and_undeclared_sections_are_caught() {
     let unconditional = view_with(&pkg, |db| {
         assert_eq!(db.set("Component", "Component", "schema_iisx64_archway_schema.xml", "Condition", Value::Null), 1);
     });
-    caught(&lint(&unconditional), "schema-condition", Some(r"Program Files\IIS Express\config\schema\archway_schema.xml"));
+    caught(
+        &lint(&unconditional),
+        "schema-condition",
+        Some(r"Program Files\IIS Express\config\schema\archway_schema.xml"),
+    );
     let undeclared = view_with(&pkg, |db| {
         let actions = db.tables.get_mut("CustomAction").unwrap();
         let before = actions.rows.len();
@@ -124,7 +157,8 @@ fn a_schema_component_guid_changed_across_versions_is_caught() {
         assert_eq!(db.set("Component", "Component", "schema_iis_archway_schema.xml", "ComponentId", guid), 1);
     });
     let findings = compare(&old, &new);
-    let hit = caught(&findings, "schema-guid-changed", Some(r"Windows\SysWOW64\inetsrv\config\schema\archway_schema.xml"));
+    let hit =
+        caught(&findings, "schema-guid-changed", Some(r"Windows\SysWOW64\inetsrv\config\schema\archway_schema.xml"));
     assert_eq!(hit[0].severity, Severity::Error, "an error even with early removal");
     assert!(!findings.iter().any(|f| f.rule == "component-guid-changed"), "one rule per fault: {findings:#?}");
 }

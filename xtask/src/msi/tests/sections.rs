@@ -38,10 +38,16 @@ fn the_section_script_declares_and_removes_sections_under_wines_cscript() {
 
     let (code, out) = run(&["add", &target, "system.webServer/archway", "system.webServer/httpPlatform"]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("declared system.webServer/archway") && !out.contains("declared system.webServer/httpPlatform"), "{out}");
+    assert!(
+        out.contains("declared system.webServer/archway") && !out.contains("declared system.webServer/httpPlatform"),
+        "{out}"
+    );
     let text = read();
     assert!(text.contains(r#"<section name="archway" overrideModeDefault="Allow"/>"#), "{text}");
-    assert!(text.contains(r#"name="httpPlatform" overrideModeDefault="Deny""#), "another product's declaration stays as it is: {text}");
+    assert!(
+        text.contains(r#"name="httpPlatform" overrideModeDefault="Deny""#),
+        "another product's declaration stays as it is: {text}"
+    );
 
     let (code, out) = run(&["add", &target, "system.webServer/archway"]);
     assert_eq!((code, out.contains("nothing to change")), (Some(0), true), "idempotent: {out}");

@@ -19,7 +19,12 @@ fn late(db: &mut Database) {
 /// Release 1.0 of an arm64 package from before forwarders: the plain name was the ARM64 build.
 fn before_forwarders() -> Package {
     let mut pkg = package(Platform::Arm64, [1, 0, 0, 0]);
-    fixture::replace(&mut pkg, InstallDir::ProgramFiles64, "archway.dll", fixture::dll(ARM64, false, Some([1, 0, 0, 0])));
+    fixture::replace(
+        &mut pkg,
+        InstallDir::ProgramFiles64,
+        "archway.dll",
+        fixture::dll(ARM64, false, Some([1, 0, 0, 0])),
+    );
     pkg
 }
 
@@ -36,7 +41,13 @@ fn broken_forwarder(seed: impl FnOnce(&mut Database)) -> PackageView {
 }
 
 fn new_guid(db: &mut Database) {
-    db.set("Component", "Component", "pf64_archway.dll", "ComponentId", Value::from("{5C3B1E0A-7D2F-5A11-9C44-0123456789AB}"));
+    db.set(
+        "Component",
+        "Component",
+        "pf64_archway.dll",
+        "ComponentId",
+        Value::from("{5C3B1E0A-7D2F-5A11-9C44-0123456789AB}"),
+    );
 }
 
 #[test]
@@ -74,7 +85,11 @@ fn issue_60764_new_guid_unversioned_forwarder_late_removal_deletes_the_dll() {
     assert!(!sim.files.iter().any(|f| f.path == SHIM64), "the DLL is gone: {:#?}", sim.log);
     let lint = compare(&old, &new);
     caught(&lint, "component-guid-changed", Some(SHIM64));
-    assert_eq!(caught(&lint, "versioned-to-unversioned", Some(SHIM64))[0].severity, crate::msi::Severity::Error, "late removal");
+    assert_eq!(
+        caught(&lint, "versioned-to-unversioned", Some(SHIM64))[0].severity,
+        crate::msi::Severity::Error,
+        "late removal"
+    );
 }
 
 #[test]
@@ -107,7 +122,11 @@ fn files_dropped_by_the_new_release_are_removed_or_reported() {
     let mut pkg = package(Platform::Arm64, [1, 1, 0, 0]);
     pkg.files.retain(|f| f.name != "NOTICE.txt");
     let sim = major_upgrade(&old, &view(&pkg));
-    assert!(sim.findings.is_empty() && !sim.files.iter().any(|f| f.path.ends_with("NOTICE.txt")), "{:#?}", sim.findings);
+    assert!(
+        sim.findings.is_empty() && !sim.files.iter().any(|f| f.path.ends_with("NOTICE.txt")),
+        "{:#?}",
+        sim.findings
+    );
 }
 
 #[test]

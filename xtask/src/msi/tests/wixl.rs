@@ -23,7 +23,11 @@ fn wixl_builds_the_equivalent_x64_package() {
     };
     assert_eq!(guids(&theirs), guids(&ours), "same paths, component GUIDs and File keys");
     for action in ["RemoveExistingProducts", "ArchwayIisAdd", "ArchwayIisRemove", "ArchwayIisExpress32TplAddUndo"] {
-        assert_eq!(theirs.sequence("InstallExecuteSequence", action), ours.sequence("InstallExecuteSequence", action), "{action}");
+        assert_eq!(
+            theirs.sequence("InstallExecuteSequence", action),
+            ours.sequence("InstallExecuteSequence", action),
+            "{action}"
+        );
     }
     let kind = |v: &PackageView, a: &str| v.database.find("CustomAction", "Action", a).and_then(|r| r.int("Type"));
     // Rollback actions lose their rollback bits in wixl 0.101 (wxs::OMITTED).

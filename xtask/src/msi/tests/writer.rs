@@ -35,7 +35,10 @@ fn the_read_back_view_equals_the_planned_one() {
         db.tables.values_mut().for_each(|t| t.rows.sort());
         db
     };
-    assert!(sorted(&from_plan.database) == sorted(&from_file.database), "the tables read back differ from the planned ones");
+    assert!(
+        sorted(&from_plan.database) == sorted(&from_file.database),
+        "the tables read back differ from the planned ones"
+    );
     assert_eq!(from_plan.summary, from_file.summary);
 }
 
@@ -44,9 +47,15 @@ fn tables_hold_the_derived_identifiers_and_versions() {
     let pkg = package(Platform::X64, [1, 2, 3, 4]);
     let view = PackageView::from_plan("x64", &plan(&pkg).unwrap(), &pkg);
     let shim = view.files.iter().find(|f| f.path == r"Program Files\Archway\archway.dll").unwrap();
-    assert_eq!(shim.component_guid, Some(ids::component_guid(pkg.upgrade_code, InstallDir::ProgramFiles64, "Archway", "archway.dll")));
+    assert_eq!(
+        shim.component_guid,
+        Some(ids::component_guid(pkg.upgrade_code, InstallDir::ProgramFiles64, "Archway", "archway.dll"))
+    );
     assert_eq!(shim.component_attributes, 256);
-    assert_eq!((shim.version.as_deref(), shim.language.as_deref(), shim.hash_row), (Some("1.2.3.4"), Some("1033"), None));
+    assert_eq!(
+        (shim.version.as_deref(), shim.language.as_deref(), shim.hash_row),
+        (Some("1.2.3.4"), Some("1033"), None)
+    );
     let x86 = view.files.iter().find(|f| f.path == r"Program Files (x86)\Archway\archway.dll").unwrap();
     assert_eq!(x86.component_attributes, 0);
     assert_ne!(x86.component_guid, shim.component_guid);
@@ -55,8 +64,13 @@ fn tables_hold_the_derived_identifiers_and_versions() {
     assert_eq!(view.property("ProductVersion"), Some("1.2.3.4"));
     assert_eq!(view.property("ALLUSERS"), Some("1"));
     let secure = view.property("SecureCustomProperties").unwrap();
-    for p in ["ARCHWAY_OLDER_FOUND", "ARCHWAY_NEWER_FOUND", "ARCHWAY_APPCMD", "ARCHWAY_IISEXPRESS64_APPCMD", "ARCHWAY_IISEXPRESS32_APPCMD"]
-    {
+    for p in [
+        "ARCHWAY_OLDER_FOUND",
+        "ARCHWAY_NEWER_FOUND",
+        "ARCHWAY_APPCMD",
+        "ARCHWAY_IISEXPRESS64_APPCMD",
+        "ARCHWAY_IISEXPRESS32_APPCMD",
+    ] {
         assert!(secure.split(';').any(|s| s == p), "{p} in {secure}");
     }
 }
@@ -67,12 +81,18 @@ fn sequences_schedule_removal_early_and_iis_actions_inside_the_script() {
     let view = PackageView::from_plan("x64", &plan(&pkg).unwrap(), &pkg);
     let seq = |a: &str| view.sequence("InstallExecuteSequence", a).unwrap_or_else(|| panic!("{a} is sequenced"));
     assert_eq!(seq("RemoveExistingProducts"), sequences::REMOVE_EXISTING_PRODUCTS);
-    assert!(seq("InstallInitialize") < seq("RemoveExistingProducts") && seq("RemoveExistingProducts") < seq("ProcessComponents"));
+    assert!(
+        seq("InstallInitialize") < seq("RemoveExistingProducts")
+            && seq("RemoveExistingProducts") < seq("ProcessComponents")
+    );
     let ca = |a: &str| view.database.find("CustomAction", "Action", a).unwrap();
     let cond = |a: &str| view.database.find("InstallExecuteSequence", "Action", a).unwrap().string("Condition");
     assert_eq!(ca("ArchwayIisAdd").int("Type"), Some(3122), "type 50, deferred, no-impersonate, exit code checked");
     assert_eq!(ca("ArchwayIisAdd").str("Source"), Some("ARCHWAY_APPCMD"));
-    assert_eq!(ca("ArchwayIisAdd").string("Target"), r#"install module /name:"Archway" /image:"%ProgramFiles%\Archway\archway.dll""#);
+    assert_eq!(
+        ca("ArchwayIisAdd").string("Target"),
+        r#"install module /name:"Archway" /image:"%ProgramFiles%\Archway\archway.dll""#
+    );
     assert_eq!(ca("ArchwayIisRemove").int("Type"), Some(3186));
     assert_eq!(ca("ArchwayIisAddUndo").int("Type"), Some(3442), "rollback twin");
     assert_eq!(cond("ArchwayIisAdd"), r#"ARCHWAY_APPCMD AND NOT REMOVE~="ALL""#);
@@ -101,10 +121,18 @@ fn writing_twice_gives_the_same_bytes_and_any_change_a_new_package_code() {
         &mut rebuilt,
         InstallDir::ProgramFilesX86,
         "archway.dll",
-        fixture::pe(&fixture::Synth { machine: fixture::I386, version: Some([1, 2, 3, 4]), salt: 1, ..Default::default() }),
+        fixture::pe(&fixture::Synth {
+            machine: fixture::I386,
+            version: Some([1, 2, 3, 4]),
+            salt: 1,
+            ..Default::default()
+        }),
     );
     assert_ne!(plan(&pkg).unwrap().summary.package_code, plan(&rebuilt).unwrap().summary.package_code);
-    assert_eq!(crate::msi::read_msi_bytes("a", first).unwrap().summary.package_code, Some(plan(&pkg).unwrap().summary.package_code));
+    assert_eq!(
+        crate::msi::read_msi_bytes("a", first).unwrap().summary.package_code,
+        Some(plan(&pkg).unwrap().summary.package_code)
+    );
 }
 
 #[test]

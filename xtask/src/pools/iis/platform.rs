@@ -76,7 +76,9 @@ impl PlatformSite {
                 "config".into(),
                 name.clone(),
                 "/section:system.webServer/handlers".into(),
-                format!("/+[name='archway-platform',path='*',verb='*',modules='{MODULE_NAME}',resourceType='Unspecified',requireAccess='Script']"),
+                format!(
+                    "/+[name='archway-platform',path='*',verb='*',modules='{MODULE_NAME}',resourceType='Unspecified',requireAccess='Script']"
+                ),
                 "/commit:apphost".into(),
             ],
         ]
@@ -105,7 +107,9 @@ impl PlatformSite {
         let id = format!("iis-{}", self.row.name);
         match system.events(self.port, &format!("/sse?id={id}&events=3"), &format!("/sse/release?id={id}"), 3) {
             Ok(events) if events.len() == 3 => served += 1,
-            Ok(events) => problems.push(format!("server-sent events: {} of 3 arrived one by one: {events:?}", events.len())),
+            Ok(events) => {
+                problems.push(format!("server-sent events: {} of 3 arrived one by one: {events:?}", events.len()))
+            }
             Err(e) => problems.push(format!("server-sent events: {e:#}")),
         }
         (served, problems)
@@ -122,7 +126,12 @@ pub fn echo_problems(json: &Value, url: &str, problems: &mut Vec<String>) {
     let header = |name: &str| -> Vec<String> {
         json["headers"]
             .as_array()
-            .map(|a| a.iter().filter(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name))).filter_map(|h| h[1].as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                    .filter_map(|h| h[1].as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     if json["backend"] != "archway_backend" {
@@ -134,17 +143,24 @@ pub fn echo_problems(json: &Value, url: &str, problems: &mut Vec<String>) {
     }
     let port = json["port"].as_u64().map(|p| p.to_string());
     if port.is_none() || json["env"]["HTTP_PLATFORM_PORT"].as_str() != port.as_deref() {
-        problems.push(format!("HTTP_PLATFORM_PORT {} is not the port the backend listens on ({})", json["env"]["HTTP_PLATFORM_PORT"], json["port"]));
+        problems.push(format!(
+            "HTTP_PLATFORM_PORT {} is not the port the backend listens on ({})",
+            json["env"]["HTTP_PLATFORM_PORT"], json["port"]
+        ));
     }
     let token = json["env"]["HTTP_PLATFORM_TOKEN"].as_str().unwrap_or_default();
     if token.is_empty() || header("MS-ASPNETCORE-TOKEN") != [token] {
-        problems.push(format!("MS-ASPNETCORE-TOKEN {:?} is not the server's HTTP_PLATFORM_TOKEN {token:?} (docs/httpplatform.md §3)", header("MS-ASPNETCORE-TOKEN")));
+        problems.push(format!(
+            "MS-ASPNETCORE-TOKEN {:?} is not the server's HTTP_PLATFORM_TOKEN {token:?} (docs/httpplatform.md §3)",
+            header("MS-ASPNETCORE-TOKEN")
+        ));
     }
     if header("X-Forwarded-Proto") != ["http"] {
         problems.push(format!("X-Forwarded-Proto {:?} (expected [\"http\"])", header("X-Forwarded-Proto")));
     }
     if !header("X-Forwarded-For").first().is_some_and(|v| v.starts_with("127.0.0.1:")) {
-        problems.push(format!("X-Forwarded-For {:?} (expected the client's 127.0.0.1:<port>)", header("X-Forwarded-For")));
+        problems
+            .push(format!("X-Forwarded-For {:?} (expected the client's 127.0.0.1:<port>)", header("X-Forwarded-For")));
     }
 }
 
@@ -186,12 +202,23 @@ pub fn read_events(port: u16, stream: &str, release: &str, count: usize) -> Resu
             let got = if chunked {
                 line.clear();
                 reader.read_line(&mut line)?;
-                let size = usize::from_str_radix(line.trim_end(), 16).map_err(|_| anyhow::anyhow!("a bad chunk size line {line:?}"))?;
+                let size = usize::from_str_radix(line.trim_end(), 16)
+                    .map_err(|_| anyhow::anyhow!("a bad chunk size line {line:?}"))?;
                 piece.resize(size + 2, 0);
-                reader.read_exact(&mut piece).map_err(|e| anyhow::anyhow!("event {n} did not arrive before event {} was allowed ({e}); received {text:?}", n + 1))?;
+                reader.read_exact(&mut piece).map_err(|e| {
+                    anyhow::anyhow!(
+                        "event {n} did not arrive before event {} was allowed ({e}); received {text:?}",
+                        n + 1
+                    )
+                })?;
                 size
             } else {
-                reader.read(&mut piece).map_err(|e| anyhow::anyhow!("event {n} did not arrive before event {} was allowed ({e}); received {text:?}", n + 1))?
+                reader.read(&mut piece).map_err(|e| {
+                    anyhow::anyhow!(
+                        "event {n} did not arrive before event {} was allowed ({e}); received {text:?}",
+                        n + 1
+                    )
+                })?
             };
             if got == 0 {
                 anyhow::bail!("the stream ended before event {n}; received {text:?}");

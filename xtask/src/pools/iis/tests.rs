@@ -87,12 +87,15 @@ impl System for Recorder {
                 ok("")
             }
             ("appcmd.exe", "list") => match self.installed_version {
-                Some(_) => ok("<system.webServer>\n  <globalModules>\n    <add name=\"archway\" image=\"%ProgramFiles%\\Archway\\archway.dll\" />\n  </globalModules>\n</system.webServer>\n"),
+                Some(_) => ok(
+                    "<system.webServer>\n  <globalModules>\n    <add name=\"archway\" image=\"%ProgramFiles%\\Archway\\archway.dll\" />\n  </globalModules>\n</system.webServer>\n",
+                ),
                 None => ok("<system.webServer>\n  <globalModules>\n  </globalModules>\n</system.webServer>\n"),
             },
             ("appcmd.exe", "add") if arg(2) == "site" => {
                 let name = arg(3).trim_start_matches("/name:").to_string();
-                let port = arg(5).trim_start_matches("/bindings:http/127.0.0.1:").trim_end_matches(':').parse().unwrap();
+                let port =
+                    arg(5).trim_start_matches("/bindings:http/127.0.0.1:").trim_end_matches(':').parse().unwrap();
                 self.ports.push((port, name));
                 ok("")
             }
@@ -185,7 +188,10 @@ fn installed(version: &str) -> Installed {
     let file = |p: &str| InstalledFile { windows_path: p.into(), host_path: PathBuf::from(p), forwarder: false };
     Installed {
         product_version: version.into(),
-        files: vec![file(r"C:\Program Files\Archway\archway.dll"), file(r"C:\Program Files\Archway\archway_diagnostics.dll")],
+        files: vec![
+            file(r"C:\Program Files\Archway\archway.dll"),
+            file(r"C:\Program Files\Archway\archway_diagnostics.dll"),
+        ],
     }
 }
 
@@ -245,7 +251,10 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
     // The backend and the web.config go into the platform site's folder before IIS is asked.
     assert_eq!(
         system.files,
-        [r"copy archway_backend_x64.exe C:\inetpub\archway-x64-platform\archway_backend_x64.exe", r"write C:\inetpub\archway-x64-platform\web.config"]
+        [
+            r"copy archway_backend_x64.exe C:\inetpub\archway-x64-platform\archway_backend_x64.exe",
+            r"write C:\inetpub\archway-x64-platform\web.config"
+        ]
     );
 }
 
@@ -255,7 +264,16 @@ fn platform_line(mut system: Recorder) -> (Outcome, Vec<String>) {
     let rows = [x64_row()];
     let tools = tools();
     let bin = bin_dir();
-    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None, bin_dir: bin.path() }.run().unwrap();
+    let lines = Sequence {
+        tools: &tools,
+        system: &mut system,
+        rows: &rows,
+        msi: (Path::new("a.msi"), &old),
+        next: None,
+        bin_dir: bin.path(),
+    }
+    .run()
+    .unwrap();
     let line = lines.iter().find(|l| l.row == "x64 · platform handler").expect("a platform line");
     (line.outcome.clone(), system.commands)
 }
@@ -275,7 +293,9 @@ fn a_platform_site_answering_502_fails_its_line_and_the_product_is_still_removed
 fn events_held_back_by_the_proxy_fail_the_platform_line() {
     let (outcome, _) = platform_line(Recorder { buffered_events: true, ..Recorder::new() });
     match outcome {
-        Outcome::Failed(p) => assert!(p.iter().any(|p| p.starts_with("server-sent events: event 1 did not arrive")), "{p:?}"),
+        Outcome::Failed(p) => {
+            assert!(p.iter().any(|p| p.starts_with("server-sent events: event 1 did not arrive")), "{p:?}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -306,12 +326,21 @@ fn a_pool_still_serving_the_old_version_after_the_upgrade_fails_the_row() {
     let rows = [x64_row()];
     let tools = tools();
     let bin = bin_dir();
-    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a-0.1.0.msi"), &old), next: Some((Path::new("a-0.1.1.msi"), &new)), bin_dir: bin.path() }
-        .run()
-        .unwrap();
+    let lines = Sequence {
+        tools: &tools,
+        system: &mut system,
+        rows: &rows,
+        msi: (Path::new("a-0.1.0.msi"), &old),
+        next: Some((Path::new("a-0.1.1.msi"), &new)),
+        bin_dir: bin.path(),
+    }
+    .run()
+    .unwrap();
     let after = lines.iter().find(|l| l.row == "x64 · after upgrade").unwrap();
     match &after.outcome {
-        Outcome::Failed(problems) => assert!(problems.iter().any(|p| p.starts_with("version: \"0.1.0.0\"")), "{problems:?}"),
+        Outcome::Failed(problems) => {
+            assert!(problems.iter().any(|p| p.starts_with("version: \"0.1.0.0\"")), "{problems:?}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -323,7 +352,16 @@ fn a_failed_install_stops_before_any_pool_is_made_and_says_what_failed() {
     let rows = [x64_row()];
     let tools = tools();
     let bin = bin_dir();
-    let err = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None, bin_dir: bin.path() }.run().unwrap_err();
+    let err = Sequence {
+        tools: &tools,
+        system: &mut system,
+        rows: &rows,
+        msi: (Path::new("a.msi"), &old),
+        next: None,
+        bin_dir: bin.path(),
+    }
+    .run()
+    .unwrap_err();
     assert!(format!("{err:#}").contains("install failed (exit Some(1603))"), "{err:#}");
     assert_eq!(system.commands.len(), 1);
 }
@@ -335,7 +373,16 @@ fn a_failure_while_serving_still_uninstalls_and_removes_the_pools() {
     let rows = [x64_row()];
     let tools = tools();
     let bin = bin_dir();
-    let lines = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a.msi"), &old), next: None, bin_dir: bin.path() }.run().unwrap();
+    let lines = Sequence {
+        tools: &tools,
+        system: &mut system,
+        rows: &rows,
+        msi: (Path::new("a.msi"), &old),
+        next: None,
+        bin_dir: bin.path(),
+    }
+    .run()
+    .unwrap();
     assert!(matches!(&lines[0].outcome, Outcome::Failed(p) if p[0].contains("503")), "{:?}", lines[0].outcome);
     let commands = &system.commands;
     let uninstall = commands.iter().position(|c| c.starts_with("msiexec.exe /x a.msi")).expect("uninstalled");
@@ -350,9 +397,16 @@ fn a_failed_upgrade_uninstalls_what_is_installed_and_keeps_the_first_error() {
     let rows = [x64_row()];
     let tools = tools();
     let bin = bin_dir();
-    let err = Sequence { tools: &tools, system: &mut system, rows: &rows, msi: (Path::new("a-0.1.0.msi"), &old), next: Some((Path::new("a-0.1.1.msi"), &new)), bin_dir: bin.path() }
-        .run()
-        .unwrap_err();
+    let err = Sequence {
+        tools: &tools,
+        system: &mut system,
+        rows: &rows,
+        msi: (Path::new("a-0.1.0.msi"), &old),
+        next: Some((Path::new("a-0.1.1.msi"), &new)),
+        bin_dir: bin.path(),
+    }
+    .run()
+    .unwrap_err();
     assert!(format!("{err:#}").starts_with("upgrade while the pools run failed (exit Some(1603))"), "{err:#}");
     assert!(system.commands.iter().any(|c| c.starts_with("msiexec.exe /x a-0.1.0.msi")), "{:?}", system.commands);
 }

@@ -437,8 +437,7 @@ fn vctoolsversion_naming_a_missing_toolset_is_an_error_naming_the_folder() {
 
 #[test]
 fn a_stale_developer_environment_is_an_error() {
-    let fake =
-        Fake::new(HostArch::X64).vswhere(VS2022).var("VCToolsInstallDir", r"C:\Gone\VC\Tools\MSVC\14.40.33807\");
+    let fake = Fake::new(HostArch::X64).vswhere(VS2022).var("VCToolsInstallDir", r"C:\Gone\VC\Tools\MSVC\14.40.33807\");
     fake.x64_runner_vs(ENTERPRISE_2022, "14.44.35207");
     let msg = discover(&fake).unwrap_err().to_string();
     assert!(msg.contains("14.40.33807") && msg.contains("open a new developer prompt"), "{msg}");

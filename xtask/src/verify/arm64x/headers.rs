@@ -40,21 +40,15 @@ pub(crate) struct Section {
 }
 
 pub(crate) fn u16_at(data: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        data.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
+    Some(u16::from_le_bytes(data.get(at..at.checked_add(2)?)?.try_into().ok()?))
 }
 
 pub(crate) fn u32_at(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        data.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
+    Some(u32::from_le_bytes(data.get(at..at.checked_add(4)?)?.try_into().ok()?))
 }
 
 pub(crate) fn u64_at(data: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        data.get(at..at.checked_add(8)?)?.try_into().ok()?,
-    ))
+    Some(u64::from_le_bytes(data.get(at..at.checked_add(8)?)?.try_into().ok()?))
 }
 
 /// `what` read at file offset `at`, or an error naming both.
@@ -78,26 +72,15 @@ impl Headers {
         let characteristics = need(u16_at(data, coff + 18), coff + 18, "Characteristics")?;
         let optional = coff + 20;
         let optional_end = optional + usize::from(optional_size);
-        let magic = need(
-            u16_at(data, optional),
-            optional,
-            "the optional header Magic",
-        )?;
+        let magic = need(u16_at(data, optional), optional, "the optional header Magic")?;
         // (ImageBase, SizeOfHeaders, NumberOfRvaAndSizes, first data directory) offsets.
         let (pe32_plus, image_base, dir_count_at, dirs_at) = match magic {
-            0x20B => (
-                true,
-                need(u64_at(data, optional + 24), optional + 24, "ImageBase")?,
-                108,
-                112,
-            ),
+            0x20B => (true, need(u64_at(data, optional + 24), optional + 24, "ImageBase")?, 108, 112),
             0x10B => {
                 let base = need(u32_at(data, optional + 28), optional + 28, "ImageBase")?;
                 (false, u64::from(base), 92, 96)
             }
-            _ => bail!(
-                "file offset {optional:#x}: optional header Magic {magic:#06x} is neither PE32 nor PE32+"
-            ),
+            _ => bail!("file offset {optional:#x}: optional header Magic {magic:#06x} is neither PE32 nor PE32+"),
         };
         let size_of_headers = need(u32_at(data, optional + 60), optional + 60, "SizeOfHeaders")?;
         let at = optional + dir_count_at;
@@ -118,12 +101,9 @@ impl Headers {
         let mut sections = Vec::with_capacity(usize::from(section_count));
         for i in 0..usize::from(section_count) {
             let at = optional_end + 40 * i;
-            let header = data.get(at..at.saturating_add(40)).with_context(|| {
-                format!(
-                    "file offset {at:#x}: the file ends inside section header {}",
-                    i + 1
-                )
-            })?;
+            let header = data
+                .get(at..at.saturating_add(40))
+                .with_context(|| format!("file offset {at:#x}: the file ends inside section header {}", i + 1))?;
             // `header` is exactly 40 bytes, so every field below is inside it.
             let field = |off: usize| u32_at(header, off).unwrap_or_default();
             let name_bytes = header.get(..8).unwrap_or_default().split(|&b| b == 0).next().unwrap_or_default();
@@ -166,14 +146,23 @@ impl Headers {
             bail!("NumberOfSections is {}; the loader accepts at most 96", self.sections.len());
         }
         if u64::from(self.size_of_headers) > file_len {
-            bail!("SizeOfHeaders {:#x} runs past the end of the file ({file_len:#x} bytes): the file is truncated", self.size_of_headers);
+            bail!(
+                "SizeOfHeaders {:#x} runs past the end of the file ({file_len:#x} bytes): the file is truncated",
+                self.size_of_headers
+            );
         }
         if layout.section_table_end as u64 > u64::from(self.size_of_headers) {
-            bail!("the section table ends at {:#x}, past SizeOfHeaders {:#x}", layout.section_table_end, self.size_of_headers);
+            bail!(
+                "the section table ends at {:#x}, past SizeOfHeaders {:#x}",
+                layout.section_table_end,
+                self.size_of_headers
+            );
         }
         let (fa, sa) = (layout.file_alignment, layout.section_alignment);
         if !fa.is_power_of_two() || !sa.is_power_of_two() || sa < fa {
-            bail!("FileAlignment {fa:#x} and SectionAlignment {sa:#x} must be powers of two with SectionAlignment >= FileAlignment");
+            bail!(
+                "FileAlignment {fa:#x} and SectionAlignment {sa:#x} must be powers of two with SectionAlignment >= FileAlignment"
+            );
         }
         let mut previous_end = 0u64;
         for (i, s) in self.sections.iter().enumerate() {
@@ -188,7 +177,9 @@ impl Headers {
             let start = u64::from(s.virtual_address);
             let end = start + u64::from(s.virtual_size.max(s.raw_size));
             if start < previous_end {
-                bail!("{what}: VirtualAddress {start:#x} overlaps the section before it (which ends at {previous_end:#x})");
+                bail!(
+                    "{what}: VirtualAddress {start:#x} overlaps the section before it (which ends at {previous_end:#x})"
+                );
             }
             if end > u64::from(layout.size_of_image) {
                 bail!("{what}: it ends at RVA {end:#x}, past SizeOfImage {:#x}", layout.size_of_image);
@@ -200,10 +191,7 @@ impl Headers {
 
     /// (RVA, Size) of data directory `index`; `None` when it is absent or all zero.
     pub(crate) fn directory(&self, index: usize) -> Option<(u32, u32)> {
-        self.directories
-            .get(index)
-            .copied()
-            .filter(|&d| d != (0, 0))
+        self.directories.get(index).copied().filter(|&d| d != (0, 0))
     }
 
     /// The file range holding the image bytes [rva, rva + len): the headers map at RVA 0 = file
@@ -230,10 +218,7 @@ impl Headers {
         let region_end = if rva < self.size_of_headers {
             self.size_of_headers as usize
         } else {
-            let s = self
-                .sections
-                .iter()
-                .find(|s| rva >= s.virtual_address && rva - s.virtual_address <= s.raw_size)?;
+            let s = self.sections.iter().find(|s| rva >= s.virtual_address && rva - s.virtual_address <= s.raw_size)?;
             s.raw_offset as usize + s.raw_size as usize
         };
         data.get(start..region_end.min(data.len()))

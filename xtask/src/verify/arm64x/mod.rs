@@ -100,13 +100,7 @@ pub fn read(data: &[u8]) -> Result<Option<Arm64x>> {
     for fixup in &fixups {
         apply(&headers, &mut ec_image, fixup)?;
     }
-    Ok(Some(Arm64x {
-        fixups,
-        ec_image,
-        dvrt_rva: place.rva,
-        dvrt_size: table.total_size,
-        dvrt_version: table.version,
-    }))
+    Ok(Some(Arm64x { fixups, ec_image, dvrt_rva: place.rva, dvrt_size: table.total_size, dvrt_version: table.version }))
 }
 
 // ---- DVRT -----------------------------------------------------------------------------------
@@ -170,10 +164,7 @@ fn locate_dvrt(headers: &Headers, data: &[u8]) -> Result<Option<DvrtPlace>> {
             section.name
         );
     }
-    Ok(Some(DvrtPlace {
-        file: at..limit,
-        rva,
-    }))
+    Ok(Some(DvrtPlace { file: at..limit, rva }))
 }
 
 /// Where the DVRT starts, and the end of the section data it must fit in.
@@ -204,9 +195,7 @@ impl DvrtTable {
         if version != 1 && version != 2 {
             bail!("file offset {at:#x}: DVRT Version {version} is neither 1 nor 2");
         }
-        let end = (at + 8)
-            .checked_add(size as usize)
-            .filter(|&end| end <= place.end);
+        let end = (at + 8).checked_add(size as usize).filter(|&end| end <= place.end);
         let Some(end) = end else {
             bail!(
                 "file offset {:#x}: DVRT Size {size:#x} runs past the end of its section data at {:#x}",
@@ -215,11 +204,7 @@ impl DvrtTable {
             );
         };
         let total_size = size.checked_add(8).context("DVRT Size overflows")?;
-        Ok(DvrtTable {
-            version,
-            entries: at + 8..end,
-            total_size,
-        })
+        Ok(DvrtTable { version, entries: at + 8..end, total_size })
     }
 
     /// File range of the ARM64X entry's fixup blocks; `None` if the table has no such entry.
@@ -233,9 +218,7 @@ impl DvrtTable {
             let left = self.entries.end - at;
             let (symbol, fixups_at, fixups_len) = if self.version == 1 {
                 if left < 12 {
-                    bail!(
-                        "file offset {at:#x}: {left} bytes left in the DVRT, too few for a 12-byte entry header"
-                    );
+                    bail!("file offset {at:#x}: {left} bytes left in the DVRT, too few for a 12-byte entry header");
                 }
                 (u64_at(data, at), at + 12, u32_at(data, at + 8))
             } else {
@@ -252,13 +235,8 @@ impl DvrtTable {
                 }
                 (u64_at(data, at + 8), at + header_size, u32_at(data, at + 4))
             };
-            let (symbol, fixups_len) = (
-                symbol.unwrap_or_default(),
-                fixups_len.unwrap_or_default() as usize,
-            );
-            let fixups_end = fixups_at
-                .checked_add(fixups_len)
-                .filter(|&e| e <= self.entries.end);
+            let (symbol, fixups_len) = (symbol.unwrap_or_default(), fixups_len.unwrap_or_default() as usize);
+            let fixups_end = fixups_at.checked_add(fixups_len).filter(|&e| e <= self.entries.end);
             let Some(fixups_end) = fixups_end else {
                 bail!(
                     "file offset {at:#x}: DVRT entry for symbol {symbol} has {fixups_len:#x} bytes of fixups, past the table end at {:#x}",
@@ -285,9 +263,7 @@ fn decode_fixups(data: &[u8], range: Range<usize>) -> Result<Vec<Fixup>> {
     while block < range.end {
         let left = range.end - block;
         if left < 8 {
-            bail!(
-                "file offset {block:#x}: {left} bytes left after the last fixup block, too few for a block header"
-            );
+            bail!("file offset {block:#x}: {left} bytes left after the last fixup block, too few for a block header");
         }
         let page = u32_at(data, block).unwrap_or_default();
         let block_size = u32_at(data, block + 4).unwrap_or_default() as usize;
@@ -295,10 +271,7 @@ fn decode_fixups(data: &[u8], range: Range<usize>) -> Result<Vec<Fixup>> {
             break;
         }
         if block_size < 8 || !block_size.is_multiple_of(2) {
-            bail!(
-                "file offset {:#x}: BlockSize {block_size:#x} is below 8 or odd",
-                block + 4
-            );
+            bail!("file offset {:#x}: BlockSize {block_size:#x} is below 8 or odd", block + 4);
         }
         if block_size > left {
             bail!(
@@ -327,9 +300,7 @@ fn decode_fixups(data: &[u8], range: Range<usize>) -> Result<Vec<Fixup>> {
                     let size = 1usize << arg;
                     if size == 1 {
                         // Wine and llvm-readobj both skip (1 << 0) / 2 = 0 payload words here.
-                        bail!(
-                            "file offset {word_at:#x}: a 1-byte VALUE fixup, which loaders decode inconsistently"
-                        );
+                        bail!("file offset {word_at:#x}: a 1-byte VALUE fixup, which loaders decode inconsistently");
                     }
                     let payload = data.get(at..at + size).filter(|_| at + size <= end);
                     let Some(payload) = payload else {
@@ -352,9 +323,7 @@ fn decode_fixups(data: &[u8], range: Range<usize>) -> Result<Vec<Fixup>> {
                     let delta = i64::from(count) * scale;
                     FixupKind::Delta(if arg & 1 != 0 { -delta } else { delta })
                 }
-                _ => bail!(
-                    "file offset {word_at:#x}: fixup word {word:#06x} has type 3, which is not defined"
-                ),
+                _ => bail!("file offset {word_at:#x}: fixup word {word:#06x} has type 3, which is not defined"),
             };
             fixups.push(Fixup { rva, kind });
         }
@@ -366,10 +335,7 @@ fn decode_fixups(data: &[u8], range: Range<usize>) -> Result<Vec<Fixup>> {
 fn apply(headers: &Headers, image: &mut [u8], fixup: &Fixup) -> Result<()> {
     let len = fixup.kind.len();
     let range = headers.file_range(fixup.rva, len).with_context(|| {
-        format!(
-            "fixup at RVA {:#x} ({len} bytes) is outside the headers and every section's raw data",
-            fixup.rva
-        )
+        format!("fixup at RVA {:#x} ({len} bytes) is outside the headers and every section's raw data", fixup.rva)
     })?;
     let target = &mut image[range];
     match &fixup.kind {

@@ -11,17 +11,11 @@ fn with(mut image: Vec<u8>, at: usize, bytes: &[u8]) -> Vec<u8> {
 }
 
 fn error_of(image: &[u8]) -> String {
-    format!(
-        "{:#}",
-        read(image).expect_err("corrupt input must be an error")
-    )
+    format!("{:#}", read(image).expect_err("corrupt input must be an error"))
 }
 
 fn value(rva: u32, bytes: &[u8]) -> Fixup {
-    Fixup {
-        rva,
-        kind: FixupKind::Value(bytes.to_vec()),
-    }
+    Fixup { rva, kind: FixupKind::Value(bytes.to_vec()) }
 }
 
 #[test]
@@ -47,26 +41,14 @@ fn tip_has_exactly_the_five_documented_value_fixups() {
             value(0x154, &0x140u32.to_le_bytes()),
         ]
     );
-    assert_eq!(
-        (arm64x.dvrt_rva, arm64x.dvrt_size, arm64x.dvrt_version),
-        (0x300C, 0x38, 1)
-    );
-    let changed: Vec<usize> = (0..0xE00)
-        .filter(|&i| arm64x.ec_image[i] != tip_from_doc()[i])
-        .collect();
+    assert_eq!((arm64x.dvrt_rva, arm64x.dvrt_size, arm64x.dvrt_version), (0x300C, 0x38, 1));
+    let changed: Vec<usize> = (0..0xE00).filter(|&i| arm64x.ec_image[i] != tip_from_doc()[i]).collect();
     // 0xAA64 -> 0x8664, 0x1320 -> 0x13BC, 0x9C -> 0x98, 0x1000 -> 0x1140; the size 0x140 stays.
-    assert_eq!(
-        changed,
-        [0x7D, 0x100, 0x104, 0x150, 0x151],
-        "only these bytes differ"
-    );
+    assert_eq!(changed, [0x7D, 0x100, 0x104, 0x150, 0x151], "only these bytes differ");
 }
 
 fn forwards(view: &View) -> Vec<String> {
-    view.exports
-        .iter()
-        .map(|e| format!("{} @{} -> {}", e.label(), e.ordinal, e.target))
-        .collect()
+    view.exports.iter().map(|e| format!("{} @{} -> {}", e.label(), e.ordinal, e.target)).collect()
 }
 
 #[test]
@@ -79,10 +61,7 @@ fn tip_views_are_arm64_and_x64_with_their_own_exports() {
     assert_eq!(native.chpe_metadata_version, Some(2));
     assert_eq!(
         forwards(&native),
-        [
-            "DllCanUnloadNow @1 -> tip_arm64.DllCanUnloadNow",
-            "DllGetClassObject @2 -> tip_arm64.DllGetClassObject"
-        ]
+        ["DllCanUnloadNow @1 -> tip_arm64.DllCanUnloadNow", "DllGetClassObject @2 -> tip_arm64.DllGetClassObject"]
     );
     assert_eq!(ec.machine, MACHINE_AMD64);
     assert_eq!(ec.export_dir, Some((0x13BC, 0x98)));
@@ -90,10 +69,7 @@ fn tip_views_are_arm64_and_x64_with_their_own_exports() {
     assert_eq!(ec.chpe_metadata_version, Some(2));
     assert_eq!(
         forwards(&ec),
-        [
-            "DllCanUnloadNow @1 -> tip_x64.DllCanUnloadNow",
-            "DllGetClassObject @2 -> tip_x64.DllGetClassObject"
-        ]
+        ["DllCanUnloadNow @1 -> tip_x64.DllCanUnloadNow", "DllGetClassObject @2 -> tip_x64.DllGetClassObject"]
     );
     for view in [&native, &ec] {
         assert_eq!(view.dll_name.as_deref(), Some("tip.dll"));
@@ -107,22 +83,10 @@ fn tip_views_are_arm64_and_x64_with_their_own_exports() {
 fn images_without_an_arm64x_dvrt_read_as_none() {
     let tip = tip_from_doc();
     let cases = [
-        (
-            "no load config directory",
-            with(tip.clone(), 0x150, &[0; 8]),
-        ),
-        (
-            "directory size 0xE4 (Wine's limit)",
-            with(tip.clone(), 0x154, &0xE4u32.to_le_bytes()),
-        ),
-        (
-            "structure Size 0xE4",
-            with(tip.clone(), 0x400, &0xE4u32.to_le_bytes()),
-        ),
-        (
-            "DynamicValueRelocTableSection 0",
-            with(tip.clone(), 0x4E4, &[0, 0]),
-        ),
+        ("no load config directory", with(tip.clone(), 0x150, &[0; 8])),
+        ("directory size 0xE4 (Wine's limit)", with(tip.clone(), 0x154, &0xE4u32.to_le_bytes())),
+        ("structure Size 0xE4", with(tip.clone(), 0x400, &0xE4u32.to_le_bytes())),
+        ("DynamicValueRelocTableSection 0", with(tip.clone(), 0x4E4, &[0, 0])),
         ("no symbol-6 entry", with(tip.clone(), 0xC14, &[7])),
     ];
     for (what, image) in cases {
@@ -196,22 +160,10 @@ fn delta_and_zerofill_fixups_are_decoded_and_applied() {
     assert_eq!(
         arm64x.fixups,
         vec![
-            Fixup {
-                rva: 0x10C8,
-                kind: FixupKind::Delta(16)
-            },
-            Fixup {
-                rva: 0x10E0,
-                kind: FixupKind::Delta(-4)
-            },
-            Fixup {
-                rva: 0x10E4,
-                kind: FixupKind::Delta(16)
-            },
-            Fixup {
-                rva: 0x1208,
-                kind: FixupKind::ZeroFill(8)
-            },
+            Fixup { rva: 0x10C8, kind: FixupKind::Delta(16) },
+            Fixup { rva: 0x10E0, kind: FixupKind::Delta(-4) },
+            Fixup { rva: 0x10E4, kind: FixupKind::Delta(16) },
+            Fixup { rva: 0x1208, kind: FixupKind::ZeroFill(8) },
         ]
     );
     let ec = &arm64x.ec_image;
@@ -220,23 +172,14 @@ fn delta_and_zerofill_fixups_are_decoded_and_applied() {
     assert_eq!(u32_at(0x4E0), 0x8);
     assert_eq!(u32_at(0x4E4), 0x13);
     assert_eq!(&ec[0x608..0x610], &[0; 8]);
-    assert_eq!(
-        ec[0x7C..0x7E],
-        [0x64, 0xAA],
-        "Machine not patched by this table"
-    );
+    assert_eq!(ec[0x7C..0x7E], [0x64, 0xAA], "Machine not patched by this table");
 }
 
 #[test]
 fn a_negative_delta_wraps_like_the_loader() {
     // DELTA −1×4 on a zero 32-bit value (native load config +0x04, TimeDateStamp).
-    let arm64x = read(&tip_with_block(0x1000, &[0x6004, 1]))
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        &arm64x.ec_image[0x404..0x408],
-        &0xFFFF_FFFCu32.to_le_bytes()
-    );
+    let arm64x = read(&tip_with_block(0x1000, &[0x6004, 1])).unwrap().unwrap();
+    assert_eq!(&arm64x.ec_image[0x404..0x408], &0xFFFF_FFFCu32.to_le_bytes());
 }
 
 /// `tip.dll` with `.reloc` grown to `virtual_size` and the DVRT after the base relocations
@@ -291,11 +234,7 @@ fn version_2_tables_and_other_symbols_give_the_same_ec_view() {
         assert_eq!(arm64x.dvrt_version, version);
         assert_eq!(arm64x.fixups, expected.fixups, "version {version}");
         assert_eq!(arm64x.dvrt_size as usize, dvrt.len());
-        assert_eq!(
-            views(&image).unwrap().1,
-            views(&tip_from_doc()).unwrap().1,
-            "version {version}"
-        );
+        assert_eq!(views(&image).unwrap().1, views(&tip_from_doc()).unwrap().1, "version {version}");
     }
 }
 
@@ -311,10 +250,7 @@ fn two_arm64x_entries_are_an_error() {
     let size = dvrt.len() as u32 - 8;
     dvrt[4..8].copy_from_slice(&size.to_le_bytes());
     let message = error_of(&tip_with_dvrt(&dvrt));
-    assert!(
-        message.contains("a second ARM64X (symbol 6) entry"),
-        "{message}"
-    );
+    assert!(message.contains("a second ARM64X (symbol 6) entry"), "{message}");
 }
 
 mod never_panics {

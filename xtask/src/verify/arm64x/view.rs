@@ -79,8 +79,7 @@ impl ExportTarget {
     pub fn forward_dll(&self) -> Option<&str> {
         match self {
             ExportTarget::Rva(_) => None,
-            ExportTarget::ForwardByName { dll, .. }
-            | ExportTarget::ForwardByOrdinal { dll, .. } => Some(dll),
+            ExportTarget::ForwardByName { dll, .. } | ExportTarget::ForwardByOrdinal { dll, .. } => Some(dll),
         }
     }
 }
@@ -98,9 +97,7 @@ impl std::fmt::Display for ExportTarget {
 impl ViewExport {
     /// The name, or `#ordinal` for an export without one.
     pub fn label(&self) -> String {
-        self.name
-            .clone()
-            .unwrap_or_else(|| format!("#{}", self.ordinal))
+        self.name.clone().unwrap_or_else(|| format!("#{}", self.ordinal))
     }
 }
 
@@ -167,20 +164,14 @@ fn exports<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>) -> Result<Vec<ViewExport>>
         let target = match export.target {
             ObjectTarget::Address(0) if export.name.is_none() => continue, // unused ordinal
             ObjectTarget::Address(rva) => ExportTarget::Rva(rva),
-            ObjectTarget::ForwardByName(dll, name) => ExportTarget::ForwardByName {
-                dll: lossy(dll),
-                name: lossy(name),
-            },
-            ObjectTarget::ForwardByOrdinal(dll, ordinal) => ExportTarget::ForwardByOrdinal {
-                dll: lossy(dll),
-                ordinal: u32::from(ordinal.0),
-            },
+            ObjectTarget::ForwardByName(dll, name) => {
+                ExportTarget::ForwardByName { dll: lossy(dll), name: lossy(name) }
+            }
+            ObjectTarget::ForwardByOrdinal(dll, ordinal) => {
+                ExportTarget::ForwardByOrdinal { dll: lossy(dll), ordinal: u32::from(ordinal.0) }
+            }
         };
-        out.push(ViewExport {
-            ordinal: u32::from(export.ordinal.0),
-            name: export.name.map(lossy),
-            target,
-        });
+        out.push(ViewExport { ordinal: u32::from(export.ordinal.0), name: export.name.map(lossy), target });
     }
     Ok(out)
 }
@@ -190,12 +181,7 @@ const SCN_MEM_EXECUTE: u32 = 0x2000_0000;
 
 /// `Some` when `rva` is not in code and holds `"dll.name"`-like text: printable ASCII without
 /// spaces, with a dot that is neither first nor last.
-fn stray_forwarder(
-    headers: &Headers,
-    data: &[u8],
-    export: &ViewExport,
-    rva: u32,
-) -> Option<StrayForwarder> {
+fn stray_forwarder(headers: &Headers, data: &[u8], export: &ViewExport, rva: u32) -> Option<StrayForwarder> {
     let in_code = headers.sections.iter().any(|s| {
         rva.wrapping_sub(s.virtual_address) < s.virtual_size.max(s.raw_size)
             && s.characteristics & (SCN_CNT_CODE | SCN_MEM_EXECUTE) != 0
@@ -206,11 +192,7 @@ fn stray_forwarder(
     let text = c_string_at(headers, data, rva)?;
     let dot = text.rfind('.')?;
     let printable = text.bytes().all(|b| b.is_ascii_graphic());
-    (printable && dot > 0 && dot + 1 < text.len()).then(|| StrayForwarder {
-        export: export.label(),
-        rva,
-        text,
-    })
+    (printable && dot > 0 && dot + 1 < text.len()).then(|| StrayForwarder { export: export.label(), rva, text })
 }
 
 /// The NUL-terminated string at `rva`, which must end inside its section's raw data.
@@ -250,29 +232,16 @@ fn chpe_metadata_version(headers: &Headers, data: &[u8]) -> Result<Option<u32>> 
     }
     let field = headers
         .file_range(rva, CHPE_POINTER_FIELD + 8)
-        .with_context(|| {
-            format!("load config at RVA {rva:#x}: Size {size:#x} runs past its section's raw data")
-        })?;
+        .with_context(|| format!("load config at RVA {rva:#x}: Size {size:#x} runs past its section's raw data"))?;
     let pointer = u64_at(data, field.start + CHPE_POINTER_FIELD as usize).unwrap_or_default();
     if pointer == 0 {
         return Ok(None);
     }
-    let chpe_rva = pointer
-        .checked_sub(headers.image_base)
-        .and_then(|r| u32::try_from(r).ok())
-        .with_context(|| {
-            format!(
-                "CHPEMetadataPointer {pointer:#x} is not inside the image (base {:#x})",
-                headers.image_base
-            )
-        })?;
-    let version = headers
-        .file_range(chpe_rva, 4)
-        .and_then(|r| u32_at(data, r.start))
-        .with_context(|| {
-            format!(
-                "CHPEMetadataPointer {pointer:#x} (RVA {chpe_rva:#x}) does not point into the image"
-            )
-        })?;
+    let chpe_rva = pointer.checked_sub(headers.image_base).and_then(|r| u32::try_from(r).ok()).with_context(|| {
+        format!("CHPEMetadataPointer {pointer:#x} is not inside the image (base {:#x})", headers.image_base)
+    })?;
+    let version = headers.file_range(chpe_rva, 4).and_then(|r| u32_at(data, r.start)).with_context(|| {
+        format!("CHPEMetadataPointer {pointer:#x} (RVA {chpe_rva:#x}) does not point into the image")
+    })?;
     Ok(Some(version))
 }

@@ -31,10 +31,7 @@ pub fn machine_name(machine: u16, chpe_metadata_version: Option<u32>) -> &'stati
 
 pub fn describe(path: &Path) -> Result<String> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let name = path
-        .file_name()
-        .unwrap_or(path.as_os_str())
-        .to_string_lossy();
+    let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy();
     describe_bytes(&name, &data).with_context(|| format!("{}", path.display()))
 }
 
@@ -43,17 +40,11 @@ pub fn describe_bytes(file_name: &str, data: &[u8]) -> Result<String> {
     let subject = Subject::from_bytes(data)?;
     let native = &subject.native;
     let kind = match &subject.ec {
-        Some(ec) if native.is_pure_forwarder() && ec.is_pure_forwarder() => {
-            "ARM64X pure forwarder".to_string()
-        }
+        Some(ec) if native.is_pure_forwarder() && ec.is_pure_forwarder() => "ARM64X pure forwarder".to_string(),
         Some(_) => format!("ARM64X {}", dll_or_exe(native)),
         None => {
             let machine = machine_name(native.machine, native.chpe_metadata_version);
-            let what = if native.is_pure_forwarder() {
-                "pure forwarder"
-            } else {
-                dll_or_exe(native)
-            };
+            let what = if native.is_pure_forwarder() { "pure forwarder" } else { dll_or_exe(native) };
             format!("{machine} {what}")
         }
     };
@@ -64,24 +55,13 @@ pub fn describe_bytes(file_name: &str, data: &[u8]) -> Result<String> {
     let mut out = format!("{file_name}: {kind}, {version}\n");
     let views: Vec<(String, &View)> = match &subject.ec {
         Some(ec) => vec![
-            (
-                format!("native view ({}):", machine_name(native.machine, None)),
-                native,
-            ),
+            (format!("native view ({}):", machine_name(native.machine, None)), native),
             (format!("EC view ({}):", machine_name(ec.machine, None)), ec),
         ],
         None => vec![("exports:".to_string(), native)],
     };
-    let label_width = views
-        .iter()
-        .map(|(label, _)| label.len())
-        .max()
-        .unwrap_or(0);
-    let name_width = views
-        .iter()
-        .flat_map(|(_, view)| view.exports.iter().map(|e| e.label().len()))
-        .max()
-        .unwrap_or(0);
+    let label_width = views.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    let name_width = views.iter().flat_map(|(_, view)| view.exports.iter().map(|e| e.label().len())).max().unwrap_or(0);
     for (label, view) in &views {
         let mut label = label.as_str();
         if view.exports.is_empty() {
@@ -89,24 +69,13 @@ pub fn describe_bytes(file_name: &str, data: &[u8]) -> Result<String> {
         }
         for export in &view.exports {
             let name = export.label();
-            let _ = writeln!(
-                out,
-                "  {label:label_width$} {name:name_width$} -> {}",
-                export.target
-            ); // a String: infallible
+            let _ = writeln!(out, "  {label:label_width$} {name:name_width$} -> {}", export.target); // a String: infallible
             label = "";
         }
     }
-    Ok(out
-        .lines()
-        .map(|line| line.trim_end().to_string() + "\n")
-        .collect())
+    Ok(out.lines().map(|line| line.trim_end().to_string() + "\n").collect())
 }
 
 fn dll_or_exe(view: &View) -> &'static str {
-    if view.characteristics & 0x2000 != 0 {
-        "DLL"
-    } else {
-        "EXE"
-    }
+    if view.characteristics & 0x2000 != 0 { "DLL" } else { "EXE" }
 }

@@ -14,19 +14,9 @@ use crate::verify::{
 
 const FIXTURE_VERSION: [u16; 4] = [1, 2, 3, 4];
 
-fn versioned(
-    version: [u16; 4],
-    dll_name: &str,
-    native: &[(&str, &str)],
-    ec: &[(&str, &str)],
-) -> Vec<u8> {
+fn versioned(version: [u16; 4], dll_name: &str, native: &[(&str, &str)], ec: &[(&str, &str)]) -> Vec<u8> {
     let blob = sample_blob(version, version, &[("FileVersion", "fixture")]);
-    forwarder(&Forwarder {
-        dll_name,
-        native,
-        ec,
-        version_info: Some(blob),
-    })
+    forwarder(&Forwarder { dll_name, native, ec, version_info: Some(blob) })
 }
 
 /// `image` turned into a plain (non-ARM64X) DLL of `machine`: no load config, so no DVRT and no
@@ -43,9 +33,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
 
 fn failed_rules(path: &Path) -> Vec<Rule> {
     let err = check(path).expect_err("the check must fail");
-    let failures = err
-        .downcast_ref::<Failures>()
-        .unwrap_or_else(|| panic!("not a Failures: {err:#}"));
+    let failures = err.downcast_ref::<Failures>().unwrap_or_else(|| panic!("not a Failures: {err:#}"));
     failures.violations.iter().map(|v| v.rule).collect()
 }
 
@@ -54,16 +42,8 @@ fn a_fixture_folder_passes_and_is_described() {
     let dir = tempfile::tempdir().unwrap();
     let tip = versioned(FIXTURE_VERSION, "tip.dll", TIP_NATIVE, TIP_EC);
     write(dir.path(), "tip.dll", &tip);
-    write(
-        dir.path(),
-        "TIP_ARM64.DLL",
-        &plain(tip.clone(), MACHINE_ARM64),
-    ); // found ignoring case
-    write(
-        dir.path(),
-        "tip_x64.dll",
-        &plain(tip.clone(), MACHINE_AMD64),
-    );
+    write(dir.path(), "TIP_ARM64.DLL", &plain(tip.clone(), MACHINE_ARM64)); // found ignoring case
+    write(dir.path(), "tip_x64.dll", &plain(tip.clone(), MACHINE_AMD64));
     let subject = check(&dir.path().join("tip.dll")).unwrap();
     assert_eq!(subject.file_version, Some(FIXTURE_VERSION));
     assert_eq!(
@@ -81,24 +61,11 @@ fn a_fixture_folder_passes_and_is_described() {
         \x20          DllGetClassObject -> tip_arm64.DllGetClassObject\n"
     );
 
-    write(
-        dir.path(),
-        "TIP_ARM64.DLL",
-        &plain(
-            versioned([1, 2, 3, 5], "tip.dll", TIP_NATIVE, TIP_EC),
-            MACHINE_ARM64,
-        ),
-    );
+    write(dir.path(), "TIP_ARM64.DLL", &plain(versioned([1, 2, 3, 5], "tip.dll", TIP_NATIVE, TIP_EC), MACHINE_ARM64));
     std::fs::remove_file(dir.path().join("tip_x64.dll")).unwrap();
-    assert_eq!(
-        failed_rules(&dir.path().join("tip.dll")),
-        [Rule::Version, Rule::TargetMissing]
-    );
+    assert_eq!(failed_rules(&dir.path().join("tip.dll")), [Rule::Version, Rule::TargetMissing]);
     write(dir.path(), "tip_x64.dll", &tip); // an ARM64X file where the EC view needs x64
-    assert_eq!(
-        failed_rules(&dir.path().join("tip.dll")),
-        [Rule::Version, Rule::TargetMachine]
-    );
+    assert_eq!(failed_rules(&dir.path().join("tip.dll")), [Rule::Version, Rule::TargetMachine]);
 }
 
 #[test]
@@ -110,11 +77,8 @@ fn forwarder_strings_outside_the_ec_export_range_are_found_in_the_bytes() {
     let subject = Subject::from_bytes(&tip).unwrap();
     let ec = subject.ec.as_ref().unwrap();
     assert_eq!(ec.export_dir, Some((0x13BC, 0x66)));
-    let strays: Vec<(&str, u32, &str)> = ec
-        .stray_forwarders
-        .iter()
-        .map(|s| (s.export.as_str(), s.rva, s.text.as_str()))
-        .collect();
+    let strays: Vec<(&str, u32, &str)> =
+        ec.stray_forwarders.iter().map(|s| (s.export.as_str(), s.rva, s.text.as_str())).collect();
     assert_eq!(
         strays,
         [
@@ -124,15 +88,10 @@ fn forwarder_strings_outside_the_ec_export_range_are_found_in_the_bytes() {
     );
     assert_eq!(subject.native.stray_forwarders, []);
     let found = violations(&subject, &mut |_: &str| Ok(None));
-    let strays = found
-        .iter()
-        .filter(|v| v.rule == Rule::OutsideExportRange)
-        .count();
+    let strays = found.iter().filter(|v| v.rule == Rule::OutsideExportRange).count();
     assert_eq!(strays, 2, "{found:#?}");
     assert!(
-        describe::describe_bytes("tip.dll", &tip)
-            .unwrap()
-            .starts_with("tip.dll: ARM64X DLL, no version resource\n")
+        describe::describe_bytes("tip.dll", &tip).unwrap().starts_with("tip.dll: ARM64X DLL, no version resource\n")
     );
 }
 

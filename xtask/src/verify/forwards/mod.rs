@@ -109,12 +109,7 @@ impl Subject {
         let (native, ec) = arm64x::views(data)?;
         // Read a second time for the DVRT's place; forwarders are a few KiB.
         let arm64x = arm64x::read(data).context("ARM64X dynamic relocations")?;
-        Ok(Subject {
-            native,
-            ec,
-            dvrt: arm64x.map(|a| (a.dvrt_rva, a.dvrt_size)),
-            file_version: file_version(data)?,
-        })
+        Ok(Subject { native, ec, dvrt: arm64x.map(|a| (a.dvrt_rva, a.dvrt_size)), file_version: file_version(data)? })
     }
 }
 
@@ -125,8 +120,7 @@ impl Target {
         Ok(Target {
             file_name: file_name.to_string(),
             machine: view.machine,
-            is_arm64x: has_dvrt
-                || (view.machine == MACHINE_ARM64 && view.chpe_metadata_version.is_some()),
+            is_arm64x: has_dvrt || (view.machine == MACHINE_ARM64 && view.chpe_metadata_version.is_some()),
             chpe_metadata_version: view.chpe_metadata_version,
             exports: view.exports,
             file_version: file_version(data)?,
@@ -145,29 +139,19 @@ pub fn check(path: &Path) -> Result<Subject> {
         let Some(found) = find_beside(folder, &format!("{dll}.dll"))? else {
             return Ok(None);
         };
-        let data =
-            std::fs::read(&found).with_context(|| format!("cannot read {}", found.display()))?;
+        let data = std::fs::read(&found).with_context(|| format!("cannot read {}", found.display()))?;
         let name = found.file_name().unwrap_or_default().to_string_lossy();
         Target::from_bytes(&name, &data).map(Some)
     };
     let violations = violations(&subject, &mut lookup);
-    if violations.is_empty() {
-        Ok(subject)
-    } else {
-        Err(Failures {
-            path: path.to_path_buf(),
-            violations,
-        }
-        .into())
-    }
+    if violations.is_empty() { Ok(subject) } else { Err(Failures { path: path.to_path_buf(), violations }.into()) }
 }
 
 /// The file in `folder` named `file_name` ignoring case; the first in byte order if a
 /// case-sensitive file system holds several.
 pub fn find_beside(folder: &Path, file_name: &str) -> Result<Option<PathBuf>> {
     let wanted = file_name.to_lowercase();
-    let entries =
-        std::fs::read_dir(folder).with_context(|| format!("cannot list {}", folder.display()))?;
+    let entries = std::fs::read_dir(folder).with_context(|| format!("cannot list {}", folder.display()))?;
     let mut matches = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot list {}", folder.display()))?;
@@ -180,6 +164,6 @@ pub fn find_beside(folder: &Path, file_name: &str) -> Result<Option<PathBuf>> {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod file_tests;
+#[cfg(test)]
+mod tests;

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 
 use super::{Rule, Subject, Target, Violation, describe};
-use crate::verify::arm64x::{
-    self, ExportTarget, MACHINE_AMD64, MACHINE_ARM64, StrayForwarder, View,
-};
+use crate::verify::arm64x::{self, ExportTarget, MACHINE_AMD64, MACHINE_ARM64, StrayForwarder, View};
 
 /// What a view's targets must be: the machine they need, and whether an ARM64X target is
 /// refused (the native view must reach the plain ARM64 build, docs/arm64x-forwarder.md §1).
@@ -22,37 +20,21 @@ struct Need {
 
 /// Every broken rule of `subject`; `lookup` gives the target for a forwarder's DLL name
 /// (without `.dll`): `Ok(None)` when there is no such file, `Err` when it cannot be read.
-pub fn violations(
-    subject: &Subject,
-    lookup: &mut dyn FnMut(&str) -> Result<Option<Target>>,
-) -> Vec<Violation> {
+pub fn violations(subject: &Subject, lookup: &mut dyn FnMut(&str) -> Result<Option<Target>>) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut cache: BTreeMap<String, std::result::Result<Option<Target>, String>> = BTreeMap::new();
     let mut target = |dll: &str| {
-        cache
-            .entry(dll.to_lowercase())
-            .or_insert_with(|| lookup(dll).map_err(|e| format!("{e:#}")))
-            .clone()
+        cache.entry(dll.to_lowercase()).or_insert_with(|| lookup(dll).map_err(|e| format!("{e:#}"))).clone()
     };
     let views: Vec<(&View, Need)> = match &subject.ec {
         Some(ec) => vec![
             (
                 &subject.native,
-                Need {
-                    view: "native view",
-                    machine: MACHINE_ARM64,
-                    machine_text: "arm64",
-                    refuse_arm64x: true,
-                },
+                Need { view: "native view", machine: MACHINE_ARM64, machine_text: "arm64", refuse_arm64x: true },
             ),
             (
                 ec,
-                Need {
-                    view: "EC view",
-                    machine: MACHINE_AMD64,
-                    machine_text: "x64 or arm64ec",
-                    refuse_arm64x: false,
-                },
+                Need { view: "EC view", machine: MACHINE_AMD64, machine_text: "x64 or arm64ec", refuse_arm64x: false },
             ),
         ],
         None => {
@@ -61,12 +43,7 @@ pub fn violations(
                 MACHINE_AMD64 => "x64 or arm64ec",
                 other => describe::machine_name(other, None),
             };
-            let need = Need {
-                view: "",
-                machine,
-                machine_text,
-                refuse_arm64x: machine == MACHINE_ARM64,
-            };
+            let need = Need { view: "", machine, machine_text, refuse_arm64x: machine == MACHINE_ARM64 };
             vec![(&subject.native, need)]
         }
     };
@@ -78,14 +55,7 @@ pub fn violations(
     }
     for (view, need) in &views {
         for (dll, exports) in forwards_by_dll(view) {
-            out.extend(target_rules(
-                subject,
-                view,
-                need,
-                &dll,
-                &exports,
-                target(&dll),
-            ));
+            out.extend(target_rules(subject, view, need, &dll, &exports, target(&dll)));
         }
     }
     for (view, need) in &views {
@@ -126,11 +96,7 @@ fn forwards_by_dll(view: &View) -> Vec<(String, Vec<&arm64x::ViewExport>)> {
 
 /// "native view: " before a message about one view; nothing for a plain DLL's only view.
 fn prefix(view: &str) -> String {
-    if view.is_empty() {
-        String::new()
-    } else {
-        format!("{view}: ")
-    }
+    if view.is_empty() { String::new() } else { format!("{view}: ") }
 }
 
 pub(super) fn dotted(v: [u16; 4]) -> String {
@@ -146,30 +112,20 @@ fn target_rules(
     found: std::result::Result<Option<Target>, String>,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut fail = |rule, message: String| {
-        out.push(Violation {
-            rule,
-            message: format!("{}{message}", prefix(need.view)),
-        })
-    };
+    let mut fail =
+        |rule, message: String| out.push(Violation { rule, message: format!("{}{message}", prefix(need.view)) });
     let labels: Vec<String> = exports.iter().map(|e| e.label()).collect();
     let target = match found {
         Ok(Some(target)) => target,
         Ok(None) => {
             fail(
                 Rule::TargetMissing,
-                format!(
-                    "exports [{}] forward to {dll}, but there is no {dll}.dll beside this file",
-                    labels.join(", ")
-                ),
+                format!("exports [{}] forward to {dll}, but there is no {dll}.dll beside this file", labels.join(", ")),
             );
             return out;
         }
         Err(why) => {
-            fail(
-                Rule::TargetUnreadable,
-                format!("{dll}.dll cannot be read as a PE image: {why}"),
-            );
+            fail(Rule::TargetUnreadable, format!("{dll}.dll cannot be read as a PE image: {why}"));
             return out;
         }
     };
@@ -184,51 +140,31 @@ fn target_rules(
             ),
         );
     } else if need.refuse_arm64x && target.is_arm64x {
-        fail(
-            Rule::TargetMachine,
-            format!("{name} is itself ARM64X; arm64 forwards must go to a plain arm64 DLL"),
-        );
+        fail(Rule::TargetMachine, format!("{name} is itself ARM64X; arm64 forwards must go to a plain arm64 DLL"));
     }
     let missing: Vec<String> = exports
         .iter()
         .filter(|export| match &export.target {
-            ExportTarget::ForwardByName { name, .. } => !target
-                .exports
-                .iter()
-                .any(|t| t.name.as_deref() == Some(name.as_str())),
-            ExportTarget::ForwardByOrdinal { ordinal, .. } => {
-                !target.exports.iter().any(|t| t.ordinal == *ordinal)
+            ExportTarget::ForwardByName { name, .. } => {
+                !target.exports.iter().any(|t| t.name.as_deref() == Some(name.as_str()))
             }
+            ExportTarget::ForwardByOrdinal { ordinal, .. } => !target.exports.iter().any(|t| t.ordinal == *ordinal),
             ExportTarget::Rva(_) => false,
         })
         .map(|export| format!("{} -> {}", export.label(), export.target))
         .collect();
     if !missing.is_empty() {
-        fail(
-            Rule::NameMissing,
-            format!(
-                "{name} does not export what is forwarded to it: {}",
-                missing.join(", ")
-            ),
-        );
+        fail(Rule::NameMissing, format!("{name} does not export what is forwarded to it: {}", missing.join(", ")));
     }
     if view.is_pure_forwarder() {
         match (subject.file_version, target.file_version) {
             (Some(own), Some(theirs)) if own != theirs => fail(
                 Rule::Version,
-                format!(
-                    "this file is version {}, its target {name} is {}",
-                    dotted(own),
-                    dotted(theirs)
-                ),
+                format!("this file is version {}, its target {name} is {}", dotted(own), dotted(theirs)),
             ),
-            (Some(own), None) => fail(
-                Rule::Version,
-                format!(
-                    "{name} has no VERSIONINFO resource; this file is version {}",
-                    dotted(own)
-                ),
-            ),
+            (Some(own), None) => {
+                fail(Rule::Version, format!("{name} has no VERSIONINFO resource; this file is version {}", dotted(own)))
+            }
             _ => {}
         }
     }
@@ -246,27 +182,15 @@ fn overlaps(a: (u32, u32), b: (u32, u32)) -> bool {
 fn arm64x_rules(subject: &Subject, ec: &View) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut fail = |rule, message: String| out.push(Violation { rule, message });
-    for (view, machine, want, text) in [
-        (
-            "native view",
-            subject.native.machine,
-            MACHINE_ARM64,
-            "arm64",
-        ),
-        ("EC view", ec.machine, MACHINE_AMD64, "x64"),
-    ] {
+    for (view, machine, want, text) in
+        [("native view", subject.native.machine, MACHINE_ARM64, "arm64"), ("EC view", ec.machine, MACHINE_AMD64, "x64")]
+    {
         if machine != want {
-            fail(
-                Rule::Arm64xMachine,
-                format!("{view}: Machine is {machine:#06x}, expected {want:#06x} ({text})"),
-            );
+            fail(Rule::Arm64xMachine, format!("{view}: Machine is {machine:#06x}, expected {want:#06x} ({text})"));
         }
     }
     if let Some(dvrt) = subject.dvrt {
-        for (view, dir) in [
-            ("native view", subject.native.base_reloc_dir),
-            ("EC view", ec.base_reloc_dir),
-        ] {
+        for (view, dir) in [("native view", subject.native.base_reloc_dir), ("EC view", ec.base_reloc_dir)] {
             if let Some(dir) = dir.filter(|&dir| overlaps(dir, dvrt)) {
                 fail(
                     Rule::Arm64xDvrtInBaseRelocs,
@@ -279,7 +203,10 @@ fn arm64x_rules(subject: &Subject, ec: &View) -> Vec<Violation> {
         }
     }
     match ec.chpe_metadata_version {
-        None => fail(Rule::Arm64xChpe, "EC view: the load config has no CHPE metadata (CHPEMetadataPointer at +0xC8 is missing or 0)".into()),
+        None => fail(
+            Rule::Arm64xChpe,
+            "EC view: the load config has no CHPE metadata (CHPEMetadataPointer at +0xC8 is missing or 0)".into(),
+        ),
         Some(0) => fail(Rule::Arm64xChpe, "EC view: CHPE metadata version is 0, expected 1 or more".into()),
         Some(_) => {}
     }

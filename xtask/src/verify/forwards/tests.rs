@@ -1,28 +1,16 @@
 //! Tests of the forwarder checks, each rule on in-memory facts (`file_tests.rs` has whole files).
 
 use super::*;
-use crate::verify::arm64x::{
-    ExportTarget, MACHINE_AMD64, MACHINE_I386, StrayForwarder, ViewExport,
-};
+use crate::verify::arm64x::{ExportTarget, MACHINE_AMD64, MACHINE_I386, StrayForwarder, ViewExport};
 
 const VERSION: [u16; 4] = [0, 1, 0, 0];
 
 fn forward(name: &str, ordinal: u32, dll: &str, to: &str) -> ViewExport {
     let target = match to.strip_prefix('#') {
-        Some(n) => ExportTarget::ForwardByOrdinal {
-            dll: dll.into(),
-            ordinal: n.parse().unwrap(),
-        },
-        None => ExportTarget::ForwardByName {
-            dll: dll.into(),
-            name: to.into(),
-        },
+        Some(n) => ExportTarget::ForwardByOrdinal { dll: dll.into(), ordinal: n.parse().unwrap() },
+        None => ExportTarget::ForwardByName { dll: dll.into(), name: to.into() },
     };
-    ViewExport {
-        ordinal,
-        name: Some(name.into()),
-        target,
-    }
+    ViewExport { ordinal, name: Some(name.into()), target }
 }
 
 fn view(machine: u16, chpe: Option<u32>, exports: Vec<ViewExport>) -> View {
@@ -42,26 +30,8 @@ fn view(machine: u16, chpe: Option<u32>, exports: Vec<ViewExport>) -> View {
 /// An ARM64X pure forwarder of `RegisterModule` that meets every rule with [`targets`].
 fn arm64x_subject() -> Subject {
     Subject {
-        native: view(
-            MACHINE_ARM64,
-            Some(2),
-            vec![forward(
-                "RegisterModule",
-                1,
-                "archway_arm64",
-                "RegisterModule",
-            )],
-        ),
-        ec: Some(view(
-            MACHINE_AMD64,
-            Some(2),
-            vec![forward(
-                "RegisterModule",
-                1,
-                "archway_x64",
-                "RegisterModule",
-            )],
-        )),
+        native: view(MACHINE_ARM64, Some(2), vec![forward("RegisterModule", 1, "archway_arm64", "RegisterModule")]),
+        ec: Some(view(MACHINE_AMD64, Some(2), vec![forward("RegisterModule", 1, "archway_x64", "RegisterModule")])),
         dvrt: Some((0x300C, 0x38)),
         file_version: Some(VERSION),
     }
@@ -98,10 +68,7 @@ fn targets() -> Vec<Target> {
 fn check_with(subject: &Subject, targets: &[Target]) -> Vec<Violation> {
     let mut lookup = |dll: &str| -> Result<Option<Target>> {
         let file = format!("{dll}.dll");
-        Ok(targets
-            .iter()
-            .find(|t| t.file_name.eq_ignore_ascii_case(&file))
-            .cloned())
+        Ok(targets.iter().find(|t| t.file_name.eq_ignore_ascii_case(&file)).cloned())
     };
     violations(subject, &mut lookup)
 }
@@ -112,11 +79,7 @@ fn rules(violations: &[Violation]) -> Vec<Rule> {
 
 fn only(violations: Vec<Violation>, rule: Rule, text: &str) {
     assert_eq!(rules(&violations), [rule], "{violations:#?}");
-    assert!(
-        violations[0].message.contains(text),
-        "{}",
-        violations[0].message
-    );
+    assert!(violations[0].message.contains(text), "{}", violations[0].message);
 }
 
 #[test]
@@ -127,30 +90,15 @@ fn a_good_arm64x_forwarder_passes() {
 #[test]
 fn a_missing_target_is_named_once_per_view_and_looked_up_once() {
     let mut subject = arm64x_subject();
-    subject
-        .native
-        .exports
-        .push(forward("GetVersion", 2, "ARCHWAY_ARM64", "GetVersion"));
-    subject.ec.as_mut().unwrap().exports.push(forward(
-        "GetVersion",
-        2,
-        "archway_x64",
-        "GetVersion",
-    ));
+    subject.native.exports.push(forward("GetVersion", 2, "ARCHWAY_ARM64", "GetVersion"));
+    subject.ec.as_mut().unwrap().exports.push(forward("GetVersion", 2, "archway_x64", "GetVersion"));
     let mut calls = Vec::new();
     let mut lookup = |dll: &str| -> Result<Option<Target>> {
         calls.push(dll.to_string());
-        Ok(targets()
-            .into_iter()
-            .find(|t| t.file_name == format!("{dll}.dll"))
-            .filter(|t| t.machine == MACHINE_AMD64))
+        Ok(targets().into_iter().find(|t| t.file_name == format!("{dll}.dll")).filter(|t| t.machine == MACHINE_AMD64))
     };
     let found = violations(&subject, &mut lookup);
-    assert_eq!(
-        calls,
-        ["archway_arm64", "archway_x64"],
-        "one lookup per DLL, ignoring case"
-    );
+    assert_eq!(calls, ["archway_arm64", "archway_x64"], "one lookup per DLL, ignoring case");
     assert_eq!(rules(&found), [Rule::TargetMissing, Rule::NameMissing]);
     assert_eq!(
         found[0].message,
@@ -191,36 +139,19 @@ fn each_view_needs_its_own_machine() {
     for (breaks, text) in cases {
         let mut folder = targets();
         breaks(&mut folder);
-        only(
-            check_with(&arm64x_subject(), &folder),
-            Rule::TargetMachine,
-            text,
-        );
+        only(check_with(&arm64x_subject(), &folder), Rule::TargetMachine, text);
     }
     let mut arm64ec = targets();
     arm64ec[1].chpe_metadata_version = Some(2);
-    assert_eq!(
-        check_with(&arm64x_subject(), &arm64ec),
-        [],
-        "an ARM64EC target serves the EC view"
-    );
+    assert_eq!(check_with(&arm64x_subject(), &arm64ec), [], "an ARM64EC target serves the EC view");
 }
 
 #[test]
 fn forwarded_names_and_ordinals_must_exist_in_the_target() {
     let mut subject = arm64x_subject();
-    subject
-        .native
-        .exports
-        .push(forward("Second", 2, "archway_arm64", "#1"));
-    subject
-        .ec
-        .as_mut()
-        .unwrap()
-        .exports
-        .push(forward("Second", 2, "archway_x64", "#7"));
-    subject.ec.as_mut().unwrap().exports[0] =
-        forward("RegisterModule", 1, "archway_x64", "RegisterModul");
+    subject.native.exports.push(forward("Second", 2, "archway_arm64", "#1"));
+    subject.ec.as_mut().unwrap().exports.push(forward("Second", 2, "archway_x64", "#7"));
+    subject.ec.as_mut().unwrap().exports[0] = forward("RegisterModule", 1, "archway_x64", "RegisterModul");
     only(
         check_with(&subject, &targets()),
         Rule::NameMissing,
@@ -239,28 +170,16 @@ fn a_pure_forwarder_carries_its_targets_version() {
     );
 
     folder[1].file_version = None;
-    only(
-        check_with(&arm64x_subject(), &folder),
-        Rule::Version,
-        "archway_x64.dll has no VERSIONINFO resource",
-    );
+    only(check_with(&arm64x_subject(), &folder), Rule::Version, "archway_x64.dll has no VERSIONINFO resource");
 
     let mut unversioned = arm64x_subject();
     unversioned.file_version = None;
-    only(
-        check_with(&unversioned, &targets()),
-        Rule::Version,
-        "a pure forwarder needs a VERSIONINFO resource",
-    );
+    only(check_with(&unversioned, &targets()), Rule::Version, "a pure forwarder needs a VERSIONINFO resource");
 
     // A view that also exports code is not a pure forwarder: versions may differ.
     let mut mixed = arm64x_subject();
     for view in [&mut mixed.native, mixed.ec.as_mut().unwrap()] {
-        view.exports.push(ViewExport {
-            ordinal: 2,
-            name: Some("Own".into()),
-            target: ExportTarget::Rva(0x1000),
-        });
+        view.exports.push(ViewExport { ordinal: 2, name: Some("Own".into()), target: ExportTarget::Rva(0x1000) });
     }
     folder[1].file_version = Some([9, 9, 9, 9]);
     assert_eq!(check_with(&mixed, &folder), []);
@@ -299,16 +218,7 @@ fn arm64x_invariants_each_fail_their_rule() {
 #[test]
 fn a_plain_forwarder_needs_targets_of_its_own_machine() {
     let plain = |machine| Subject {
-        native: view(
-            machine,
-            None,
-            vec![forward(
-                "RegisterModule",
-                1,
-                "archway_x64",
-                "RegisterModule",
-            )],
-        ),
+        native: view(machine, None, vec![forward("RegisterModule", 1, "archway_x64", "RegisterModule")]),
         ec: None,
         dvrt: None,
         file_version: Some(VERSION),
@@ -323,11 +233,7 @@ fn a_plain_forwarder_needs_targets_of_its_own_machine() {
     hybrid[1].machine = MACHINE_ARM64;
     hybrid[1].is_arm64x = true;
     let found = check_with(&plain(MACHINE_ARM64), &hybrid);
-    only(
-        found,
-        Rule::TargetMachine,
-        "archway_x64.dll is itself ARM64X",
-    );
+    only(found, Rule::TargetMachine, "archway_x64.dll is itself ARM64X");
 }
 
 #[test]
@@ -335,10 +241,8 @@ fn failures_list_every_rule_with_file_and_name() {
     let mut subject = arm64x_subject();
     subject.ec.as_mut().unwrap().chpe_metadata_version = None;
     subject.file_version = None;
-    let failures = Failures {
-        path: PathBuf::from("bin/archway.dll"),
-        violations: check_with(&subject, &targets()[..1]),
-    };
+    let failures =
+        Failures { path: PathBuf::from("bin/archway.dll"), violations: check_with(&subject, &targets()[..1]) };
     let text = failures.to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -350,4 +254,3 @@ fn failures_list_every_rule_with_file_and_name() {
         ]
     );
 }
-
