@@ -13,10 +13,16 @@ use std::{
 use support::*;
 
 const ARCHS: [&str; 4] = ["x86", "x64", "arm64", "arm64ec"];
-const BINARIES: [(&str, &str); 4] =
-    [("archway", "dll"), ("archway_diagnostics", "dll"), ("archway_probe", "dll"), ("archway_worker", "exe")];
+const BINARIES: [(&str, &str); 6] = [
+    ("archway", "dll"),
+    ("archway_backend", "exe"),
+    ("archway_diagnostics", "dll"),
+    ("archway_platform", "dll"),
+    ("archway_probe", "dll"),
+    ("archway_worker", "exe"),
+];
 /// The Arm64X forwarders of `forwarders/*.toml`, written beside the binaries.
-const FORWARDERS: [&str; 2] = ["archway.dll", "archway_diagnostics.dll"];
+const FORWARDERS: [&str; 3] = ["archway.dll", "archway_diagnostics.dll", "archway_platform.dll"];
 
 /// One full build shared by the tests of this file; None when the toolchain is missing.
 fn shared_build() -> Option<&'static Path> {
@@ -80,7 +86,9 @@ fn every_binary_reads_back_right_in_llvm_readobj() {
             );
             let exports = names("--coff-exports");
             let expected: &[&str] = match name {
-                "archway" | "archway_probe" => &["RegisterModule"],
+                "archway" => &["RegisterModule"],
+                // The probe is a module and, for the shim's ABI tests, a handler.
+                "archway_probe" => &["ArchwayHandlerOpen", "RegisterModule"],
                 "archway_diagnostics" | "archway_platform" => &["ArchwayHandlerOpen"],
                 _ => &[],
             };
@@ -187,17 +195,31 @@ fn a_rebuild_runs_exactly_what_an_edit_touches() {
     .into();
     assert_eq!(ran(&after_source), expected);
 
-    // The handler ABI header is included by the shim and the handler (their compilers said so
-    // in their dependency files), not by the runtime. A comment leaves the objects byte for
+    // The handler ABI header is included by the shim's sources, the handlers' and the probe's
+    // (their compilers said so in their dependency files), not by the runtime nor the stand-in. A comment leaves the objects byte for
     // byte as they were, so nothing links again: steps compare content, not times.
     let header = dir.join("native/include/archway/handler_abi.h");
     let text = std::fs::read_to_string(&header).unwrap();
     std::fs::write(&header, format!("{text}\n// an edit\n")).unwrap();
     let after_header = ran(&build(&dir, &["--arch", "x64"]));
-    let includers: BTreeSet<String> =
-        ["compile x64 module/src/shim.cpp", "compile x64 handlers/diagnostics/src/diagnostics.cpp"]
-            .map(String::from)
-            .into();
+    let includers: BTreeSet<String> = [
+        "module/src/handlers.cpp",
+        "module/src/request.cpp",
+        "module/src/select.cpp",
+        "module/src/shim.cpp",
+        "handlers/diagnostics/src/diagnostics.cpp",
+        "handlers/platform/src/app.cpp",
+        "handlers/platform/src/config.cpp",
+        "handlers/platform/src/forward.cpp",
+        "handlers/platform/src/page.cpp",
+        "handlers/platform/src/platform.cpp",
+        "handlers/platform/src/server.cpp",
+        "handlers/platform/src/stdout_log.cpp",
+        "handlers/platform/src/util.cpp",
+        "tests/probe/src/handler.cpp",
+    ]
+    .map(|source| format!("compile x64 {source}"))
+    .into();
     assert_eq!(after_header, includers);
 
     // A new product version changes the generated header and every VERSIONINFO.

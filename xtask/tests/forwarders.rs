@@ -12,9 +12,10 @@ use std::{
 
 use support::*;
 
-const FORWARDERS: [(&str, &str, &str); 2] = [
+const FORWARDERS: [(&str, &str, &str); 3] = [
     ("archway.dll", "archway", "RegisterModule"),
     ("archway_diagnostics.dll", "archway_diagnostics", "ArchwayHandlerOpen"),
+    ("archway_platform.dll", "archway_platform", "ArchwayHandlerOpen"),
 ];
 
 /// A checkout built for the two architectures the shipped forwarders need.
