@@ -11,8 +11,6 @@
 #include "archway/memory.h"
 #include "archway/text.h"
 
-extern "C" void* __cdecl memcpy(void* dest, const void* src, size_t count);
-
 namespace {
 
 constexpr DWORD kPathCapacity = 2048;         // UTF-16 units per module path

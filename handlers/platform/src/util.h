@@ -7,9 +7,6 @@
 #include "archway/memory.h"
 #include "archway/text.h"
 
-extern "C" void* __cdecl memcpy(void* dest, const void* src, size_t count);
-extern "C" void* __cdecl memset(void* dest, int value, size_t count);
-
 namespace platform {
 
 // A growable array of `T` (trivially copyable) on the process heap. Never traps: a failed

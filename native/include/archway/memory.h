@@ -9,6 +9,16 @@
 
 #include "archway/win32.h"
 
+// The memory functions every binary links from the runtime (native/runtime/common/memory.cpp);
+// the compiler also calls them by itself for struct copies and zeroing (docs/toolchains.md §4.4).
+// Declared here once for all our native code.
+extern "C" {
+void* __cdecl memset(void* dest, int value, size_t count);
+void* __cdecl memcpy(void* dest, const void* src, size_t count);
+void* __cdecl memmove(void* dest, const void* src, size_t count);
+int __cdecl memcmp(const void* a, const void* b, size_t count);
+}
+
 namespace archway {
 
 struct nothrow_t {

@@ -5,14 +5,7 @@
 // that stops the optimiser from recognising the loop as a memset/memcpy idiom and compiling it
 // back into a call to the very function being defined (infinite recursion). Speed is not a
 // goal here; archway only moves a few kilobytes per request.
-#include "archway/win32.h"
-
-extern "C" {
-void* __cdecl memset(void* dest, int value, size_t count);
-void* __cdecl memcpy(void* dest, const void* src, size_t count);
-void* __cdecl memmove(void* dest, const void* src, size_t count);
-int __cdecl memcmp(const void* a, const void* b, size_t count);
-}
+#include "archway/memory.h"  // declares them
 
 // MSVC treats these as intrinsics and refuses a definition unless told otherwise.
 #if defined(_MSC_VER) && !defined(__clang__)

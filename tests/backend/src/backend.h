@@ -11,11 +11,6 @@
 #include "archway/text.h"
 #include "archway/winsock.h"
 
-extern "C" void* __cdecl memcpy(void* dest, const void* src, size_t count);
-extern "C" void* __cdecl memmove(void* dest, const void* src, size_t count);
-extern "C" void* __cdecl memset(void* dest, int value, size_t count);
-extern "C" int __cdecl memcmp(const void* a, const void* b, size_t count);
-
 // CreateFileW values the shared win32.h does not define (fileapi.h / winnt.h).
 #define BACKEND_FILE_APPEND_DATA 0x00000004u
 #define BACKEND_FILE_SHARE_DELETE 0x00000004u

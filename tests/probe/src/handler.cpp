@@ -26,8 +26,6 @@
 #include "archway/memory.h"
 #include "archway/text.h"
 
-extern "C" void* __cdecl memcpy(void* dest, const void* src, size_t count);
-
 namespace {
 
 HANDLE g_release;  // auto-reset: a /h/release request lets one waiting /h/stream go on

@@ -29,8 +29,6 @@
 #include "archway/text.h"
 #include "archway/winsock.h"  // sockaddr_in only (nothing imported from ws2_32)
 
-extern "C" void* __cdecl memcpy(void* dest, const void* src, size_t count);
-
 namespace {
 
 // A growable byte buffer on the process heap.

@@ -10,10 +10,6 @@
 #include "archway/text.h"
 #include "archway/winsock.h"
 
-extern "C" void* __cdecl memcpy(void* dest, const void* src, size_t count);
-extern "C" void* __cdecl memmove(void* dest, const void* src, size_t count);
-extern "C" void* __cdecl memset(void* dest, int value, size_t count);
-
 namespace worker {
 
 // ---------------------------------------------------------------------------------------------
