@@ -14,12 +14,14 @@
 //                          N bytes, byte i = i % 251, streamed in 64 KiB pieces
 //   /log?stdout=T&stderr=U writes the line T to stdout and U to stderr (for the log tests)
 //   /status?code=N         answers status N with a short text body
+//   /ws[?hello=1]          a WebSocket echo (ws.cpp)
 //   anything else          echo, as JSON: method, URL, version, every header in order, the
 //                          body's length and SHA-256 (and text when at most 4096 bytes), the
 //                          process id and command line, HTTP_PLATFORM_PORT, the port it listens
 //                          on, and environment variables (HTTP_PLATFORM_* and those named by
 //                          ?env=A,B)
 #include "backend.h"
+#include "ws.h"
 
 namespace backend {
 
@@ -336,6 +338,7 @@ bool route(Request* r) {
     if (path_is(r, "/large")) return large(r);
     if (path_is(r, "/log")) return log(r);
     if (path_is(r, "/status")) return status(r);
+    if (path_is(r, "/ws")) return websocket(r);  // ws.cpp
     return echo(r);
 }
 
