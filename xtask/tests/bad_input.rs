@@ -54,7 +54,7 @@ fn an_unknown_architecture_on_the_command_line_is_named() {
 #[test]
 fn a_malformed_matrix_names_file_and_line() {
     let (_tmp, dir) = copy_checkout("archway");
-    edit(&dir, "matrix.toml", |t| t.replacen("pe_machine = 0x8664", "pe_machine = \"amd64\"", 1));
+    edit(&dir, "matrix.toml", |t| t.replacen("dlltool_machine = \"i386:x86-64\"", "dlltool_machine = [\"amd64\"]", 1));
     let err = failing_build(&dir, &[]);
     let text = std::fs::read_to_string(dir.join("matrix.toml")).unwrap();
     let line = text.lines().position(|l| l.contains("\"amd64\"")).unwrap() + 1;

@@ -9,6 +9,7 @@
 //! writes the same file.
 
 use super::exports::Table;
+use crate::matrix::machine;
 
 /// Everything one forwarder file holds.
 #[derive(Clone, Debug)]
@@ -34,10 +35,6 @@ const SIZE_OF_HEADERS: u32 = 0x400;
 const SECTION_ALIGNMENT: u32 = 0x1000;
 const FILE_ALIGNMENT: u32 = 0x200;
 const IMAGE_BASE: u64 = 0x1_8000_0000;
-
-const MACHINE_ARM64: u16 = 0xAA64;
-/// ARM64EC images identify as AMD64 (§7.3).
-const MACHINE_AMD64: u16 = 0x8664;
 
 // Data directory fields, as header RVAs (= file offsets): the ARM64X fixup targets (§3.3).
 const DIR_EXPORT: usize = 0x100;
@@ -271,7 +268,7 @@ fn relocations(rdata_rva: u32, exports: &ExportPlacement) -> (Vec<u8>, u32) {
         fixups.extend_from_slice(&((size_code << 14) | (1 << 12) | rva as u16).to_le_bytes());
         fixups.extend_from_slice(bytes);
     };
-    value(COFF_HEADER, &MACHINE_AMD64.to_le_bytes());
+    value(COFF_HEADER, &machine::AMD64.to_le_bytes()); // ARM64EC images identify as AMD64 (§7.3)
     value(DIR_EXPORT, &exports.ec.0.to_le_bytes());
     value(DIR_EXPORT + 4, &exports.ec.1.to_le_bytes());
     value(DIR_LOAD_CONFIG, &(rdata_rva + EC_LOAD_CONFIG).to_le_bytes());
@@ -325,7 +322,7 @@ fn headers(image: &Image, sections: &[Section]) -> Vec<u8> {
 
     // COFF file header (§3.2): ARM64 as stored; the DVRT makes it AMD64 in the EC view.
     let coff = COFF_HEADER as u32;
-    put_u16(&mut h, coff, MACHINE_ARM64);
+    put_u16(&mut h, coff, machine::ARM64);
     put_u16(&mut h, coff + 2, sections.len() as u16);
     put_u32(&mut h, coff + 4, image.timestamp);
     put_u16(&mut h, coff + 16, 0xF0); // SizeOfOptionalHeader

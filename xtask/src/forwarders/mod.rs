@@ -25,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use crate::{
     binaries::{self, Kind},
     fsx,
-    matrix::Arch,
+    matrix::{Arch, machine},
     project::{self, Project},
     verify::{self, PeFacts},
 };
@@ -249,7 +249,7 @@ impl Target {
             );
         }
         let facts = verify::read_facts(&path).with_context(|| format!("{}: target {file}", spec.path.display()))?;
-        let found = verify::image_arch(facts.machine, facts.chpe_metadata_version.is_some());
+        let found = machine::name(facts.machine, Some(facts.chpe_metadata_version.is_some()));
         if found != arch.name() {
             let view = if arch == Arch::Arm64 { "native (ARM64) view" } else { "EC view" };
             bail!(

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail, ensure};
 use crate::{
     cmd::Cmd,
     fsx,
+    matrix::machine,
     toolchain::{
         self, MIN_CLANG,
         llvm::{Found, LlvmTool},
@@ -27,10 +28,6 @@ pub const MIN_LLD_ARM64X: u32 = 21;
 const LOADCFG_NATIVE_S: &str = include_str!("reference/loadcfg_native.S");
 const LOADCFG_EC_S: &str = include_str!("reference/loadcfg_ec.S");
 
-/// COFF machine values at the start of an object file.
-const MACHINE_ARM64: u16 = 0xAA64;
-const MACHINE_ARM64EC: u16 = 0xA641;
-
 /// The two programs the reference path runs.
 #[derive(Clone, Debug)]
 pub struct ReferenceTools {
@@ -42,9 +39,16 @@ pub struct ReferenceTools {
 
 /// Finds the tools among every LLVM tool the xtask's discovery sees (`ARCHWAY_LLVM_DIR`,
 /// `PATH`, `/usr/lib/llvm-*/bin`, the provisioned venv). The error says what is missing and
-/// how to get it, in the form `<what> is missing; <how to get it>`.
+/// how to get it, in the form `<what> is missing; <how to get it>`. `project` holds the
+/// remembered tool probes (None: every tool is asked afresh).
+pub fn find_for(project: Option<&crate::project::Project>) -> Result<ReferenceTools> {
+    choose(&toolchain::inventory(project)?).map_err(anyhow::Error::msg)
+}
+
+/// [`find_for`] the checkout the tests run in.
+#[cfg(test)]
 pub fn find() -> Result<ReferenceTools> {
-    choose(&toolchain::inventory()?).map_err(anyhow::Error::msg)
+    find_for(crate::project::Project::discover().ok().as_ref())
 }
 
 /// Picks the newest suitable clang and lld-link from an inventory.
@@ -80,8 +84,8 @@ pub fn choose(inventory: &[Found]) -> Result<ReferenceTools, String> {
 /// that writes an ARM64 object for the EC triple makes lld report a duplicate
 /// `_load_config_used` (docs/arm64x-forwarder.md §11 item 5).
 pub fn assemble_load_configs(tools: &ReferenceTools, dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    let native = assemble(tools, dir, "loadcfg_native", LOADCFG_NATIVE_S, "aarch64-pc-windows-msvc", MACHINE_ARM64)?;
-    let ec = assemble(tools, dir, "loadcfg_ec", LOADCFG_EC_S, "arm64ec-pc-windows-msvc", MACHINE_ARM64EC)?;
+    let native = assemble(tools, dir, "loadcfg_native", LOADCFG_NATIVE_S, "aarch64-pc-windows-msvc", machine::ARM64)?;
+    let ec = assemble(tools, dir, "loadcfg_ec", LOADCFG_EC_S, "arm64ec-pc-windows-msvc", machine::ARM64EC_OBJECT)?;
     Ok((native, ec))
 }
 

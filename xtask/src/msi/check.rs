@@ -12,10 +12,7 @@ use super::{
     schema, sequences,
     view::{PackageView, ViewFile, dotted},
 };
-
-pub const I386: u16 = 0x014C;
-pub const AMD64: u16 = 0x8664;
-pub const ARM64: u16 = 0xAA64;
+use crate::matrix::machine::{self, AMD64, ARM64, I386};
 
 /// Every finding about `view` alone.
 pub fn lint(view: &PackageView) -> Vec<Finding> {
@@ -360,15 +357,10 @@ pub fn machine_fits(platform: Platform, dir: InstallDir, name: &str, pe: &PeInfo
     }
 }
 
+/// `arm64x (0xAA64 + CHPE) image`: archway's name of the machine (`machine::name`), its number.
 pub fn describe(pe: &PeInfo) -> String {
-    match (pe.machine, pe.hybrid) {
-        (I386, _) => "x86 (0x014C) image".into(),
-        (AMD64, false) => "x64 (0x8664) image".into(),
-        (AMD64, true) => "ARM64EC (0x8664 + CHPE) image".into(),
-        (ARM64, false) => "ARM64 (0xAA64) image".into(),
-        (ARM64, true) => "Arm64X (0xAA64 + CHPE) image".into(),
-        (m, _) => format!("machine {m:#06x} image"),
-    }
+    let chpe = if pe.hybrid { " + CHPE" } else { "" };
+    format!("{} ({:#06X}{chpe}) image", machine::name(pe.machine, Some(pe.hybrid)), pe.machine)
 }
 
 fn forwarder_targets(view: &PackageView, file: &ViewFile, out: &mut Vec<Finding>) {

@@ -29,7 +29,7 @@ use object::{
     },
 };
 
-use crate::matrix::Arch;
+use crate::matrix::{Arch, machine};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImageKind {
@@ -165,36 +165,10 @@ pub fn violations(facts: &PeFacts, expect: &Expectation) -> Vec<Violation> {
     .collect()
 }
 
-/// The file-header machine of each architecture (ARM64EC images carry the x64 value).
-pub fn pe_machine(arch: Arch) -> u16 {
-    match arch {
-        Arch::X86 => pe::IMAGE_FILE_MACHINE_I386.0,
-        Arch::X64 | Arch::Arm64Ec => pe::IMAGE_FILE_MACHINE_AMD64.0,
-        Arch::Arm64 => pe::IMAGE_FILE_MACHINE_ARM64.0,
-    }
-}
-
-/// What a built image is, as archway names architectures: by its header machine and whether it
-/// has CHPE metadata (ARM64EC images say AMD64 in their header; Arm64X images say ARM64).
+/// archway's name of an image's architecture, for dist's manifest (`machine::name` with the
+/// image's CHPE metadata known).
 pub fn image_arch(machine: u16, hybrid: bool) -> &'static str {
-    match (machine, hybrid) {
-        (0x014C, _) => "x86",
-        (0x8664, false) => "x64",
-        (0x8664, true) => "arm64ec",
-        (0xAA64, false) => "arm64",
-        (0xAA64, true) => "arm64x",
-        _ => "unknown",
-    }
-}
-
-fn machine_name(machine: u16) -> &'static str {
-    match machine {
-        0x014C => "x86",
-        0x8664 => "x64 or arm64ec",
-        0xAA64 => "arm64",
-        0xA641 => "arm64ec, as object files spell it",
-        _ => "unknown",
-    }
+    machine::name(machine, Some(hybrid))
 }
 
 // ---- rules: each returns one message per problem -------------------------------------------
@@ -203,12 +177,12 @@ const CHPE_POINTER: usize = 0xC8;
 
 fn machine_rule(facts: &PeFacts, arch: Arch) -> Vec<String> {
     let mut out = Vec::new();
-    let expected = pe_machine(arch);
+    let expected = machine::of(arch);
     if facts.machine != expected {
         out.push(format!(
             "expected {expected:#06x} ({arch}), found {:#06x} ({})",
             facts.machine,
-            machine_name(facts.machine)
+            machine::name(facts.machine, None)
         ));
     }
     match (arch, facts.chpe_metadata_version) {

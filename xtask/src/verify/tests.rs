@@ -11,7 +11,7 @@ fn strings(names: &[&str]) -> Vec<String> {
 fn good(arch: Arch) -> PeFacts {
     let ec = arch == Arch::Arm64Ec;
     PeFacts {
-        machine: pe_machine(arch),
+        machine: crate::matrix::machine::of(arch),
         is_pe32_plus: arch.is_64bit(),
         characteristics: 0x2022,
         dll_characteristics: if arch.is_64bit() { 0x0160 } else { 0x0540 },

@@ -7,9 +7,7 @@ use uuid::Uuid;
 
 use crate::msi::{HPH_SCHEMA, IisModule, IisSchema, InstallDir, Package, PackageFile, Platform, SchemaFile, pe_info};
 
-pub const I386: u16 = 0x014C;
-pub const AMD64: u16 = 0x8664;
-pub const ARM64: u16 = 0xAA64;
+pub use crate::matrix::machine::{AMD64, ARM64, I386};
 
 /// What a synthetic PE holds.
 #[derive(Clone, Debug, Default)]

@@ -80,7 +80,7 @@ fn an_arm64_dll_in_the_x86_folder_is_caught() {
         fixture::dll(ARM64, false, Some([1, 0, 0, 0])),
     );
     let hit = caught(&lint(&view(&pkg)), "machine-folder", Some(SHIM32));
-    assert!(hit[0].message.contains("ARM64 (0xAA64)") && hit[0].message.contains("x86 (0x014C)"), "{}", hit[0]);
+    assert!(hit[0].message.contains("arm64 (0xAA64)") && hit[0].message.contains("x86 (0x014C)"), "{}", hit[0]);
 }
 
 #[test]

@@ -19,7 +19,8 @@ use anyhow::{Context, Result, bail};
 
 use headers::{Headers, u16_at, u32_at, u64_at};
 
-pub const MACHINE_I386: u16 = 0x014C;
+// Its own numbers, not `matrix::machine`'s, which the forwarder writer uses: this reader checks
+// that writer, so it shares nothing with it (the module comment above).
 pub const MACHINE_AMD64: u16 = 0x8664;
 pub const MACHINE_ARM64: u16 = 0xAA64;
 

@@ -10,24 +10,8 @@ use std::{fmt::Write as _, path::Path};
 
 use anyhow::{Context, Result};
 
-use super::{
-    Subject,
-    arm64x::{MACHINE_AMD64, MACHINE_ARM64, MACHINE_I386, View},
-    rules::dotted,
-};
-
-/// How people call a machine; 0x8664 with CHPE metadata is ARM64EC.
-pub fn machine_name(machine: u16, chpe_metadata_version: Option<u32>) -> &'static str {
-    match (machine, chpe_metadata_version) {
-        (MACHINE_AMD64, Some(_)) => "arm64ec",
-        (MACHINE_AMD64, None) => "x64",
-        (MACHINE_ARM64, _) => "arm64",
-        (MACHINE_I386, _) => "x86",
-        (0xA641, _) => "arm64ec (an object-file machine)",
-        (0xA64E, _) => "arm64x (an object-file machine)",
-        _ => "an unknown machine",
-    }
-}
+use super::{Subject, arm64x::View, rules::dotted};
+use crate::matrix::machine;
 
 pub fn describe(path: &Path) -> Result<String> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -43,7 +27,7 @@ pub fn describe_bytes(file_name: &str, data: &[u8]) -> Result<String> {
         Some(ec) if native.is_pure_forwarder() && ec.is_pure_forwarder() => "ARM64X pure forwarder".to_string(),
         Some(_) => format!("ARM64X {}", dll_or_exe(native)),
         None => {
-            let machine = machine_name(native.machine, native.chpe_metadata_version);
+            let machine = machine::name(native.machine, Some(native.chpe_metadata_version.is_some()));
             let what = if native.is_pure_forwarder() { "pure forwarder" } else { dll_or_exe(native) };
             format!("{machine} {what}")
         }
@@ -55,8 +39,8 @@ pub fn describe_bytes(file_name: &str, data: &[u8]) -> Result<String> {
     let mut out = format!("{file_name}: {kind}, {version}\n");
     let views: Vec<(String, &View)> = match &subject.ec {
         Some(ec) => vec![
-            (format!("native view ({}):", machine_name(native.machine, None)), native),
-            (format!("EC view ({}):", machine_name(ec.machine, None)), ec),
+            (format!("native view ({}):", machine::name(native.machine, Some(false))), native),
+            (format!("EC view ({}):", machine::name(ec.machine, Some(false))), ec),
         ],
         None => vec![("exports:".to_string(), native)],
     };

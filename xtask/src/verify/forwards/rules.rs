@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use super::{Rule, Subject, Target, Violation, describe};
-use crate::verify::arm64x::{self, ExportTarget, MACHINE_AMD64, MACHINE_ARM64, StrayForwarder, View};
+use super::{Rule, Subject, Target, Violation};
+use crate::{
+    matrix::machine,
+    verify::arm64x::{self, ExportTarget, MACHINE_AMD64, MACHINE_ARM64, StrayForwarder, View},
+};
 
 /// What a view's targets must be: the machine they need, and whether an ARM64X target is
 /// refused (the native view must reach the plain ARM64 build, docs/arm64x-forwarder.md §1).
@@ -39,10 +42,7 @@ pub fn violations(subject: &Subject, lookup: &mut dyn FnMut(&str) -> Result<Opti
         ],
         None => {
             let machine = subject.native.machine;
-            let machine_text = match machine {
-                MACHINE_AMD64 => "x64 or arm64ec",
-                other => describe::machine_name(other, None),
-            };
+            let machine_text = machine::name(machine, None);
             let need = Need { view: "", machine, machine_text, refuse_arm64x: machine == MACHINE_ARM64 };
             vec![(&subject.native, need)]
         }
@@ -131,7 +131,7 @@ fn target_rules(
     };
     let name = &target.file_name;
     if target.machine != need.machine {
-        let found = describe::machine_name(target.machine, target.chpe_metadata_version);
+        let found = machine::name(target.machine, Some(target.chpe_metadata_version.is_some()));
         fail(
             Rule::TargetMachine,
             format!(

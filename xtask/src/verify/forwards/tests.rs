@@ -1,7 +1,8 @@
 //! Tests of the forwarder checks, each rule on in-memory facts (`file_tests.rs` has whole files).
 
 use super::*;
-use crate::verify::arm64x::{ExportTarget, MACHINE_AMD64, MACHINE_I386, StrayForwarder, ViewExport};
+use crate::matrix::machine::I386 as MACHINE_I386;
+use crate::verify::arm64x::{ExportTarget, MACHINE_AMD64, StrayForwarder, ViewExport};
 
 const VERSION: [u16; 4] = [0, 1, 0, 0];
 
