@@ -19,10 +19,14 @@ namespace {
 
 constexpr uint64_t kMaxMessage = 16u * 1024 * 1024;
 constexpr DWORD kIdleMs = 120000;
-const char kGuid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const char kCloseRequest[] = "close-please";
 
-enum : uint8_t { kContinuation = 0, kText = 1, kBinary = 2, kClose = 8, kPing = 9, kPong = 10 };
+using archway::ws::kBinary;
+using archway::ws::kClose;
+using archway::ws::kContinuation;
+using archway::ws::kPing;
+using archway::ws::kPong;
+using archway::ws::kText;
 
 bool has_token(const Header* h, const char* token) {
     if (!h) return false;
@@ -38,20 +42,6 @@ bool has_token(const Header* h, const char* token) {
         i = j;
     }
     return false;
-}
-
-void base64(const uint8_t* p, size_t n, char* out) {
-    static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        const uint32_t v = (static_cast<uint32_t>(p[i]) << 16) | (i + 1 < n ? static_cast<uint32_t>(p[i + 1]) << 8 : 0) |
-                           (i + 2 < n ? p[i + 2] : 0);
-        out[o++] = kAlphabet[(v >> 18) & 63];
-        out[o++] = kAlphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? kAlphabet[v & 63] : '=';
-    }
-    out[o] = 0;
 }
 
 // At least `need` bytes in c->in; false when the peer closes, fails or stays silent too long.
@@ -79,18 +69,7 @@ bool want(Connection* c, size_t need) {
 // One unmasked server frame, FIN set.
 bool send_frame(Connection* c, uint8_t opcode, const char* data, size_t n) {
     uint8_t head[10];
-    size_t k = 0;
-    head[k++] = static_cast<uint8_t>(0x80 | opcode);
-    if (n < 126) {
-        head[k++] = static_cast<uint8_t>(n);
-    } else if (n < 65536) {
-        head[k++] = 126;
-        head[k++] = static_cast<uint8_t>(n >> 8);
-        head[k++] = static_cast<uint8_t>(n);
-    } else {
-        head[k++] = 127;
-        for (int i = 7; i >= 0; --i) head[k++] = static_cast<uint8_t>(static_cast<uint64_t>(n) >> (8 * i));
-    }
+    const size_t k = archway::ws::header(opcode, true, n, head);
     Bytes frame;
     frame.append(reinterpret_cast<const char*>(head), k);
     frame.append(data, n);
@@ -116,42 +95,30 @@ struct Frame {
 // or a connection that ended.
 bool read_frame(Connection* c, Frame* f, const char** why) {
     *why = "the connection ended";
-    if (!want(c, 2)) return false;
-    const uint8_t b0 = static_cast<uint8_t>(c->in.data()[0]);
-    const uint8_t b1 = static_cast<uint8_t>(c->in.data()[1]);
-    f->fin = (b0 & 0x80) != 0;
-    f->opcode = b0 & 0x0F;
-    uint64_t length = b1 & 0x7F;
-    size_t at = 2;
-    if (length == 126) {
-        if (!want(c, 4)) return false;
-        length = (static_cast<uint64_t>(static_cast<uint8_t>(c->in.data()[2])) << 8) | static_cast<uint8_t>(c->in.data()[3]);
-        at = 4;
-    } else if (length == 127) {
-        if (!want(c, 10)) return false;
-        length = 0;
-        for (int i = 0; i < 8; ++i) length = (length << 8) | static_cast<uint8_t>(c->in.data()[2 + i]);
-        at = 10;
+    archway::ws::Head h;
+    size_t at = 0;
+    for (size_t need = 2; !(at = archway::ws::parse(reinterpret_cast<const uint8_t*>(c->in.data()), c->in.size(), &h));) {
+        if (!want(c, need)) return false;
+        need = c->in.size() + 1;
     }
-    if (!(b1 & 0x80)) {
+    if (!h.masked) {
         *why = "an unmasked client frame";
         return false;
     }
-    if (length > kMaxMessage) {
+    if (h.length > kMaxMessage) {
         *why = "a frame over 16 MiB";
         return false;
     }
-    if (!want(c, at + 4 + static_cast<size_t>(length))) return false;
-    uint8_t mask[4];
-    memcpy(mask, c->in.data() + at, 4);
-    at += 4;
+    if (!want(c, at + static_cast<size_t>(h.length))) return false;
+    f->fin = h.fin;
+    f->opcode = h.opcode;
     f->payload.clear();
-    if (!f->payload.append(c->in.data() + at, static_cast<size_t>(length))) {
+    if (!f->payload.append(c->in.data() + at, static_cast<size_t>(h.length))) {
         *why = "out of memory";
         return false;
     }
-    for (size_t i = 0; i < length; ++i) f->payload.data()[i] ^= static_cast<char>(mask[i & 3]);
-    c->in.erase_front(at + static_cast<size_t>(length));
+    for (size_t i = 0; i < h.length; ++i) f->payload.data()[i] ^= static_cast<char>(h.mask[i & 3]);
+    c->in.erase_front(at + static_cast<size_t>(h.length));
     return true;
 }
 
@@ -256,13 +223,8 @@ bool websocket(Request* r) {
         respond(r, 400, "Bad Request", "text/plain", b.c_str(), b.size());
         return false;
     }
-    char joined[64];
-    memcpy(joined, key->value, 24);
-    memcpy(joined + 24, kGuid, sizeof(kGuid) - 1);
-    uint8_t digest[20];
-    sha1(joined, 24 + sizeof(kGuid) - 1, digest);
-    char accept[32];
-    base64(digest, 20, accept);
+    char accept[29];
+    archway::ws::accept_for(key->value, key->value_length, accept);
     Bytes head;
     head.append("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
     head.append("Sec-WebSocket-Accept: ");
