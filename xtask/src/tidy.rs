@@ -295,3 +295,54 @@ fn a_citation_fails_unless_it_names_docs_and_an_existing_section() {
     assert!(check("docs/", "iis.md", "4.5").unwrap().contains("no section 4.5"));
     assert!(check("docs/", "msi.md", "1").unwrap().contains("there is no docs/msi.md"));
 }
+
+/// Where a file breaks the unit-test naming convention, if it does: a module's unit tests are its
+/// child module `tests`, inline, in `tests.rs`, or in a `tests/` folder (`tests/mod.rs` and one
+/// file per topic); no `*_tests.rs`, no `#[path]` (README, "Contributing").
+fn test_naming_problem(rel: &Path, text: &str) -> Option<String> {
+    let name = rel.file_name()?.to_str()?;
+    let in_tests_folder = rel.parent().is_some_and(|p| p.components().any(|c| c.as_os_str() == "tests"));
+    if name.contains("test") && name != "tests.rs" && !in_tests_folder {
+        return Some(format!("{}: unit tests go in `tests.rs` or a `tests/` folder, not `{name}`", rel.display()));
+    }
+    let path_attribute = concat!("#[", "path");
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        let declaration =
+            ["pub(crate) ", "pub(super) ", "pub "].iter().fold(line, |l, p| l.strip_prefix(p).unwrap_or(l));
+        let test_module = declaration.strip_prefix("mod ").map(|m| m.trim_end_matches([';', '{', ' ']));
+        if line.starts_with(path_attribute) || test_module.is_some_and(|m| m != "tests" && m.contains("test")) {
+            return Some(format!(
+                "{}:{}: `{line}`: a unit-test module is `mod tests` at its default path (`tests.rs` or `tests/mod.rs`)",
+                rel.display(),
+                n + 1
+            ));
+        }
+    }
+    None
+}
+
+#[test]
+fn unit_tests_are_named_one_way() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let src = root.join("xtask/src");
+    let problems: Vec<String> = tracked_files()
+        .iter()
+        .filter(|p| p.starts_with(&src) && p.extension().is_some_and(|e| e == "rs") && p.is_file())
+        .filter_map(|p| test_naming_problem(p.strip_prefix(root).unwrap(), &std::fs::read_to_string(p).unwrap()))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_test_naming_check_refuses_the_other_ways() {
+    let ok = |rel: &str, text: &str| test_naming_problem(Path::new(rel), text);
+    assert_eq!(ok("xtask/src/a/tests.rs", ""), None);
+    assert_eq!(ok("xtask/src/msi/tests/lint.rs", "mod sub;"), None);
+    assert_eq!(ok("xtask/src/a.rs", "#[cfg(test)]\nmod tests;\n"), None);
+    assert!(ok("xtask/src/a/image_tests.rs", "").unwrap().contains("not `image_tests.rs`"));
+    let path = concat!("#[", "path = \"x.rs\"]\nmod tests;\n");
+    assert!(ok("xtask/src/a.rs", path).unwrap().contains("xtask/src/a.rs:1:"));
+    assert!(ok("xtask/src/a.rs", "#[cfg(test)]\nmod golden_tests;\n").unwrap().contains("xtask/src/a.rs:2:"));
+    assert!(ok("xtask/src/a.rs", "pub(crate) mod file_tests {").is_some());
+}

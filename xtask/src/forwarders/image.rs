@@ -378,5 +378,4 @@ fn put_u64(buf: &mut [u8], at: u32, value: u64) {
 }
 
 #[cfg(test)]
-#[path = "image_tests.rs"]
 mod tests;

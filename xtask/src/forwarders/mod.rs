@@ -16,7 +16,7 @@ pub mod spec;
 pub mod versioninfo;
 
 #[cfg(test)]
-mod golden_tests;
+mod tests;
 
 use std::path::{Path, PathBuf};
 

@@ -164,6 +164,4 @@ pub fn find_beside(folder: &Path, file_name: &str) -> Result<Option<PathBuf>> {
 }
 
 #[cfg(test)]
-mod file_tests;
-#[cfg(test)]
 mod tests;

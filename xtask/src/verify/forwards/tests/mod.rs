@@ -1,4 +1,6 @@
-//! Tests of the forwarder checks, each rule on in-memory facts (`file_tests.rs` has whole files).
+//! Tests of the forwarder checks, each rule on in-memory facts (`file.rs` has whole files).
+
+mod file;
 
 use super::*;
 use crate::matrix::machine::I386 as MACHINE_I386;
