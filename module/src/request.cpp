@@ -1,4 +1,4 @@
-// module/src/request.cpp: ArchwayRequest (archway/handler_abi.h, ABI 1.1) on top of IHttpContext.
+// module/src/request.cpp: ArchwayRequest (archway/handler_abi.h, ABI 1.2) on top of IHttpContext.
 //
 // One heap ShimRequest per request. Completion of a pending request (execute returned
 // ARCHWAY_S_PENDING; complete may come from any thread, even before execute has returned):
@@ -38,6 +38,7 @@ struct ShimRequest {
     bool responded;             // respond was called
     bool streaming;             // send_head was called
     char* detail;               // read_config's detail text (heap), freed with the request
+    char* auth_type;            // user_token's authentication type (heap), freed likewise
 };
 
 namespace {
@@ -348,8 +349,30 @@ BOOL ARCHWAY_CALL client_connected(ArchwayRequest* request) {
     return connection && connection->IsConnected() ? TRUE : FALSE;
 }
 
+// ABI 1.2 (archway/handler_abi.h): IHttpUser slots 2 and 5 (archway/httpserv.h). An anonymous
+// request (no user, or an empty authentication type: IIS's anonymous authentication gives a
+// user whose token is the anonymous account's) reports "" and NULL.
+HRESULT ARCHWAY_CALL user_token(ArchwayRequest* request, const char** auth_type, HANDLE* token) {
+    if (auth_type) *auth_type = "";
+    if (token) *token = nullptr;
+    if (!request || !auth_type || !token) return E_POINTER;
+    ShimRequest* self = self_of(request);
+    IHttpUser* user = self->context->GetUser();
+    const wchar_t* type = user ? user->GetAuthenticationType() : nullptr;
+    if (!type || !*type) return S_OK;
+    if (!self->auth_type) {
+        self->auth_type = narrow(type, archway::length(type));
+        if (!self->auth_type) return E_OUTOFMEMORY;
+    }
+    *auth_type = self->auth_type;
+    const HANDLE primary = user->GetPrimaryToken();
+    *token = primary == INVALID_HANDLE_VALUE ? nullptr : primary;
+    return S_OK;
+}
+
 void release(ShimRequest* self) {
     handler_leave(self->entry);
+    archway::heap_free(self->auth_type);
     archway::heap_free(self->detail);
     archway::heap_free(self);
 }
@@ -399,6 +422,7 @@ ShimRequest* request_create(IHttpContext* context, HandlerEntry* entry) {
     r.write_body = write_body;
     r.complete = complete;
     r.client_connected = client_connected;
+    r.user_token = user_token;
     self->context = context;
     self->entry = entry;
     self->references = 2;

@@ -4,12 +4,14 @@
 //! (processPath absolute, `.`-relative and with environment variables, arguments and
 //! environmentVariables with %HTTP_PLATFORM_PORT%, startupTimeLimit, startupRetryCount,
 //! rapidFailsPerMinute, requestTimeout, stdoutLogEnabled/stdoutLogFile, processesPerApplication,
-//! forwardWindowsAuthToken) and per failure (no processPath, a value out of range, an unknown
+//! forwardWindowsAuthToken with the stand-in's test-only authentication, recycleOnFileChange) and
+//! per failure (no processPath, a value out of range, an unknown
 //! attribute, a server that cannot start, a crash, SSE through the proxy, bodies of several MB
 //! both ways, the forwarded headers, no orphan server after the worker exits).
 //!
 //! Facts the assertions rely on: docs/httpplatform.md §1 (attributes and defaults), §2 (the
-//! child's environment), §3 (the headers sent to it), §4 (502.5 and 502.3). Where HttpPlatformHandler's behaviour
+//! child's environment), §3 (the headers sent to it), §4 (502.5 and 502.3), §9 (the Windows auth
+//! token), §10 (recycleOnFileChange). Where HttpPlatformHandler's behaviour
 //! is ambiguous the test accepts exactly the documented readings and says which it saw.
 //!
 //! Under Wine: x64 always, x86 with ARCHWAY_WINE32=1 (as shims.rs); natively on Windows with
@@ -29,7 +31,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::{
     platform::*,
-    worker::{Launcher, launcher, runnable, windows_path},
+    worker::{launcher, runnable, windows_path, Launcher},
     *,
 };
 
@@ -179,6 +181,20 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
             Box::new(|c| backend(c, "").attr("stdoutLogEnabled", "true").attr("stdoutLogFile", r".\logs\backend")),
         ),
         ("auth", Box::new(|c| backend(c, "").attr("forwardWindowsAuthToken", "true"))),
+        ("auth-off", Box::new(|c| backend(c, "").attr("forwardWindowsAuthToken", "false"))),
+        (
+            "recycle",
+            Box::new(|c| {
+                std::fs::write(c.dir.join("watched.txt"), "version 1\n").unwrap();
+                std::fs::write(c.dir.join("other.txt"), "not watched\n").unwrap();
+                std::fs::create_dir_all(c.dir.join("conf")).unwrap();
+                std::fs::write(c.dir.join("conf").join("app.json"), "{}\n").unwrap();
+                // A plain relative path and a `.`-relative one in another folder (both relative
+                // to the site root, docs/httpplatform.md §10).
+                backend(c, "").recycle("watched.txt").recycle(r".\conf\app.json")
+            }),
+        ),
+        ("recycle-nofolder", Box::new(|c| backend(c, "").recycle(r"no-such-folder\x.txt"))),
         ("nopath", Box::new(|c| HttpPlatform::new().handler("platform").attr("arguments", format!("--tag {}", c.tag)))),
         ("range", Box::new(|c| backend(c, "").attr("startupTimeLimit", "3601"))),
         ("unknown", Box::new(|c| backend(c, "").attr("startupTimeLimitt", "5"))),
@@ -203,7 +219,12 @@ fn bench(launcher: &'static Launcher, bin: &Path, arch: &str) -> &'static Bench 
         return b;
     }
     let dir = windows_path(bin);
-    let env = [("ARCHWAY_DETAILED_ERRORS", "1"), ("ARCHWAY_TEST_BACKEND_DIR", dir.as_str()), ("ARCHWAY_TEST_SAY", SAY)];
+    let env = [
+        ("ARCHWAY_DETAILED_ERRORS", "1"),
+        ("ARCHWAY_TEST_BACKEND_DIR", dir.as_str()),
+        ("ARCHWAY_TEST_SAY", SAY),
+        TEST_AUTH_ENV,
+    ];
     let started: &'static Bench =
         Box::leak(Box::new(Bench::start(launcher, bin, arch, &format!("platform-{arch}"), sites(), &env)));
     benches.insert(arch.to_string(), started);
@@ -497,16 +518,163 @@ fn processes_per_application_spreads_requests_over_that_many_servers() {
     });
 }
 
+/// The backend's `/token` answer (tests/backend/src/routes.cpp), asserting a 200 first.
+fn token_json(b: &Bench, site: &str, headers: &[&str]) -> Value {
+    let r = get_with(b.site(site).port, "/token", headers);
+    assert_eq!(r.status, 200, "{site} /token with {headers:?}: {}", text_of(&r, b));
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{site}: not the backend's JSON ({e}): {}", r.text()))
+}
+
+#[test]
+fn forward_windows_auth_token_gives_the_server_a_token_handle_valid_in_its_own_process() {
+    // The stand-in authenticates these requests with its own process token (TEST_AUTH_ENV).
+    // The backend looks the handle value up in its own handle table: only a handle duplicated
+    // into that process is a token there.
+    each_arch(|b| {
+        for scheme in ["Negotiate", "NTLM", "ntlm"] {
+            let auth = format!("X-Archway-Test-Auth: {scheme}");
+            let json = token_json(b, "auth", &[&auth]);
+            assert_eq!(json["count"], 1, "{scheme}: one X-IIS-WindowsAuthToken header: {json}\n{}", b.log());
+            let header = json["header"].as_str().unwrap_or_default();
+            assert!(
+                !header.is_empty() && header.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{scheme}: the value is a lower-case hexadecimal handle (v2's format): {json}"
+            );
+            assert_eq!(json["valid"], true, "{scheme}: the handle is a token in the backend's own process: {json}");
+            let sid = json["sid"].as_str().unwrap_or_default();
+            assert!(sid.starts_with("S-1-"), "{scheme}: the token names a user SID: {json}");
+            // The worker's token, hence the worker's user (the backend runs as the same user).
+            assert_eq!(json["sid"], json["own_sid"], "{scheme}: the token's user is the worker's: {json}");
+        }
+    });
+}
+
+#[test]
+fn forward_windows_auth_token_is_not_sent_for_other_schemes_or_when_off() {
+    each_arch(|b| {
+        let json = token_json(b, "auth", &["X-Archway-Test-Auth: Basic"]);
+        assert_eq!(json["count"], 0, "Basic: no token (only Negotiate and NTLM, as v2): {json}");
+        let json = token_json(b, "auth-off", &["X-Archway-Test-Auth: Negotiate"]);
+        assert_eq!(json["count"], 0, "forwardWindowsAuthToken=false: no token: {json}");
+    });
+}
+
 #[test]
 fn forward_windows_auth_token_sends_no_token_for_an_anonymous_request() {
-    // Meaningful here only for anonymous requests (the stand-in has no Windows authentication;
-    // the token itself is for the Windows jobs): no token header, and the request is served.
     each_arch(|b| {
         let json = echo_json(&get(b.site("auth").port, "/auth"), b, "forwardWindowsAuthToken=true");
         for name in ["X-IIS-WindowsAuthToken", "MS-ASPNETCORE-WINAUTHTOKEN"] {
             assert!(echoed_header(&json, name).is_empty(), "{name} sent for an anonymous request: {json}");
         }
     });
+}
+
+#[test]
+fn a_client_sent_windows_auth_token_header_never_reaches_the_server() {
+    each_arch(|b| {
+        let forged = "X-IIS-WindowsAuthToken: 4";
+        for site in ["auth", "auth-off", "echo"] {
+            let r = get_with(b.site(site).port, "/forged", &[forged]);
+            let json = echo_json(&r, b, "a forged token header");
+            assert!(
+                echoed_header(&json, "X-IIS-WindowsAuthToken").is_empty(),
+                "{site}: the client's X-IIS-WindowsAuthToken was forwarded: {json}"
+            );
+        }
+        // Authenticated: exactly one header, the handler's own (a valid handle, not the 4).
+        let json = token_json(b, "auth", &[forged, "X-Archway-Test-Auth: Negotiate"]);
+        assert_eq!(json["count"], 1, "one token header, the handler's: {json}");
+        assert_eq!(json["valid"], true, "the handler's token, not the forged value: {json}");
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// recycleOnFileChange.
+
+fn pid_of(b: &Bench, site: &str, what: &str) -> u64 {
+    echo_json(&get(b.site(site).port, "/pid"), b, what)["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{what}: the echo has no pid\n{}", b.log()))
+}
+
+/// Asks for the pid until it differs from `old` (the watcher reacts asynchronously): the new pid.
+fn wait_for_new_pid(b: &Bench, site: &str, old: u64, what: &str) -> u64 {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pid = pid_of(b, site, what);
+        if pid != old {
+            return pid;
+        }
+        assert!(Instant::now() < end, "{what}: still served by pid {old} 30 s after the change\n{}", b.log());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn recycle_on_file_change_restarts_the_server_when_a_listed_file_changes_and_only_then() {
+    each_arch(|b| {
+        let site = b.site("recycle");
+        let first = pid_of(b, "recycle", "before any change");
+        // A file of the same folder that is not listed: the folder's notification fires, the
+        // listed files compare equal, nothing restarts. The watched-file case below shows how
+        // fast the watcher reacts (well under a second here), so two seconds is ample.
+        std::fs::write(site.dir.join("other.txt"), "changed, but not watched\n").unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(
+            pid_of(b, "recycle", "after an unlisted file changed"),
+            first,
+            "an unlisted file restarted the server"
+        );
+        std::fs::write(site.dir.join("watched.txt"), "version 2, longer than before\n").unwrap();
+        let second = wait_for_new_pid(b, "recycle", first, "after watched.txt changed");
+        // The `.`-relative entry in another folder, after the restart (a new watcher).
+        std::fs::write(site.dir.join("conf").join("app.json"), "{\"changed\": true}\n").unwrap();
+        let third = wait_for_new_pid(b, "recycle", second, r"after .\conf\app.json changed");
+        assert_ne!(third, first);
+        // The old servers are stopped: one backend of this site is left.
+        let end = Instant::now() + Duration::from_secs(30);
+        while processes_with(&site.tag).len() > 1 && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let left = processes_with(&site.tag);
+        assert_eq!(left.len(), 1, "the replaced servers were stopped: {left:#?}\n{}", b.log());
+    });
+}
+
+#[test]
+fn recycle_on_file_change_in_a_missing_folder_is_an_error_naming_the_entry() {
+    each_arch(|b| assert_config_error(b, "recycle-nofolder", "recycleOnFileChange[0].path"));
+}
+
+#[test]
+fn the_worker_stops_cleanly_while_files_are_watched() {
+    // platform_close joins every watcher thread: a thread left waiting would keep the worker
+    // from exiting (the stop would run out and kill it).
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    for arch in runnable() {
+        let sites: Vec<(&str, SiteFn)> = vec![(
+            "watched",
+            Box::new(|c| {
+                std::fs::write(c.dir.join("watched.txt"), "v1\n").unwrap();
+                backend(c, "").recycle("watched.txt")
+            }),
+        )];
+        let b = Bench::start(
+            launcher,
+            &bin,
+            &arch,
+            &format!("recycle-stop-{arch}"),
+            sites,
+            &[("ARCHWAY_DETAILED_ERRORS", "1")],
+        );
+        let tag = b.site("watched").tag.clone();
+        pid_of(&b, "watched", "the watched site");
+        let code = b.stop();
+        assert_eq!(code, Some(0), "{arch}: the worker stopped by itself (exit 0) with a watcher running\n{}", b.log());
+        let left = wait_until_gone(&tag, Duration::from_secs(20));
+        assert!(left.is_empty(), "{arch}: servers left after the worker stopped: {left:#?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -256,27 +256,17 @@ void ARCHWAY_CALL diagnostics_close(void* state) {
 // handlers/diagnostics/diagnostics.def.
 extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
                                                    ArchwayHandler* handler) {
-    if (!host || !handler) return E_POINTER;
-    if (host->struct_size < ARCHWAY_OFFSETOF(ArchwayHost, abi_version) + sizeof(uint32_t) ||
-        host->abi_version != ARCHWAY_HANDLER_ABI_VERSION) {
-        return HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH);
-    }
-    // handler->struct_size is the size of the shim's buffer: fill no more than that.
-    const uint32_t capacity = handler->struct_size;
-    const uint32_t needed =
-        static_cast<uint32_t>(ARCHWAY_OFFSETOF(ArchwayHandler, close) + sizeof(handler->close));
-    if (capacity < needed) return HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH);
+    const HRESULT refused = archway_handler_check_open(host, handler);
+    if (FAILED(refused)) return refused;
+    const uint32_t capacity = handler->struct_size;  // the shim's buffer: fill no more
 
     g_host = host;
     ArchwayHandler mine = {};
-    const uint32_t own_size = static_cast<uint32_t>(sizeof(ArchwayHandler));
-    mine.struct_size = capacity < own_size ? capacity : own_size;
-    mine.abi_version = ARCHWAY_HANDLER_ABI_VERSION;
     mine.name = "diagnostics";
     mine.state = nullptr;
     mine.execute = diagnostics_execute;
     mine.close = diagnostics_close;
-    memcpy(handler, &mine, mine.struct_size);
+    archway_handler_fill(handler, &mine, capacity);
     return S_OK;
 }
 

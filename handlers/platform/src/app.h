@@ -9,6 +9,9 @@ namespace platform {
 
 class Forward;
 
+// The header that carries the forwarded Windows auth token (docs/httpplatform.md §3, §9).
+constexpr char kTokenHeader[] = "X-IIS-WindowsAuthToken";
+
 class App {
 public:
     // The application of `request` (APPL_MD_PATH), created with its configuration on first
@@ -21,6 +24,16 @@ public:
     static void stop_all();
     // The watchdog's round: every request in flight checked against its requestTimeout.
     static void sweep_all(ULONGLONG now);
+    // close: waits (up to 30 s) until no recycleOnFileChange restart is still stopping servers.
+    static void wait_recycles();
+
+    // forwardWindowsAuthToken (during execute): this process's own duplicate of the request's
+    // token when the option is on and the request was authenticated with Negotiate or NTLM
+    // (v2's rule); null otherwise. The caller closes it.
+    HANDLE capture_user_token(ArchwayRequest* request);
+    // The token duplicated into `server` and "X-IIS-WindowsAuthToken: <hex>\r\n" appended to
+    // `headers`; false with `error` when DuplicateHandle fails.
+    static bool add_token_header(ServerProcess* server, HANDLE token, WStr* headers, Str* error);
 
     void add_ref() { _InterlockedIncrement(&refs_); }
     void release();
@@ -41,7 +54,19 @@ public:
 private:
     App() = default;
     ~App();
-    void stop();
+    // Graceful (a recycleOnFileChange restart): requests in flight get up to 10 s to finish
+    // before the usual stop (cancel, wait, terminate).
+    void stop(bool graceful = false);
+    // recycleOnFileChange: the change notifications for the listed files' folders (false with
+    // `error` naming the entry when one cannot be watched), the thread that waits on them, and
+    // its end (joined; safe to call twice).
+    bool prepare_watch(ConfigError* error);
+    void start_watch();
+    void stop_watch();
+    bool watched_file_changed(Str* which);
+    void recycle();
+    static DWORD WINAPI watch_thread(void* self);
+    static DWORD WINAPI recycle_thread(void* self);
     bool blocked_by_rapid_fails(ULONGLONG now) const;
     void record_failure(ULONGLONG now);
 
@@ -62,6 +87,16 @@ private:
     Forward* requests_ = nullptr;        // in flight (Forward::app_prev_/app_next_)
     long in_flight_ = 0;
     HANDLE idle_ = nullptr;              // manual reset: set while nothing is in flight
+
+    // recycleOnFileChange (fixed once prepare_watch succeeded; the watcher thread reads them).
+    wchar_t** watch_paths_ = nullptr;       // absolute file paths (heap), watch_count_ of them
+    FileAttributeData* watch_states_ = nullptr;  // each file's state when watching began
+    uint32_t watch_count_ = 0;
+    HANDLE watch_handles_[ARCHWAY_MAXIMUM_WAIT_OBJECTS] = {};  // [0] stop event, then folders
+    uint32_t watch_handle_count_ = 0;
+    HANDLE watch_thread_ = nullptr;
+    volatile long warned_scheme_ = 0;       // forwardWindowsAuthToken log lines, once each
+    volatile long warned_abi_ = 0;
 };
 
 }  // namespace platform

@@ -151,7 +151,17 @@ void ARCHWAY_CALL visit(void* user, const char* element, uint32_t item, const ch
         environment_attribute(c, item, attribute, value);
     } else if (is(element, en, "recycleOnFileChange") && item != ARCHWAY_CONFIG_NO_ITEM) {
         if (is(attribute, archway::length(attribute), "path")) {
-            if (c->config->recycle_files < item + 1) c->config->recycle_files = item + 1;
+            Buf<char*>& files = c->config->recycle_files;
+            while (files.size() <= item && !files.failed()) files.push(nullptr);
+            if (!files.failed()) {
+                archway::heap_free(files[item]);
+                files[item] = copy_text(value, archway::length(value));
+            }
+            if (files.failed() || !files[item]) {
+                Str where;
+                where.add("recycleOnFileChange[").num(item).add("].path");
+                fail(c, where.c_str(), "could not be stored (out of memory)", nullptr, 0);
+            }
         } else {
             Str where;
             where.add("recycleOnFileChange[").num(item).add("].").add(attribute);
@@ -176,6 +186,7 @@ Config::~Config() {
         archway::heap_free(environment[i].name);
         archway::heap_free(environment[i].value);
     }
+    for (size_t i = 0; i < recycle_files.size(); ++i) archway::heap_free(recycle_files[i]);
 }
 
 bool parse_timespan_ms(const char* s, size_t n, uint64_t* ms) {
@@ -263,6 +274,14 @@ bool load_config(ArchwayRequest* request, Config* config, ConfigError* error) {
                                    "value is \"").add(e.name).add("\")");
                 return false;
             }
+        }
+    }
+    for (size_t i = 0; i < config->recycle_files.size(); ++i) {
+        // The schema's file/@path: required, nonEmptyString (docs/httpplatform.md §10).
+        if (!config->recycle_files[i] || !*config->recycle_files[i]) {
+            error->attribute.add("recycleOnFileChange[").num(i).add("].path");
+            error->message.add("is required and is not set");
+            return false;
         }
     }
     if (config->stdout_log_file.empty()) config->stdout_log_file.add("httpplatform-stdout");

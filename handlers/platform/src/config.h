@@ -32,7 +32,7 @@ struct Config {
     uint32_t processes_per_application = 1;  // 1 (1-100)
     bool forward_windows_auth_token = false;  // v1.2: false
     Buf<EnvVar> environment;             // in configuration order; a later name replaces
-    uint32_t recycle_files = 0;          // recycleOnFileChange entries (not watched; logged)
+    Buf<char*> recycle_files;            // recycleOnFileChange file paths (UTF-8, heap), in order
 };
 
 // Why a configuration was refused: which attribute and what is wrong, for the error page and

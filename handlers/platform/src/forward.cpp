@@ -105,12 +105,14 @@ Forward* Forward::create(App* app, ArchwayRequest* request, Str* error) {
                         f->chunked_ = true;
                     }
                 });
+    f->user_token_ = app->capture_user_token(request);  // forwardWindowsAuthToken (app.cpp)
     // WinHttpSendRequest takes a 32-bit total: larger bodies go up chunked.
     if (f->content_length_ > 0xFFFFFFFFull) f->chunked_ = true;
     return f;
 }
 
 Forward::~Forward() {
+    if (user_token_) CloseHandle(user_token_);
     archway::heap_free(buffer_);
     if (server_) server_->release();
     if (app_) app_->release();
@@ -232,7 +234,8 @@ bool Forward::build_headers(WStr* out) {
                         return;
                     }
                     if (hop_by_hop(name, nn) || starts_with_nocase(name, nn, "MS-ASPNETCORE") ||
-                        is(name, nn, "Content-Length") || is(name, nn, "Expect"))
+                        is(name, nn, "Content-Length") || is(name, nn, "Expect") ||
+                        is(name, nn, kTokenHeader))  // only the handler sends it (app.cpp)
                         return;
                     out->latin1(name, nn).add(L": ").latin1(value, vn).add(L"\r\n");
                 });
@@ -260,6 +263,9 @@ Forward::Next Forward::open_and_send(Event* next) {
     object.utf8(url_.c_str(), url_.size());
     if (verb.failed() || object.failed() || !build_headers(&headers))
         return fail(500, 0, "out of memory building the proxied request", nullptr, E_OUTOFMEMORY);
+    Str token_error;  // forwardWindowsAuthToken: the token duplicated into this server (app.cpp)
+    if (user_token_ && !App::add_token_header(server_, user_token_, &headers, &token_error))
+        return fail(502, 3, token_error.c_str(), "forwardWindowsAuthToken", E_FAIL);
     HINTERNET h = WinHttpOpenRequest(server_->connection(), verb.c_str(), object.c_str(), nullptr,
                                      nullptr, nullptr,
                                      WINHTTP_FLAG_ESCAPE_DISABLE | WINHTTP_FLAG_ESCAPE_DISABLE_QUERY);

@@ -88,6 +88,8 @@ private:
     bool have_sync_ = false;       // that call completed on its own thread: sync_event_
     Event sync_event_ = {Ev::kError, 0, 0};
 
+    HANDLE user_token_ = nullptr;  // forwardWindowsAuthToken: ours, from App::capture_user_token
+
     char* buffer_ = nullptr;
     bool body_done_ = false;
     bool head_sent_ = false;

@@ -96,6 +96,7 @@ void ARCHWAY_CALL platform_close(void* state) {
         g_watchdog = nullptr;
     }
     App::stop_all();
+    App::wait_recycles();  // recycleOnFileChange restarts still stopping their servers
     if (g_session) {
         WinHttpSetStatusCallback(g_session, nullptr, 0, 0);
         WinHttpCloseHandle(g_session);
@@ -110,15 +111,9 @@ void ARCHWAY_CALL platform_close(void* state) {
 // The handler ABI entry point, exported undecorated via handlers/platform/platform.def.
 extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
                                                    ArchwayHandler* handler) {
-    if (!host || !handler) return E_POINTER;
-    if (host->struct_size < ARCHWAY_OFFSETOF(ArchwayHost, abi_version) + sizeof(uint32_t) ||
-        host->abi_version != ARCHWAY_HANDLER_ABI_VERSION) {
-        return HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH);
-    }
-    const uint32_t capacity = handler->struct_size;
-    const uint32_t needed =
-        static_cast<uint32_t>(ARCHWAY_OFFSETOF(ArchwayHandler, close) + sizeof(handler->close));
-    if (capacity < needed) return HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH);
+    const HRESULT refused = archway_handler_check_open(host, handler);
+    if (FAILED(refused)) return refused;
+    const uint32_t capacity = handler->struct_size;  // the shim's buffer: fill no more
 
     if (!g_session) {
         // No agent: the client's own User-Agent is forwarded (Wine adds an empty
@@ -144,15 +139,12 @@ extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
         if (!g_watchdog) return HRESULT_FROM_WIN32(GetLastError());
     }
     ArchwayHandler mine = {};
-    const uint32_t own_size = static_cast<uint32_t>(sizeof(ArchwayHandler));
-    mine.struct_size = capacity < own_size ? capacity : own_size;
-    mine.abi_version = ARCHWAY_HANDLER_ABI_VERSION;
     mine.name = "platform";
     mine.state = nullptr;
     mine.execute = platform_execute;
     mine.close = platform_close;
     mine.stop_application = platform_stop_application;  // copied only if the shim's size covers it
-    memcpy(handler, &mine, mine.struct_size);
+    archway_handler_fill(handler, &mine, capacity);
     return S_OK;
 }
 

@@ -240,6 +240,27 @@ void ServerProcess::terminate() {
     if (job_) TerminateJobObject(job_, 1);
 }
 
+// The handle belongs to the server from here: it closes it (v1.2's documentation says the
+// child must). If the request fails before the server reads the header, the handle stays open
+// in the server until it exits, as in v2 (docs/httpplatform.md §9). process_ comes from
+// CreateProcessW, so it has PROCESS_DUP_HANDLE.
+bool ServerProcess::give_token(HANDLE token, uint64_t* value, DWORD* error) const {
+    HANDLE target = nullptr;
+    if (!DuplicateHandle(GetCurrentProcess(), token, process_, &target, 0, FALSE,
+                         ARCHWAY_DUPLICATE_SAME_ACCESS)) {
+        *error = GetLastError();
+        return false;
+    }
+    *value = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(target));
+    return true;
+}
+
+bool app_relative_path(const AppInfo& app, const char* path, WStr* out) {
+    WStr raw, expanded;
+    raw.utf8(path);
+    return !raw.failed() && expand(raw, &expanded) && resolve(app, expanded, out);
+}
+
 bool start_server(const Config& c, const AppInfo& app, HINTERNET session, volatile long* stopping,
                   ServerProcess** out, StartFailure* why) {
     *out = nullptr;

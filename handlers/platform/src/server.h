@@ -23,6 +23,11 @@ struct StartFailure {
 
 class ServerProcess;
 
+// `path` (UTF-8, as configured) with environment variables expanded and made absolute against
+// the application folder unless it already is (recycleOnFileChange's file paths, v2's rule:
+// docs/httpplatform.md §10). False when it cannot be expanded or resolved.
+bool app_relative_path(const AppInfo& app, const char* path, WStr* out);
+
 // Starts one server and waits until its port accepts a connection (startupTimeLimit). Returns
 // false with `why` filled when it cannot; gives up early when *stopping becomes nonzero.
 bool start_server(const Config& config, const AppInfo& app, HINTERNET session,
@@ -36,6 +41,10 @@ public:
     bool alive() const { return WaitForSingleObject(process_, 0) == WAIT_TIMEOUT; }
     // Ends the process tree now (the job), and lets go of it once the last request is done.
     void terminate();
+    // forwardWindowsAuthToken: `token` (a handle of this process) duplicated into the server
+    // process with the same access; *value is the handle's value there (what
+    // X-IIS-WindowsAuthToken carries). False with *error (Win32) when DuplicateHandle fails.
+    bool give_token(HANDLE token, uint64_t* value, DWORD* error) const;
 
     uint16_t port() const { return port_; }
     DWORD pid() const { return pid_; }

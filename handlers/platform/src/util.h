@@ -7,7 +7,36 @@
 #include "archway/memory.h"
 #include "archway/text.h"
 
+// kernel32 functions the shared headers do not declare (native/imports/kernel32.def has them):
+// handle duplication for forwardWindowsAuthToken, change notifications and file attributes for
+// recycleOnFileChange.
+extern "C" {
+__declspec(dllimport) BOOL WINAPI DuplicateHandle(HANDLE source_process, HANDLE source,
+                                             HANDLE target_process, HANDLE* target, DWORD access,
+                                             BOOL inherit, DWORD options);              // @28
+__declspec(dllimport) HANDLE WINAPI FindFirstChangeNotificationW(PCWSTR path, BOOL subtree,
+                                                            DWORD filter);              // @12
+__declspec(dllimport) BOOL WINAPI FindNextChangeNotification(HANDLE change);                 // @4
+__declspec(dllimport) BOOL WINAPI FindCloseChangeNotification(HANDLE change);                // @4
+__declspec(dllimport) BOOL WINAPI GetFileAttributesExW(PCWSTR path, int level, void* data);  // @12
+__declspec(dllimport) DWORD WINAPI WaitForMultipleObjects(DWORD count, const HANDLE* handles,
+                                                     BOOL wait_all, DWORD ms);          // @16
+}
+#define ARCHWAY_DUPLICATE_SAME_ACCESS 0x00000002u
+#define ARCHWAY_FILE_NOTIFY_CHANGE_FILE_NAME 0x00000001u
+#define ARCHWAY_FILE_NOTIFY_CHANGE_SIZE 0x00000008u
+#define ARCHWAY_FILE_NOTIFY_CHANGE_LAST_WRITE 0x00000010u
+#define ARCHWAY_GET_FILE_EX_INFO_STANDARD 0  // GetFileExInfoStandard: WIN32_FILE_ATTRIBUTE_DATA
+#define ARCHWAY_MAXIMUM_WAIT_OBJECTS 64u
+
 namespace platform {
+
+// WIN32_FILE_ATTRIBUTE_DATA (fileapi.h): attributes, three FILETIMEs, the size's two halves.
+struct FileAttributeData {
+    DWORD attributes;
+    DWORD creation[2], last_access[2], last_write[2];
+    DWORD size_high, size_low;
+};
 
 // A growable array of `T` (trivially copyable) on the process heap. Never traps: a failed
 // growth sets `failed()` and later appends do nothing, so a builder can be checked once at the

@@ -42,11 +42,15 @@
 //     IIS, so no IIS thread waits for the handler). Any other result ends the request when
 //     execute returns, as in 1.0.
 //   * Streaming (send_head + write_body) and `respond` exclude each other per request.
-#define ARCHWAY_HANDLER_ABI_MINOR 1u
+#define ARCHWAY_HANDLER_ABI_MINOR 2u  // 1.2: see the ABI 1.2 block below
 #define ARCHWAY_S_PENDING ((HRESULT)0x00040201L)      // success, FACILITY_ITF, code 0x201
 #define ARCHWAY_E_NO_SECTION ((HRESULT)0x80040202L)   // failure, FACILITY_ITF, code 0x202
 #define ARCHWAY_CONFIG_NO_ITEM 0xFFFFFFFFu
 #define ARCHWAY_WRITE_FLUSH 0x1u
+
+// ABI 1.2 (a minor revision: fields appended to ArchwayRequest, each marked "ABI 1.2").
+//   * user_token: the authenticated user's primary token and authentication type, so a handler
+//     can forward the token to another process (handlers/platform: forwardWindowsAuthToken).
 
 // True when the struct `s` (whose first field is its struct_size) covers `field`.
 #define ARCHWAY_HAS(s, field) \
@@ -146,6 +150,19 @@ struct ArchwayRequest {
 
     // TRUE while the client is still connected (IHttpConnection::IsConnected).
     BOOL (ARCHWAY_CALL* client_connected)(struct ArchwayRequest* request);
+
+    // ---- ABI 1.2 (user token): a handler calls it only when ARCHWAY_HAS(request, user_token).
+    // The request's authenticated user (IHttpContext::GetUser). `*auth_type` receives
+    // IHttpUser::GetAuthenticationType in UTF-8, NUL-terminated ("Negotiate", "NTLM", "Basic",
+    // ...; "" for an anonymous request), valid until the request ends; `*token` receives the
+    // user's primary token (IHttpUser::GetPrimaryToken), or NULL for an anonymous request (no
+    // IHttpUser, or an empty authentication type: IIS's anonymous user carries the anonymous
+    // account's token, which is never handed out here). The token stays owned by IIS and is
+    // valid only until execute returns: a handler that needs it later duplicates it
+    // (DuplicateHandle) during execute and closes its copy. Returns S_OK, or a failure when the
+    // pointers are NULL or memory runs out (then *auth_type "" and *token NULL).
+    HRESULT (ARCHWAY_CALL* user_token)(struct ArchwayRequest* request, const char** auth_type,
+                                       HANDLE* token);
 };
 
 // What a handler gives the shim.
@@ -173,6 +190,32 @@ struct ArchwayHandler {
 
 typedef HRESULT (ARCHWAY_CALL* ArchwayHandlerOpenFn)(const struct ArchwayHost* host,
                                                      struct ArchwayHandler* handler);
+
+// The handshake checks every handler's ArchwayHandlerOpen starts with: S_OK when `host` speaks
+// this major version and the shim's `handler` buffer holds at least the 1.0 fields (through
+// `close`); E_POINTER for NULL; HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH) otherwise.
+static inline HRESULT archway_handler_check_open(const struct ArchwayHost* host,
+                                                 const struct ArchwayHandler* handler) {
+    if (!host || !handler) return E_POINTER;
+    if (host->struct_size < ARCHWAY_OFFSETOF(struct ArchwayHost, abi_version) + sizeof(uint32_t) ||
+        host->abi_version != ARCHWAY_HANDLER_ABI_VERSION)
+        return HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH);
+    if (handler->struct_size < ARCHWAY_OFFSETOF(struct ArchwayHandler, close) + sizeof(handler->close))
+        return HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH);
+    return S_OK;
+}
+
+// What the handler writes back: its own struct, cut to the shim's buffer (`capacity`, the
+// handler->struct_size the shim passed in), with struct_size set to the bytes filled.
+static inline void archway_handler_fill(struct ArchwayHandler* handler, struct ArchwayHandler* mine,
+                                        uint32_t capacity) {
+    const uint32_t own_size = (uint32_t)sizeof(struct ArchwayHandler);
+    mine->struct_size = capacity < own_size ? capacity : own_size;
+    mine->abi_version = ARCHWAY_HANDLER_ABI_VERSION;
+    const unsigned char* from = (const unsigned char*)mine;
+    unsigned char* to = (unsigned char*)handler;
+    for (uint32_t i = 0; i < mine->struct_size; ++i) to[i] = from[i];
+}
 
 #ifdef __cplusplus
 }

@@ -540,6 +540,25 @@ public:
     virtual IHttpModuleContextContainer* GetModuleContextContainer() = 0;    // slot 2
 };
 
+// IHttpUser (IHttpContext::GetUser; docs/httpplatform.md §9): declaration order as in the
+// SDK's httpserv.h, no overloads, no virtual destructor. The shim reads the
+// authentication type and the primary token (handler ABI 1.2 user_token); the worker stand-in
+// implements it for its test-only authenticated requests.
+class IHttpUser {
+public:
+    virtual PCWSTR GetRemoteUserName() = 0;                                  // slot 0
+    virtual PCWSTR GetUserName() = 0;                                        // slot 1
+    virtual PCWSTR GetAuthenticationType() = 0;                              // slot 2
+    virtual PCWSTR GetPassword() = 0;                                        // slot 3
+    virtual HANDLE GetImpersonationToken() = 0;                              // slot 4
+    virtual HANDLE GetPrimaryToken() = 0;                                    // slot 5
+    virtual void ReferenceUser() = 0;                                        // slot 6
+    virtual void DereferenceUser() = 0;                                      // slot 7
+    virtual BOOL SupportsIsInRole() = 0;                                     // slot 8
+    virtual HRESULT IsInRole(PCWSTR pszRoleName, BOOL* pfInRole) = 0;        // slot 9
+    virtual PVOID GetUserVariable(PCSTR pszVariableName) = 0;               // slot 10
+};
+
 class IHttpApplication {
 public:
     virtual PCWSTR GetApplicationPhysicalPath() const = 0;                   // slot 0

@@ -15,6 +15,14 @@
 //   /log?stdout=T&stderr=U writes the line T to stdout and U to stderr (for the log tests)
 //   /status?code=N         answers status N with a short text body
 //   /ws[?hello=1]          a WebSocket echo (ws.cpp)
+//   /token                 the Windows auth token forwarded by the platform handler
+//                          (forwardWindowsAuthToken): {"count", "header", "valid", "sid",
+//                          "own_sid", "error"}: how many X-IIS-WindowsAuthToken headers came,
+//                          the first one's value, whether it names a token handle of THIS
+//                          process (GetTokenInformation(TokenUser) on it), that token's user
+//                          SID, this process's own user SID, and the Win32 error of a failed
+//                          query (0 otherwise); the handle is closed afterwards, as the child's
+//                          duty is (docs/httpplatform.md §3)
 //   anything else          echo, as JSON: method, URL, version, every header in order, the
 //                          body's length and SHA-256 (and text when at most 4096 bytes), the
 //                          process id and command line, HTTP_PLATFORM_PORT, the port it listens
@@ -167,6 +175,89 @@ bool log(Request* r) {
     if (query_param(r, "stdout", text, sizeof(text))) out_line(text, archway::length(text));
     if (query_param(r, "stderr", text, sizeof(text))) err_line(text, archway::length(text));
     return respond(r, 200, "OK", "application/json", "{\"logged\":true}", 15);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The forwarded Windows auth token (advapi32: the backend is a test program; nothing shipped
+// imports advapi32).
+extern "C" __declspec(dllimport) BOOL WINAPI OpenProcessToken(HANDLE process, DWORD access,
+                                                              HANDLE* token);  // @12
+extern "C" __declspec(dllimport) BOOL WINAPI GetTokenInformation(HANDLE token, int information_class,
+                                                                 void* information, DWORD length,
+                                                                 DWORD* returned);  // @20
+constexpr int kTokenUser = 1;  // TOKEN_INFORMATION_CLASS TokenUser: TOKEN_USER
+constexpr DWORD kTokenQuery = 0x0008;
+
+// "S-1-5-21-…" of the TokenUser SID of `token` into `out`; the Win32 error, or 0.
+DWORD token_sid(HANDLE token, archway::Utf8Builder& out) {
+    alignas(8) unsigned char buffer[256];
+    DWORD returned = 0;
+    if (!GetTokenInformation(token, kTokenUser, buffer, sizeof(buffer), &returned)) return GetLastError();
+    // TOKEN_USER { SID_AND_ATTRIBUTES { PSID Sid; DWORD Attributes; } }; a SID is Revision (1
+    // byte), SubAuthorityCount (1), IdentifierAuthority (6, big-endian), SubAuthority[] (DWORDs).
+    const unsigned char* sid = *reinterpret_cast<unsigned char* const*>(buffer);
+    uint64_t authority = 0;
+    for (int i = 2; i < 8; ++i) authority = (authority << 8) | sid[i];
+    out.raw("S-").u32(sid[0]).raw("-").u64(authority);
+    for (unsigned i = 0; i < sid[1] && i < 15; ++i) {
+        uint32_t sub;
+        memcpy(&sub, sid + 8 + 4 * i, 4);
+        out.raw("-").u32(sub);
+    }
+    return 0;
+}
+
+bool token(Request* r) {
+    size_t count = 0;
+    const Header* first = nullptr;
+    for (size_t i = 0; i < r->header_count; ++i) {
+        const Header& h = r->headers[i];
+        if (archway::equal_nocase(h.name, h.name_length, "X-IIS-WindowsAuthToken", 22)) {
+            if (!first) first = &h;
+            ++count;
+        }
+    }
+    char sid_text[256], own_text[256];
+    archway::Utf8Builder sid(sid_text, sizeof(sid_text)), own(own_text, sizeof(own_text));
+    DWORD error = 0;
+    bool valid = false;
+    if (first) {
+        uint64_t value = 0;
+        bool parsed = first->value_length > 0 && first->value_length <= 16;
+        for (size_t i = 0; parsed && i < first->value_length; ++i) {
+            const char c = first->value[i];
+            const int d = c >= '0' && c <= '9' ? c - '0'
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
+            parsed = d >= 0;
+            value = (value << 4) | static_cast<uint64_t>(d < 0 ? 0 : d);
+        }
+        if (!parsed) {
+            error = 13;  // ERROR_INVALID_DATA: not a hexadecimal handle value
+        } else {
+            const HANDLE handle = reinterpret_cast<HANDLE>(static_cast<uintptr_t>(value));
+            error = token_sid(handle, sid);
+            valid = error == 0;
+            if (valid) CloseHandle(handle);  // the child's duty (v1.2's documentation)
+        }
+    }
+    HANDLE self = nullptr;
+    if (OpenProcessToken(GetCurrentProcess(), kTokenQuery, &self)) {
+        token_sid(self, own);
+        CloseHandle(self);
+    }
+    Bytes body;
+    Json j(&body);
+    j.raw("{").key("count").num(count).raw(",").key("header");
+    if (first) {
+        j.str(first->value, first->value_length);
+    } else {
+        j.raw("null");
+    }
+    j.raw(",").key("valid").raw(valid ? "true" : "false").raw(",").key("sid").str(sid.c_str());
+    j.raw(",").key("own_sid").str(own.c_str()).raw(",").key("error").num(error).raw("}");
+    return respond(r, 200, "OK", "application/json", body.data(), body.size());
 }
 
 bool status(Request* r) {
@@ -339,6 +430,7 @@ bool route(Request* r) {
     if (path_is(r, "/log")) return log(r);
     if (path_is(r, "/status")) return status(r);
     if (path_is(r, "/ws")) return websocket(r);  // ws.cpp
+    if (path_is(r, "/token")) return token(r);
     return echo(r);
 }
 

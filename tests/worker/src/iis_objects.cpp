@@ -922,6 +922,89 @@ Request::Variable* variable(Request* r, const char* name) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Test-only authentication (docs/httpplatform.md §9). The stand-in has no Windows
+// authentication; when its environment sets ARCHWAY_WORKER_TEST_AUTH=1, a request carrying
+// "X-Archway-Test-Auth: <scheme>" is treated as authenticated with that scheme (e.g.
+// "Negotiate"): IHttpContext::GetUser returns a user whose primary token is the worker's own
+// process token (a real token, so a handler can duplicate it into another process). Without
+// the variable the header is an ordinary header and every request is anonymous (GetUser null).
+
+extern "C" __declspec(dllimport) BOOL WINAPI OpenProcessToken(HANDLE process, DWORD access,
+                                                              HANDLE* token);  // advapi32 @12
+constexpr DWORD kTokenQuery = 0x0008, kTokenDuplicate = 0x0002, kTokenImpersonate = 0x0004;
+
+bool test_auth_enabled() {
+    static volatile long state = 0;  // 0 unknown, 1 off, 2 on
+    if (state == 0) {
+        wchar_t value[8];
+        const DWORD n = GetEnvironmentVariableW(L"ARCHWAY_WORKER_TEST_AUTH", value, 8);
+        _InterlockedExchange(&state, n == 1 && value[0] == L'1' ? 2 : 1);
+    }
+    return state == 2;
+}
+
+// The worker's own token, opened once and kept for the process's life (IIS keeps a user's token
+// for the request; the stand-in's user is always the same).
+HANDLE worker_token() {
+    static HANDLE token = nullptr;
+    static SRWLOCK lock = SRWLOCK_INIT;
+    AcquireSRWLockExclusive(&lock);
+    if (!token) {
+        HANDLE t = nullptr;
+        if (OpenProcessToken(GetCurrentProcess(), kTokenQuery | kTokenDuplicate | kTokenImpersonate, &t))
+            token = t;
+    }
+    const HANDLE result = token;
+    ReleaseSRWLockExclusive(&lock);
+    return result;
+}
+
+class WorkerUser final : public IHttpUser {
+public:
+    // `scheme`: the header's value, widened into the request arena.
+    void set(const wchar_t* scheme, HANDLE token) {
+        scheme_ = scheme;
+        token_ = token;
+    }
+    PCWSTR GetRemoteUserName() override { return L"archway-test"; }
+    PCWSTR GetUserName() override { return L"archway-test"; }
+    PCWSTR GetAuthenticationType() override { return scheme_; }
+    PCWSTR GetPassword() override { return L""; }
+    HANDLE GetImpersonationToken() override { return token_; }
+    HANDLE GetPrimaryToken() override { return token_; }
+    void ReferenceUser() override {}    // lives as long as the request
+    void DereferenceUser() override {}
+    BOOL SupportsIsInRole() override { return FALSE; }
+    HRESULT IsInRole(PCWSTR, BOOL* in_role) override {
+        if (in_role) *in_role = FALSE;
+        return E_NOTIMPL;
+    }
+    PVOID GetUserVariable(PCSTR) override { return nullptr; }
+
+private:
+    const wchar_t* scheme_ = L"";
+    HANDLE token_ = nullptr;
+};
+
+// The request's test user (`storage`, filled), or null (anonymous).
+IHttpUser* test_user(Request* r, WorkerUser* storage) {
+    if (!test_auth_enabled()) return nullptr;
+    USHORT n = 0;
+    const char* scheme = get_header(r->headers, "X-Archway-Test-Auth", &n);
+    if (!scheme || n == 0) return nullptr;
+    const HANDLE token = worker_token();
+    size_t wide_length = 0;
+    const wchar_t* wide = r->arena.widen(scheme, n, &wide_length);
+    if (!token || !wide) {
+        static const char kText[] = "test authentication: the worker's own process token could not be opened";
+        err_line(kText, sizeof(kText) - 1);
+        return nullptr;
+    }
+    storage->set(wide, token);
+    return storage;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The context and the pipeline.
 
 class WorkerContext final : public IHttpContext {
@@ -929,7 +1012,7 @@ public:
     WorkerContext(Request* r, WorkerRequest* request, WorkerResponse* response, WorkerSite* site,
                   WorkerApplication* application, WorkerConnection* connection)
         : r_(r), request_(request), response_(response), site_(site), application_(application),
-          connection_(connection), event_(r->conn->event) {}
+          connection_(connection), event_(r->conn->event), user_(test_user(r, &user_storage_)) {}
 
     IHttpSite* GetSite() override { return site_; }
     IHttpApplication* GetApplication() override { return application_; }
@@ -937,7 +1020,8 @@ public:
     IHttpRequest* GetRequest() override { return request_; }
     IHttpResponse* GetResponse() override { return response_; }
     BOOL GetResponseHeadersSent() const override { return r_->head_sent; }
-    IHttpUser* GetUser() const override { return nullptr; }  // anonymous, no IHttpUser here
+    // Anonymous (null) unless test authentication made a user (test_user above).
+    IHttpUser* GetUser() const override { return user_; }
     IHttpModuleContextContainer* GetModuleContextContainer() override { return nullptr; }
     // RQ_NOTIFICATION_PENDING (docs/iis.md §4.4): the module ends the pending notification with
     // IndicateCompletion, or asks for OnAsyncCompletion with PostCompletion.
@@ -1129,6 +1213,8 @@ private:
     WorkerApplication* application_;
     WorkerConnection* connection_;
     HANDLE event_;
+    WorkerUser user_storage_;  // declared before user_: initialised first
+    IHttpUser* user_;
     SRWLOCK lock_ = SRWLOCK_INIT;
     bool indicated_ = false;
     bool posted_ = false;

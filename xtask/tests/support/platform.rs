@@ -10,14 +10,14 @@ use std::{
     net::TcpStream,
     path::{Path, PathBuf},
     process::{Child, ChildStdin},
-    sync::{Arc, Mutex, mpsc},
+    sync::{mpsc, Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
 
 use super::worker::{
-    Launcher, Response, collect, read_response, wait_or_kill, windows_path, worker_command_for, xml_escape,
+    collect, read_response, wait_or_kill, windows_path, worker_command_for, xml_escape, Launcher, Response,
 };
 
 /// The shared workers' own safety net: longer than the whole test file.
@@ -58,6 +58,8 @@ pub struct HttpPlatform {
     pub handler_mapping: bool,
     /// `<archway handler="…"/>` (the section that names the handler explicitly).
     pub archway_handler: Option<String>,
+    /// `<recycleOnFileChange><file path="…"/></recycleOnFileChange>` entries, in order.
+    pub recycle_files: Vec<String>,
 }
 
 impl HttpPlatform {
@@ -80,6 +82,10 @@ impl HttpPlatform {
         self.archway_handler = Some(name.to_string());
         self
     }
+    pub fn recycle(mut self, path: &str) -> HttpPlatform {
+        self.recycle_files.push(path.to_string());
+        self
+    }
 
     pub fn web_config(&self) -> String {
         let attributes: String = self.attributes.iter().map(|(n, v)| format!(" {n}=\"{}\"", xml_escape(v))).collect();
@@ -94,6 +100,13 @@ impl HttpPlatform {
                 ));
             }
             inner.push_str("      </environmentVariables>\n    ");
+        }
+        if !self.recycle_files.is_empty() {
+            inner.push_str("\n      <recycleOnFileChange>\n");
+            for path in &self.recycle_files {
+                inner.push_str(&format!("        <file path=\"{}\" />\n", xml_escape(path)));
+            }
+            inner.push_str("      </recycleOnFileChange>\n    ");
         }
         let section = if inner.is_empty() {
             format!("<httpPlatform{attributes} />")
@@ -317,6 +330,17 @@ pub fn send(port: u16, request: &[u8]) -> Response {
 pub fn get(port: u16, path: &str) -> Response {
     send(port, format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
 }
+
+/// A GET with extra header lines (`"Name: value"` each).
+pub fn get_with(port: u16, path: &str, headers: &[&str]) -> Response {
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    send(port, format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n").as_bytes())
+}
+
+/// The worker stand-in's test-only authentication (tests/worker/src/iis_objects.cpp): with
+/// this variable in its environment, a request with `X-Archway-Test-Auth: <scheme>` is
+/// authenticated with that scheme and the worker's own process token.
+pub const TEST_AUTH_ENV: (&str, &str) = ("ARCHWAY_WORKER_TEST_AUTH", "1");
 
 /// The echo's JSON, asserting a 200 first (with the worker's log on failure).
 pub fn echo_json(r: &Response, bench: &Bench, what: &str) -> Value {
