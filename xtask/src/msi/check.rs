@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    finding::Finding,
+    finding::{Finding, Rule},
     iis,
     model::{InstallDir, PeInfo, Platform},
     schema, sequences,
@@ -28,7 +28,7 @@ pub fn lint(view: &PackageView) -> Vec<Finding> {
             (view.platform(), file.install_dir, file.payload.as_ref().and_then(|p| p.pe()))
             && let Err(why) = machine_fits(platform, dir, &file.name, pe)
         {
-            out.push(Finding::error("machine-folder", Some(&file.path), why));
+            out.push(Finding::error(Rule::MachineFolder, Some(&file.path), why));
         }
         forwarder_targets(view, file, &mut out);
     }
@@ -39,28 +39,36 @@ pub fn lint(view: &PackageView) -> Vec<Finding> {
 fn structure(view: &PackageView, out: &mut Vec<Finding>) {
     for table in schema::REQUIRED_TABLES {
         if !view.database.has(table) {
-            out.push(Finding::error("table-missing", None, format!("the {table} table is missing (docs/msi.md §1.3)")));
+            out.push(Finding::error(
+                Rule::TableMissing,
+                None,
+                format!("the {table} table is missing (docs/msi.md §1.3)"),
+            ));
         }
     }
     for table in schema::SEQUENCE_TABLES.iter().filter(|t| view.database.has(t)) {
         for action in sequences::required(table) {
             if view.sequence(table, action).is_none() {
-                out.push(Finding::error("action-missing", None, format!("{table} has no {action} (docs/msi.md §1.4)")));
+                out.push(Finding::error(
+                    Rule::ActionMissing,
+                    None,
+                    format!("{table} has no {action} (docs/msi.md §1.4)"),
+                ));
             }
         }
     }
     for property in ["ProductCode", "ProductVersion", "UpgradeCode", "ProductLanguage", "ProductName", "Manufacturer"] {
         if view.property(property).is_none() {
-            out.push(Finding::error("property-missing", None, format!("the Property table has no {property}")));
+            out.push(Finding::error(Rule::PropertyMissing, None, format!("the Property table has no {property}")));
         }
     }
     if view.property("ALLUSERS") != Some("1") {
-        out.push(Finding::error("not-per-machine", None, "ALLUSERS is not 1: archway installs per machine"));
+        out.push(Finding::error(Rule::NotPerMachine, None, "ALLUSERS is not 1: archway installs per machine"));
     }
     let seq = |a: &str| view.sequence("InstallExecuteSequence", a);
     match (seq("RemoveExistingProducts"), seq("InstallValidate"), seq("InstallInitialize"), seq("InstallFinalize")) {
         (None, ..) => out.push(Finding::error(
-            "remove-existing-products",
+            Rule::RemoveExistingProducts,
             None,
             "InstallExecuteSequence has no RemoveExistingProducts: a major upgrade would leave the old product installed",
         )),
@@ -78,7 +86,7 @@ fn structure(view: &PackageView, out: &mut Vec<Finding>) {
                 || finalize.is_some_and(|f| rep > f);
             if !legal {
                 let after = previous.map_or("nothing".to_string(), |(_, a)| a);
-                out.push(Finding::error("remove-existing-products", None, format!("RemoveExistingProducts ({rep}) follows {after}; legal places are after InstallValidate, InstallInitialize, InstallExecute(Again) or InstallFinalize (ICE63, docs/msi.md §2.4)")));
+                out.push(Finding::error(Rule::RemoveExistingProducts, None, format!("RemoveExistingProducts ({rep}) follows {after}; legal places are after InstallValidate, InstallInitialize, InstallExecute(Again) or InstallFinalize (ICE63, docs/msi.md §2.4)")));
             }
         }
         _ => {}
@@ -88,7 +96,7 @@ fn structure(view: &PackageView, out: &mut Vec<Finding>) {
 fn platform(view: &PackageView, out: &mut Vec<Finding>) {
     let Some(platform) = view.platform() else {
         out.push(Finding::error(
-            "template-platform",
+            Rule::TemplatePlatform,
             None,
             format!("Template {:?} names no single known platform (Intel, x64, Arm64)", view.summary.template),
         ));
@@ -96,7 +104,7 @@ fn platform(view: &PackageView, out: &mut Vec<Finding>) {
     };
     if view.summary.page_count < platform.min_page_count() {
         out.push(Finding::error(
-            "template-platform",
+            Rule::TemplatePlatform,
             None,
             format!(
                 "Page Count {} is below {} for an {} package (docs/msi.md §1.7)",
@@ -110,7 +118,7 @@ fn platform(view: &PackageView, out: &mut Vec<Finding>) {
         let is_64 = file.component_attributes & super::plan::COMPONENT_64BIT != 0;
         if is_64 && !platform.is_64bit() {
             out.push(Finding::error(
-                "template-platform",
+                Rule::TemplatePlatform,
                 Some(&file.path),
                 "a 64-bit component in an Intel (32-bit) package",
             ));
@@ -120,7 +128,7 @@ fn platform(view: &PackageView, out: &mut Vec<Finding>) {
         {
             let want = if dir.is_64bit() { "set" } else { "clear" };
             out.push(Finding::error(
-                "component-bitness",
+                Rule::ComponentBitness,
                 Some(&file.path),
                 format!(
                     "component attribute 256 (64-bit) must be {want} for a file under {} (docs/msi.md §2.7 L14)",
@@ -141,7 +149,7 @@ fn upgrade_rows(view: &PackageView, out: &mut Vec<Finding>) {
             || !secure.contains(property.as_str())
         {
             out.push(Finding::error(
-                "upgrade-action-property",
+                Rule::UpgradeActionProperty,
                 None,
                 format!("Upgrade ActionProperty {property:?} must be upper case, unique and listed in SecureCustomProperties (ICE61)"),
             ));
@@ -152,7 +160,7 @@ fn upgrade_rows(view: &PackageView, out: &mut Vec<Finding>) {
     let version = view.property("ProductVersion").unwrap_or_default();
     if !rows.iter().any(|r| r.int("Attributes").unwrap_or(0) & 2 == 0 && r.str("VersionMax") == Some(version)) {
         out.push(Finding::error(
-            "upgrade-rows",
+            Rule::UpgradeRows,
             None,
             format!(
                 "no Upgrade row removes earlier versions of this UpgradeCode (VersionMax {version}, not OnlyDetect)"
@@ -173,7 +181,7 @@ fn upgrade_rows(view: &PackageView, out: &mut Vec<Finding>) {
         .any(|p| view.database.rows("LaunchCondition").any(|c| c.string("Condition").contains(&format!("NOT {p}"))));
     if !refused {
         out.push(Finding::error(
-            "downgrade-not-refused",
+            Rule::DowngradeNotRefused,
             None,
             "no OnlyDetect Upgrade row for newer versions with a LaunchCondition refusing them: a downgrade would install side by side",
         ));
@@ -191,7 +199,7 @@ fn custom_actions(view: &PackageView, out: &mut Vec<Finding>) {
         let Some(at) = seq(&name) else { continue };
         if at <= init || at >= finalize {
             out.push(Finding::error(
-                "deferred-outside-script",
+                Rule::DeferredOutsideScript,
                 None,
                 format!("deferred custom action {name} ({at}) is not between InstallInitialize ({init}) and InstallFinalize ({finalize})"),
             ));
@@ -204,7 +212,7 @@ fn custom_actions(view: &PackageView, out: &mut Vec<Finding>) {
         let compact = condition.replace(' ', "").to_uppercase();
         let on_uninstall = compact.contains("REMOVE~=\"ALL\"") && !compact.contains("NOTREMOVE~=\"ALL\"");
         if on_uninstall && !compact.contains("NOTUPGRADINGPRODUCTCODE") {
-            out.push(Finding::error("unregister-during-upgrade", None, format!("uninstall-time custom action {name} lacks NOT UPGRADINGPRODUCTCODE: a major upgrade would undo what the new version registers (docs/msi.md §1.6, §2.7 L16)")));
+            out.push(Finding::error(Rule::UnregisterDuringUpgrade, None, format!("uninstall-time custom action {name} lacks NOT UPGRADINGPRODUCTCODE: a major upgrade would undo what the new version registers (docs/msi.md §1.6, §2.7 L16)")));
         }
     }
 }
@@ -219,7 +227,7 @@ fn components(view: &PackageView, out: &mut Vec<Finding>) {
         }
         if !file.is_key_path {
             out.push(Finding::error(
-                "component-key-path",
+                Rule::ComponentKeyPath,
                 Some(&file.path),
                 format!(
                     "file {} is not the key path of its component {} (one component per file, the file its key path)",
@@ -231,7 +239,7 @@ fn components(view: &PackageView, out: &mut Vec<Finding>) {
     for files in by_path.values().filter(|f| f.len() > 1) {
         let keys: Vec<&str> = files.iter().map(|f| f.file_key.as_str()).collect();
         out.push(Finding::error(
-            "path-in-two-components",
+            Rule::PathInTwoComponents,
             Some(&files[0].path),
             format!(
                 "installed by {} File rows ({}); one path must belong to one component (docs/msi.md §2.2)",
@@ -242,7 +250,7 @@ fn components(view: &PackageView, out: &mut Vec<Finding>) {
     }
     for (guid, comps) in by_guid.iter().filter(|(_, c)| c.len() > 1) {
         out.push(Finding::error(
-            "guid-reused",
+            Rule::GuidReused,
             None,
             format!(
                 "component GUID {} is used by {} components ({})",
@@ -257,24 +265,28 @@ fn components(view: &PackageView, out: &mut Vec<Finding>) {
 fn file_facts(file: &ViewFile, out: &mut Vec<Finding>) {
     let path = Some(file.path.as_str());
     let Some(payload) = &file.payload else {
-        out.push(Finding::error("file-not-in-cabinet", path, format!("the cabinet has no member {}", file.file_key)));
+        out.push(Finding::error(Rule::FileNotInCabinet, path, format!("the cabinet has no member {}", file.file_key)));
         return;
     };
     let pe = match &payload.pe {
         Err(why) => {
-            out.push(Finding::error("pe-unreadable", path, format!("looks like a PE image but cannot be read: {why}")));
+            out.push(Finding::error(
+                Rule::PeUnreadable,
+                path,
+                format!("looks like a PE image but cannot be read: {why}"),
+            ));
             return;
         }
         Ok(pe) => pe.as_ref(),
     };
     let real = pe.and_then(|pe| pe.version).map(dotted);
     if pe.is_some() && real.is_none() {
-        out.push(Finding::error("unversioned-pe", path, "PE image without a version resource: Windows Installer treats it as unversioned, so an upgrade keeps the older versioned file at this path (dotnet/aspnetcore#60764, docs/msi.md §2.6)"));
+        out.push(Finding::error(Rule::UnversionedPe, path, "PE image without a version resource: Windows Installer treats it as unversioned, so an upgrade keeps the older versioned file at this path (dotnet/aspnetcore#60764, docs/msi.md §2.6)"));
     }
     if file.version != real {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
         out.push(Finding::error(
-            "file-version-mismatch",
+            Rule::FileVersionMismatch,
             path,
             format!(
                 "File.Version is {} but the payload's VERSIONINFO says {} (Windows Installer decides by the table, docs/msi.md §2.7 L11)",
@@ -287,7 +299,7 @@ fn file_facts(file: &ViewFile, out: &mut Vec<Finding>) {
         let languages = pe.languages.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
         if file.language.clone().unwrap_or_default() != languages {
             out.push(Finding::warning(
-                "file-language-mismatch",
+                Rule::FileLanguageMismatch,
                 path,
                 format!(
                     "File.Language is {:?} but the payload's translation says {languages:?}",
@@ -299,12 +311,12 @@ fn file_facts(file: &ViewFile, out: &mut Vec<Finding>) {
     if file.version.is_none() {
         match file.hash_row {
             None => out.push(Finding::error(
-                "file-hash-missing",
+                Rule::FileHashMissing,
                 path,
                 "an unversioned file needs an MsiFileHash row (docs/msi.md §1.3)",
             )),
             Some(row) if row != md5_parts_of(payload) => out.push(Finding::error(
-                "file-hash-mismatch",
+                Rule::FileHashMismatch,
                 path,
                 "MsiFileHash does not match the MD5 of the cabinet member",
             )),
@@ -314,7 +326,7 @@ fn file_facts(file: &ViewFile, out: &mut Vec<Finding>) {
     if file.table_size.map(|s| s as u64) != Some(payload.size) {
         let size = file.table_size.map_or("missing".to_string(), |s| s.to_string());
         out.push(Finding::error(
-            "file-size-mismatch",
+            Rule::FileSizeMismatch,
             path,
             format!("File.FileSize is {size}, the cabinet member has {} bytes", payload.size),
         ));
@@ -377,7 +389,7 @@ fn forwarder_targets(view: &PackageView, file: &ViewFile, out: &mut Vec<Finding>
         for target in targets {
             match beside(target) {
                 None => out.push(Finding::error(
-                    "forwarder-target-missing",
+                    Rule::ForwarderTargetMissing,
                     Some(&file.path),
                     format!(
                         "its {view_name} exports forward to {target}, which the package does not install beside it"
@@ -386,7 +398,7 @@ fn forwarder_targets(view: &PackageView, file: &ViewFile, out: &mut Vec<Finding>
                 Some(t) => {
                     if let Some(tpe) = t.payload.as_ref().and_then(|p| p.pe()).filter(|tpe| tpe.machine != machine) {
                         out.push(Finding::error(
-                            "forwarder-target-machine",
+                            Rule::ForwarderTargetMachine,
                             Some(&file.path),
                             format!("its {view_name} exports forward to {target}, a {}", describe(tpe)),
                         ));

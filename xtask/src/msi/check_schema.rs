@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::{
-    finding::Finding,
+    finding::{Finding, Rule},
     iis_schema::SHARED_DLL_REF_COUNT,
     model::{HPH_SCHEMA, Platform},
     plan::COMPONENT_64BIT,
@@ -22,7 +22,7 @@ pub fn lint(view: &PackageView, out: &mut Vec<Finding>) {
         folder_bitness(view.platform(), file, out);
         if file.condition.is_none() {
             out.push(Finding::error(
-                "schema-condition",
+                Rule::SchemaCondition,
                 Some(&file.path),
                 "a schema component without a condition: it creates the IIS folder on a machine without that IIS; condition it on the AppSearch that finds the IIS (the appcmd.exe property)",
             ));
@@ -38,7 +38,7 @@ pub fn lint(view: &PackageView, out: &mut Vec<Finding>) {
     });
     if !declares {
         out.push(Finding::error(
-            "schema-sections-undeclared",
+            Rule::SchemaSectionsUndeclared,
             Some(&schema[0].path),
             "schema files but no custom action declares their sections in IIS's applicationHost.config: IIS answers 500.19 for a section that is not in <configSections> (docs/iis.md §2.2)",
         ));
@@ -53,20 +53,20 @@ fn folder_bitness(platform: Option<Platform>, file: &ViewFile, out: &mut Vec<Fin
     let is_64 = file.component_attributes & COMPONENT_64BIT != 0;
     match file.root.as_str() {
         "SystemFolder" if platform.is_64bit() => out.push(Finding::error(
-            "schema-folder-bitness",
+            Rule::SchemaFolderBitness,
             path,
             "a schema file in SystemFolder (SysWOW64) of a 64-bit package: IIS reads only the 64-bit System32\\inetsrv\\config\\schema; use System64Folder with a 64-bit component (docs/msi.md §3.2)",
         )),
         "System64Folder" if !platform.is_64bit() => {
-            out.push(Finding::error("schema-folder-bitness", path, "System64Folder in the x86 package: IIS on 32-bit Windows reads SystemFolder"))
+            out.push(Finding::error(Rule::SchemaFolderBitness, path, "System64Folder in the x86 package: IIS on 32-bit Windows reads SystemFolder"))
         }
         "System64Folder" | "ProgramFiles64Folder" if !is_64 => out.push(Finding::error(
-            "schema-folder-bitness",
+            Rule::SchemaFolderBitness,
             path,
             "component attribute 256 (64-bit) must be set for a file in a 64-bit system folder: a 32-bit component's path is redirected to the WOW64 folder (docs/msi.md §2.7 L14)",
         )),
         "SystemFolder" | "ProgramFilesFolder" if is_64 => {
-            out.push(Finding::error("schema-folder-bitness", path, "component attribute 256 (64-bit) must be clear for a file in a 32-bit folder"))
+            out.push(Finding::error(Rule::SchemaFolderBitness, path, "component attribute 256 (64-bit) must be clear for a file in a 32-bit folder"))
         }
         _ => {}
     }
@@ -109,7 +109,7 @@ fn foreign_copy(view: &PackageView, file: &ViewFile, out: &mut Vec<Finding>) {
     }
     if !missing.is_empty() {
         out.push(Finding::error(
-            "schema-removes-foreign",
+            Rule::SchemaRemovesForeign,
             Some(&file.path),
             format!(
                 "HttpPlatformHandler v1.2 installs this file under its own component; this component lacks {}",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::{
-    finding::Finding,
+    finding::{Finding, Rule},
     ids::braced,
     view::{PackageView, Schedule, ViewFile, dotted, parse_version},
 };
@@ -19,7 +19,7 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
     let show = |g: Option<Uuid>| g.map_or("none".to_string(), braced);
     if old.upgrade_code() != new.upgrade_code() || new.upgrade_code().is_none() {
         return vec![Finding::error(
-            "upgrade-code-differs",
+            Rule::UpgradeCodeDiffers,
             None,
             format!(
                 "{} belongs to another product: its UpgradeCode is {}, {}'s is {}; a major upgrade would not remove it",
@@ -32,14 +32,14 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
     }
     if old.platform() != new.platform() {
         out.push(Finding::error(
-            "platform-changed",
+            Rule::PlatformChanged,
             None,
             format!("Template changed from {} to {}", old.summary.template, new.summary.template),
         ));
     }
     if old.product_code() == new.product_code() {
         out.push(Finding::error(
-            "product-code-unchanged",
+            Rule::ProductCodeUnchanged,
             None,
             format!(
                 "both packages have ProductCode {}: a major upgrade needs a new one (docs/msi.md §2.5)",
@@ -49,7 +49,7 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
     }
     if old.summary.package_code.is_some() && old.summary.package_code == new.summary.package_code {
         out.push(Finding::error(
-            "package-code-unchanged",
+            Rule::PackageCodeUnchanged,
             None,
             "both packages have the same package code (Revision Number)",
         ));
@@ -58,7 +58,7 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
         (old.product_version().unwrap_or_default(), new.product_version().unwrap_or_default());
     if new_version[..3] <= old_version[..3] {
         out.push(Finding::error(
-            "product-version-not-higher",
+            Rule::ProductVersionNotHigher,
             None,
             format!(
                 "ProductVersion {} is not higher than {} in the first three fields, the only ones Windows Installer compares (docs/msi.md §2.5)",
@@ -68,7 +68,7 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
         ));
     } else if !removes_version(new, old_version) {
         out.push(Finding::error(
-            "upgrade-row-misses-old",
+            Rule::UpgradeRowMissesOld,
             None,
             format!(
                 "no Upgrade row without OnlyDetect matches the old version {}: the old product would stay installed (docs/msi.md §2.7 L3)",
@@ -91,7 +91,7 @@ pub fn compare(old: &PackageView, new: &PackageView) -> Vec<Finding> {
     for (guid, path) in guid_paths(new) {
         if let Some(before) = old_guids.get(&guid).filter(|p| !p.eq_ignore_ascii_case(&path)) {
             out.push(Finding::error(
-                "key-path-changed",
+                Rule::KeyPathChanged,
                 Some(&path),
                 format!(
                     "component {} had the key path {before}; a GUID must never move to another resource (docs/msi.md §2.2, L7, L13)",
@@ -107,13 +107,13 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
     let path = Some(new.path.as_str());
     if old.component_guid != new.component_guid && new.is_schema() {
         let show = |g: Option<Uuid>| g.map_or("none (unmanaged)".to_string(), braced);
-        out.push(Finding::error("schema-guid-changed", path, format!(
+        out.push(Finding::error(Rule::SchemaGuidChanged, path, format!(
             "schema component GUID changed from {} to {}: the new version no longer recognizes the copy the old one installed (its CompLocator looks for its own GUID), the file's SharedDLLs count is kept per path, not per GUID, and whatever the schedule the old removal can delete a file another product shares (docs/msi.md §2.2, §2.3)",
             show(old.component_guid), show(new.component_guid)
         )));
     } else if old.component_guid != new.component_guid {
         let show = |g: Option<Uuid>| g.map_or("none (unmanaged)".to_string(), braced);
-        out.push(Finding::error("component-guid-changed", path, format!(
+        out.push(Finding::error(Rule::ComponentGuidChanged, path, format!(
             "component GUID changed from {} to {}: the old product's removal deletes the file the upgrade installed (dotnet/aspnetcore#60764, docs/msi.md §2.3)",
             show(old.component_guid), show(new.component_guid)
         )));
@@ -125,7 +125,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
         });
         out.push(Finding::error_if(
             referenced,
-            "file-key-changed",
+            Rule::FileKeyChanged,
             path,
             format!(
                 "File key changed from {} to {} (custom actions and custom tables key on it, docs/msi.md §2.7 L8)",
@@ -135,7 +135,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
     }
     if old.features != new.features {
         out.push(Finding::warning(
-            "feature-changed",
+            Rule::FeatureChanged,
             path,
             format!("moved from feature {:?} to {:?} (docs/msi.md §2.7 L12)", old.features, new.features),
         ));
@@ -144,7 +144,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
     match (was, now) {
         (Some(was), None) => out.push(Finding::error_if(
             late,
-            "versioned-to-unversioned",
+            Rule::VersionedToUnversioned,
             path,
             format!(
                 "was version {}, is now unversioned: a versioned file on disk is never replaced by an unversioned one (docs/msi.md §2.1, L9)",
@@ -152,7 +152,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
             ),
         )),
         (Some(was), Some(now)) if now < was => out.push(Finding::error(
-            "file-version-down",
+            Rule::FileVersionDown,
             path,
             format!(
                 "file version goes down from {} to {}: Windows Installer keeps the higher version on disk (docs/msi.md §2.1, L10)",
@@ -165,7 +165,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
             if bytes_differ {
                 out.push(Finding::error_if(
                     late,
-                    "same-version-different-bytes",
+                    Rule::SameVersionDifferentBytes,
                     path,
                     format!(
                         "content changed but the file version stays {}: an in-place upgrade would skip it (docs/msi.md §2.1, L10)",
@@ -175,7 +175,7 @@ fn same_path(old: &ViewFile, new: &ViewFile, new_view: &PackageView, late: bool,
             }
             if old.language != new.language {
                 out.push(Finding::warning(
-                    "language-changed",
+                    Rule::LanguageChanged,
                     path,
                     format!("File.Language changed from {:?} to {:?}", old.language, new.language),
                 ));

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use super::{
     check::lint,
     compare::compare,
-    finding::{Finding, Severity},
+    finding::{Finding, Rule, Severity},
     ids::braced,
     read::read_msi,
     simulate::{Product, Simulation, major_upgrade},
@@ -112,7 +112,7 @@ pub fn check_views(new: &PackageView, previous: Option<&PackageView>) -> CheckRe
     let mut simulation = None;
     if let Some(old) = previous {
         let compared = compare(old, new);
-        let other_product = compared.iter().any(|f| f.rule == "upgrade-code-differs");
+        let other_product = compared.iter().any(|f| f.rule == Rule::UpgradeCodeDiffers);
         findings.extend(compared);
         if !other_product {
             let sim = major_upgrade(old, new);
@@ -122,7 +122,7 @@ pub fn check_views(new: &PackageView, previous: Option<&PackageView>) -> CheckRe
     }
     let (scenarios, failed) = super::scenario::run(new, previous);
     findings.extend(failed);
-    findings.sort_by(|a, b| (a.severity, &a.path, a.rule).cmp(&(b.severity, &b.path, b.rule)));
+    findings.sort_by(|a, b| (a.severity, &a.path, a.rule.id()).cmp(&(b.severity, &b.path, b.rule.id())));
     CheckReport {
         package: new.source.clone(),
         previous: previous.map(|p| p.source.clone()),

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 use super::{
-    finding::Finding,
+    finding::{Finding, Rule},
     iis_schema::SHARED_DLL_REF_COUNT,
     model::HPH_SCHEMA,
     view::{PackageView, ViewFile},
@@ -128,7 +128,7 @@ pub fn run(new: &PackageView, old: Option<&PackageView>) -> (Vec<Outcome>, Vec<F
         .filter_map(|o| {
             let why = o.failure.as_ref()?;
             Some(Finding::error(
-                "schema-scenario",
+                Rule::SchemaScenario,
                 Some(&ours.path),
                 format!("scenario \"{}\": {why} (README, \"Configuration schema\")", o.name),
             ))

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 use super::{
-    finding::Finding,
+    finding::{Finding, Rule},
     ids::braced,
     view::{PackageView, Schedule, ViewFile, dotted, parse_version},
 };
@@ -243,14 +243,14 @@ fn report(old: &PackageView, new: &PackageView, machine: &Machine, schedule: Sch
                     _ => "the old product's removal deleted it".to_string(),
                 };
                 out.push(Finding::error(
-                    "path-removed-by-upgrade",
+                    Rule::PathRemovedByUpgrade,
                     Some(&file.path),
                     format!("missing after the simulated upgrade: {why} ({when}; docs/msi.md §2.3)"),
                 ));
             }
             Some(disk) if disk.md5 != want.md5 || disk.version != want.version => {
                 let show = |v: Option<[u16; 4]>| v.map_or("unversioned".to_string(), dotted);
-                out.push(Finding::error("path-stale-after-upgrade", Some(&file.path), format!(
+                out.push(Finding::error(Rule::PathStaleAfterUpgrade, Some(&file.path), format!(
                     "after the simulated upgrade it holds the {} product's bytes ({}) instead of the new {}: the File Versioning Rules kept the file on disk (docs/msi.md §2.1)",
                     if disk.writer == Product::Old { "old" } else { "new" }, show(disk.version), show(want.version)
                 )));
@@ -261,7 +261,7 @@ fn report(old: &PackageView, new: &PackageView, machine: &Machine, schedule: Sch
     let owned: BTreeSet<String> = new.files.iter().map(ViewFile::path_key).collect();
     for disk in machine.disk.iter().filter(|(k, _)| !owned.contains(*k)).map(|(_, d)| d) {
         out.push(Finding::warning(
-            "path-left-behind",
+            Rule::PathLeftBehind,
             Some(&disk.path),
             "an old file the new package does not own stays on disk after the simulated upgrade",
         ));

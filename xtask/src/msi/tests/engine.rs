@@ -11,6 +11,7 @@ use msi::Value;
 use uuid::Uuid;
 
 use super::fixture::{self, AMD64, package};
+use crate::msi::finding::Rule;
 use crate::{
     installer::{Engine, log, products},
     msi::{InstallDir, Package, Platform, check_files, plan, to_bytes},
@@ -141,10 +142,10 @@ struct Replay {
 fn replay(engine: &Engine, dir: &Path, old: &Path, old_shim: &[u8], fault: Fault, schedule: Schedule) -> Replay {
     let host = engine.host();
     let (new, new_shim) = faulty(dir, fault, schedule);
-    let rules: &[&str] = match fault {
-        Fault::ChangedGuid => &["component-guid-changed"],
-        Fault::Unversioned => &["versioned-to-unversioned"],
-        Fault::Both => &["component-guid-changed", "versioned-to-unversioned"],
+    let rules: &[Rule] = match fault {
+        Fault::ChangedGuid => &[Rule::ComponentGuidChanged],
+        Fault::Unversioned => &[Rule::VersionedToUnversioned],
+        Fault::Both => &[Rule::ComponentGuidChanged, Rule::VersionedToUnversioned],
     };
     let report = check_files(&new, Some(old)).unwrap().render();
     let label = format!("{fault:?} {schedule:?}");
@@ -174,8 +175,13 @@ fn replay(engine: &Engine, dir: &Path, old: &Path, old_shim: &[u8], fault: Fault
     evidence.push(format!("installed products after the upgrade: {}", listed.join(", ")));
     evidence.push(format!(
         "lint ({}): {}",
-        rules.join(", "),
-        report.lines().filter(|l| rules.iter().any(|r| l.contains(r))).map(str::trim).collect::<Vec<_>>().join(" | ")
+        rules.iter().map(|r| r.id()).collect::<Vec<_>>().join(", "),
+        report
+            .lines()
+            .filter(|l| rules.iter().any(|r| l.contains(r.id())))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" | ")
     ));
     // Leave the prefix clean for the next replay.
     for p in products::installed(host).unwrap().into_iter().filter(|p| p.name == "Archway") {
@@ -185,7 +191,7 @@ fn replay(engine: &Engine, dir: &Path, old: &Path, old_shim: &[u8], fault: Fault
     for folder in ["Program Files/Archway", "Program Files (x86)/Archway"] {
         let _ = std::fs::remove_dir_all(host.drive_c().join(folder));
     }
-    Replay { fault, schedule, outcome, rule_named: rules.iter().all(|r| report.contains(r)), evidence }
+    Replay { fault, schedule, outcome, rule_named: rules.iter().all(|r| report.contains(r.id())), evidence }
 }
 
 #[test]

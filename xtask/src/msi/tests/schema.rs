@@ -7,6 +7,7 @@ use super::{
     fixture::package,
     lint::{caught, view, view_with},
 };
+use crate::msi::finding::Rule;
 use crate::msi::{Platform, Severity, compare, lint};
 
 const HPH_IIS: &str = r"Windows\System32\inetsrv\config\schema\httpplatform_schema.xml";
@@ -37,7 +38,7 @@ fn scenario_failures(new: &crate::msi::PackageView, old: Option<&crate::msi::Pac
     let (outcomes, findings) = crate::msi::schema_scenarios(new, old);
     assert_eq!(findings.len(), outcomes.iter().filter(|o| o.failure.is_some()).count());
     assert!(
-        findings.iter().all(|f| f.rule == "schema-scenario" && f.path.as_deref() == Some(HPH_IIS)),
+        findings.iter().all(|f| f.rule == Rule::SchemaScenario && f.path.as_deref() == Some(HPH_IIS)),
         "{findings:#?}"
     );
     outcomes.into_iter().filter_map(|o| Some((o.name.to_string(), o.failure?))).collect()
@@ -68,7 +69,7 @@ fn an_unguarded_httpplatform_schema_is_caught_by_rule_and_scenario() {
     let bare = view_with(&pkg, |db| {
         assert_eq!(db.set("Component", "Component", HPH_COMPONENT, "Condition", Value::from("ARCHWAY_APPCMD")), 1);
     });
-    let hit = caught(&lint(&bare), "schema-removes-foreign", Some(HPH_IIS));
+    let hit = caught(&lint(&bare), Rule::SchemaRemovesForeign, Some(HPH_IIS));
     assert!(hit[0].message.contains("NOT <property>") && hit[0].message.contains("CompLocator"), "{}", hit[0]);
     let failed = scenario_failures(&bare, None);
     let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
@@ -83,7 +84,7 @@ fn an_unguarded_httpplatform_schema_is_caught_by_rule_and_scenario() {
         let attributes = 256 | 64;
         assert_eq!(db.set("Component", "Component", HPH_COMPONENT, "Attributes", Value::Int(attributes)), 1);
     });
-    let hit = caught(&lint(&uncounted), "schema-removes-foreign", Some(HPH_IIS));
+    let hit = caught(&lint(&uncounted), Rule::SchemaRemovesForeign, Some(HPH_IIS));
     assert!(hit[0].message.contains("SharedDllRefCount"), "{}", hit[0]);
     let failed = scenario_failures(&uncounted, None);
     assert!(
@@ -97,7 +98,7 @@ fn an_unguarded_httpplatform_schema_is_caught_by_rule_and_scenario() {
         let condition = Value::from("ARCHWAY_APPCMD AND NOT ARCHWAY_HPH_SCHEMA_IIS");
         assert_eq!(db.set("Component", "Component", HPH_COMPONENT, "Condition", condition), 1);
     });
-    caught(&lint(&forgetful), "schema-removes-foreign", Some(HPH_IIS));
+    caught(&lint(&forgetful), Rule::SchemaRemovesForeign, Some(HPH_IIS));
     let failed = scenario_failures(&forgetful, Some(&old));
     assert!(failed.iter().any(|(n, why)| n == "upgrade" && why.contains("missing")), "{failed:#?}");
 }
@@ -117,14 +118,14 @@ fn a_schema_file_in_the_wrong_system_folder_is_caught() {
         );
     });
     let path = r"Windows\SysWOW64\inetsrv\config\schema\archway_schema.xml";
-    let hit = caught(&lint(&wow), "schema-folder-bitness", Some(path));
+    let hit = caught(&lint(&wow), Rule::SchemaFolderBitness, Some(path));
     assert!(hit[0].message.contains("System64Folder"), "{}", hit[0]);
     let thirty_two = view_with(&pkg, |db| {
         assert_eq!(db.set("Component", "Component", "schema_iis_archway_schema.xml", "Attributes", Value::Int(64)), 1);
     });
     caught(
         &lint(&thirty_two),
-        "schema-folder-bitness",
+        Rule::SchemaFolderBitness,
         Some(r"Windows\System32\inetsrv\config\schema\archway_schema.xml"),
     );
 }
@@ -137,7 +138,7 @@ fn an_unconditional_schema_copy_and_undeclared_sections_are_caught() {
     });
     caught(
         &lint(&unconditional),
-        "schema-condition",
+        Rule::SchemaCondition,
         Some(r"Program Files\IIS Express\config\schema\archway_schema.xml"),
     );
     let undeclared = view_with(&pkg, |db| {
@@ -146,7 +147,7 @@ fn an_unconditional_schema_copy_and_undeclared_sections_are_caught() {
         actions.rows.retain(|r| !r[0].as_str().unwrap().ends_with("Sections"));
         assert!(actions.rows.len() < before);
     });
-    caught(&lint(&undeclared), "schema-sections-undeclared", None);
+    caught(&lint(&undeclared), Rule::SchemaSectionsUndeclared, None);
 }
 
 #[test]
@@ -158,7 +159,7 @@ fn a_schema_component_guid_changed_across_versions_is_caught() {
     });
     let findings = compare(&old, &new);
     let hit =
-        caught(&findings, "schema-guid-changed", Some(r"Windows\SysWOW64\inetsrv\config\schema\archway_schema.xml"));
+        caught(&findings, Rule::SchemaGuidChanged, Some(r"Windows\SysWOW64\inetsrv\config\schema\archway_schema.xml"));
     assert_eq!(hit[0].severity, Severity::Error, "an error even with early removal");
-    assert!(!findings.iter().any(|f| f.rule == "component-guid-changed"), "one rule per fault: {findings:#?}");
+    assert!(!findings.iter().any(|f| f.rule == Rule::ComponentGuidChanged), "one rule per fault: {findings:#?}");
 }

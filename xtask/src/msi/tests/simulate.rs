@@ -7,6 +7,7 @@ use super::{
     fixture::{self, ARM64, package},
     lint::{caught, view, view_with},
 };
+use crate::msi::finding::Rule;
 use crate::msi::{Database, InstallDir, Package, PackageView, Platform, Product, Schedule, compare, major_upgrade};
 
 const SHIM64: &str = r"Program Files\Archway\archway.dll";
@@ -80,13 +81,13 @@ fn issue_60764_new_guid_unversioned_forwarder_late_removal_deletes_the_dll() {
         late(db);
     });
     let sim = major_upgrade(&old, &new);
-    let hit = caught(&sim.findings, "path-removed-by-upgrade", Some(SHIM64));
+    let hit = caught(&sim.findings, Rule::PathRemovedByUpgrade, Some(SHIM64));
     assert!(hit[0].message.contains("different GUID"), "{}", hit[0]);
     assert!(!sim.files.iter().any(|f| f.path == SHIM64), "the DLL is gone: {:#?}", sim.log);
     let lint = compare(&old, &new);
-    caught(&lint, "component-guid-changed", Some(SHIM64));
+    caught(&lint, Rule::ComponentGuidChanged, Some(SHIM64));
     assert_eq!(
-        caught(&lint, "versioned-to-unversioned", Some(SHIM64))[0].severity,
+        caught(&lint, Rule::VersionedToUnversioned, Some(SHIM64))[0].severity,
         crate::msi::Severity::Error,
         "late removal"
     );
@@ -97,7 +98,7 @@ fn same_guid_but_unversioned_forwarder_late_leaves_the_old_dll_stale() {
     let old = view(&before_forwarders());
     let new = broken_forwarder(late);
     let sim = major_upgrade(&old, &new);
-    let hit = caught(&sim.findings, "path-stale-after-upgrade", Some(SHIM64));
+    let hit = caught(&sim.findings, Rule::PathStaleAfterUpgrade, Some(SHIM64));
     assert!(hit[0].message.contains("old"), "{}", hit[0]);
     let disk = sim.files.iter().find(|f| f.path == SHIM64).unwrap();
     assert_eq!((disk.writer, disk.version), (Product::Old, Some([1, 0, 0, 0])));
@@ -112,8 +113,8 @@ fn archways_early_schedule_survives_the_same_mistakes() {
     let disk = sim.files.iter().find(|f| f.path == SHIM64).unwrap();
     assert_eq!((disk.writer, disk.version), (Product::New, None));
     // The lint still refuses to ship it.
-    caught(&compare(&old, &new), "component-guid-changed", Some(SHIM64));
-    caught(&crate::msi::lint(&new), "unversioned-pe", Some(SHIM64));
+    caught(&compare(&old, &new), Rule::ComponentGuidChanged, Some(SHIM64));
+    caught(&crate::msi::lint(&new), Rule::UnversionedPe, Some(SHIM64));
 }
 
 #[test]
