@@ -38,6 +38,7 @@ struct ShimRequest {
     bool responded;             // respond was called
     bool streaming;             // send_head was called
     char* detail;               // read_config's detail text (heap), freed with the request
+    Duplex* duplex;             // WebSocket state after websocket_accept (duplex.cpp)
     char* auth_type;            // user_token's authentication type (heap), freed likewise
 };
 
@@ -372,6 +373,7 @@ HRESULT ARCHWAY_CALL user_token(ArchwayRequest* request, const char** auth_type,
 
 void release(ShimRequest* self) {
     handler_leave(self->entry);
+    duplex_free(self->duplex);
     archway::heap_free(self->auth_type);
     archway::heap_free(self->detail);
     archway::heap_free(self);
@@ -423,6 +425,7 @@ ShimRequest* request_create(IHttpContext* context, HandlerEntry* entry) {
     r.complete = complete;
     r.client_connected = client_connected;
     r.user_token = user_token;
+    duplex_install(&r);
     self->context = context;
     self->entry = entry;
     self->references = 2;
@@ -430,6 +433,8 @@ ShimRequest* request_create(IHttpContext* context, HandlerEntry* entry) {
 }
 
 ArchwayRequest* request_abi(ShimRequest* self) { return &self->request; }
+IHttpContext* request_http_context(ArchwayRequest* request) { return self_of(request)->context; }
+Duplex*& request_duplex(ArchwayRequest* request) { return self_of(request)->duplex; }
 
 REQUEST_NOTIFICATION_STATUS request_after_execute(ShimRequest* self, HRESULT hr) {
     if (hr == ARCHWAY_S_PENDING) {

@@ -83,6 +83,14 @@ ArchwayRequest* request_abi(ShimRequest* request);
 REQUEST_NOTIFICATION_STATUS request_after_execute(ShimRequest* request, HRESULT hr);
 // OnAsyncCompletion after complete's PostCompletion: ends the request and frees it.
 REQUEST_NOTIFICATION_STATUS request_after_completion(ShimRequest* request);
+// The IIS context of a request, and its WebSocket state (duplex.cpp; null until accepted).
+struct Duplex;
+IHttpContext* request_http_context(ArchwayRequest* request);
+Duplex*& request_duplex(ArchwayRequest* request);
+
+// ---- duplex.cpp (ABI 1.2 WebSocket: docs/iis.md §9) ----
+void duplex_install(ArchwayRequest* request);  // sets the websocket_* callbacks
+void duplex_free(Duplex* duplex);
 
 // Answers (request thread only): the whole response, and a 500 with the detail gated by
 // ARCHWAY_DETAILED_ERRORS.

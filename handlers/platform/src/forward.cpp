@@ -14,6 +14,7 @@
 
 #include "archway/process.h"
 #include "page.h"
+#include "websocket.h"
 
 namespace platform {
 namespace {
@@ -221,6 +222,7 @@ DWORD WINAPI Forward::start(void* self) {
 
 bool Forward::build_headers(WStr* out) {
     Str forwarded_for, forwarded_proto;
+    const bool ws = websocket_wanted(request_, raw_headers_.c_str(), raw_headers_.size());  // websocket.h
     each_header(raw_headers_.c_str(), raw_headers_.size(),
                 [&](const char* name, size_t nn, const char* value, size_t vn) {
                     if (is(name, nn, "X-Forwarded-For")) {
@@ -235,7 +237,8 @@ bool Forward::build_headers(WStr* out) {
                     }
                     if (hop_by_hop(name, nn) || starts_with_nocase(name, nn, "MS-ASPNETCORE") ||
                         is(name, nn, "Content-Length") || is(name, nn, "Expect") ||
-                        is(name, nn, kTokenHeader))  // only the handler sends it (app.cpp)
+                        is(name, nn, kTokenHeader) ||  // only the handler sends it (app.cpp)
+                        (ws && websocket_header_dropped(name, nn)))
                         return;
                     out->latin1(name, nn).add(L": ").latin1(value, vn).add(L"\r\n");
                 });
@@ -287,7 +290,10 @@ Forward::Next Forward::open_and_send(Event* next) {
         WinHttpSetOption(h, WINHTTP_OPTION_CONTEXT_VALUE, &context, sizeof(context)) != FALSE;
     if (!has_context ||
         !WinHttpSetOption(h, WINHTTP_OPTION_DISABLE_FEATURE, &features, sizeof(features)) ||
-        !WinHttpSetTimeouts(h, timeout, timeout, timeout, timeout)) {
+        !WinHttpSetTimeouts(h, timeout, timeout, timeout, timeout) ||
+        // An upgrade request asks WinHTTP for the WebSocket handshake (docs/httpplatform.md §11).
+        (websocket_wanted(request_, raw_headers_.c_str(), raw_headers_.size()) &&
+         !WinHttpSetOption(h, WINHTTP_OPTION_UPGRADE_TO_WEB_SOCKET, nullptr, 0))) {
         Str what;
         what.add("setting up the WinHTTP request failed (Win32 error ").num(GetLastError()).add(")");
         WinHttpCloseHandle(h);
@@ -480,6 +486,31 @@ Forward::Next Forward::on_headers(Event* next) {
         head_sent_ = true;  // even a failed send_head may have started the response
     }
     if (FAILED(hr)) return end(hr);
+    if (status == 101 && websocket_wanted(request_, raw_headers_.c_str(), raw_headers_.size())) {
+        // The connection becomes a WebSocket (websocket.h); the session holds a reference until
+        // both sides have closed, then reports its result here. The HTTP request handle is
+        // closed once the WebSocket handle exists (ANCM does the same).
+        add_ref();
+        HRESULT started = HRESULT_FROM_WIN32(ERROR_CONNECTION_ABORTED);
+        {
+            Exclusive l(&lock_);
+            if (handle_)
+                started = websocket_start(request_, handle_, [](void* owner, HRESULT result) {
+                    Forward* f = static_cast<Forward*>(owner);
+                    {
+                        Exclusive i(&f->info_lock_);
+                        if (SUCCEEDED(f->result_)) f->result_ = result;
+                    }
+                    f->release();
+                }, this);
+        }
+        if (FAILED(started)) {
+            release();
+            return end(started);
+        }
+        close_handle();
+        return Next::kEnd;
+    }
     // A body of unknown length (an event stream, a long poll): the head goes to the client now,
     // not with the first bytes, which may be a long time coming.
     if (!sized) {

@@ -51,6 +51,12 @@
 // ABI 1.2 (a minor revision: fields appended to ArchwayRequest, each marked "ABI 1.2").
 //   * user_token: the authenticated user's primary token and authentication type, so a handler
 //     can forward the token to another process (handlers/platform: forwardWindowsAuthToken).
+//   * websocket_*: after send_head(101) on an upgrade request, the request carries WebSocket
+//     fragments both ways through IIS's WebSocket module (docs/iis.md §9), until both sides
+//     have sent a close (or websocket_abort); then the handler calls complete as usual.
+#define ARCHWAY_WS_UTF8 0x1u   // a text (UTF-8) message's fragment; otherwise binary
+#define ARCHWAY_WS_FINAL 0x2u  // the last fragment of its message
+#define ARCHWAY_WS_CLOSE 0x4u  // read: the client sent a close (bytes 0; see websocket_close_status)
 
 // True when the struct `s` (whose first field is its struct_size) covers `field`.
 #define ARCHWAY_HAS(s, field) \
@@ -163,6 +169,52 @@ struct ArchwayRequest {
     // pointers are NULL or memory runs out (then *auth_type "" and *token NULL).
     HRESULT (ARCHWAY_CALL* user_token)(struct ArchwayRequest* request, const char** auth_type,
                                        HANDLE* token);
+
+    // ---- ABI 1.2 (WebSocket): a handler calls these only when
+    // ---- ARCHWAY_HAS(request, websocket_abort) holds. Only on a pending request.
+    // Completions: a call that returns S_OK calls `done` exactly once, on any thread, possibly
+    // before it returns (on the calling thread); a call that fails never calls it. One read and
+    // one write (websocket_write or websocket_send_close) may be outstanding at a time; buffers
+    // stay the caller's and must stay valid until `done`. `bytes`: what was read or written;
+    // `flags`: ARCHWAY_WS_* of the fragment read (0 for a write).
+
+    // After send_head(101, ...) for a request with "Upgrade: websocket": sends the 101 and hands
+    // the connection to IIS's WebSocket module (docs/iis.md §9.3). Blocking. Fails with
+    // HRESULT_FROM_WIN32(ERROR_NOT_SUPPORTED) when IIS has no WebSocket module for the request.
+    HRESULT (ARCHWAY_CALL* websocket_accept)(struct ArchwayRequest* request);
+    // Reads the client's next fragment (at most `capacity` bytes; a larger frame arrives as
+    // several fragments, the last with ARCHWAY_WS_FINAL). A close from the client completes
+    // with ARCHWAY_WS_CLOSE and 0 bytes; nothing more is read after it.
+    HRESULT (ARCHWAY_CALL* websocket_read)(struct ArchwayRequest* request, void* buffer,
+                                           uint32_t capacity,
+                                           void (ARCHWAY_CALL* done)(void* user, HRESULT result,
+                                                                     uint32_t bytes,
+                                                                     uint32_t flags),
+                                           void* user);
+    // Sends one fragment to the client: ARCHWAY_WS_UTF8 for text, ARCHWAY_WS_FINAL on the last
+    // fragment of a message.
+    HRESULT (ARCHWAY_CALL* websocket_write)(struct ArchwayRequest* request, const void* data,
+                                            uint32_t length, uint32_t flags,
+                                            void (ARCHWAY_CALL* done)(void* user, HRESULT result,
+                                                                      uint32_t bytes,
+                                                                      uint32_t flags),
+                                            void* user);
+    // Sends a close frame with `status` (1000-4999) and `reason` (UTF-8, NUL-terminated, at most
+    // 123 bytes, may be NULL).
+    HRESULT (ARCHWAY_CALL* websocket_send_close)(struct ArchwayRequest* request, uint16_t status,
+                                                 const char* reason,
+                                                 void (ARCHWAY_CALL* done)(void* user,
+                                                                           HRESULT result,
+                                                                           uint32_t bytes,
+                                                                           uint32_t flags),
+                                                 void* user);
+    // After a read completed with ARCHWAY_WS_CLOSE: the client's status code (1005 when it gave
+    // none) and reason (UTF-8, NUL-terminated, cut to `capacity`).
+    HRESULT (ARCHWAY_CALL* websocket_close_status)(struct ArchwayRequest* request,
+                                                   uint16_t* status, char* reason,
+                                                   uint32_t capacity);
+    // Drops the client's connection at once (outstanding calls complete with a failure).
+    void (ARCHWAY_CALL* websocket_abort)(struct ArchwayRequest* request);
 };
 
 // What a handler gives the shim.

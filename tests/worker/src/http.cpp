@@ -8,6 +8,7 @@
 // Keep-alive is the HTTP/1.1 default and opt-in for HTTP/1.0. An unread request body is
 // discarded (up to 1 MiB, else the connection closes) before the next request.
 #include "request.h"
+#include "websocket.h"
 
 namespace worker {
 
@@ -597,6 +598,8 @@ DWORD body_remaining(Request* r) {
 bool response_flush(Request* r) {
     Connection* c = r->conn;
     if (r->reset || c->broken) return false;
+    bool upgraded = false;  // websocket.h: a 101's handshake is IIS's WebSocket module's
+    if (!r->head_sent && websocket_flush_101(r, &upgraded)) return upgraded;
     if (!r->head_sent) {
         const Header* length = module_content_length(r);
         r->chunked = !length && r->minor >= 1 && body_allowed(r->status) && !r->headers_suppressed;

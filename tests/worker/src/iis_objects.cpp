@@ -9,6 +9,7 @@
 // override. What is not implemented says so: E_NOTIMPL or null, never a fake success.
 #include "admin.h"
 #include "request.h"
+#include "websocket.h"
 
 namespace worker {
 
@@ -54,7 +55,7 @@ constexpr size_t kMaxModules = 64;
 ModuleRecord* g_modules[kMaxModules];
 size_t g_module_count;
 
-class Server final : public IHttpServer {
+class Server final : public IHttpServer2 {  // IHttpServer2: websocket.h
 public:
     // w3wp is started by WAS, not from a command line (IIS Express answers TRUE).
     BOOL IsCommandLineLaunch() const override { return FALSE; }
@@ -128,7 +129,28 @@ public:
         if (out) *out = nullptr;
         return E_NOTIMPL;
     }
-    HRESULT GetExtendedInterface(HTTP_SERVER_INTERFACE_VERSION, void** out) override {
+    // HTTP_SERVER_INTERFACE_V2 is this object (IHttpServer2, for HttpGetExtendedInterface).
+    HRESULT GetExtendedInterface(HTTP_SERVER_INTERFACE_VERSION version, void** out) override {
+        if (!out) return E_INVALIDARG;
+        *out = version == HTTP_SERVER_INTERFACE_V2 ? static_cast<IHttpServer2*>(this) : nullptr;
+        return *out ? S_OK : E_NOTIMPL;
+    }
+    HRESULT GetToken(PCWSTR, PCWSTR, DWORD, IHttpTokenEntry** out, PCWSTR, PSOCKADDR, IHttpTraceContext*) override {
+        if (out) *out = nullptr;
+        return E_NOTIMPL;
+    }
+    PCWSTR GetAppPoolConfigFile(DWORD* length) const override {
+        if (length) *length = 0;
+        return nullptr;
+    }
+    HRESULT GetExtendedInterface(const GUID& from, void* input, const GUID& to, void** output) override {
+        return websocket_extended_interface(from, input, to, output);
+    }
+    HRESULT GetMetadata(PCWSTR, PCWSTR, IReferencedMetadataInfo** out) override {
+        if (out) *out = nullptr;
+        return E_NOTIMPL;
+    }
+    HRESULT GetWorkerProcessFramework(IWorkerProcessFramework** out) override {
         if (out) *out = nullptr;
         return E_NOTIMPL;
     }
@@ -1007,7 +1029,7 @@ IHttpUser* test_user(Request* r, WorkerUser* storage) {
 // ---------------------------------------------------------------------------------------------
 // The context and the pipeline.
 
-class WorkerContext final : public IHttpContext {
+class WorkerContext final : public IHttpContext3 {  // IHttpContext3: websocket.h
 public:
     WorkerContext(Request* r, WorkerRequest* request, WorkerResponse* response, WorkerSite* site,
                   WorkerApplication* application, WorkerConnection* connection)
@@ -1166,6 +1188,12 @@ public:
         if (out) *out = nullptr;
         return E_NOTIMPL;
     }
+    // IHttpContext2/3 (archway/iis_websocket.h): the named contexts hold IIS's WebSocket module's
+    // "websockets" context once a 101 went out (websocket.cpp).
+    IHttpUser* GetOriginalUser() override { return user_; }
+    INamedContextContainer* GetNamedContextContainer() override { return websocket_container(r_); }
+    void EnableFullDuplex() override {}  // reads and writes never wait for each other here
+    HRESULT InheritServerVariable(PCSTR, BOOL) override { return E_NOTIMPL; }
 
     bool disabled(DWORD bit, bool post) const { return ((post ? disabled_post_ : disabled_) & bit) != 0; }
 
@@ -1361,6 +1389,7 @@ void process_request(Request* r) {
     for (size_t i = 0; i < g_module_count; ++i) {
         if (modules[i]) modules[i]->Dispose();
     }
+    websocket_end(r);
 
     if (failed && !r->touched) {
         respond_text(r, 500, "HTTP Error 500. The module could not be created.\r\n");
