@@ -10,6 +10,16 @@ use crate::{build, cmd, forwarders, fsx, matrix::Arch, project::Project};
 
 mod proxy;
 
+/// Measure the pipeline against peers run in the same process.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench forwarders\n  cargo xtask bench msi\n  cargo xtask bench pools\n  cargo xtask bench proxy"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub what: Bench,
+}
+
 #[derive(Subcommand)]
 pub enum Bench {
     /// Cold build wall time against the compiler and linker time spread over the cores
@@ -37,40 +47,31 @@ pub enum Bench {
     Proxy,
 }
 
-pub fn run(what: Bench) -> Result<()> {
-    match what {
-        Bench::Build => bench_build(),
-        Bench::Forwarders => bench_forwarders(),
-        Bench::Msi => bench_msi(),
-        Bench::Pools => crate::pools::bench::run(),
-        Bench::Proxy => proxy::run(),
+pub fn run(project: &Project, args: Args) -> Result<()> {
+    match args.what {
+        Bench::Build => bench_build(project),
+        Bench::Forwarders => bench_forwarders(project),
+        Bench::Msi => bench_msi(project),
+        Bench::Pools => crate::pools::bench::run(project),
+        Bench::Proxy => proxy::run(project),
     }
 }
 
-fn bench_build() -> Result<()> {
-    let project = Project::discover()?;
+fn bench_build(project: &Project) -> Result<()> {
     let out_dir = project.target_dir.join("archway").join("bench");
     if out_dir.exists() {
         std::fs::remove_dir_all(&out_dir)?;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let opts = build::BuildOptions {
-        archs: Vec::new(),
-        profile: build::Profile::Release,
-        jobs: None,
-        flavor: None,
-        no_provision: false,
-        quiet: true,
-        out_dir: Some(out_dir.clone()),
-    };
+    let opts = build::BuildOptions::release(&[], &build::Flags::default()).into_dir(out_dir.clone());
     let child_before = cmd::child_time();
     let start = Instant::now();
-    let cold = build::run(&opts)?;
+    let cold = build::run(project, &opts)?;
     let cold_wall = start.elapsed();
     let tools = cmd::child_time() - child_before;
     let ideal = tools.as_secs_f64() / cores as f64;
     let start = Instant::now();
-    let noop = build::run(&opts)?;
+    let noop = build::run(project, &opts)?;
     let noop_wall = start.elapsed();
     let overhead = cold_wall.as_secs_f64() / ideal;
     println!(
@@ -90,29 +91,19 @@ fn bench_build() -> Result<()> {
     Ok(())
 }
 
-fn bench_forwarders() -> Result<()> {
-    let project = Project::discover()?;
+fn bench_forwarders(project: &Project) -> Result<()> {
     let bin_dir = project.build_dir(build::Profile::Release.name()).join("bin");
-    let plan = || forwarders::plan_all(&project, &bin_dir, forwarders::Selection::All);
+    let plan = || forwarders::plan_all(project, &bin_dir, forwarders::Selection::All);
     // The targets come from a release build of every architecture a spec names; a no-op when
     // they are up to date, and any spec mistake is reported by `plan` below as it is.
-    let mut archs = vec![Arch::Arm64.name().to_string()];
+    let mut archs = vec![Arch::Arm64.name()];
     for spec in forwarders::spec::discover(&project.root)? {
-        archs.push(spec.ec.arch().name().to_string());
+        archs.push(spec.ec.arch().name());
     }
-    let opts = build::BuildOptions {
-        archs,
-        profile: build::Profile::Release,
-        jobs: None,
-        flavor: None,
-        no_provision: false,
-        quiet: true,
-        out_dir: None,
-    };
-    build::run(&opts)?;
+    build::run(project, &build::BuildOptions::release(&archs, &build::Flags::default()))?;
     let planned = plan()?;
     let scratch = tempfile::tempdir()?;
-    let linker = forwarders::lld_compare::Linker::new()?;
+    let linker = forwarders::lld_compare::Linker::for_project(Some(project))?;
     for p in &planned {
         forwarders::lld_compare::same_bytes(&p.spec.file, &p.bytes, &linker.link_planned(p)?)?;
     }
@@ -152,26 +143,16 @@ fn bench_forwarders() -> Result<()> {
     Ok(())
 }
 
-fn bench_msi() -> Result<()> {
+fn bench_msi(project: &Project) -> Result<()> {
     use crate::{binaries, dist::layout, msi};
-    let project = Project::discover()?;
-    let opts = build::BuildOptions {
-        archs: Vec::new(),
-        profile: build::Profile::Release,
-        jobs: None,
-        flavor: None,
-        no_provision: false,
-        quiet: true,
-        out_dir: None,
-    };
-    let report = build::run(&opts)?;
+    let report = build::run(project, &build::BuildOptions::release(&[], &build::Flags::default()))?;
     let configs = layout::package_configs(&project.root)?;
     let shipped = layout::shipped(&project.root, &binaries::discover(&project.root)?);
     let packages = configs
         .iter()
         .map(|c| {
             crate::dist::package(
-                &project,
+                project,
                 c,
                 &configs,
                 &layout::layout(c.platform, &report.bin_dir, &shipped, &report.forwarders)?,

@@ -27,6 +27,39 @@ pub fn child_time() -> Duration {
     Duration::from_nanos(CHILD_NANOS.load(Ordering::Relaxed))
 }
 
+/// Set (to anything but empty or `0`), every command is printed to stderr as it starts
+/// (`archway trace: start …`), and `main` ends with `archway trace: N processes started`: how
+/// the build test proves that a no-op build starts none (issue 12).
+pub const TRACE_VAR: &str = "ARCHWAY_TRACE_COMMANDS";
+
+/// Processes started so far through [`Cmd`] (short and long-running alike).
+static STARTED: AtomicU64 = AtomicU64::new(0);
+
+pub fn processes_started() -> u64 {
+    STARTED.load(Ordering::Relaxed)
+}
+
+/// Whether [`TRACE_VAR`] asks for the trace (read once).
+pub fn tracing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os(TRACE_VAR).is_some_and(|v| !v.is_empty() && v != "0"))
+}
+
+/// One trace line (only when tracing).
+pub fn trace(what: &str) {
+    if tracing() {
+        eprintln!("archway trace: {what}");
+    }
+}
+
+/// Counts a process about to start, and traces it.
+fn note_start(cmd: &Cmd) {
+    STARTED.fetch_add(1, Ordering::Relaxed);
+    if tracing() {
+        trace(&format!("start {cmd}{}", cmd.cwd_note().replace('\n', " ")));
+    }
+}
+
 /// How long a command may run unless its caller says otherwise: generous, so only a hung tool
 /// (a Wine that never returns, a vswhere waiting on a dialog) reaches it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -141,6 +174,8 @@ impl Cmd {
     /// The command as a duct expression: program, arguments, folder, environment, and on Unix a
     /// process group of its own, so a deadline kills what it started too.
     pub(crate) fn expression(&self) -> duct::Expression {
+        // Every start (`output`, `start`) builds its expression here, once.
+        note_start(self);
         // As an OsStr, not a Path: duct would turn a bare `sh` given as a Path into `./sh`.
         let mut expr = duct::cmd(self.program.as_os_str(), &self.args);
         if let Some(dir) = &self.cwd {

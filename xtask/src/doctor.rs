@@ -3,16 +3,24 @@
 use anyhow::{Result, bail};
 
 use crate::{
+    build::Selection,
     matrix::{Arch, Matrix},
     project::Project,
-    toolchain::{self, Flavor, Provisioning, llvm::LlvmTool, provision},
+    toolchain::{self, Provisioning, llvm::LlvmTool, provision},
 };
 
-pub fn run(arch_names: &[String], flavor: Option<Flavor>) -> Result<()> {
-    let project = Project::discover()?;
+/// Show which toolchains were found, their versions, and what each can build.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "Example:\n  cargo xtask doctor\n  cargo xtask doctor --toolchain llvm")]
+pub struct Args {
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+pub fn run(project: &Project, args: Args) -> Result<()> {
     let matrix = Matrix::load(&project.matrix_path())?;
-    let archs = matrix.select(arch_names)?;
-    let tc = toolchain::discover(&project, flavor, &archs, Provisioning::Never)?;
+    let archs = matrix.select(&args.selection.archs)?;
+    let tc = toolchain::discover(project, args.selection.toolchain, &archs, Provisioning::Never)?;
 
     println!("LLVM tools:");
     if tc.llvm_inventory.is_empty() {

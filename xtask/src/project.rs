@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+mod workspace;
+use workspace::Facts;
+
 /// The environment variable that sets the fourth VERSIONINFO field (0 when unset).
 pub const BUILD_NUMBER_VAR: &str = "ARCHWAY_BUILD_NUMBER";
 
@@ -19,33 +22,40 @@ pub struct Project {
 }
 
 impl Project {
-    /// Reads the workspace with `cargo metadata` (the target directory honours CARGO_TARGET_DIR
-    /// and cargo configuration the same way cargo does). The checkout is the one around the
-    /// current directory; outside any, the one this xtask was built from.
+    /// The checkout around the current directory; outside any, the one this xtask was built
+    /// from. Read from the manifests and cargo's configuration without starting a process
+    /// ([`workspace`]); `cargo metadata` answers only what that reader leaves open, so the
+    /// target directory honours CARGO_TARGET_DIR and cargo configuration as cargo does.
+    /// `main` calls this once per invocation and hands the result down.
     pub fn discover() -> Result<Project> {
-        let from_cwd = metadata(None).ok().filter(|m| m.packages.iter().any(|p| p.name.as_str() == "xtask"));
-        let meta = match from_cwd {
-            Some(meta) => meta,
-            None => metadata(Some(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml")))?,
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let env = |key: &str| std::env::var_os(key);
+        let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("xtask has no parent folder")?;
+        let facts = match workspace::read(&cwd, &cwd, &env) {
+            workspace::Read::Found(facts) => facts,
+            workspace::Read::AskCargo(why) => {
+                asked(&why);
+                match metadata(None).ok().and_then(|m| Facts::from_metadata(&m)) {
+                    Some(facts) => facts,
+                    None => from_built_checkout(built_from, &cwd, &env)?,
+                }
+            }
+            workspace::Read::NotArchway => from_built_checkout(built_from, &cwd, &env)?,
         };
-        let xtask = meta
-            .packages
-            .iter()
-            .find(|p| p.name.as_str() == "xtask")
-            .context("the workspace has no `xtask` package")?;
+        Project::from_facts(facts)
+    }
+
+    fn from_facts(facts: Facts) -> Result<Project> {
         let build = build_number(std::env::var(BUILD_NUMBER_VAR).ok().as_deref())?;
-        let branding = |key: &str| {
-            meta.workspace_metadata["archway"][key]
-                .as_str()
-                .map(str::to_string)
-                .with_context(|| format!("Cargo.toml: [workspace.metadata.archway] needs `{key} = \"…\"`"))
+        let branding = |value: Option<String>, key: &str| {
+            value.with_context(|| format!("Cargo.toml: [workspace.metadata.archway] needs `{key} = \"…\"`"))
         };
         Ok(Project {
-            company: branding("company")?,
-            product: branding("product")?,
-            version: product_version(&xtask.version, build)?,
-            root: meta.workspace_root.into_std_path_buf(),
-            target_dir: meta.target_directory.into_std_path_buf(),
+            company: branding(facts.company, "company")?,
+            product: branding(facts.product, "product")?,
+            version: product_version(&facts.version, build)?,
+            root: facts.root,
+            target_dir: facts.target_dir,
         })
     }
 
@@ -57,6 +67,39 @@ impl Project {
     pub fn matrix_path(&self) -> PathBuf {
         self.root.join("matrix.toml")
     }
+}
+
+/// The checkout this xtask was built from (used outside any archway checkout).
+fn from_built_checkout(root: &Path, cwd: &Path, env: workspace::Env) -> Result<Facts> {
+    match workspace::read(root, cwd, env) {
+        workspace::Read::Found(facts) => Ok(facts),
+        workspace::Read::NotArchway => bail!("{}: no workspace with an `xtask` package", root.display()),
+        workspace::Read::AskCargo(why) => {
+            asked(&why);
+            let meta = metadata(Some(&root.join("Cargo.toml")))?;
+            Facts::from_metadata(&meta).context("the workspace has no `xtask` package")
+        }
+    }
+}
+
+impl Facts {
+    /// The same facts from `cargo metadata`'s answer; None without an `xtask` package.
+    fn from_metadata(meta: &cargo_metadata::Metadata) -> Option<Facts> {
+        let xtask = meta.packages.iter().find(|p| p.name.as_str() == "xtask")?;
+        let branding = |key: &str| meta.workspace_metadata["archway"][key].as_str().map(str::to_string);
+        Some(Facts {
+            root: meta.workspace_root.clone().into_std_path_buf(),
+            target_dir: meta.target_directory.clone().into_std_path_buf(),
+            version: xtask.version.clone(),
+            company: branding("company"),
+            product: branding("product"),
+        })
+    }
+}
+
+/// Says in the command trace why `cargo metadata` runs.
+fn asked(why: &str) {
+    crate::cmd::trace(&format!("the manifests leave the workspace open ({why}): asking `cargo metadata`"));
 }
 
 /// `cargo metadata` through [`Cmd`](crate::cmd::Cmd), so it has a deadline like every child.

@@ -161,6 +161,29 @@ fn two_checkout_folders_give_identical_bytes() {
     );
 }
 
+#[test]
+fn a_no_op_build_starts_no_process() {
+    // Issue 12: with nothing to do, neither `cargo metadata` (the workspace is read from its
+    // manifests) nor a tool probe (remembered in target/archway) nor a step starts a process.
+    // ARCHWAY_TRACE_COMMANDS makes the xtask print each process it starts and the count.
+    let Some(dir) = shared_build() else { return };
+    for args in [&["build", "--no-provision"][..], &["build", "--no-provision", "--arch", "x64"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .env("ARCHWAY_TRACE_COMMANDS", "1")
+            .output_within_deadline()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "{args:?}:\n{err}");
+        assert!(err.contains("nothing to do"), "{args:?}:\n{err}");
+        let started: Vec<&str> = err.lines().filter(|l| l.starts_with("archway trace: start ")).collect();
+        assert!(started.is_empty(), "{args:?} with nothing to do started processes:\n{}", started.join("\n"));
+        assert!(err.lines().any(|l| l == "archway trace: 0 processes started"), "{args:?}: no count in\n{err}");
+    }
+}
+
 /// The `[n/N] label` lines a build printed: what actually ran.
 fn ran(out: &std::process::Output) -> BTreeSet<String> {
     stderr(out)

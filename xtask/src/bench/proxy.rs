@@ -29,18 +29,8 @@ const READY: Duration = Duration::from_secs(120);
 /// The folder under the prefix's C:\ that holds the binaries, the site and the configuration.
 const ROOT: &str = r"C:\inetpub\archway-bench-proxy";
 
-pub fn run() -> Result<()> {
-    let project = Project::discover()?;
-    let opts = build::BuildOptions {
-        archs: vec!["x64".into()],
-        profile: build::Profile::Release,
-        jobs: None,
-        flavor: None,
-        no_provision: false,
-        quiet: true,
-        out_dir: None,
-    };
-    let bin = build::run(&opts)?.bin_dir;
+pub fn run(project: &Project) -> Result<()> {
+    let bin = build::run(project, &build::BuildOptions::release(&["x64"], &build::Flags::default()))?.bin_dir;
     for file in ["archway_worker_x64.exe", "archway_x64.dll", "archway_platform_x64.dll", "archway_backend_x64.exe"] {
         if !bin.join(file).is_file() {
             bail!(

@@ -53,16 +53,102 @@ impl Profile {
     }
 }
 
+/// The architectures and toolchain family a verb works on (`build`, `doctor`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Selection {
+    /// Architectures to build, comma-separated or repeated (x86, x64, arm64, arm64ec); all of
+    /// matrix.toml by default.
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub archs: Vec<String>,
+    /// Force a toolchain family instead of the host's default (MSVC on Windows when Visual
+    /// Studio's C++ tools are installed, LLVM elsewhere).
+    #[arg(long, value_enum, env = "ARCHWAY_TOOLCHAIN")]
+    pub toolchain: Option<Flavor>,
+}
+
+/// How the steps run: shared by the verbs that build (`build`, `dist`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Flags {
+    /// Parallel build steps (default: the number of cores).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Do not install the pinned LLVM by itself when ARM64EC needs a newer lld-link.
+    #[arg(long)]
+    pub no_provision: bool,
+}
+
+/// Compile, link and verify every native binary for every architecture.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "Examples:\n  cargo xtask build\n  cargo xtask build --arch x64,arm64ec --profile debug\n\n\
+    Outputs go to target/archway/<profile>/bin/ as <name>_<arch>.dll with its .pdb.\n\
+    ARCHWAY_BUILD_NUMBER sets the fourth VERSIONINFO field (0 by default).")]
+pub struct Args {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[arg(long, value_enum, default_value = "release")]
+    pub profile: Profile,
+    #[command(flatten)]
+    pub flags: Flags,
+    /// Print only errors and the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// What one build is asked to do. Made only here: from the command line ([`From<Args>`]) or
+/// as the quiet release build other verbs start ([`BuildOptions::release`]).
 #[derive(Clone, Debug)]
 pub struct BuildOptions {
-    pub archs: Vec<String>,
-    pub profile: Profile,
-    pub jobs: Option<usize>,
-    pub flavor: Option<Flavor>,
-    pub no_provision: bool,
-    pub quiet: bool,
+    archs: Vec<String>,
+    profile: Profile,
+    jobs: Option<usize>,
+    flavor: Option<Flavor>,
+    no_provision: bool,
+    quiet: bool,
     /// Build somewhere other than `target/archway/<profile>` (benchmarks, tests).
-    pub out_dir: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+}
+
+impl From<Args> for BuildOptions {
+    fn from(args: Args) -> BuildOptions {
+        BuildOptions {
+            archs: args.selection.archs,
+            profile: args.profile,
+            jobs: args.flags.jobs,
+            flavor: args.selection.toolchain,
+            no_provision: args.flags.no_provision,
+            quiet: args.quiet,
+            out_dir: None,
+        }
+    }
+}
+
+impl BuildOptions {
+    /// A quiet release build of `archs` (every architecture of matrix.toml when empty) with the
+    /// host's toolchain (or ARCHWAY_TOOLCHAIN's), as `dist`, `bench` and the verbs that need
+    /// built binaries run it.
+    pub fn release(archs: &[&str], flags: &Flags) -> BuildOptions {
+        BuildOptions {
+            archs: archs.iter().map(|a| a.to_string()).collect(),
+            profile: Profile::Release,
+            jobs: flags.jobs,
+            flavor: None,
+            no_provision: flags.no_provision,
+            quiet: true,
+            out_dir: None,
+        }
+    }
+
+    /// The same build into `dir` instead of `target/archway/<profile>`.
+    pub fn into_dir(self, dir: PathBuf) -> BuildOptions {
+        BuildOptions { out_dir: Some(dir), ..self }
+    }
+}
+
+/// `cargo xtask build`: the build, then its summary.
+pub fn run_verb(project: &Project, args: Args) -> Result<()> {
+    let report = run(project, &args.into())?;
+    print_summary(&report);
+    Ok(())
 }
 
 /// One linked and verified file.
@@ -96,14 +182,13 @@ fn flavor_or_env(flavor: Option<Flavor>) -> Result<Option<Flavor>> {
     }
 }
 
-pub fn run(opts: &BuildOptions) -> Result<BuildReport> {
-    let project = Project::discover()?;
+pub fn run(project: &Project, opts: &BuildOptions) -> Result<BuildReport> {
     let matrix = Matrix::load(&project.matrix_path())?;
     let archs = matrix.select(&opts.archs)?;
     let binaries = binaries::discover(&project.root)?;
     let build_dir = opts.out_dir.clone().unwrap_or_else(|| project.build_dir(opts.profile.name()));
     let provisioning = if opts.no_provision { Provisioning::Refuse } else { Provisioning::Automatic };
-    let toolchain = toolchain::discover(&project, flavor_or_env(opts.flavor)?, &archs, provisioning)?;
+    let toolchain = toolchain::discover(project, flavor_or_env(opts.flavor)?, &archs, provisioning)?;
     let unbuildable: Vec<String> =
         archs.iter().filter_map(|a| toolchain.tools(*a).err().map(|why| format!("  {a}: {why}"))).collect();
     if !unbuildable.is_empty() {
@@ -112,7 +197,7 @@ pub fn run(opts: &BuildOptions) -> Result<BuildReport> {
             unbuildable.join("\n")
         );
     }
-    let plan = plan(&project, &matrix, &archs, &binaries, &toolchain, opts.profile, &build_dir)?;
+    let plan = plan(project, &matrix, &archs, &binaries, &toolchain, opts.profile, &build_dir)?;
     let jobs = opts.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let hashes = HashCache::default();
     let progress = jobs::Progress::new(plan.units.len() + plan.links.len(), opts.quiet);
@@ -134,7 +219,7 @@ pub fn run(opts: &BuildOptions) -> Result<BuildReport> {
         verify::check(&artifact.path, &expect)?;
     }
     let bin_dir = build_dir.join("bin");
-    let forwarders = forwarders::write_all(&project, &bin_dir, forwarders::Selection::BuiltFor(&archs))?;
+    let forwarders = forwarders::write_all(project, &bin_dir, forwarders::Selection::BuiltFor(&archs))?;
     Ok(BuildReport {
         bin_dir,
         artifacts: plan.artifacts,

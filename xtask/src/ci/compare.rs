@@ -124,7 +124,25 @@ pub fn compare(a: &Path, b: &Path, allow: &[String]) -> Result<(Vec<String>, boo
     Ok((lines, same))
 }
 
-pub fn run(a: &Path, b: &Path, allow: &[String]) -> Result<()> {
+/// Compare two package folders (target/dist of two hosts) byte for byte: which files, and
+/// which zip entries, differ and where.
+#[derive(clap::Args, Clone, Debug)]
+#[command(
+    after_help = "Example:\n  cargo xtask compare-dist linux-dist target/dist --allow '*-arm64.*' --allow SHA256SUMS"
+)]
+pub struct Args {
+    /// The first package folder.
+    pub a: std::path::PathBuf,
+    /// The second package folder.
+    pub b: std::path::PathBuf,
+    /// A file name that may differ (`*` matches anything); repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub allow: Vec<String>,
+}
+
+/// `cargo xtask compare-dist` (no checkout needed).
+pub fn run(args: Args) -> Result<()> {
+    let (a, b, allow) = (&args.a, &args.b, &args.allow);
     let (lines, same) = compare(a, b, allow)?;
     for line in &lines {
         println!("{line}");

@@ -24,6 +24,22 @@ pub fn render_all(matrix: &Path) -> Result<Vec<(&'static str, String)>> {
     Ok(vec![(WORKFLOW, workflow::render(&ci)), (RELEASE, release::render(&ci))])
 }
 
+/// Write .github/workflows/ci.yml and release.yml from matrix.toml's [ci] section.
+#[derive(clap::Args, Clone, Debug)]
+#[command(
+    after_help = "Examples:\n  cargo xtask ci\n  cargo xtask ci --check   # fail when a committed workflow is stale (CRLF or not), with a diff"
+)]
+pub struct Args {
+    /// Only check that the committed workflow matches matrix.toml.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `cargo xtask ci`.
+pub fn run_verb(project: &crate::project::Project, args: Args) -> Result<()> {
+    run(&project.root, args.check)
+}
+
 pub fn run(root: &Path, check: bool) -> Result<()> {
     let mut stale = Vec::new();
     for (name, text) in render_all(&root.join("matrix.toml"))? {

@@ -18,12 +18,26 @@ use crate::{
 };
 use layout::{PackageConfig, Placed};
 
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// A folder holding the previous release's MSIs, to check each new one as its upgrade.
+/// Build (release), write the forwarders, verify, then write one MSI and one zip per Windows
+/// platform, manifest.json and SHA256SUMS into target/dist/.
+#[derive(clap::Args, Clone, Debug, Default)]
+#[command(after_help = "Examples:\n  cargo xtask dist\n  \
+    SOURCE_DATE_EPOCH=1767225600 cargo xtask dist --previous releases/0.1.0   # check the upgrade too\n\n\
+    Every MSI is linted (versions, machines per folder, forwarder targets, tables); with --previous\n\
+    each is also checked as a major upgrade of the last release's package of the same platform.")]
+pub struct Args {
+    /// A folder with the previous release's archway-<version>-<platform>.msi files.
+    #[arg(long, value_name = "DIR")]
     pub previous: Option<PathBuf>,
-    pub jobs: Option<usize>,
-    pub no_provision: bool,
+    #[command(flatten)]
+    pub build: build::Flags,
+    /// Sign every shipped PE before the MSIs are written, then each MSI (key and password
+    /// from the environment: see `cargo xtask sign --help`).
+    #[arg(long)]
+    pub sign: bool,
+    /// RFC 3161 timestamp server for --sign (else ARCHWAY_SIGN_TIMESTAMP_URL; none by default).
+    #[arg(long, value_name = "URL", requires = "sign")]
+    pub timestamp_url: Option<String>,
 }
 
 /// Zip entries and MSI summary times are dated SOURCE_DATE_EPOCH, or 1980-01-01 (the first date
@@ -107,12 +121,15 @@ pub fn given_or_built(given: Option<&Path>, project: &Project, who: &str) -> Res
         return Ok(dir.to_path_buf());
     }
     eprintln!("[{who}] building the packages (`cargo xtask dist`)");
-    run(&Options { previous: None, jobs: None, no_provision: false })?;
+    run(project, Args::default())?;
     Ok(project.target_dir.join("dist"))
 }
 
-pub fn run(opts: &Options) -> Result<()> {
-    let project = Project::discover()?;
+pub fn run(project: &Project, args: Args) -> Result<()> {
+    if args.sign {
+        // Read and checked before the build: a missing key or tool fails at once.
+        crate::sign::arm(crate::sign::from_env(args.timestamp_url.clone())?);
+    }
     let configs = layout::package_configs(&project.root)?;
     let epoch = match project::source_date_epoch()? {
         None => DEFAULT_EPOCH,
@@ -123,16 +140,7 @@ pub fn run(opts: &Options) -> Result<()> {
     let step = |n: usize, what: &str| eprintln!("[dist {n}/{steps}] {what}");
 
     step(1, "build (release), forwarders, verification");
-    let build_opts = build::BuildOptions {
-        archs: Vec::new(),
-        profile: build::Profile::Release,
-        jobs: opts.jobs,
-        flavor: None,
-        no_provision: opts.no_provision,
-        quiet: true,
-        out_dir: None,
-    };
-    let report = build::run(&build_opts)?;
+    let report = build::run(project, &build::BuildOptions::release(&[], &args.build))?;
     build::print_summary(&report);
 
     // Everything is written into a staging folder that replaces target/dist only when every
@@ -142,8 +150,8 @@ pub fn run(opts: &Options) -> Result<()> {
     if out_dir.exists() {
         std::fs::remove_dir_all(&out_dir).with_context(|| format!("cannot clear {}", out_dir.display()))?;
     }
-    let manifest = match crate::sign::around(&project, &report, &out_dir, |report| {
-        write_packages(&project, opts, &configs, report, &out_dir, epoch, steps)
+    let manifest = match crate::sign::around(project, &report, &out_dir, |report| {
+        write_packages(project, &args, &configs, report, &out_dir, epoch, steps)
     }) {
         Ok(manifest) => manifest,
         Err(err) => {
@@ -164,7 +172,7 @@ pub fn run(opts: &Options) -> Result<()> {
 
 fn write_packages(
     project: &Project,
-    opts: &Options,
+    args: &Args,
     configs: &[PackageConfig],
     report: &build::BuildReport,
     out_dir: &Path,
@@ -178,7 +186,7 @@ fn write_packages(
         step(2 + i, &format!("{} package: MSI, zip, lint", config.platform));
         let placed = layout::layout(config.platform, &report.bin_dir, &shipped, &report.forwarders)?;
         let package = package(project, config, configs, &placed, epoch)?;
-        outputs.push(write_platform(&package, out_dir, opts.previous.as_deref())?);
+        outputs.push(write_platform(&package, out_dir, args.previous.as_deref())?);
     }
 
     step(steps - 1, "manifest.json and SHA256SUMS");

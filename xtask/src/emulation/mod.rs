@@ -26,6 +26,16 @@ pub const RECIPE: u32 = 1;
 /// Written last by `install`: a folder without it is never used.
 const STAMP: &str = "archway-provisioned";
 
+/// The emulated ARM64 host: an arm64 Debian 12 root with arm64 Wine 8 under qemu-user, in
+/// archway's cache folder, where the native ARM64 pools run on x86_64 Linux.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  cargo xtask arm64-root install\n  cargo xtask arm64-root status\n  \
+    cargo xtask arm64-root run path/to/prog.exe -- arg1")]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
 #[derive(clap::Subcommand)]
 pub enum Action {
     /// Create the arm64 Debian 12 root with arm64 Wine 8 in archway's cache folder (root only:

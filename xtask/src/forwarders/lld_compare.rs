@@ -19,8 +19,15 @@ pub struct Linker {
 }
 
 impl Linker {
+    /// The tests' linker: [`Linker::for_project`] the checkout they run in.
+    #[cfg(test)]
     pub fn new() -> Result<Linker> {
-        let tools = reference::find()?;
+        Linker::for_project(crate::project::Project::discover().ok().as_ref())
+    }
+
+    /// `project` holds the remembered tool probes (None: every tool is asked afresh).
+    pub fn for_project(project: Option<&crate::project::Project>) -> Result<Linker> {
+        let tools = reference::find_for(project)?;
         let dir =
             tempfile::Builder::new().prefix("archway-lld-").tempdir().context("cannot create a folder for lld-link")?;
         let load_configs = reference::assemble_load_configs(&tools, dir.path())?;
@@ -68,8 +75,8 @@ impl Linker {
 }
 
 /// Links every planned forwarder with lld-link and fails at the first byte that differs.
-pub fn against_lld(planned: &[Planned]) -> Result<Vec<String>> {
-    let linker = Linker::new()?;
+pub fn against_lld(project: &crate::project::Project, planned: &[Planned]) -> Result<Vec<String>> {
+    let linker = Linker::for_project(Some(project))?;
     let mut lines = Vec::new();
     for p in planned {
         let theirs = linker.link_planned(p).with_context(|| format!("lld-link for {}", p.spec.path.display()))?;

@@ -66,11 +66,32 @@ pub enum Selection<'a> {
     BuiltFor(&'a [Arch]),
 }
 
+/// Write the Arm64X pure forwarders of forwarders/*.toml next to the built DLLs, then read
+/// each back with the independent verifier (`build` does this after linking).
+#[derive(clap::Args, Clone, Debug)]
+#[command(
+    after_help = "Examples:\n  cargo xtask forwarders\n  cargo xtask forwarders --profile debug\n  cargo xtask forwarders --compare-with-lld\n  \
+    cargo xtask forwarders --bin-dir path/to/dlls   # DLLs built elsewhere\n\n\
+    Each forwarder needs <binary>_arm64.dll and <binary>_x64.dll (or _arm64ec.dll) in the same folder.\n\
+    SOURCE_DATE_EPOCH sets the PE timestamp (0 when unset)."
+)]
+pub struct Args {
+    #[arg(long, value_enum, default_value = "release")]
+    pub profile: crate::build::Profile,
+    /// The folder holding the target DLLs (default: target/archway/<profile>/bin).
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+    /// Also link each forwarder with lld-link 21+ and fail unless both files are identical.
+    #[arg(long)]
+    pub compare_with_lld: bool,
+}
+
 /// `cargo xtask forwarders`: every spec, optionally compared with lld-link's output first.
-pub fn run(project: &Project, bin_dir: &Path, compare_with_lld: bool) -> Result<()> {
+pub fn run(project: &Project, args: Args) -> Result<()> {
+    let bin_dir = &args.bin_dir.unwrap_or_else(|| project.build_dir(args.profile.name()).join("bin"));
     let planned = plan_all(project, bin_dir, Selection::All)?;
-    if compare_with_lld {
-        for line in lld_compare::against_lld(&planned)? {
+    if args.compare_with_lld {
+        for line in lld_compare::against_lld(project, &planned)? {
             eprintln!("{line}");
         }
     }

@@ -27,7 +27,8 @@ use crate::panics::{self, Contained};
 use readers::{Corpus, Reader, Seed};
 use rng::Rng;
 
-/// `cargo xtask fuzz` on the command line.
+/// Mutation-fuzz every reader (PE/verify, Arm64X, specs, TOML, MSI, cabinet, --previous)
+/// over the artifacts of a build; fails on a panic, a hang or a crash.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "Examples:\n  cargo xtask dist && cargo xtask fuzz --seconds 60     # what CI runs\n  \
     cargo xtask fuzz --seconds 3600 --seed 42             # a longer run, repeatable by its seed\n\n\
@@ -133,8 +134,12 @@ impl Report {
     }
 }
 
-pub fn run(opts: &Options) -> Result<()> {
-    let project = crate::project::Project::discover()?;
+/// `cargo xtask fuzz`.
+pub fn run_verb(project: &crate::project::Project, args: Args) -> Result<()> {
+    run(project, &args.options())
+}
+
+pub fn run(project: &crate::project::Project, opts: &Options) -> Result<()> {
     let bin_dir = opts.bin_dir.clone().unwrap_or_else(|| project.build_dir("release").join("bin"));
     let dist_dir = opts.dist_dir.clone().unwrap_or_else(|| project.root.join("target/dist"));
     let out_dir = opts.out_dir.clone().unwrap_or_else(|| project.root.join("target/fuzz"));

@@ -22,7 +22,10 @@ use crate::{
 };
 pub use engine::Engine;
 
+/// Wine's msiexec as an installer engine nobody here wrote: install, upgrade, refused
+/// downgrade and uninstall of the packages, each checked against the manifest.
 #[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "Example:\n  cargo xtask msi-engine cycle --platform x64")]
 pub struct Args {
     #[command(subcommand)]
     pub action: Action,
@@ -69,9 +72,9 @@ pub struct CycleArgs {
     pub trace: bool,
 }
 
-pub fn run(args: &Args) -> Result<()> {
+pub fn run(project: &Project, args: Args) -> Result<()> {
     match &args.action {
-        Action::Cycle(cycle) => run_cycle(cycle),
+        Action::Cycle(cycle) => run_cycle(project, cycle),
     }
 }
 
@@ -85,8 +88,7 @@ enum Skip {
     Elsewhere(String),
 }
 
-fn run_cycle(args: &CycleArgs) -> Result<()> {
-    let project = Project::discover()?;
+fn run_cycle(project: &Project, args: &CycleArgs) -> Result<()> {
     let require_all = args.require_all || std::env::var("CI").is_ok_and(|v| v == "true");
     let mut platforms = Vec::new();
     for name in args.platforms.iter().flat_map(|p| p.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
@@ -99,10 +101,10 @@ fn run_cycle(args: &CycleArgs) -> Result<()> {
         platforms = vec![Platform::X64, Platform::X86, Platform::Arm64];
     }
     let state = project.target_dir.join("archway").join("msi-engine");
-    let current = crate::dist::given_or_built(args.packages.as_deref(), &project, "msi-engine")?;
+    let current = crate::dist::given_or_built(args.packages.as_deref(), project, "msi-engine")?;
     let next_set = match &args.next {
         Some(dir) => dir.clone(),
-        None => next::build(&project, &next::scratch(&project))?,
+        None => next::build(project, &next::scratch(project))?,
     };
     let mut failed = Vec::new();
     let mut missing = Vec::new();

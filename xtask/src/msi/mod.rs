@@ -42,6 +42,31 @@ pub use {
     report::check_views,
 };
 
+/// Lint an MSI (and, with --previous, check and simulate it as a major upgrade of OLD).
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "Examples:\n  cargo xtask msi-check target/dist/archway-0.2.0.0-arm64.msi\n  \
+    cargo xtask msi-check new.msi --previous old.msi\n\n\
+    Each finding names its rule (e.g. component-guid-changed, unversioned-pe, machine-folder)\n\
+    and the install path. Exits non-zero when there is an error.")]
+pub struct CheckArgs {
+    /// The package to check.
+    #[arg(value_name = "NEW.msi")]
+    pub package: std::path::PathBuf,
+    /// The release it must upgrade.
+    #[arg(long, value_name = "OLD.msi")]
+    pub previous: Option<std::path::PathBuf>,
+}
+
+/// `cargo xtask msi-check` (no checkout needed): the report, and an error when it has errors.
+pub fn run_check(args: CheckArgs) -> anyhow::Result<()> {
+    let report = check_files(&args.package, args.previous.as_deref())?;
+    println!("{}", report.render());
+    match report.errors() {
+        0 => Ok(()),
+        n => anyhow::bail!("{}: {n} error(s)", args.package.display()),
+    }
+}
+
 // The layers below, for the tests (and for callers that need them later).
 // Some are used only by the msitools tests, which Windows does not build.
 #[cfg(test)]

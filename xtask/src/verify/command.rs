@@ -13,9 +13,23 @@ use crate::{
     project::Project,
 };
 
-pub fn run(files: &[PathBuf]) -> Result<()> {
-    // Outside a checkout only the forwarder checks apply.
-    let workspace = Project::discover().ok().and_then(|p| binaries::discover(&p.root).ok().map(|b| (p, b)));
+/// Print DLLs' exports (an Arm64X file in both views), check their forwarders against the
+/// target files beside them and the Arm64X invariants, and run the build's own checks on
+/// files named like this workspace's outputs (<binary>_<arch>.dll).
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "Examples:\n  cargo xtask verify target/archway/release/bin/archway.dll\n  \
+    cargo xtask verify path/to/aspnetcorev2.dll path/to/other.dll")]
+pub struct Args {
+    /// The DLLs (or EXEs) to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `cargo xtask verify`; `project` is None outside a checkout, where only the forwarder
+/// checks apply.
+pub fn run(project: Option<&Project>, args: Args) -> Result<()> {
+    let workspace = project.and_then(|p| binaries::discover(&p.root).ok().map(|b| (p, b)));
+    let files = &args.files;
     let mut failed = 0;
     for file in files {
         let outcome = forwards::describe(file).and_then(|text| {
