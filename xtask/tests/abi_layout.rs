@@ -192,9 +192,10 @@ fn dumped_layouts(dump: &str) -> BTreeMap<String, Vec<Entry>> {
     let mut current: Option<String> = None;
     for line in dump.lines() {
         if let Some(rest) = line.strip_prefix("VFTable for '") {
-            // `VFTable for 'C' (N entries).` or `VFTable for 'Base' in 'C' (N entries).`
+            // `VFTable for 'C' (N entries).`, `VFTable for 'Base' in 'C' (N entries).` or, deeper,
+            // `VFTable for 'Base' in 'Middle' in 'C' (N entries).`: the table is C's (the last name).
             let names: Vec<&str> = rest.split('\'').collect();
-            let class = if names.get(1).is_some_and(|s| s.starts_with(" in ")) { names.get(2) } else { names.first() };
+            let class = names.len().checked_sub(2).and_then(|i| names.get(i));
             current = class.map(|c| c.to_string()).filter(|c| !layouts.contains_key(c));
             if let Some(c) = &current {
                 layouts.insert(c.clone(), Vec::new());

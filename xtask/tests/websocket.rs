@@ -116,7 +116,8 @@ fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let v = (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
+        let v =
+            (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
         out.push(A[(v >> 18) as usize & 63] as char);
         out.push(A[(v >> 12) as usize & 63] as char);
         out.push(if chunk.len() > 1 { A[(v >> 6) as usize & 63] as char } else { '=' });
@@ -162,7 +163,9 @@ impl Client {
         while !head.ends_with(b"\r\n\r\n") {
             match stream.read(&mut byte) {
                 Ok(1) => head.push(byte[0]),
-                other => panic!("the 101 head ended early ({other:?}): {:?}\n{}", String::from_utf8_lossy(&head), b.log()),
+                other => {
+                    panic!("the 101 head ended early ({other:?}): {:?}\n{}", String::from_utf8_lossy(&head), b.log())
+                }
             }
         }
         let text = String::from_utf8_lossy(&head).to_string();
@@ -237,15 +240,12 @@ impl Client {
         self.stream.set_read_timeout(Some(limit)).unwrap();
         let start = Instant::now();
         let mut buf = [0u8; 256];
-        loop {
-            match self.stream.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => panic!("{n} bytes after the close: {:?}", &buf[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted) => {
-                    return
-                }
-                Err(e) => panic!("the connection did not end within {limit:?} of the close ({e}, {:?})", start.elapsed()),
-            }
+        match self.stream.read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => panic!("{n} bytes after the close: {:?}", &buf[..n]),
+            Err(e)
+                if matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted) => {}
+            Err(e) => panic!("the connection did not end within {limit:?} of the close ({e}, {:?})", start.elapsed()),
         }
     }
 }
@@ -261,17 +261,27 @@ fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 #[test]
 fn text_and_binary_messages_are_echoed_both_ways_and_the_backend_sees_the_forwarded_upgrade() {
     each_arch(|b| {
-        let mut c = Client::open(b, "/ws?hello=1", &["Sec-WebSocket-Extensions: permessage-deflate", "X-Test: websocket"]);
-        assert!(c.headers.iter().any(|(n, v)| n == "upgrade" && v.eq_ignore_ascii_case("websocket")), "{:?}", c.headers);
+        let mut c =
+            Client::open(b, "/ws?hello=1", &["Sec-WebSocket-Extensions: permessage-deflate", "X-Test: websocket"]);
+        assert!(
+            c.headers.iter().any(|(n, v)| n == "upgrade" && v.eq_ignore_ascii_case("websocket")),
+            "{:?}",
+            c.headers
+        );
         // The backend's first message lists the request headers it received.
         let hello = c.next();
         assert_eq!(hello.opcode, TEXT, "{hello:?}");
         let seen = String::from_utf8(hello.data).unwrap();
         assert!(seen.starts_with("headers\n"), "{seen}");
-        let has = |name: &str| seen.lines().any(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())));
+        let has = |name: &str| {
+            seen.lines().any(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
+        };
         assert!(has("X-Test") && has("MS-ASPNETCORE-TOKEN") && has("X-Forwarded-For"), "forwarded headers:\n{seen}");
         assert!(has("Sec-WebSocket-Key") && has("Upgrade"), "WinHTTP's own upgrade headers:\n{seen}");
-        assert!(!has("Sec-WebSocket-Extensions"), "Sec-WebSocket-Extensions must not reach the server (docs/httpplatform.md §3):\n{seen}");
+        assert!(
+            !has("Sec-WebSocket-Extensions"),
+            "Sec-WebSocket-Extensions must not reach the server (docs/httpplatform.md §3):\n{seen}"
+        );
 
         c.frame(TEXT, true, "hello, ünïcode".as_bytes());
         assert_eq!(c.next(), Message { opcode: TEXT, data: "hello, ünïcode".as_bytes().to_vec() });
@@ -307,7 +317,11 @@ fn a_message_larger_than_one_read_and_a_fragmented_one_arrive_whole() {
         assert_eq!(c.next(), Message { opcode: TEXT, data: b"one two three".to_vec() });
         c.frame(CLOSE, true, &close_payload(1001, ""));
         let close = c.next();
-        assert_eq!((close.opcode, close.data.get(..2)), (CLOSE, Some(&[0x03, 0xE9][..])), "the client's code crosses: {close:?}");
+        assert_eq!(
+            (close.opcode, close.data.get(..2)),
+            (CLOSE, Some(&[0x03, 0xE9][..])),
+            "the client's code crosses: {close:?}"
+        );
         c.expect_eof(Duration::from_secs(20));
     });
 }

@@ -20,9 +20,15 @@ class IWorkerProcessFramework;
 // IHttpServer2 (docs/iis.md §9.1): IHttpServer::GetExtendedInterface(HTTP_SERVER_INTERFACE_V2)
 // gives it; its GUID-based GetExtendedInterface is what the SDK's HttpGetExtendedInterface
 // template calls to turn an IHttpContext into an IHttpContext3.
+// No using-declaration for the base's GetExtendedInterface: MSVC would then group the two
+// overloads in this class and move the new one before GetToken (docs/iis.md §4.2); the SDK
+// declares none, so clang's warning about the hidden overload is silenced instead.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Woverloaded-virtual"
+#endif
 class IHttpServer2 : public IHttpServer {
 public:
-    using IHttpServer::GetExtendedInterface;  // the base's overload stays visible (no new slot)
     virtual HRESULT GetToken(PCWSTR pszUserName, PCWSTR pszPassword, DWORD dwLogonMethod,
                              IHttpTokenEntry** ppTokenEntry, PCWSTR pszDefaultDomain,
                              PSOCKADDR pSockAddr, IHttpTraceContext* pHttpTraceContext) = 0;  // slot 26
@@ -34,6 +40,9 @@ public:
     virtual HRESULT GetWorkerProcessFramework(
         IWorkerProcessFramework** ppWorkerProcessFramework) = 0;                             // slot 30
 };
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 // A context stored under a name (IIS_WEBSOCKET, L"websockets").
 class IHttpStoredContext {
