@@ -229,12 +229,17 @@ fn a_program_in_the_root_reaches_this_machines_loopback() {
     let child = std::thread::spawn({
         let root = root.clone();
         move || {
-            Command::new("timeout")
-                .args(["120", "chroot"])
-                .arg(&root)
-                .args(["/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "/usr/bin/perl", "-e", &script])
-                .output()
-                .expect("chroot runs")
+            output_within(
+                Command::new("chroot").arg(&root).args([
+                    "/usr/bin/env",
+                    "-i",
+                    "PATH=/usr/bin:/bin",
+                    "/usr/bin/perl",
+                    "-e",
+                    &script,
+                ]),
+                Duration::from_secs(120),
+            )
         }
     });
     // Accept with a deadline: a program that cannot connect must fail the test, not hang it.
@@ -261,6 +266,6 @@ fn a_program_in_the_root_reaches_this_machines_loopback() {
     assert_eq!(stdout(&out), "hello from the host\n");
     // The program really is arm64.
     let uname =
-        Command::new("timeout").args(["60", "chroot"]).arg(&root).args(["/usr/bin/uname", "-m"]).output().unwrap();
+        output_within(Command::new("chroot").arg(&root).args(["/usr/bin/uname", "-m"]), Duration::from_secs(60));
     assert_eq!(stdout(&uname).trim(), "aarch64");
 }

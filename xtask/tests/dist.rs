@@ -19,16 +19,7 @@ const EPOCH: &str = "1767225600"; // 2026-01-01
 const PLATFORMS: [&str; 3] = ["x64", "arm64", "x86"];
 
 fn dist_in(dir: &Path, extra: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["dist", "--no-provision"])
-        .args(extra)
-        .current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .output_within_deadline()
-        .unwrap();
-    assert!(out.status.success(), "dist failed in {}:\n{}", dir.display(), stderr(&out));
-    out
+    run_ok(xtask_cmd(dir, &["dist", "--no-provision"]).args(extra).env("SOURCE_DATE_EPOCH", EPOCH))
 }
 
 fn dist_dir(dir: &Path) -> PathBuf {
@@ -61,9 +52,7 @@ fn msitool(name: &str) -> Option<PathBuf> {
 
 #[cfg(not(windows))]
 fn run(program: &Path, args: &[&str], cwd: &Path) -> String {
-    let out = Command::new(program).args(args).current_dir(cwd).output_within_deadline().unwrap();
-    assert!(out.status.success(), "{} {args:?}: {}", program.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout(&run_ok(Command::new(program).args(args).current_dir(cwd)))
 }
 
 /// Every file under `root`, by its path relative to `root` with `/` separators.

@@ -120,13 +120,10 @@ fn verify_fails_when_a_target_is_missing_beside_the_forwarder() {
 fn the_writer_and_lld_link_agree_byte_for_byte_on_the_shipped_specs() {
     let Some(dir) = shared_build() else { return };
     // With a SOURCE_DATE_EPOCH too: lld-link is given the same timestamp.
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["forwarders", "--compare-with-lld"])
-        .current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output_within_deadline()
-        .unwrap();
+    let out = output_within(
+        xtask_cmd(dir, &["forwarders", "--compare-with-lld"]).env("SOURCE_DATE_EPOCH", "1700000000"),
+        DEADLINE,
+    );
     if !out.status.success() && stderr(&out).contains("lld-link") && stderr(&out).contains("missing") {
         missing(
             "lld-link 21 or newer and clang with the AArch64 backend",
@@ -269,15 +266,8 @@ fn targets_of_different_versions_are_refused_as_stale() {
 fn the_timestamp_comes_from_source_date_epoch_and_rewrites_are_skipped() {
     let Some(s) = scratch() else { return };
     let run = |epoch: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["forwarders", "--bin-dir", s.bin.to_str().unwrap()])
-            .current_dir(&s.dir)
-            .env_remove("CARGO_TARGET_DIR")
-            .env("SOURCE_DATE_EPOCH", epoch)
-            .output_within_deadline()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        stderr(&out)
+        let args = ["forwarders", "--bin-dir", s.bin.to_str().unwrap()];
+        stderr(&run_ok(xtask_cmd(&s.dir, &args).env("SOURCE_DATE_EPOCH", epoch)))
     };
     let first = run("1700000000");
     assert!(first.contains(": arm64 -> archway_arm64.dll, x64 -> archway_x64.dll (written, verified)"), "{first}");

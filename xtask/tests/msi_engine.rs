@@ -9,7 +9,7 @@
 
 mod support;
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use support::*;
 
@@ -22,14 +22,7 @@ fn wine_installed() -> bool {
 }
 
 fn dist(dir: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["dist", "--no-provision", "--jobs", "2"])
-        .current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "dist failed in {}:\n{}", dir.display(), stderr(&out));
+    run_ok(xtask_cmd(dir, &["dist", "--no-provision", "--jobs", "2"]).env("SOURCE_DATE_EPOCH", EPOCH));
 }
 
 /// The table line of `step` in the table of `platform`.

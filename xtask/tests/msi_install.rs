@@ -26,14 +26,7 @@ use support::*;
 const EPOCH: &str = "1767225600";
 
 fn dist(dir: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["dist", "--no-provision"])
-        .current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .output_within_deadline()
-        .unwrap();
-    assert!(out.status.success(), "dist failed:\n{}", stderr(&out));
+    run_ok(xtask_cmd(dir, &["dist", "--no-provision"]).env("SOURCE_DATE_EPOCH", EPOCH));
 }
 
 /// The package for this machine: arm64 on Windows on ARM64, x64 elsewhere.

@@ -42,10 +42,9 @@ fn tool(name: &str, how: &str) -> bool {
     found
 }
 
+/// The signing and PKI tools answer in seconds.
 fn run(cmd: &mut Command) -> Output {
-    let out = output_within(cmd, Duration::from_secs(120));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}{}", stderr(&out), stdout(&out));
-    out
+    run_ok_within(cmd, Duration::from_secs(120))
 }
 
 fn pki() -> Option<Pki> {
@@ -132,8 +131,7 @@ fn pki() -> Option<Pki> {
 
 /// The xtask in `dir` with exactly these signing variables (all others removed).
 fn xtask_signing(dir: &Path, args: &[&str], vars: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.args(args).current_dir(dir).env_remove("CARGO_TARGET_DIR").env("CARGO_TERM_COLOR", "never");
+    let mut cmd = xtask_cmd(dir, args);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("ARCHWAY_SIGN") {
             cmd.env_remove(key);

@@ -1,6 +1,11 @@
 //! What the integration tests share: copies of the checkout, running the xtask binary in them,
-//! and prerequisites that fail under CI=true and skip (with one line saying what is missing
-//! and how to get it) elsewhere. `worker` drives the worker stand-in (`worker.rs`, `shims.rs`).
+//! the one runner every test's child process goes through, and prerequisites that fail under
+//! CI=true and skip (with one line saying what is missing and how to get it) elsewhere. `worker`
+//! drives the worker stand-in (`worker.rs`, `shims.rs`).
+//!
+//! The runner is std's `Command` plus [`output_within`] (a deadline, the command line recorded,
+//! [`run_ok`] printing the command and its output on failure), not `xshell`: its commands carry
+//! no deadline, and a hung Wine or tool must fail a test, not stall it (the README's "Processes").
 
 #![allow(dead_code)]
 
@@ -29,12 +34,15 @@ impl Deadline for Command {
     }
 }
 
-/// `cmd.output()` with a deadline: past `limit` the child and its process group (Unix; its tree
-/// on Windows) are killed and the test fails naming the command and the limit.
+/// `cmd.output()` with a deadline: the command line is printed first (the test harness shows a
+/// failed test's output, so every command it ran is on record); past `limit` the child and its
+/// process group (Unix; its tree on Windows) are killed and the test fails naming the command
+/// and the limit.
 pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(cmd, 0);
     let shown = format!("{cmd:?}");
+    eprintln!("test runs: {shown}");
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -103,16 +111,36 @@ pub fn copy_checkout(name: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dest)
 }
 
-/// Runs the xtask binary in `dir` (its own `target/` there, whatever CARGO_TARGET_DIR says).
+/// [`output_within`] with [`DEADLINE`], asserting success: a failure panics with the command
+/// line, its exit status, stdout and stderr.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    run_ok_within(cmd, DEADLINE)
+}
+
+/// [`run_ok`] with a shorter deadline, for a tool that answers in seconds.
+pub fn run_ok_within(cmd: &mut Command, limit: Duration) -> Output {
+    let out = output_within(cmd, limit);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// The xtask binary in `dir`, not started yet (its own `target/` there, whatever
+/// CARGO_TARGET_DIR says); add variables and run it with [`output_within`] or [`run_ok`].
+pub fn xtask_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(args).current_dir(dir).env_remove("CARGO_TARGET_DIR").env("CARGO_TERM_COLOR", "never");
+    cmd
+}
+
+/// Runs the xtask binary in `dir` (see [`xtask_cmd`]) within [`DEADLINE`].
 pub fn xtask(dir: &Path, args: &[&str]) -> Output {
-    output_within(
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
-            .current_dir(dir)
-            .env_remove("CARGO_TARGET_DIR")
-            .env("CARGO_TERM_COLOR", "never"),
-        DEADLINE,
-    )
+    output_within(&mut xtask_cmd(dir, args), DEADLINE)
 }
 
 pub fn stderr(out: &Output) -> String {
