@@ -86,21 +86,71 @@ pub fn against_lld(project: &crate::project::Project, planned: &[Planned]) -> Re
     Ok(lines)
 }
 
-/// Ok when equal; else an error naming the first differing offset and both sides around it.
+/// Ok when equal; else an error with a hex diff of every 16-byte row that differs (see
+/// [`hex_diff`]), so a golden-file failure shows what changed, not only where it starts.
 pub fn same_bytes(name: &str, ours: &[u8], theirs: &[u8]) -> Result<()> {
     if ours == theirs {
         return Ok(());
     }
-    let at = ours.iter().zip(theirs).position(|(a, b)| a != b).unwrap_or(ours.len().min(theirs.len()));
-    let window = |bytes: &[u8]| {
-        let range = at.saturating_sub(8)..(at + 8).min(bytes.len());
-        bytes[range].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    bail!("{name}: archway's writer and lld-link differ\n{}", hex_diff(("lld-link", theirs), ("archway", ours)))
+}
+
+/// Rows shown at most; the rest are counted.
+const MAX_ROWS: usize = 32;
+
+/// A diff of two byte strings by 16-byte rows: for each row that differs, `-` the expected
+/// row, `+` the found one, and `^^` under each differing byte (a byte one side lacks shows
+/// as `..`); sizes first, rows past [`MAX_ROWS`] counted. Empty when the two are equal.
+pub fn hex_diff(expected: (&str, &[u8]), found: (&str, &[u8])) -> String {
+    let ((want_name, want), (got_name, got)) = (expected, found);
+    let width = want_name.len().max(got_name.len());
+    let rows = want.len().max(got.len()).div_ceil(16);
+    let row =
+        |bytes: &[u8], r: usize| -> Vec<Option<u8>> { (r * 16..r * 16 + 16).map(|i| bytes.get(i).copied()).collect() };
+    let show = |cells: &[Option<u8>]| {
+        cells.iter().map(|c| c.map_or("..".to_string(), |b| format!("{b:02x}"))).collect::<Vec<_>>().join(" ")
     };
-    bail!(
-        "{name}: archway's writer and lld-link differ first at offset {at:#x} (sizes {:#x} and {:#x})\n  archway:  {}\n  lld-link: {}",
-        ours.len(),
-        theirs.len(),
-        window(ours),
-        window(theirs)
-    )
+    let differing: Vec<usize> = (0..rows).filter(|&r| row(want, r) != row(got, r)).collect();
+    if differing.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "sizes {:#x} ({want_name}) and {:#x} ({got_name}); {} of {rows} rows of 16 bytes differ (- {want_name}, + {got_name}):\n",
+        want.len(),
+        got.len(),
+        differing.len()
+    );
+    for &r in differing.iter().take(MAX_ROWS) {
+        let (a, b) = (row(want, r), row(got, r));
+        let marks: Vec<&str> = a.iter().zip(&b).map(|(x, y)| if x == y { "  " } else { "^^" }).collect();
+        out += &format!("- {want_name:width$} {:#07x}: {}\n", r * 16, show(&a));
+        out += &format!("+ {got_name:width$} {:#07x}: {}\n", r * 16, show(&b));
+        out += &format!("  {:width$} {:7}  {}\n", "", "", marks.join(" ").trim_end());
+    }
+    if differing.len() > MAX_ROWS {
+        out += &format!("… and {} more differing rows\n", differing.len() - MAX_ROWS);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_shows_each_differing_row_with_both_sides_and_marks() {
+        let want: Vec<u8> = (0..48).collect();
+        let mut got = want.clone();
+        got[17] = 0xAA;
+        got.truncate(40);
+        let diff = hex_diff(("lld-link", &want), ("archway", &got));
+        assert!(diff.starts_with("sizes 0x30 (lld-link) and 0x28 (archway); 2 of 3 rows"), "{diff}");
+        assert!(diff.contains("- lld-link 0x00010: 10 11 12"), "{diff}");
+        assert!(diff.contains("+ archway  0x00010: 10 aa 12"), "{diff}");
+        assert!(diff.contains("+ archway  0x00020: 20 21 22 23 24 25 26 27 .. .."), "{diff}");
+        assert!(!diff.contains("0x00000:"), "equal rows are left out:\n{diff}");
+        assert_eq!(hex_diff(("a", &want), ("b", &want)), "");
+        let err = same_bytes("x.dll", &got, &want).unwrap_err().to_string();
+        assert!(err.starts_with("x.dll: archway's writer and lld-link differ\nsizes"), "{err}");
+    }
 }

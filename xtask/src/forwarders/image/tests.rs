@@ -26,8 +26,8 @@ fn tip_dll_matches_the_worked_example_byte_for_byte_except_the_checksum() {
     written[0xD0..0xD4].fill(0);
     // §12 typed in once, for every test that needs it (the reader's fixture).
     let expected = crate::verify::arm64x::fixture::tip_from_doc();
-    let first_difference = written.iter().zip(&expected).position(|(a, b)| a != b);
-    assert_eq!(first_difference, None, "first differing byte at {:#x?}", first_difference);
+    let diff = crate::forwarders::lld_compare::hex_diff(("docs §12", &expected), ("the writer", &written));
+    assert!(diff.is_empty(), "tip.dll differs from the worked example:\n{diff}");
 }
 
 #[test]
