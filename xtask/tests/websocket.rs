@@ -2,7 +2,8 @@
 //! to the worker stand-in (which plays IIS's WebSocket module, tests/worker/src/websocket.cpp),
 //! the handler proxies the upgrade with WinHTTP's WebSocket API to the test backend's `/ws`
 //! echo (tests/backend/src/ws.cpp), and messages cross both ways: text and binary, one larger
-//! than a read, fragmented ones, a ping, a close from either side, and the worker stopping
+//! than a read, fragmented ones, a ping, a close from either side, two sessions at once, an
+//! upgrade the server answers without a 101 (an ordinary response), and the worker stopping
 //! cleanly afterwards (no reader thread or handle left to keep it alive).
 //!
 //! Facts relied on: docs/httpplatform.md §11 (the handler's WebSocket path, Wine 8's WinHTTP
@@ -371,4 +372,43 @@ fn the_worker_stops_cleanly_after_websockets_including_one_the_client_dropped() 
         assert!(!log.contains("still outstanding"), "{arch}: a WebSocket read was left outstanding:\n{log}");
         assert!(log.contains("GET /ws -> 101"), "{arch}: the worker logged the upgrades:\n{log}");
     }
+}
+
+#[test]
+fn an_upgrade_the_server_does_not_accept_is_an_ordinary_response() {
+    each_arch(|b| {
+        // The echo route answers 200 with JSON: no WebSocket, the response is proxied as usual.
+        let r = get_with(
+            b.site("ws").port,
+            "/not-a-websocket",
+            &[
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                "Sec-WebSocket-Key: YXJjaHdheS13cy1rZXkxNg==",
+                "Sec-WebSocket-Version: 13",
+            ],
+        );
+        assert_eq!(r.status, 200, "{}\n{}", r.text(), b.log());
+        let json: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+        assert_eq!(json["url"], "/not-a-websocket", "{json}");
+    });
+}
+
+#[test]
+fn two_websockets_at_once_keep_their_own_messages() {
+    each_arch(|b| {
+        let mut one = Client::open(b, "/ws", &[]);
+        let mut two = Client::open(b, "/ws", &[]);
+        for i in 0..5 {
+            one.frame(TEXT, true, format!("one {i}").as_bytes());
+            two.frame(BINARY, true, format!("two {i}").as_bytes());
+            assert_eq!(two.next(), Message { opcode: BINARY, data: format!("two {i}").into_bytes() });
+            assert_eq!(one.next(), Message { opcode: TEXT, data: format!("one {i}").into_bytes() });
+        }
+        for c in [&mut one, &mut two] {
+            c.frame(CLOSE, true, &close_payload(1000, ""));
+            assert_eq!(c.next().opcode, CLOSE);
+            c.expect_eof(Duration::from_secs(20));
+        }
+    });
 }
