@@ -199,22 +199,19 @@ fn tools() -> Tools {
     Tools { appcmd: PathBuf::from("appcmd.exe"), msiexec: PathBuf::from("msiexec.exe"), logs: PathBuf::from("logs") }
 }
 
+/// The whole sequence on one x64 row with `system`: `msi` installs 0.1.0 and, with `next`, that
+/// package upgrades it to 0.1.1 while the pools run.
+fn run_x64(system: &mut Recorder, msi: &str, next: Option<&str>) -> Result<Vec<Line>> {
+    let (old, new) = (installed("0.1.0"), installed("0.1.1"));
+    let (rows, tools, bin) = ([x64_row()], tools(), bin_dir());
+    let next = next.map(|n| (Path::new(n), &new));
+    Sequence { tools: &tools, system, rows: &rows, msi: (Path::new(msi), &old), next, bin_dir: bin.path() }.run()
+}
+
 #[test]
 fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
     let mut system = Recorder::new();
-    let (old, new) = (installed("0.1.0"), installed("0.1.1"));
-    let rows = [x64_row()];
-    let tools = tools();
-    let bin = bin_dir();
-    let sequence = Sequence {
-        tools: &tools,
-        system: &mut system,
-        rows: &rows,
-        msi: (Path::new("archway-0.1.0-x64.msi"), &old),
-        next: Some((Path::new("archway-0.1.1-x64.msi"), &new)),
-        bin_dir: bin.path(),
-    };
-    let lines = sequence.run().unwrap();
+    let lines = run_x64(&mut system, "archway-0.1.0-x64.msi", Some("archway-0.1.1-x64.msi")).unwrap();
     let outcomes: Vec<(String, Outcome)> = lines.iter().map(|l| (l.row.clone(), l.outcome.clone())).collect();
     assert_eq!(
         outcomes,
@@ -260,20 +257,7 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
 
 /// The platform line of a run with `system`, after the whole sequence ran (and uninstalled).
 fn platform_line(mut system: Recorder) -> (Outcome, Vec<String>) {
-    let old = installed("0.1.0");
-    let rows = [x64_row()];
-    let tools = tools();
-    let bin = bin_dir();
-    let lines = Sequence {
-        tools: &tools,
-        system: &mut system,
-        rows: &rows,
-        msi: (Path::new("a.msi"), &old),
-        next: None,
-        bin_dir: bin.path(),
-    }
-    .run()
-    .unwrap();
+    let lines = run_x64(&mut system, "a.msi", None).unwrap();
     let line = lines.iter().find(|l| l.row == "x64 · platform handler").expect("a platform line");
     (line.outcome.clone(), system.commands)
 }
@@ -322,20 +306,7 @@ fn the_backends_echo_is_checked_for_the_forwarded_headers() {
 #[test]
 fn a_pool_still_serving_the_old_version_after_the_upgrade_fails_the_row() {
     let mut system = Recorder { ignore_recycle: true, ..Recorder::new() };
-    let (old, new) = (installed("0.1.0"), installed("0.1.1"));
-    let rows = [x64_row()];
-    let tools = tools();
-    let bin = bin_dir();
-    let lines = Sequence {
-        tools: &tools,
-        system: &mut system,
-        rows: &rows,
-        msi: (Path::new("a-0.1.0.msi"), &old),
-        next: Some((Path::new("a-0.1.1.msi"), &new)),
-        bin_dir: bin.path(),
-    }
-    .run()
-    .unwrap();
+    let lines = run_x64(&mut system, "a-0.1.0.msi", Some("a-0.1.1.msi")).unwrap();
     let after = lines.iter().find(|l| l.row == "x64 · after upgrade").unwrap();
     match &after.outcome {
         Outcome::Failed(problems) => {
@@ -348,20 +319,7 @@ fn a_pool_still_serving_the_old_version_after_the_upgrade_fails_the_row() {
 #[test]
 fn a_failed_install_stops_before_any_pool_is_made_and_says_what_failed() {
     let mut system = Recorder { fail_install: true, ..Recorder::new() };
-    let old = installed("0.1.0");
-    let rows = [x64_row()];
-    let tools = tools();
-    let bin = bin_dir();
-    let err = Sequence {
-        tools: &tools,
-        system: &mut system,
-        rows: &rows,
-        msi: (Path::new("a.msi"), &old),
-        next: None,
-        bin_dir: bin.path(),
-    }
-    .run()
-    .unwrap_err();
+    let err = run_x64(&mut system, "a.msi", None).unwrap_err();
     assert!(format!("{err:#}").contains("install failed (exit Some(1603))"), "{err:#}");
     assert_eq!(system.commands.len(), 1);
 }
@@ -369,20 +327,7 @@ fn a_failed_install_stops_before_any_pool_is_made_and_says_what_failed() {
 #[test]
 fn a_failure_while_serving_still_uninstalls_and_removes_the_pools() {
     let mut system = Recorder { down: true, ..Recorder::new() };
-    let old = installed("0.1.0");
-    let rows = [x64_row()];
-    let tools = tools();
-    let bin = bin_dir();
-    let lines = Sequence {
-        tools: &tools,
-        system: &mut system,
-        rows: &rows,
-        msi: (Path::new("a.msi"), &old),
-        next: None,
-        bin_dir: bin.path(),
-    }
-    .run()
-    .unwrap();
+    let lines = run_x64(&mut system, "a.msi", None).unwrap();
     assert!(matches!(&lines[0].outcome, Outcome::Failed(p) if p[0].contains("503")), "{:?}", lines[0].outcome);
     let commands = &system.commands;
     let uninstall = commands.iter().position(|c| c.starts_with("msiexec.exe /x a.msi")).expect("uninstalled");
@@ -393,20 +338,7 @@ fn a_failure_while_serving_still_uninstalls_and_removes_the_pools() {
 #[test]
 fn a_failed_upgrade_uninstalls_what_is_installed_and_keeps_the_first_error() {
     let mut system = Recorder { fail_upgrade: true, ..Recorder::new() };
-    let (old, new) = (installed("0.1.0"), installed("0.1.1"));
-    let rows = [x64_row()];
-    let tools = tools();
-    let bin = bin_dir();
-    let err = Sequence {
-        tools: &tools,
-        system: &mut system,
-        rows: &rows,
-        msi: (Path::new("a-0.1.0.msi"), &old),
-        next: Some((Path::new("a-0.1.1.msi"), &new)),
-        bin_dir: bin.path(),
-    }
-    .run()
-    .unwrap_err();
+    let err = run_x64(&mut system, "a-0.1.0.msi", Some("a-0.1.1.msi")).unwrap_err();
     assert!(format!("{err:#}").starts_with("upgrade while the pools run failed (exit Some(1603))"), "{err:#}");
     assert!(system.commands.iter().any(|c| c.starts_with("msiexec.exe /x a-0.1.0.msi")), "{:?}", system.commands);
 }
