@@ -5,6 +5,7 @@ pub mod llvm;
 pub mod msvc;
 pub mod probe;
 pub mod provision;
+mod remembered;
 
 use std::{collections::BTreeMap, fmt, path::PathBuf};
 
@@ -177,8 +178,12 @@ pub fn choose_llvm(inv: &[Found], arch: Arch) -> Result<ArchTools, String> {
     })
 }
 
-fn msvc_for_host() -> Result<Option<msvc::Msvc>> {
-    msvc::discover_here()
+/// MSVC on Windows (none elsewhere), with vswhere's answer remembered in `prober`.
+fn msvc_for_host(prober: &mut probe::Prober) -> Result<Option<msvc::Msvc>> {
+    if !cfg!(windows) {
+        return Ok(None);
+    }
+    msvc::discover(&remembered::Remembering::new(prober))
 }
 
 impl msvc::Msvc {
@@ -258,7 +263,7 @@ pub fn discover(
     let mut prober = probe_store(project);
     let msvc = match flavor {
         Some(Flavor::Llvm) => None,
-        _ => msvc_for_host()?,
+        _ => msvc_for_host(&mut prober)?,
     };
     if flavor == Some(Flavor::Msvc) && msvc.is_none() {
         bail!(

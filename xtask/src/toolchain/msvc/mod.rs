@@ -233,11 +233,6 @@ pub fn missing_component_hint(arch: Arch) -> &'static str {
     }
 }
 
-/// [`discover`] on this machine; `None` off Windows, where MSVC cannot run.
-pub fn discover_here() -> Result<Option<Msvc>> {
-    if cfg!(windows) { discover(&RealProbe::default()) } else { Ok(None) }
-}
-
 /// Finds MSVC. `Ok(None)`: no developer environment and no vswhere, or no instance with the
 /// C++ tools. `Err`: something is broken (a stale developer environment, vswhere failing or
 /// printing nonsense, `VCToolsVersion` naming a missing toolset, no instance usable).
