@@ -4,7 +4,8 @@
 //! echo (tests/backend/src/ws.cpp), and messages cross both ways: text and binary, one larger
 //! than a read, fragmented ones, a ping, a close from either side, two sessions at once, an
 //! upgrade the server answers without a 101 (an ordinary response), and the worker stopping
-//! cleanly afterwards (no reader thread or handle left to keep it alive).
+//! cleanly afterwards, also with a session still open (no reader thread or handle left to keep
+//! it alive).
 //!
 //! Facts relied on: docs/httpplatform.md §11 (the handler's WebSocket path, Wine 8's WinHTTP
 //! WebSocket client), docs/iis.md §9 (IIS's WebSocket module as the handler ABI sees it).
@@ -366,7 +367,32 @@ fn the_worker_stops_cleanly_after_websockets_including_one_the_client_dropped() 
         assert_eq!(dropped.next().data, b"y");
         drop(dropped);
         std::thread::sleep(Duration::from_secs(2));
+        // And one still open when the worker is told to stop: the stop must not wait for it.
+        let mut open = Client::open(&b, "/ws", &[]);
+        open.frame(TEXT, true, b"z");
+        assert_eq!(open.next().data, b"z");
+        let stopping = Instant::now();
         let code = b.stop();
+        let took = stopping.elapsed();
+        assert!(
+            took < Duration::from_secs(30),
+            "{arch}: the worker took {took:?} to stop with a WebSocket open\n{}",
+            b.log()
+        );
+        eprintln!("{arch}: the worker stopped in {took:?} with a WebSocket open");
+        // That client's connection has ended (a close frame first, or at once).
+        open.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        match open.stream.read_to_end(&mut rest) {
+            Ok(_) => assert!(
+                rest.is_empty() || rest[0] & 0x0F == CLOSE,
+                "{arch}: after the stop the open client got {rest:?}"
+            ),
+            Err(e) => assert!(
+                matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted),
+                "{arch}: the open client's connection did not end with the worker: {e}"
+            ),
+        }
         let log = b.log();
         assert_eq!(code, Some(0), "{arch}: the worker's exit code after WebSocket sessions\n{log}");
         assert!(!log.contains("still outstanding"), "{arch}: a WebSocket read was left outstanding:\n{log}");
