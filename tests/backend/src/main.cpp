@@ -23,6 +23,8 @@
 // anything else: --exit-at-start or /crash?code=.
 #include "backend.h"
 
+#include "archway/command_line.h"
+
 namespace backend {
 
 Settings g_settings;
@@ -44,55 +46,6 @@ struct Args {
     uint64_t max_seconds = 300;
 };
 
-// Splits a command line as CommandLineToArgvW does (backslashes before quotes, doubled quotes
-// inside quotes); the program name is skipped. Copies live on the process heap for good.
-size_t split_command_line(const wchar_t* line, const wchar_t** argv, size_t max) {
-    size_t argc = 0;
-    const wchar_t* p = line;
-    if (*p == L'"') {
-        ++p;
-        while (*p && *p != L'"') ++p;
-        if (*p) ++p;
-    } else {
-        while (*p && *p != L' ' && *p != L'\t') ++p;
-    }
-    const size_t capacity = archway::length(line) + 1;
-    while (true) {
-        while (*p == L' ' || *p == L'\t') ++p;
-        if (!*p || argc == max) break;
-        wchar_t* out = static_cast<wchar_t*>(archway::heap_alloc(capacity * sizeof(wchar_t)));
-        if (!out) break;
-        size_t k = 0;
-        bool quoted = false;
-        while (*p && (quoted || (*p != L' ' && *p != L'\t'))) {
-            size_t slashes = 0;
-            while (*p == L'\\') {
-                ++slashes;
-                ++p;
-            }
-            if (*p == L'"') {
-                for (size_t i = 0; i < slashes / 2; ++i) out[k++] = L'\\';
-                if (slashes % 2) {
-                    out[k++] = L'"';
-                    ++p;
-                } else if (quoted && p[1] == L'"') {
-                    out[k++] = L'"';
-                    p += 2;
-                } else {
-                    quoted = !quoted;
-                    ++p;
-                }
-            } else {
-                for (size_t i = 0; i < slashes; ++i) out[k++] = L'\\';
-                if (*p && (quoted || (*p != L' ' && *p != L'\t'))) out[k++] = *p++;
-            }
-        }
-        out[k] = 0;
-        argv[argc++] = out;
-    }
-    return argc;
-}
-
 [[noreturn]] void fail(int code, const archway::Utf8Builder& message) {
     err_line(message);
     ExitProcess(static_cast<UINT>(code));
@@ -113,7 +66,9 @@ size_t split_command_line(const wchar_t* line, const wchar_t** argv, size_t max)
 Args parse_args() {
     Args a;
     const wchar_t* argv[64];
-    const size_t argc = split_command_line(GetCommandLineW(), argv, 64);
+    // The copies live on the process heap for good.
+    const size_t argc = archway::split_command_line(
+        GetCommandLineW(), argv, 64, [](size_t bytes) { return archway::heap_alloc(bytes); });
     for (size_t i = 0; i < argc; ++i) {
         const wchar_t* name = argv[i];
         if (archway::equal_nocase(name, L"--never-listen")) {

@@ -12,6 +12,7 @@
 // Exit codes: 0 stopped after stdin reached EOF; 2 bad command line; 3 config error;
 // 4 -max-seconds elapsed (stopped the same way); 1 cannot listen or another fatal error.
 #include "admin.h"
+#include "archway/command_line.h"
 #include "worker.h"
 
 namespace worker {
@@ -25,56 +26,6 @@ struct Args {
 
 HANDLE g_stop_event;
 
-// Splits a Windows command line the way CommandLineToArgvW does (backslashes before quotes,
-// doubled quotes inside quotes), into NUL-terminated copies in `arena`.
-size_t split_command_line(const wchar_t* line, Arena* arena, const wchar_t** argv, size_t max) {
-    size_t argc = 0;
-    const wchar_t* p = line;
-    // The program name: up to the next quote if quoted, else up to whitespace.
-    if (*p == L'"') {
-        ++p;
-        while (*p && *p != L'"') ++p;
-        if (*p) ++p;
-    } else {
-        while (*p && *p != L' ' && *p != L'\t') ++p;
-    }
-    const size_t capacity = archway::length(line) + 1;
-    while (true) {
-        while (*p == L' ' || *p == L'\t') ++p;
-        if (!*p || argc == max) break;
-        wchar_t* out = static_cast<wchar_t*>(arena->alloc(capacity * sizeof(wchar_t)));
-        if (!out) break;
-        size_t k = 0;
-        bool quoted = false;
-        while (*p && (quoted || (*p != L' ' && *p != L'\t'))) {
-            size_t slashes = 0;
-            while (*p == L'\\') {
-                ++slashes;
-                ++p;
-            }
-            if (*p == L'"') {
-                for (size_t i = 0; i < slashes / 2; ++i) out[k++] = L'\\';
-                if (slashes % 2) {
-                    out[k++] = L'"';
-                    ++p;
-                } else if (quoted && p[1] == L'"') {
-                    out[k++] = L'"';
-                    p += 2;
-                } else {
-                    quoted = !quoted;
-                    ++p;
-                }
-            } else {
-                for (size_t i = 0; i < slashes; ++i) out[k++] = L'\\';
-                if (*p && (quoted || (*p != L' ' && *p != L'\t'))) out[k++] = *p++;
-            }
-        }
-        out[k] = 0;
-        argv[argc++] = out;
-    }
-    return argc;
-}
-
 int usage(const char* why) {
     char buffer[512];
     archway::Utf8Builder m(buffer, sizeof(buffer));
@@ -87,7 +38,8 @@ int usage(const char* why) {
 
 bool parse_args(Arena* arena, Args* args, int* exit_code) {
     const wchar_t* argv[64];
-    const size_t argc = split_command_line(GetCommandLineW(), arena, argv, 64);
+    const size_t argc = archway::split_command_line(
+        GetCommandLineW(), argv, 64, [&](size_t bytes) { return arena->alloc(bytes); });
     for (size_t i = 0; i < argc; ++i) {
         const wchar_t* a = argv[i];
         const wchar_t* value = i + 1 < argc ? argv[i + 1] : nullptr;
