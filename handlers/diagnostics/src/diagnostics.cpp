@@ -256,9 +256,7 @@ void ARCHWAY_CALL diagnostics_close(void* state) {
 // handlers/diagnostics/diagnostics.def.
 extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
                                                    ArchwayHandler* handler) {
-    const HRESULT refused = archway_handler_check_open(host, handler);
-    if (FAILED(refused)) return refused;
-    const uint32_t capacity = handler->struct_size;  // the shim's buffer: fill no more
+    if (const HRESULT refused = archway_handler_check_open(host, handler); FAILED(refused)) return refused;
 
     g_host = host;
     ArchwayHandler mine = {};
@@ -266,7 +264,7 @@ extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
     mine.state = nullptr;
     mine.execute = diagnostics_execute;
     mine.close = diagnostics_close;
-    archway_handler_fill(handler, &mine, capacity);
+    archway_handler_fill(handler, &mine);
     return S_OK;
 }
 

@@ -111,9 +111,7 @@ void ARCHWAY_CALL platform_close(void* state) {
 // The handler ABI entry point, exported undecorated via handlers/platform/platform.def.
 extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
                                                    ArchwayHandler* handler) {
-    const HRESULT refused = archway_handler_check_open(host, handler);
-    if (FAILED(refused)) return refused;
-    const uint32_t capacity = handler->struct_size;  // the shim's buffer: fill no more
+    if (const HRESULT refused = archway_handler_check_open(host, handler); FAILED(refused)) return refused;
 
     if (!g_session) {
         // No agent: the client's own User-Agent is forwarded (Wine adds an empty
@@ -144,7 +142,7 @@ extern "C" HRESULT ARCHWAY_CALL ArchwayHandlerOpen(const ArchwayHost* host,
     mine.execute = platform_execute;
     mine.close = platform_close;
     mine.stop_application = platform_stop_application;  // copied only if the shim's size covers it
-    archway_handler_fill(handler, &mine, capacity);
+    archway_handler_fill(handler, &mine);
     return S_OK;
 }
 

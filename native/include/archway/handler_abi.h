@@ -257,10 +257,11 @@ static inline HRESULT archway_handler_check_open(const struct ArchwayHost* host,
     return S_OK;
 }
 
-// What the handler writes back: its own struct, cut to the shim's buffer (`capacity`, the
-// handler->struct_size the shim passed in), with struct_size set to the bytes filled.
-static inline void archway_handler_fill(struct ArchwayHandler* handler, struct ArchwayHandler* mine,
-                                        uint32_t capacity) {
+// What the handler writes back, last: its own struct cut to the shim's buffer (the
+// handler->struct_size the shim passed in, still unchanged), with struct_size set to the bytes
+// filled and abi_version to this header's.
+static inline void archway_handler_fill(struct ArchwayHandler* handler, struct ArchwayHandler* mine) {
+    const uint32_t capacity = handler->struct_size;
     const uint32_t own_size = (uint32_t)sizeof(struct ArchwayHandler);
     mine->struct_size = capacity < own_size ? capacity : own_size;
     mine->abi_version = ARCHWAY_HANDLER_ABI_VERSION;
