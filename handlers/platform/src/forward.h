@@ -88,6 +88,9 @@ private:
     bool have_sync_ = false;       // that call completed on its own thread: sync_event_
     Event sync_event_ = {Ev::kError, 0, 0};
 
+    static constexpr uint64_t kUnknown = ~0ull;
+    uint64_t response_left_ = kUnknown;  // of the response body's Content-Length, when sized
+
     HANDLE user_token_ = nullptr;  // forwardWindowsAuthToken: ours, from App::capture_user_token
 
     char* buffer_ = nullptr;
