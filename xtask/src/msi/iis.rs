@@ -133,19 +133,10 @@ pub fn rows(platform: Platform, module: &IisModule) -> Rows {
     for t in targets(platform) {
         if !rows.secure_properties.iter().any(|p| p == t.property) {
             rows.secure_properties.push(t.property.to_string());
-            rows.app_search.push(vec![t.property.into(), t.signature.into()]);
-            rows.signature.push(vec![
-                t.signature.into(),
-                "appcmd.exe".into(),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-            ]);
-            rows.dr_locator.push(vec![t.signature.into(), Value::Null, t.folder.into(), Value::Int(0)]);
+            let search = file_search(t.property, t.signature, "appcmd.exe", t.folder);
+            rows.app_search.push(search.app_search);
+            rows.signature.push(search.signature);
+            rows.dr_locator.push(search.dr_locator);
         }
         let exe = NO_IMPERSONATE | DEFERRED | EXE_FROM_PROPERTY;
         let add_type = if t.required { exe } else { exe | IGNORE_EXIT_CODE };
@@ -161,21 +152,62 @@ pub fn rows(platform: Platform, module: &IisModule) -> Rows {
             ("RemoveUndo", undo, with_config(&add), removing.clone(), false),
             ("Remove", exe | IGNORE_EXIT_CODE, with_config(&remove), removing, false),
         ];
-        for (suffix, kind, command, condition, at_install) in actions {
-            let name = format!("{}{suffix}", t.id);
-            let seq = if at_install { &mut install_seq } else { &mut uninstall_seq };
-            rows.custom_action.push(vec![
-                name.clone().into(),
-                Value::Int(kind),
-                t.property.into(),
-                command.into(),
-                Value::Null,
-            ]);
-            rows.execute_sequence.push((name, condition, *seq));
-            *seq += 1;
+        for a in numbered(t.id, actions, (&mut install_seq, &mut uninstall_seq)) {
+            rows.custom_action.push(exe_action_row(&a.name, a.kind, t.property, &a.command));
+            rows.execute_sequence.push((a.name, a.condition, a.sequence));
         }
     }
     rows
+}
+
+/// The rows of an AppSearch that sets `property` to the full path of `file_name` when it is
+/// directly in `folder` (docs/msi.md §1.6): its Signature, DrLocator (depth 0) and AppSearch rows.
+pub struct FileSearch {
+    pub signature: Vec<Value>,
+    pub dr_locator: Vec<Value>,
+    pub app_search: Vec<Value>,
+}
+
+pub fn file_search(property: &str, signature: &str, file_name: &str, folder: &str) -> FileSearch {
+    FileSearch {
+        // Signature: the file name, then no version, size, date or language bounds.
+        signature: [vec![signature.into(), file_name.into()], vec![Value::Null; 7]].concat(),
+        dr_locator: vec![signature.into(), Value::Null, folder.into(), Value::Int(0)],
+        app_search: vec![property.into(), signature.into()],
+    }
+}
+
+/// One custom action of a target, named and placed in InstallExecuteSequence.
+pub struct Action {
+    pub name: String,
+    pub kind: i32,
+    pub command: String,
+    pub condition: String,
+    pub sequence: i32,
+}
+
+/// `actions` (name suffix, type, command line, condition, whether it runs at install) of the
+/// target `id`, named `<id><suffix>` and numbered on from `next.0` (install) or `next.1`
+/// (uninstall), which are left at the next free numbers.
+pub fn numbered<const N: usize>(
+    id: &str,
+    actions: [(&str, i32, String, String, bool); N],
+    next: (&mut i32, &mut i32),
+) -> Vec<Action> {
+    let (install, uninstall) = next;
+    let mut out = Vec::new();
+    for (suffix, kind, command, condition, at_install) in actions {
+        let seq = if at_install { &mut *install } else { &mut *uninstall };
+        out.push(Action { name: format!("{id}{suffix}"), kind, command, condition, sequence: *seq });
+        *seq += 1;
+    }
+    out
+}
+
+/// The CustomAction row of an EXE action whose program is the path in `property` (type 50 and
+/// flags, docs/msi.md §1.6).
+pub fn exe_action_row(name: &str, kind: i32, property: &str, command: &str) -> Vec<Value> {
+    vec![name.into(), Value::Int(kind), property.into(), command.into(), Value::Null]
 }
 
 /// Whether a custom action type runs in the install script (deferred, rollback or commit).

@@ -107,6 +107,13 @@ fn push(db: &mut Database, table: &str, row: Vec<Value>) {
     db.tables.get_mut(table).expect("planned table").rows.push(row);
 }
 
+/// A file search's Signature, DrLocator and AppSearch rows, in that order.
+fn push_search(db: &mut Database, search: iis::FileSearch) {
+    push(db, "Signature", search.signature);
+    push(db, "DrLocator", search.dr_locator);
+    push(db, "AppSearch", search.app_search);
+}
+
 /// Adds the schema rows of `package` to `db`; cabinet members go to `members` from File.Sequence
 /// `first_sequence`. Returns the properties that must reach the execute sequence.
 pub fn rows(
@@ -146,27 +153,7 @@ pub fn rows(
                 let (found, own) = (found_property(dir), own_property(dir));
                 condition = format!("{condition} AND (NOT {found} OR {own})");
                 let signature = format!("ArchwayHphSchema_{}", dir.id());
-                push(
-                    db,
-                    "Signature",
-                    vec![
-                        s(&signature),
-                        s(&file_name),
-                        Value::Null,
-                        Value::Null,
-                        Value::Null,
-                        Value::Null,
-                        Value::Null,
-                        Value::Null,
-                        Value::Null,
-                    ],
-                );
-                push(
-                    db,
-                    "DrLocator",
-                    vec![s(&signature), Value::Null, s(formatted_folder(package, dir)), Value::Int(0)],
-                );
-                push(db, "AppSearch", vec![s(&found), s(&signature)]);
+                push_search(db, iis::file_search(&found, &signature, &file_name, &formatted_folder(package, dir)));
                 let locator = format!("ArchwayOwnHphSchema_{}", dir.id());
                 push(db, "CompLocator", vec![s(&locator), s(ids::braced(guid)), Value::Int(1)]);
                 push(db, "AppSearch", vec![s(&own), s(&locator)]);
@@ -215,23 +202,7 @@ pub fn rows(
 fn section_actions(db: &mut Database, package: &Package) {
     let schema = package.iis_schema.as_ref().expect("checked by the caller");
     let system = if package.platform.is_64bit() { "[System64Folder]" } else { "[SystemFolder]" };
-    push(
-        db,
-        "Signature",
-        vec![
-            s("ArchwayCscript"),
-            s("cscript.exe"),
-            Value::Null,
-            Value::Null,
-            Value::Null,
-            Value::Null,
-            Value::Null,
-            Value::Null,
-            Value::Null,
-        ],
-    );
-    push(db, "DrLocator", vec![s("ArchwayCscript"), Value::Null, s(system), Value::Int(0)]);
-    push(db, "AppSearch", vec![s(CSCRIPT), s("ArchwayCscript")]);
+    push_search(db, iis::file_search(CSCRIPT, "ArchwayCscript", "cscript.exe", system));
     let main = if package.platform.is_64bit() { InstallDir::ProgramFiles64 } else { InstallDir::ProgramFilesX86 };
     let script = format!("[#{}]", ids::file_key(main, &schema.script));
     let exe = NO_IMPERSONATE | DEFERRED | EXE_FROM_PROPERTY;
@@ -254,12 +225,9 @@ fn section_actions(db: &mut Database, package: &Package) {
             ("UnsectionsUndo", undo, run("add", &schema.owned), removing.clone(), false),
             ("Unsections", exe | IGNORE_EXIT_CODE, run("remove", &schema.owned), removing, false),
         ];
-        for (suffix, kind, command, condition, at_install) in actions {
-            let name = format!("{}{suffix}", target.id);
-            let seq = if at_install { &mut install_seq } else { &mut uninstall_seq };
-            push(db, "CustomAction", vec![s(&name), Value::Int(kind), s(CSCRIPT), s(command), Value::Null]);
-            push(db, "InstallExecuteSequence", vec![s(name), s(condition), Value::Int(*seq)]);
-            *seq += 1;
+        for a in iis::numbered(target.id, actions, (&mut install_seq, &mut uninstall_seq)) {
+            push(db, "CustomAction", iis::exe_action_row(&a.name, a.kind, CSCRIPT, &a.command));
+            push(db, "InstallExecuteSequence", vec![s(a.name), s(a.condition), Value::Int(a.sequence)]);
         }
     }
 }
