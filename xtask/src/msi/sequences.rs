@@ -32,73 +32,99 @@ pub const SECTIONS_UNINSTALL_FROM: i32 = 3451;
 
 pub type Step = (&'static str, Option<&'static str>, i32);
 
+/// The sequence number of a standard action, the same in every table that has it (WiX's
+/// numbers, docs/msi.md §1.4).
+fn number(action: &str) -> i32 {
+    match action {
+        "FindRelatedProducts" => 25,
+        "AppSearch" => 50,
+        "LaunchConditions" => 100,
+        "ValidateProductID" => 700,
+        "CostInitialize" => 800,
+        "FileCost" => 900,
+        "CostFinalize" => 1000,
+        "MigrateFeatureStates" => 1200,
+        "ExecuteAction" => 1300,
+        "InstallValidate" => 1400,
+        "InstallInitialize" => 1500,
+        "RemoveExistingProducts" => REMOVE_EXISTING_PRODUCTS,
+        "ProcessComponents" => 1600,
+        "UnpublishFeatures" => 1800,
+        "RemoveFiles" => 3500,
+        "RemoveFolders" => 3600,
+        "CreateFolders" => 3700,
+        "InstallAdminPackage" => 3900,
+        "InstallFiles" => 4000,
+        "RegisterUser" => 6000,
+        "RegisterProduct" => 6100,
+        "PublishFeatures" => 6300,
+        "PublishProduct" => 6400,
+        "InstallFinalize" => 6600,
+        other => panic!("{other} is not a standard action archway sequences"),
+    }
+}
+
 /// The standard actions of `table` (without archway's custom actions).
 pub fn standard(table: &str) -> Vec<Step> {
-    match table {
-        "InstallExecuteSequence" => vec![
-            ("FindRelatedProducts", None, 25),
-            ("AppSearch", None, 50),
-            ("LaunchConditions", None, 100),
-            ("ValidateProductID", None, 700),
-            ("CostInitialize", None, 800),
-            ("FileCost", None, 900),
-            ("CostFinalize", None, 1000),
-            ("MigrateFeatureStates", None, 1200),
-            ("InstallValidate", None, 1400),
-            ("InstallInitialize", None, 1500),
-            ("RemoveExistingProducts", None, REMOVE_EXISTING_PRODUCTS),
-            ("ProcessComponents", None, 1600),
-            ("UnpublishFeatures", None, 1800),
-            ("RemoveFiles", None, 3500),
-            ("RemoveFolders", None, 3600),
-            ("CreateFolders", None, 3700),
-            ("InstallFiles", None, 4000),
-            ("RegisterUser", None, 6000),
-            ("RegisterProduct", None, 6100),
-            ("PublishFeatures", None, 6300),
-            ("PublishProduct", None, 6400),
-            ("InstallFinalize", None, 6600),
+    let actions: &[&'static str] = match table {
+        "InstallExecuteSequence" => &[
+            "FindRelatedProducts",
+            "AppSearch",
+            "LaunchConditions",
+            "ValidateProductID",
+            "CostInitialize",
+            "FileCost",
+            "CostFinalize",
+            "MigrateFeatureStates",
+            "InstallValidate",
+            "InstallInitialize",
+            "RemoveExistingProducts",
+            "ProcessComponents",
+            "UnpublishFeatures",
+            "RemoveFiles",
+            "RemoveFolders",
+            "CreateFolders",
+            "InstallFiles",
+            "RegisterUser",
+            "RegisterProduct",
+            "PublishFeatures",
+            "PublishProduct",
+            "InstallFinalize",
         ],
-        "InstallUISequence" => vec![
-            ("FindRelatedProducts", None, 25),
-            ("AppSearch", None, 50),
-            ("LaunchConditions", None, 100),
-            ("ValidateProductID", None, 700),
-            ("CostInitialize", None, 800),
-            ("FileCost", None, 900),
-            ("CostFinalize", None, 1000),
-            ("MigrateFeatureStates", None, 1200),
-            ("ExecuteAction", None, 1300),
+        "InstallUISequence" => &[
+            "FindRelatedProducts",
+            "AppSearch",
+            "LaunchConditions",
+            "ValidateProductID",
+            "CostInitialize",
+            "FileCost",
+            "CostFinalize",
+            "MigrateFeatureStates",
+            "ExecuteAction",
         ],
-        "AdminUISequence" => {
-            vec![
-                ("CostInitialize", None, 800),
-                ("FileCost", None, 900),
-                ("CostFinalize", None, 1000),
-                ("ExecuteAction", None, 1300),
-            ]
-        }
-        "AdminExecuteSequence" => vec![
-            ("CostInitialize", None, 800),
-            ("FileCost", None, 900),
-            ("CostFinalize", None, 1000),
-            ("InstallValidate", None, 1400),
-            ("InstallInitialize", None, 1500),
-            ("InstallAdminPackage", None, 3900),
-            ("InstallFiles", None, 4000),
-            ("InstallFinalize", None, 6600),
+        "AdminUISequence" => &["CostInitialize", "FileCost", "CostFinalize", "ExecuteAction"],
+        "AdminExecuteSequence" => &[
+            "CostInitialize",
+            "FileCost",
+            "CostFinalize",
+            "InstallValidate",
+            "InstallInitialize",
+            "InstallAdminPackage",
+            "InstallFiles",
+            "InstallFinalize",
         ],
-        "AdvtExecuteSequence" => vec![
-            ("CostInitialize", None, 800),
-            ("CostFinalize", None, 1000),
-            ("InstallValidate", None, 1400),
-            ("InstallInitialize", None, 1500),
-            ("PublishFeatures", None, 6300),
-            ("PublishProduct", None, 6400),
-            ("InstallFinalize", None, 6600),
+        "AdvtExecuteSequence" => &[
+            "CostInitialize",
+            "CostFinalize",
+            "InstallValidate",
+            "InstallInitialize",
+            "PublishFeatures",
+            "PublishProduct",
+            "InstallFinalize",
         ],
         other => panic!("{other} is not a sequence table"),
-    }
+    };
+    actions.iter().map(|&action| (action, None, number(action))).collect()
 }
 
 /// The actions the lint requires in each sequence table (`action-missing`).
