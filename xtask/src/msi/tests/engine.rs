@@ -64,26 +64,11 @@ fn faulty(dir: &Path, fault: Fault, schedule: Schedule) -> (PathBuf, Vec<u8>) {
     if matches!(fault, Fault::Unversioned | Fault::Both) {
         fixture::replace(&mut pkg, InstallDir::ProgramFiles64, "archway.dll", fixture::dll(AMD64, false, None));
     }
-    let shim = pkg
-        .files
-        .iter()
-        .find(|f| f.dir == InstallDir::ProgramFiles64 && f.name == "archway.dll")
-        .unwrap()
-        .bytes
-        .clone();
+    let shim = fixture::shim64(&pkg);
     let name = format!("archway-1.3.0.0-x64-{fault:?}-{schedule:?}.msi").to_lowercase();
     let path = write(&pkg, dir, &name, |db| {
         if matches!(fault, Fault::ChangedGuid | Fault::Both) {
-            assert_eq!(
-                db.set(
-                    "Component",
-                    "Component",
-                    "pf64_archway.dll",
-                    "ComponentId",
-                    Value::from("{0A0A0A0A-0000-5000-8000-000000000001}")
-                ),
-                1
-            );
+            fixture::change_shim64_guid(db);
         }
         if schedule == Schedule::Late {
             assert_eq!(
@@ -199,22 +184,12 @@ fn seeded_upgrade_faults_through_wines_msiexec() {
     if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
         return;
     }
-    let Some(wine) = HostWine::find() else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "Wine is missing; apt-get install wine64");
-        println!("skipped: Wine is missing; apt-get install wine64");
-        return;
-    };
+    let Some(wine) = fixture::wine() else { return };
     let scratch = tempfile::tempdir().unwrap();
     let host = HostWine::open(&wine, &scratch.path().join("prefix")).unwrap();
     let engine = Engine::new(&host, &scratch.path().join("logs")).unwrap().with_trace();
     let old_pkg = package(Platform::X64, [1, 2, 0, 0]);
-    let old_shim = old_pkg
-        .files
-        .iter()
-        .find(|f| f.dir == InstallDir::ProgramFiles64 && f.name == "archway.dll")
-        .unwrap()
-        .bytes
-        .clone();
+    let old_shim = fixture::shim64(&old_pkg);
     let old = write(&old_pkg, scratch.path(), "archway-1.2.0.0-x64.msi", |_| {});
 
     let mut replays = Vec::new();

@@ -299,3 +299,27 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     }
     found
 }
+
+/// The bytes `pkg` installs as the 64-bit shim, `Program Files\Archway\archway.dll`.
+pub fn shim64(pkg: &Package) -> Vec<u8> {
+    let shim = pkg.files.iter().find(|f| f.dir == InstallDir::ProgramFiles64 && f.name == "archway.dll");
+    shim.expect("the package has a 64-bit shim").bytes.clone()
+}
+
+/// The seeded component-GUID fault: the 64-bit shim's component gets another GUID (the
+/// dotnet/aspnetcore#60764 half that a lint must catch).
+pub fn change_shim64_guid(db: &mut crate::msi::Database) {
+    let guid = msi::Value::from("{0A0A0A0A-0000-5000-8000-000000000001}");
+    assert_eq!(db.set("Component", "Component", "pf64_archway.dll", "ComponentId", guid), 1);
+}
+
+/// This machine's Wine, or `None` after one `skipped:` line (a failure under CI=true).
+#[cfg(not(windows))]
+pub fn wine() -> Option<std::path::PathBuf> {
+    let found = crate::winhost::wine::HostWine::find();
+    if found.is_none() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "Wine is missing; apt-get install wine64");
+        println!("skipped: Wine is missing; apt-get install wine64");
+    }
+    found
+}

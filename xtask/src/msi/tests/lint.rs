@@ -54,18 +54,7 @@ fn a_forwarder_without_a_version_resource_is_caught() {
 #[test]
 fn a_component_guid_changed_for_an_existing_path_is_caught() {
     let old = view(&package(Platform::Arm64, [1, 2, 0, 0]));
-    let new = view_with(&package(Platform::Arm64, [1, 3, 0, 0]), |db| {
-        assert_eq!(
-            db.set(
-                "Component",
-                "Component",
-                "pf64_archway.dll",
-                "ComponentId",
-                Value::from("{0A0A0A0A-0000-5000-8000-000000000001}")
-            ),
-            1
-        );
-    });
+    let new = view_with(&package(Platform::Arm64, [1, 3, 0, 0]), fixture::change_shim64_guid);
     assert!(lint(&new).is_empty(), "alone the package is fine: {:#?}", lint(&new));
     let findings = compare(&old, &new);
     assert_eq!(caught(&findings, Rule::ComponentGuidChanged, Some(SHIM64))[0].severity, Severity::Error);

@@ -11,11 +11,7 @@ const CONFIG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<configurati
 
 #[test]
 fn the_section_script_declares_and_removes_sections_under_wines_cscript() {
-    let Some(wine) = HostWine::find() else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "Wine is missing; apt-get install wine64");
-        println!("skipped: Wine is missing; apt-get install wine64");
-        return;
-    };
+    let Some(wine) = super::fixture::wine() else { return };
     let scratch = tempfile::tempdir().unwrap();
     let host = HostWine::open(&wine, &scratch.path().join("prefix")).unwrap();
     let work = host.drive_c().join("sections");
