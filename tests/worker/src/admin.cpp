@@ -491,48 +491,42 @@ private:
 class ElementObj;
 IAppHostElement* element_of(Tree* t, Node* n);
 
-class ChildrenObj final : public Object<IAppHostChildElementCollection> {
+// What a node's child elements (IAppHostChildElementCollection) and its collection entries
+// (IAppHostElementCollection) share: both are lists of nodes, counted and indexed the same way.
+template <typename I> class ElementListObj : public Object<I> {
 public:
-    ChildrenObj(Tree* t, Node* n) : Object(t), n_(n) {}
+    ElementListObj(Tree* t, const Vec<Node*>* list) : Object<I>(t), list_(list) {}
     HRESULT STDMETHODCALLTYPE get_Count(DWORD* out) override {
         if (!out) return E_POINTER;
-        *out = static_cast<DWORD>(n_->children.size());
+        *out = static_cast<DWORD>(list_->size());
         return S_OK;
     }
     HRESULT STDMETHODCALLTYPE get_Item(VARIANT index, IAppHostElement** out) override {
         if (!out) return E_POINTER;
         *out = nullptr;
         size_t i = 0;
-        const HRESULT hr = index_of(index, n_->children.size(),
-                                    [&](size_t k, const char* name) { return is_named(n_->children[k]->name, name); }, &i);
+        const HRESULT hr = index_of(index, list_->size(),
+                                    [&](size_t k, const char* name) { return is_named((*list_)[k]->name, name); }, &i);
         if (FAILED(hr)) return hr;
-        *out = element_of(tree_, n_->children[i]);
+        *out = element_of(this->tree_, (*list_)[i]);
         return *out ? S_OK : E_OUTOFMEMORY;
     }
 
 private:
-    const IID& own_iid() const override { return archway::kIID_IAppHostChildElementCollection; }
-    Node* n_;
+    const Vec<Node*>* list_;
 };
 
-class EntriesObj final : public Object<IAppHostElementCollection> {
+class ChildrenObj final : public ElementListObj<IAppHostChildElementCollection> {
 public:
-    EntriesObj(Tree* t, Node* n) : Object(t), n_(n) {}
-    HRESULT STDMETHODCALLTYPE get_Count(DWORD* out) override {
-        if (!out) return E_POINTER;
-        *out = static_cast<DWORD>(n_->entries.size());
-        return S_OK;
-    }
-    HRESULT STDMETHODCALLTYPE get_Item(VARIANT index, IAppHostElement** out) override {
-        if (!out) return E_POINTER;
-        *out = nullptr;
-        size_t i = 0;
-        const HRESULT hr = index_of(index, n_->entries.size(),
-                                    [&](size_t k, const char* name) { return is_named(n_->entries[k]->name, name); }, &i);
-        if (FAILED(hr)) return hr;
-        *out = element_of(tree_, n_->entries[i]);
-        return *out ? S_OK : E_OUTOFMEMORY;
-    }
+    ChildrenObj(Tree* t, Node* n) : ElementListObj(t, &n->children) {}
+
+private:
+    const IID& own_iid() const override { return archway::kIID_IAppHostChildElementCollection; }
+};
+
+class EntriesObj final : public ElementListObj<IAppHostElementCollection> {
+public:
+    EntriesObj(Tree* t, Node* n) : ElementListObj(t, &n->entries) {}
     HRESULT STDMETHODCALLTYPE AddElement(IAppHostElement*, int) override { return E_NOTIMPL; }
     HRESULT STDMETHODCALLTYPE DeleteElement(VARIANT) override { return E_NOTIMPL; }
     HRESULT STDMETHODCALLTYPE Clear() override { return E_NOTIMPL; }
@@ -547,7 +541,6 @@ public:
 
 private:
     const IID& own_iid() const override { return archway::kIID_IAppHostElementCollection; }
-    Node* n_;
 };
 
 class ElementObj final : public Object<IAppHostElement> {
