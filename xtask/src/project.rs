@@ -73,7 +73,12 @@ impl Project {
 fn from_built_checkout(root: &Path, cwd: &Path, env: workspace::Env) -> Result<Facts> {
     match workspace::read(root, cwd, env) {
         workspace::Read::Found(facts) => Ok(facts),
-        workspace::Read::NotArchway => bail!("{}: no workspace with an `xtask` package", root.display()),
+        workspace::Read::NotArchway => bail!(
+            "neither {} nor {} (where this xtask was built) is inside an archway checkout (a Cargo workspace with an \
+             `xtask` member): run `cargo xtask` inside one",
+            cwd.display(),
+            root.display()
+        ),
         workspace::Read::AskCargo(why) => {
             asked(&why);
             let meta = metadata(Some(&root.join("Cargo.toml")))?;
