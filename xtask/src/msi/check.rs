@@ -12,7 +12,10 @@ use super::{
     schema, sequences,
     view::{PackageView, ViewFile, dotted},
 };
-use crate::matrix::machine::{self, AMD64, ARM64, I386};
+use crate::matrix::{
+    Arch,
+    machine::{self, AMD64, ARM64, I386},
+};
 
 /// Every finding about `view` alone.
 pub fn lint(view: &PackageView) -> Vec<Finding> {
@@ -344,17 +347,19 @@ fn md5_parts_of(payload: &super::view::Payload) -> [i32; 4] {
 pub fn machine_fits(platform: Platform, dir: InstallDir, name: &str, pe: &PeInfo) -> Result<(), String> {
     let found = describe(pe);
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s).to_lowercase();
+    // The architecture the name says, by `binaries::output_name`'s `<name>_<arch>` rule.
+    let named = Arch::ALL.into_iter().find(|arch| stem.ends_with(&format!("_{arch}")));
     let (ok, want) = match (dir, platform) {
         (InstallDir::ProgramFilesX86, _) => (pe.machine == I386, "an x86 (0x014C) image: 32-bit workers load it"),
         (InstallDir::ProgramFiles64, Platform::X86) => (false, "nothing: the x86 package has no 64-bit folder"),
         (InstallDir::ProgramFiles64, Platform::X64) => (pe.machine == AMD64 && !pe.hybrid, "an x64 (0x8664) image"),
-        (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_x64") => {
+        (InstallDir::ProgramFiles64, Platform::Arm64) if named == Some(Arch::X64) => {
             (pe.machine == AMD64 && !pe.hybrid, "an x64 image, as its name says")
         }
-        (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_arm64ec") => {
+        (InstallDir::ProgramFiles64, Platform::Arm64) if named == Some(Arch::Arm64Ec) => {
             (pe.machine == AMD64 && pe.hybrid, "an ARM64EC image, as its name says")
         }
-        (InstallDir::ProgramFiles64, Platform::Arm64) if stem.ends_with("_arm64") => {
+        (InstallDir::ProgramFiles64, Platform::Arm64) if named == Some(Arch::Arm64) => {
             (pe.machine == ARM64 && !pe.hybrid, "a plain ARM64 image, as its name says")
         }
         (InstallDir::ProgramFiles64, Platform::Arm64) => (
