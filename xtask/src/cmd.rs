@@ -333,6 +333,15 @@ mod tests {
     }
 
     #[test]
+    fn every_start_is_counted() {
+        // Other tests start processes in parallel: the count only grows, by at least these two.
+        let before = processes_started();
+        Cmd::new("sh").args(["-c", "exit 0"]).run().unwrap();
+        Cmd::new("sh").args(["-c", "exit 0"]).start().unwrap().stop(Duration::from_secs(10)).unwrap();
+        assert!(processes_started() >= before + 2);
+    }
+
+    #[test]
     fn limits_read_as_people_say_them() {
         assert_eq!(human(Duration::from_secs(900)), "15 min");
         assert_eq!(human(Duration::from_secs(90)), "90 s");
