@@ -195,6 +195,13 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
             }),
         ),
         ("recycle-nofolder", Box::new(|c| backend(c, "").recycle(r"no-such-folder\x.txt"))),
+        (
+            "recycle-busy",
+            Box::new(|c| {
+                std::fs::write(c.dir.join("watched.txt"), "version 1\n").unwrap();
+                backend(c, "").recycle("watched.txt")
+            }),
+        ),
         ("nopath", Box::new(|c| HttpPlatform::new().handler("platform").attr("arguments", format!("--tag {}", c.tag)))),
         ("range", Box::new(|c| backend(c, "").attr("startupTimeLimit", "3601"))),
         ("unknown", Box::new(|c| backend(c, "").attr("startupTimeLimitt", "5"))),
@@ -631,13 +638,37 @@ fn recycle_on_file_change_restarts_the_server_when_a_listed_file_changes_and_onl
         std::fs::write(site.dir.join("conf").join("app.json"), "{\"changed\": true}\n").unwrap();
         let third = wait_for_new_pid(b, "recycle", second, r"after .\conf\app.json changed");
         assert_ne!(third, first);
-        // The old servers are stopped: one backend of this site is left.
+        // The old servers are stopped: one backend of this site is left (its exact tag: another
+        // site's tag may start with this one's).
+        let own = format!("--tag {} ", site.tag);
+        let servers = || processes_with(&site.tag).into_iter().filter(|l| l.contains(&own)).collect::<Vec<_>>();
         let end = Instant::now() + Duration::from_secs(30);
-        while processes_with(&site.tag).len() > 1 && Instant::now() < end {
+        while servers().len() > 1 && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(250));
         }
-        let left = processes_with(&site.tag);
+        let left = servers();
         assert_eq!(left.len(), 1, "the replaced servers were stopped: {left:#?}\n{}", b.log());
+    });
+}
+
+#[test]
+fn recycle_on_file_change_lets_a_response_in_flight_finish() {
+    // docs/httpplatform.md §10: the restart is graceful. A streamed response that has begun
+    // before the change (its first chunk is here) still ends complete after the next request
+    // has been served by a new server.
+    each_arch(|b| {
+        let site = b.site("recycle-busy");
+        let first = pid_of(b, "recycle-busy", "before the change");
+        let mut stream = EventStream::open(site.port, "/slow?chunks=5&chunk_ms=1000")
+            .unwrap_or_else(|e| panic!("the streamed response: {e}\n{}", b.log()));
+        assert_eq!(stream.head.status, 200, "the streamed response's head\n{}", b.log());
+        stream.until("chunk 1").unwrap_or_else(|e| panic!("the first chunk: {e}\n{}", b.log()));
+        std::fs::write(site.dir.join("watched.txt"), "version 2, longer than before\n").unwrap();
+        let second = wait_for_new_pid(b, "recycle-busy", first, "after watched.txt changed");
+        assert_ne!(second, first);
+        stream
+            .until("chunk 5")
+            .unwrap_or_else(|e| panic!("the response in flight during the restart was cut off: {e}\n{}", b.log()));
     });
 }
 

@@ -17,6 +17,7 @@ namespace {
 constexpr ULONGLONG kRapidFailWindowMs = 60000;
 constexpr DWORD kStopWaitMs = 10000;  // stop waits this long for requests, twice
 constexpr DWORD kRecycleWaitMs = 30000;  // close waits this long for restarts in progress
+constexpr DWORD kSettleMs = 250;  // recycleOnFileChange: quiet time before comparing the files
 constexpr DWORD kWatchFilter = ARCHWAY_FILE_NOTIFY_CHANGE_FILE_NAME |
                                ARCHWAY_FILE_NOTIFY_CHANGE_SIZE |
                                ARCHWAY_FILE_NOTIFY_CHANGE_LAST_WRITE;
@@ -565,8 +566,17 @@ DWORD WINAPI App::watch_thread(void* self) {
             log_line(line);
             return 0;
         }
-        // Re-armed before the comparison, so a change made while comparing fires again.
+        // Re-armed before the comparison, so a change made while comparing fires again. One
+        // save is often several events (truncate, write, close, rename): the comparison waits
+        // until the folders have been quiet for kSettleMs, so one save restarts once.
         FindNextChangeNotification(app->watch_handles_[w - WAIT_OBJECT_0]);
+        for (;;) {
+            const DWORD more = WaitForMultipleObjects(app->watch_handle_count_, app->watch_handles_,
+                                                      FALSE, kSettleMs);
+            if (more == WAIT_OBJECT_0) return 0;  // stop_watch
+            if (more <= WAIT_OBJECT_0 || more >= WAIT_OBJECT_0 + app->watch_handle_count_) break;
+            FindNextChangeNotification(app->watch_handles_[more - WAIT_OBJECT_0]);
+        }
         Str which;
         if (app->watched_file_changed(&which)) {
             Str line;
