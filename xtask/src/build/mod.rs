@@ -81,7 +81,8 @@ pub struct Flags {
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "Examples:\n  cargo xtask build\n  cargo xtask build --arch x64,arm64ec --profile debug\n\n\
     Outputs go to target/archway/<profile>/bin/ as <name>_<arch>.dll with its .pdb.\n\
-    ARCHWAY_BUILD_NUMBER sets the fourth VERSIONINFO field (0 by default).")]
+    ARCHWAY_BUILD_NUMBER sets the fourth VERSIONINFO field (0 by default).\n\
+    ARCHWAY_TRACE_COMMANDS=1 prints each process started, then how many (none when nothing changed).")]
 pub struct Args {
     #[command(flatten)]
     pub selection: Selection,
