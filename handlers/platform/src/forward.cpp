@@ -94,6 +94,11 @@ void narrow(const wchar_t* s, size_t n, Str* out) {
 
 }  // namespace
 
+void Forward::free_cached_buffers() {
+    Exclusive l(&g_buffers_lock);
+    while (g_buffer_count) archway::heap_free(g_buffers[--g_buffer_count]);
+}
+
 Forward* Forward::create(App* app, ArchwayRequest* request, Str* error) {
     Forward* f = new (archway::nothrow) Forward();
     if (!f) {

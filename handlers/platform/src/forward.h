@@ -15,6 +15,9 @@ public:
     // Copies the request's method, URL, headers and client address (valid only during execute).
     // Null when the request cannot be read (the caller answers 500).
     static Forward* create(App* app, ArchwayRequest* request, Str* error);
+    // close, once no request is in flight: the cached transfer buffers go back to the heap
+    // (they live on the process heap, which outlives this DLL).
+    static void free_cached_buffers();
     // On a pool thread: find or start the server, then send. The request is pending from now on.
     static DWORD WINAPI start(void* self);
     // The callback every WinHTTP handle of the session reports to.
