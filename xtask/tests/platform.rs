@@ -190,7 +190,7 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
                 std::fs::create_dir_all(c.dir.join("conf")).unwrap();
                 std::fs::write(c.dir.join("conf").join("app.json"), "{}\n").unwrap();
                 // A plain relative path and a `.`-relative one in another folder (both relative
-                // to the site root, docs/httpplatform.md §10).
+                // to the site root, docs/httpplatform.md §8).
                 backend(c, "").recycle("watched.txt").recycle(r".\conf\app.json")
             }),
         ),
@@ -653,7 +653,7 @@ fn recycle_on_file_change_restarts_the_server_when_a_listed_file_changes_and_onl
 
 #[test]
 fn recycle_on_file_change_lets_a_response_in_flight_finish() {
-    // docs/httpplatform.md §10: the restart is graceful. A streamed response that has begun
+    // docs/httpplatform.md §8: the restart is graceful. A streamed response that has begun
     // before the change (its first chunk is here) still ends complete after the next request
     // has been served by a new server.
     each_arch(|b| {

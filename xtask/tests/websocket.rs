@@ -7,7 +7,7 @@
 //! cleanly afterwards, also with a session still open (no reader thread or handle left to keep
 //! it alive).
 //!
-//! Facts relied on: docs/httpplatform.md §11 (the handler's WebSocket path, Wine 8's WinHTTP
+//! Facts relied on: docs/httpplatform.md §9 (the handler's WebSocket path, Wine 8's WinHTTP
 //! WebSocket client), docs/iis.md §9 (IIS's WebSocket module as the handler ABI sees it).
 //! Under Wine: x64 always, x86 with ARCHWAY_WINE32=1; natively with ARCHWAY_RUN_NATIVELY.
 

@@ -391,7 +391,7 @@ void App::stop_all() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// forwardWindowsAuthToken (docs/httpplatform.md §3, §9).
+// forwardWindowsAuthToken (docs/httpplatform.md §3, §7).
 
 HANDLE App::capture_user_token(ArchwayRequest* request) {
     if (!config_.forward_windows_auth_token) return nullptr;
@@ -449,7 +449,7 @@ bool App::add_token_header(ServerProcess* server, HANDLE token, WStr* headers, S
 }
 
 // ---------------------------------------------------------------------------------------------
-// recycleOnFileChange (docs/httpplatform.md §10): one thread per application that lists
+// recycleOnFileChange (docs/httpplatform.md §8): one thread per application that lists
 // files waits on a change notification per folder (FindFirstChangeNotificationW: names, sizes,
 // write times) and compares the listed files' states when one fires, so a change to another
 // file of the same folder restarts nothing.

@@ -9,7 +9,7 @@ namespace platform {
 
 class Forward;
 
-// The header that carries the forwarded Windows auth token (docs/httpplatform.md §3, §9).
+// The header that carries the forwarded Windows auth token (docs/httpplatform.md §3, §7).
 constexpr char kTokenHeader[] = "X-IIS-WindowsAuthToken";
 
 class App {

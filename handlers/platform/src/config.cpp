@@ -277,7 +277,7 @@ bool load_config(ArchwayRequest* request, Config* config, ConfigError* error) {
         }
     }
     for (size_t i = 0; i < config->recycle_files.size(); ++i) {
-        // The schema's file/@path: required, nonEmptyString (docs/httpplatform.md §10).
+        // The schema's file/@path: required, nonEmptyString (docs/httpplatform.md §8).
         if (!config->recycle_files[i] || !*config->recycle_files[i]) {
             error->attribute.add("recycleOnFileChange[").num(i).add("].path");
             error->message.add("is required and is not set");

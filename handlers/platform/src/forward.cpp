@@ -60,7 +60,7 @@ template <typename F> void each_header(const char* s, size_t n, F visit) {
 }
 
 // Transfer buffers are reused: a fresh 64 KiB block per request is committed and decommitted by
-// the heap each time (two system calls and page faults under Wine, docs/httpplatform.md §12).
+// the heap each time (two system calls and page faults under Wine, docs/httpplatform.md §10).
 constexpr int kCachedBuffers = 16;
 SRWLOCK g_buffers_lock = SRWLOCK_INIT;
 char* g_buffers[kCachedBuffers];
@@ -323,7 +323,7 @@ Forward::Next Forward::open_and_send(Event* next) {
     if (!has_context ||
         !WinHttpSetOption(h, WINHTTP_OPTION_DISABLE_FEATURE, &features, sizeof(features)) ||
         !WinHttpSetTimeouts(h, timeout, timeout, timeout, timeout) ||
-        // An upgrade request asks WinHTTP for the WebSocket handshake (docs/httpplatform.md §11).
+        // An upgrade request asks WinHTTP for the WebSocket handshake (docs/httpplatform.md §9).
         (websocket_wanted(request_, raw_headers_.c_str(), raw_headers_.size()) &&
          !WinHttpSetOption(h, WINHTTP_OPTION_UPGRADE_TO_WEB_SOCKET, nullptr, 0))) {
         Str what;
@@ -586,7 +586,7 @@ Forward::Next Forward::on_read(DWORD bytes, Event* next) {
     // The last byte of a sized body: WinHTTP has already returned the connection to its pool
     // (it does so when a read reaches Content-Length), so the request ends here rather than
     // after one more WinHttpQueryDataAvailable that can only say 0, an asynchronous round
-    // trip per request (docs/httpplatform.md §12). [UNCERTAIN] that Windows WinHTTP also pools
+    // trip per request (docs/httpplatform.md §10). [UNCERTAIN] that Windows WinHTTP also pools
     // the connection when the handle is closed right after that read; the Windows jobs' bench
     // proxy runs would show a new connection per request as a higher p50.
     if (response_left_ != kUnknown) {

@@ -242,7 +242,7 @@ void ServerProcess::terminate() {
 
 // The handle belongs to the server from here: it closes it (v1.2's documentation says the
 // child must). If the request fails before the server reads the header, the handle stays open
-// in the server until it exits, as in v2 (docs/httpplatform.md §9). process_ comes from
+// in the server until it exits, as in v2 (docs/httpplatform.md §7). process_ comes from
 // CreateProcessW, so it has PROCESS_DUP_HANDLE.
 bool ServerProcess::give_token(HANDLE token, uint64_t* value, DWORD* error) const {
     HANDLE target = nullptr;

@@ -25,7 +25,7 @@ class ServerProcess;
 
 // `path` (UTF-8, as configured) with environment variables expanded and made absolute against
 // the application folder unless it already is (recycleOnFileChange's file paths, v2's rule:
-// docs/httpplatform.md §10). False when it cannot be expanded or resolved.
+// docs/httpplatform.md §8). False when it cannot be expanded or resolved.
 bool app_relative_path(const AppInfo& app, const char* path, WStr* out);
 
 // Starts one server and waits until its port accepts a connection (startupTimeLimit). Returns

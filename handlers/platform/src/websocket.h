@@ -1,5 +1,5 @@
 // handlers/platform/src/websocket.h: a WebSocket proxied after the server's 101, as the ASP.NET
-// Core Module's out-of-process handler does (websockethandler.cpp; docs/httpplatform.md §11):
+// Core Module's out-of-process handler does (websockethandler.cpp; docs/httpplatform.md §9):
 // WinHTTP's WebSocket API towards the server, the handler ABI 1.2 websocket_* calls (IIS's
 // WebSocket module) towards the client, two pumps that each read one side and write the other,
 // the next read issued only once the write completed (no buffering beyond one fragment).

@@ -540,7 +540,7 @@ public:
     virtual IHttpModuleContextContainer* GetModuleContextContainer() = 0;    // slot 2
 };
 
-// IHttpUser (IHttpContext::GetUser; docs/httpplatform.md §9): declaration order as in the
+// IHttpUser (IHttpContext::GetUser; docs/httpplatform.md §7): declaration order as in the
 // SDK's httpserv.h, no overloads, no virtual destructor. The shim reads the
 // authentication type and the primary token (handler ABI 1.2 user_token); the worker stand-in
 // implements it for its test-only authenticated requests.

@@ -4,7 +4,7 @@
 // Values and layouts follow the SDK's winhttp.h. Every function here is imported from
 // winhttp.dll and listed with its x86 stdcall byte count in native/imports/winhttp.def
 // (docs/toolchains.md §4.2; a USHORT argument still takes 4 bytes on the x86 stack). How the
-// platform handler uses it: docs/httpplatform.md §11.
+// platform handler uses it: docs/httpplatform.md §9.
 #pragma once
 
 #include "archway/winhttp.h"

@@ -184,7 +184,7 @@ bool send_head(Request* r, uint16_t status, const char* reason, const char* cont
 
 // Bodies up to this size leave in the same send as the head: one segment instead of two with
 // TCP_NODELAY, and one socket call less (each costs wineserver round trips under Wine:
-// docs/httpplatform.md §12).
+// docs/httpplatform.md §10).
 constexpr size_t kCoalesce = 16 * 1024;
 
 }  // namespace

@@ -160,7 +160,7 @@ bool send_buffered(Request* r) {
     if (r->headers_suppressed) head.clear();
     const bool body = !r->is_head && length;
     // Head and a small body in one send (one segment with TCP_NODELAY, one socket call less:
-    // docs/httpplatform.md §12).
+    // docs/httpplatform.md §10).
     const bool together = body && length <= kCoalesce;
     if (together && !head.append(r->response_body.data(), length)) return false;
     if (head.size() && !send_all(r->conn, head.data(), head.size())) return false;
@@ -585,7 +585,7 @@ bool response_flush(Request* r) {
         r->head_sent = true;
     }
     // What goes out now: the head if it was just built, then the body written since (with its
-    // chunk framing), in one send when the body is small (docs/httpplatform.md §12).
+    // chunk framing), in one send when the body is small (docs/httpplatform.md §10).
     const size_t n = r->response_body.size();
     const bool body = n && !r->is_head && body_allowed(r->status);
     if (body && r->chunked) {

@@ -944,7 +944,7 @@ Request::Variable* variable(Request* r, const char* name) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Test-only authentication (docs/httpplatform.md §9). The stand-in has no Windows
+// Test-only authentication (docs/httpplatform.md §7). The stand-in has no Windows
 // authentication; when its environment sets ARCHWAY_WORKER_TEST_AUTH=1, a request carrying
 // "X-Archway-Test-Auth: <scheme>" is treated as authenticated with that scheme (e.g.
 // "Negotiate"): IHttpContext::GetUser returns a user whose primary token is the worker's own

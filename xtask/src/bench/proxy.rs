@@ -5,7 +5,7 @@
 //! and the worker, shim and platform handler proxying to the same backend binary. Rounds
 //! alternate so all three see the same machine. Reported as ratios against the direct peer, with
 //! the share of each hop in the proxied median; never asserted. Goal: the proxied p50 at most
-//! 1.5x the direct one (issue 10; docs/httpplatform.md §12 says what Wine costs).
+//! 1.5x the direct one (issue 10; docs/httpplatform.md §10 says what Wine costs).
 
 mod client;
 
