@@ -40,9 +40,10 @@ pub enum Bench {
     /// in the same run. Builds the packages first.
     #[command(after_help = "Example:\n  cargo xtask bench pools")]
     Pools,
-    /// Requests per second and p50/p99 latency of the test backend reached through the worker
-    /// stand-in, the shim and the platform handler (x64 under Wine) against the same backend
-    /// reached directly, in one run (goal: p50 latency at most 1.5x). Builds x64 first.
+    /// Requests per second and p50/p99 of three peers in one run (x64 under Wine): the test
+    /// backend direct, the worker stand-in with the diagnostics handler, and the platform handler
+    /// proxying to the backend; ratios against direct, the share of each hop in the proxied p50
+    /// and which dominates (goal: proxied p50 at most 1.5x). Builds x64 first.
     #[command(after_help = "Example:\n  cargo xtask bench proxy")]
     Proxy,
 }
