@@ -161,7 +161,7 @@ pub fn rows(platform: Platform, module: &IisModule) -> Rows {
 }
 
 /// The rows of an AppSearch that sets `property` to the full path of `file_name` when it is
-/// directly in `folder` (docs/msi.md §1.6): its Signature, DrLocator (depth 0) and AppSearch rows.
+/// directly in `folder` (docs/msi.md §9): its Signature, DrLocator (depth 0) and AppSearch rows.
 pub struct FileSearch {
     pub signature: Vec<Value>,
     pub dr_locator: Vec<Value>,
