@@ -7,11 +7,12 @@
 //! forwardWindowsAuthToken with the stand-in's test-only authentication, recycleOnFileChange) and
 //! per failure (no processPath, a value out of range, an unknown
 //! attribute, a server that cannot start, a crash, SSE through the proxy, bodies of several MB
-//! both ways, the forwarded headers, no orphan server after the worker exits).
+//! both ways, the forwarded headers, no orphan server after the worker exits), and
+//! HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED from `system.webServer/webSocket`.
 //!
 //! Facts the assertions rely on: docs/httpplatform.md §1 (attributes and defaults), §2 (the
-//! child's environment), §3 (the headers sent to it), §4 (502.5 and 502.3), §9 (the Windows auth
-//! token), §10 (recycleOnFileChange). Where HttpPlatformHandler's behaviour
+//! child's environment), §3 (the headers sent to it), §4 (502.5 and 502.3), §7 (the Windows auth
+//! token), §8 (recycleOnFileChange), §9 (WebSocket). Where HttpPlatformHandler's behaviour
 //! is ambiguous the test accepts exactly the documented readings and says which it saw.
 //!
 //! Under Wine: x64 always, x86 with ARCHWAY_WINE32=1 (as shims.rs); natively on Windows with
@@ -85,6 +86,7 @@ fn backend(ctx: &SiteCtx, args: &str) -> HttpPlatform {
 }
 
 const SAY: &str = "expanded-by-the-handler";
+const WS_SUPPORTED: &str = "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED";
 
 /// Every site of the shared bench (one per test case).
 fn sites() -> Vec<(&'static str, SiteFn)> {
@@ -213,6 +215,10 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
         ),
         ("crash", Box::new(|c| backend(c, ""))),
         ("sse", Box::new(|c| backend(c, ""))),
+        // HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is the handler's, whatever is configured (v2's
+        // rule, docs/httpplatform.md §9): a configured value of each kind is replaced.
+        ("ws-on", Box::new(|c| backend(c, "").env(WS_SUPPORTED, "false").env("ARCHWAY_TEST_AFTER", "kept"))),
+        ("ws-off", Box::new(|c| backend(c, "").websocket(false).env(WS_SUPPORTED, "true"))),
     ];
     list
 }
@@ -310,6 +316,64 @@ fn environment_variables_are_set_with_http_platform_port_substituted() {
         let token = json["env"]["HTTP_PLATFORM_TOKEN"].as_str().unwrap_or_default();
         assert!(!token.is_empty(), "HTTP_PLATFORM_TOKEN is set for the server (docs/httpplatform.md §2): {json}");
     });
+}
+
+/// HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED as the site's server sees it (null when unset).
+fn websockets_supported(b: &Bench, site: &str) -> Value {
+    let json = echo_json(&get(b.site(site).port, &format!("/env?env={WS_SUPPORTED}")), b, site);
+    json["env"][WS_SUPPORTED].clone()
+}
+
+#[test]
+fn websockets_supported_is_true_where_the_websocket_section_is_enabled_whatever_is_configured() {
+    each_arch(|b| {
+        assert_eq!(
+            websockets_supported(b, "echo"),
+            "true",
+            "the webSocket section is declared and not disabled, and the shim carries WebSocket (docs/httpplatform.md §9)\n{}",
+            b.log()
+        );
+        let json =
+            echo_json(&get(b.site("ws-on").port, &format!("/env?env={WS_SUPPORTED},ARCHWAY_TEST_AFTER")), b, "ws-on");
+        assert_eq!(json["env"][WS_SUPPORTED], "true", "a configured \"false\" is replaced: {json}");
+        assert_eq!(json["env"]["ARCHWAY_TEST_AFTER"], "kept", "the other configured variables stay: {json}");
+    });
+}
+
+#[test]
+fn websockets_supported_is_false_where_the_websocket_section_disables_it() {
+    each_arch(|b| {
+        assert_eq!(
+            websockets_supported(b, "ws-off"),
+            "false",
+            "<location path=\"ws-off\"><system.webServer><webSocket enabled=\"false\"/> and a configured \"true\" replaced\n{}",
+            b.log()
+        );
+    });
+}
+
+#[test]
+fn websockets_supported_is_false_when_the_host_declares_no_websocket_section() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    for arch in runnable() {
+        // IIS without its WebSocket module: no system.webServer/webSocket (ARCHWAY_E_NO_SECTION).
+        let sections: Vec<(&str, &str)> = SECTIONS.iter().copied().filter(|(n, _)| *n != "webSocket").collect();
+        let sites: Vec<(&str, SiteFn)> = vec![("nows", Box::new(|c| backend(c, "").env(WS_SUPPORTED, "true")))];
+        let b = Bench::start_declaring(
+            launcher,
+            &bin,
+            &arch,
+            &format!("nows-{arch}"),
+            sites,
+            &[("ARCHWAY_DETAILED_ERRORS", "1")],
+            &sections,
+        );
+        let seen = websockets_supported(&b, "nows");
+        let code = b.stop();
+        assert_eq!(seen, "false", "{arch}: no webSocket section, a configured \"true\" replaced\n{}", b.log());
+        assert_eq!(code, Some(0), "{arch}: the worker stopped by itself\n{}", b.log());
+    }
 }
 
 #[test]

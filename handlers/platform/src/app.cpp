@@ -10,6 +10,7 @@
 #include "app.h"
 
 #include "forward.h"
+#include "websocket.h"
 
 namespace platform {
 namespace {
@@ -111,6 +112,7 @@ App* App::get(ArchwayRequest* request, HINTERNET session, ConfigError* error) {
         app->info_.physical_path[app->info_.physical_path.size() - 1] != L'\\')
         app->info_.physical_path.push(L'\\');
     virtual_path(md, &app->info_.virtual_path);
+    app->info_.websockets_supported = websockets_supported(request);
     app->md_path_ = copy_text(md.c_str(), md.size());
     app->session_ = session;
     app->idle_ = CreateEventW(nullptr, TRUE, TRUE, nullptr);

@@ -97,6 +97,9 @@ void ARCHWAY_CALL platform_close(void* state) {
     }
     App::stop_all();
     App::wait_recycles();  // recycleOnFileChange restarts still stopping their servers
+    // Nothing is in flight any more: the cached transfer buffers (up to 1 MiB) go back to the
+    // process heap, which outlives this DLL (forward.h).
+    Forward::free_cached_buffers();
     if (g_session) {
         WinHttpSetStatusCallback(g_session, nullptr, 0, 0);
         WinHttpCloseHandle(g_session);

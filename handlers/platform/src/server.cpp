@@ -173,11 +173,14 @@ bool name_is_utf8(const wchar_t* entry, const char* name) {
 }
 
 // The child's environment block: the worker's, minus every name set below, then the configured
-// variables (%HTTP_PLATFORM_PORT% substituted), then HTTP_PLATFORM_PORT, _APPL_PATH and _TOKEN.
+// variables (%HTTP_PLATFORM_PORT% substituted), then HTTP_PLATFORM_PORT, _APPL_PATH, _TOKEN and
+// _IIS_WEBSOCKETS_SUPPORTED. A configured HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is replaced,
+// as v2 replaces it (docs/httpplatform.md §9).
 bool environment(const Config& c, const AppInfo& app, uint16_t port, const char* token,
                  WStr* block) {
     static const wchar_t* const kOwn[] = {L"HTTP_PLATFORM_PORT", L"HTTP_PLATFORM_APPL_PATH",
-                                          L"HTTP_PLATFORM_TOKEN"};
+                                          L"HTTP_PLATFORM_TOKEN",
+                                          L"HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED"};
     wchar_t* worker = GetEnvironmentStringsW();
     if (worker) {
         for (const wchar_t* e = worker; *e; e += archway::length(e) + 1) {
@@ -191,7 +194,9 @@ bool environment(const Config& c, const AppInfo& app, uint16_t port, const char*
     }
     for (size_t i = 0; i < c.environment.size(); ++i) {
         const EnvVar& v = c.environment[i];
-        if (archway::equal_nocase(v.name, "HTTP_PLATFORM_PORT")) continue;
+        if (archway::equal_nocase(v.name, "HTTP_PLATFORM_PORT") ||
+            archway::equal_nocase(v.name, "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED"))
+            continue;
         // A later entry with the same name wins.
         bool later = false;
         for (size_t j = i + 1; j < c.environment.size(); ++j)
@@ -204,6 +209,10 @@ bool environment(const Config& c, const AppInfo& app, uint16_t port, const char*
     block->add(L"HTTP_PLATFORM_PORT=").num(port).push(0);
     block->add(L"HTTP_PLATFORM_APPL_PATH=").add(app.virtual_path.c_str()).push(0);
     block->add(L"HTTP_PLATFORM_TOKEN=").utf8(token).push(0);
+    // v2's spelling: "true" or "false" (environmentvariablehelpers.h).
+    block->add(L"HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED=")
+        .add(app.websockets_supported ? L"true" : L"false")
+        .push(0);
     block->push(0);
     return !block->failed();
 }

@@ -12,6 +12,9 @@ namespace platform {
 struct AppInfo {
     WStr physical_path;  // APPL_PHYSICAL_PATH, with a trailing backslash
     WStr virtual_path;   // the application's virtual path ("/", "/app"): HTTP_PLATFORM_APPL_PATH
+    // HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED, from the request that started the application
+    // (websockets_supported in websocket.h; docs/httpplatform.md §9).
+    bool websockets_supported = false;
 };
 
 // Why a start failed, for the 502.5 page and the log.

@@ -20,6 +20,32 @@ bool header_is(const char* name, size_t n, const char* what) {
     return archway::equal_nocase(name, n, what, archway::length(what));
 }
 
+// The `enabled` attribute of system.webServer/webSocket as read_config reports it.
+struct WebSocketSection {
+    bool enabled = true;  // IIS's schema default when the attribute is not set
+    Str bad;              // a value that is neither "true" nor "false"
+};
+
+void ARCHWAY_CALL webSocket_attribute(void* user, const char* element, uint32_t item, const char* attribute,
+                                      const char* value) {
+    WebSocketSection* s = static_cast<WebSocketSection*>(user);
+    if (!element || *element || item != ARCHWAY_CONFIG_NO_ITEM || !attribute) return;
+    if (!header_is(attribute, archway::length(attribute), "enabled")) return;
+    if (!value) value = "";
+    const size_t n = archway::length(value);
+    s->bad.clear();
+    // IIS's string form is "true"/"false"; a host without the schema (the worker stand-in)
+    // reports the file's spelling, and IIS reads booleans without regard to case.
+    if (header_is(value, n, "true")) {
+        s->enabled = true;
+    } else if (header_is(value, n, "false")) {
+        s->enabled = false;
+    } else {
+        s->enabled = false;
+        s->bad.add(value, n);
+    }
+}
+
 uint16_t wire_code(uint16_t code) {
     return code == 1005 || code == 1006 || code == 1015 || code < 1000 ? 1000 : code;
 }
@@ -324,6 +350,40 @@ bool websocket_wanted(ArchwayRequest* request, const char* raw_headers, size_t l
         i = end + 1;
     }
     return false;
+}
+
+bool websockets_supported(ArchwayRequest* request) {
+    // Without the ABI 1.2 WebSocket calls the handler cannot carry an upgrade at all.
+    if (!ARCHWAY_HAS(request, websocket_abort) || !request->websocket_accept || !request->read_config) return false;
+    // v2 asks the WEBSOCKET_VERSION server variable instead (docs/httpplatform.md §9).
+    // [UNCERTAIN] that on real IIS a missing WebSocket Protocol feature shows as a missing
+    // section rather than as the section with its default enabled="true": the `pools --host iis`
+    // rows (windows x64 and windows-11-arm jobs) are where that would be checked.
+    WebSocketSection section;
+    const char* detail = nullptr;
+    const HRESULT hr = request->read_config(request, "system.webServer/webSocket", webSocket_attribute, &section,
+                                            &detail);
+    if (hr == ARCHWAY_E_NO_SECTION) return false;
+    if (FAILED(hr)) {
+        char hex[16];
+        archway::Utf8Builder h(hex, sizeof(hex));
+        h.hex(static_cast<uint32_t>(hr), 8);
+        Str line;
+        line.add("system.webServer/webSocket could not be read (HRESULT ").add(h.c_str()).add(")");
+        if (detail && *detail) line.add(": ").add(detail);
+        line.add("; HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is \"false\" for this application");
+        log_line(line);
+        return false;
+    }
+    if (!section.bad.empty()) {
+        Str line;
+        line.add("system.webServer/webSocket enabled=\"")
+            .add(section.bad.c_str())
+            .add("\" is neither \"true\" nor \"false\"; HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is \"false\" "
+                 "for this application (fix the attribute in applicationHost.config or web.config)");
+        log_line(line);
+    }
+    return section.enabled;
 }
 
 bool websocket_header_dropped(const char* name, size_t length) {

@@ -60,6 +60,10 @@ pub struct HttpPlatform {
     pub archway_handler: Option<String>,
     /// `<recycleOnFileChange><file path="…"/></recycleOnFileChange>` entries, in order.
     pub recycle_files: Vec<String>,
+    /// `<webSocket enabled="…"/>` for the site, written where IIS allows it: a `<location>` of
+    /// applicationHost.config (IIS declares the section `overrideModeDefault="Deny"`, so a
+    /// web.config may not set it).
+    pub websocket_enabled: Option<bool>,
 }
 
 impl HttpPlatform {
@@ -84,6 +88,10 @@ impl HttpPlatform {
     }
     pub fn recycle(mut self, path: &str) -> HttpPlatform {
         self.recycle_files.push(path.to_string());
+        self
+    }
+    pub fn websocket(mut self, enabled: bool) -> HttpPlatform {
+        self.websocket_enabled = Some(enabled);
         self
     }
 
@@ -136,13 +144,33 @@ pub struct Site {
     pub tag: String,
 }
 
+/// The `system.webServer` sections a bench's applicationHost.config declares: ours (as the
+/// MSI's schema and archway_sections.js do on IIS, so web.config may set them) and IIS's
+/// `webSocket` (declared by IIS itself, `overrideModeDefault="Deny"`).
+pub const SECTIONS: &[(&str, &str)] = &[("httpPlatform", "Allow"), ("archway", "Allow"), ("webSocket", "Deny")];
+
 /// The applicationHost.config of a bench: one pool, one site per entry (port 0: any free
-/// port), the shim as the one global module, and the two sections declared so web.config may
-/// set them (as the MSI's schema and archway_sections.js do on IIS).
+/// port), the shim as the one global module, and [`SECTIONS`] declared.
 pub fn apphost(pool: &str, shim: &str, sites: &[(String, String)]) -> String {
+    apphost_declaring(pool, shim, sites, SECTIONS, &[])
+}
+
+/// [`apphost`] declaring `sections` (name, overrideModeDefault) only, with `locations`
+/// (`<location path=…>` and the `<system.webServer>` content it sets) after the sites.
+pub fn apphost_declaring(
+    pool: &str,
+    shim: &str,
+    sites: &[(String, String)],
+    sections: &[(&str, &str)],
+    locations: &[(String, String)],
+) -> String {
     let mut text = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n  <configSections>\n    <sectionGroup name=\"system.webServer\">\n      <section name=\"httpPlatform\" overrideModeDefault=\"Allow\" />\n      <section name=\"archway\" overrideModeDefault=\"Allow\" />\n    </sectionGroup>\n  </configSections>\n  <system.applicationHost>\n    <applicationPools>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n  <configSections>\n    <sectionGroup name=\"system.webServer\">\n",
     );
+    for (name, mode) in sections {
+        text.push_str(&format!("      <section name=\"{name}\" overrideModeDefault=\"{mode}\" />\n"));
+    }
+    text.push_str("    </sectionGroup>\n  </configSections>\n  <system.applicationHost>\n    <applicationPools>\n");
     text.push_str(&format!(
         "      <add name=\"{pool}\" managedRuntimeVersion=\"\" />\n    </applicationPools>\n    <sites>\n"
     ));
@@ -154,9 +182,16 @@ pub fn apphost(pool: &str, shim: &str, sites: &[(String, String)]) -> String {
         ));
     }
     text.push_str(&format!(
-        "    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n      <add name=\"archway\" image=\"{}\" />\n    </globalModules>\n  </system.webServer>\n</configuration>\n",
+        "    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n      <add name=\"archway\" image=\"{}\" />\n    </globalModules>\n  </system.webServer>\n",
         xml_escape(shim)
     ));
+    for (path, content) in locations {
+        text.push_str(&format!(
+            "  <location path=\"{}\">\n    <system.webServer>\n      {content}\n    </system.webServer>\n  </location>\n",
+            xml_escape(path)
+        ));
+    }
+    text.push_str("</configuration>\n");
     text
 }
 
@@ -187,6 +222,19 @@ impl Bench {
         sites: Vec<(&str, SiteFn)>,
         env: &[(&str, &str)],
     ) -> Bench {
+        Bench::start_declaring(launcher, bin, arch, group, sites, env, SECTIONS)
+    }
+
+    /// [`Bench::start`] with only `sections` declared in applicationHost.config.
+    pub fn start_declaring(
+        launcher: &Launcher,
+        bin: &Path,
+        arch: &str,
+        group: &str,
+        sites: Vec<(&str, SiteFn)>,
+        env: &[(&str, &str)],
+        sections: &[(&str, &str)],
+    ) -> Bench {
         let handler = bin.join(format!("archway_platform_{arch}.dll"));
         assert!(
             handler.is_file(),
@@ -203,19 +251,24 @@ impl Bench {
             root.path().file_name().unwrap().to_string_lossy().replace(['-', '.'], "")
         );
         let mut listed = Vec::new();
+        let mut locations = Vec::new();
         let mut made = Vec::new();
         for (name, section) in sites {
             let dir = root.path().join(name);
             std::fs::create_dir_all(&dir).unwrap();
             let tag = format!("t{run}{name}").replace('-', "");
             let ctx = SiteCtx { arch, bin, dir: &dir, tag: &tag };
-            std::fs::write(dir.join("web.config"), section(&ctx).web_config()).unwrap();
+            let platform = section(&ctx);
+            std::fs::write(dir.join("web.config"), platform.web_config()).unwrap();
+            if let Some(enabled) = platform.websocket_enabled {
+                locations.push((name.to_string(), format!("<webSocket enabled=\"{enabled}\" />")));
+            }
             listed.push((name.to_string(), windows_path(&dir)));
             made.push(Site { name: name.to_string(), dir, port: 0, tag });
         }
         let shim = windows_path(&bin.join(format!("archway_{arch}.dll")));
         let config = root.path().join("applicationHost.config");
-        std::fs::write(&config, apphost(group, &shim, &listed)).unwrap();
+        std::fs::write(&config, apphost_declaring(group, &shim, &listed, sections, &locations)).unwrap();
         let mut cmd = worker_command_for(launcher, bin, arch, group, &windows_path(&config), env, BENCH_MAX_SECONDS);
         let mut child = cmd.spawn().expect("the worker starts");
         let stdout = Arc::new(Mutex::new(String::new()));
