@@ -219,6 +219,15 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
         // rule, docs/httpplatform.md §9): a configured value of each kind is replaced.
         ("ws-on", Box::new(|c| backend(c, "").env(WS_SUPPORTED, "false").env("ARCHWAY_TEST_AFTER", "kept"))),
         ("ws-off", Box::new(|c| backend(c, "").websocket(false).env(WS_SUPPORTED, "true"))),
+        (
+            "ws-nomodule",
+            Box::new(|c| {
+                backend(c, "")
+                    .websocket(true)
+                    .location("<modules><remove name=\"WebSocketModule\" /></modules>")
+                    .env(WS_SUPPORTED, "true")
+            }),
+        ),
     ];
     list
 }
@@ -347,6 +356,18 @@ fn websockets_supported_is_false_where_the_websocket_section_disables_it() {
             websockets_supported(b, "ws-off"),
             "false",
             "<location path=\"ws-off\"><system.webServer><webSocket enabled=\"false\"/> and a configured \"true\" replaced\n{}",
+            b.log()
+        );
+    });
+}
+
+#[test]
+fn websockets_supported_is_false_where_the_websocket_module_is_removed_from_the_application() {
+    each_arch(|b| {
+        assert_eq!(
+            websockets_supported(b, "ws-nomodule"),
+            "false",
+            "<location path=\"ws-nomodule\"> removes WebSocketModule from system.webServer/modules (webSocket enabled)\n{}",
             b.log()
         );
     });

@@ -14,10 +14,12 @@ namespace platform {
 // proxied request asks WinHTTP for the upgrade (WINHTTP_OPTION_UPGRADE_TO_WEB_SOCKET).
 bool websocket_wanted(ArchwayRequest* request, const char* raw_headers, size_t length);
 // HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED for the application of `request` (the request that
-// starts it; docs/httpplatform.md §9): the host carries WebSocket (ABI 1.2) and
-// `system.webServer/webSocket` exists for the application with `enabled` not "false". A missing
-// section (ARCHWAY_E_NO_SECTION: IIS's WebSocket module is not there) or one that cannot be read
-// gives false; the latter, and an `enabled` that is neither "true" nor "false", are logged.
+// starts it; docs/httpplatform.md §9): the host carries WebSocket (ABI 1.2),
+// `system.webServer/webSocket` exists for the application with `enabled` not "false", and
+// `system.webServer/modules`, where the host has it, lists WebSocketModule. A missing webSocket
+// section (ARCHWAY_E_NO_SECTION: IIS's WebSocket module is not there) or a section that cannot
+// be read gives false; the latter, and an `enabled` that is neither "true" nor "false", are
+// logged.
 bool websockets_supported(ArchwayRequest* request);
 // Request headers WinHTTP sets itself on an upgrade (its own key and version) or that v2 drops
 // (Sec-WebSocket-Extensions: WinHTTP supports none): not forwarded.

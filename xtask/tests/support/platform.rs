@@ -60,10 +60,10 @@ pub struct HttpPlatform {
     pub archway_handler: Option<String>,
     /// `<recycleOnFileChange><file path="…"/></recycleOnFileChange>` entries, in order.
     pub recycle_files: Vec<String>,
-    /// `<webSocket enabled="…"/>` for the site, written where IIS allows it: a `<location>` of
-    /// applicationHost.config (IIS declares the section `overrideModeDefault="Deny"`, so a
-    /// web.config may not set it).
-    pub websocket_enabled: Option<bool>,
+    /// `<system.webServer>` elements for the site in a `<location>` of applicationHost.config,
+    /// where IIS allows sections it declares `overrideModeDefault="Deny"` (`webSocket`,
+    /// `modules`), which a web.config may not set.
+    pub location: Vec<String>,
 }
 
 impl HttpPlatform {
@@ -90,9 +90,12 @@ impl HttpPlatform {
         self.recycle_files.push(path.to_string());
         self
     }
-    pub fn websocket(mut self, enabled: bool) -> HttpPlatform {
-        self.websocket_enabled = Some(enabled);
+    pub fn location(mut self, element: &str) -> HttpPlatform {
+        self.location.push(element.to_string());
         self
+    }
+    pub fn websocket(self, enabled: bool) -> HttpPlatform {
+        self.location(&format!("<webSocket enabled=\"{enabled}\" />"))
     }
 
     pub fn web_config(&self) -> String {
@@ -145,9 +148,11 @@ pub struct Site {
 }
 
 /// The `system.webServer` sections a bench's applicationHost.config declares: ours (as the
-/// MSI's schema and archway_sections.js do on IIS, so web.config may set them) and IIS's
-/// `webSocket` (declared by IIS itself, `overrideModeDefault="Deny"`).
-pub const SECTIONS: &[(&str, &str)] = &[("httpPlatform", "Allow"), ("archway", "Allow"), ("webSocket", "Deny")];
+/// MSI's schema and archway_sections.js do on IIS, so web.config may set them) and two of IIS's
+/// own, as IIS declares them: `webSocket` and `modules` (which then lists `WebSocketModule`, as
+/// IIS's does with the WebSocket Protocol feature installed).
+pub const SECTIONS: &[(&str, &str)] =
+    &[("httpPlatform", "Allow"), ("archway", "Allow"), ("webSocket", "Deny"), ("modules", "Deny")];
 
 /// The applicationHost.config of a bench: one pool, one site per entry (port 0: any free
 /// port), the shim as the one global module, and [`SECTIONS`] declared.
@@ -182,9 +187,13 @@ pub fn apphost_declaring(
         ));
     }
     text.push_str(&format!(
-        "    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n      <add name=\"archway\" image=\"{}\" />\n    </globalModules>\n  </system.webServer>\n",
+        "    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n      <add name=\"archway\" image=\"{}\" />\n    </globalModules>\n",
         xml_escape(shim)
     ));
+    if sections.iter().any(|(name, _)| *name == "modules") {
+        text.push_str("    <modules>\n      <add name=\"WebSocketModule\" />\n    </modules>\n");
+    }
+    text.push_str("  </system.webServer>\n");
     for (path, content) in locations {
         text.push_str(&format!(
             "  <location path=\"{}\">\n    <system.webServer>\n      {content}\n    </system.webServer>\n  </location>\n",
@@ -260,8 +269,8 @@ impl Bench {
             let ctx = SiteCtx { arch, bin, dir: &dir, tag: &tag };
             let platform = section(&ctx);
             std::fs::write(dir.join("web.config"), platform.web_config()).unwrap();
-            if let Some(enabled) = platform.websocket_enabled {
-                locations.push((name.to_string(), format!("<webSocket enabled=\"{enabled}\" />")));
+            if !platform.location.is_empty() {
+                locations.push((name.to_string(), platform.location.join("\n      ")));
             }
             listed.push((name.to_string(), windows_path(&dir)));
             made.push(Site { name: name.to_string(), dir, port: 0, tag });
