@@ -168,13 +168,7 @@ fn a_no_op_build_starts_no_process() {
     // ARCHWAY_TRACE_COMMANDS makes the xtask print each process it starts and the count.
     let Some(dir) = shared_build() else { return };
     for args in [&["build", "--no-provision"][..], &["build", "--no-provision", "--arch", "x64"]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
-            .current_dir(dir)
-            .env_remove("CARGO_TARGET_DIR")
-            .env("ARCHWAY_TRACE_COMMANDS", "1")
-            .output_within_deadline()
-            .unwrap();
+        let out = output_within(xtask_cmd(dir, args).env("ARCHWAY_TRACE_COMMANDS", "1"), DEADLINE);
         let err = stderr(&out);
         assert!(out.status.success(), "{args:?}:\n{err}");
         assert!(err.contains("nothing to do"), "{args:?}:\n{err}");
@@ -248,13 +242,8 @@ fn a_rebuild_runs_exactly_what_an_edit_touches() {
     // A new product version changes the generated header and every VERSIONINFO.
     let out = xtask(&dir, &["build", "--no-provision", "--arch", "x64"]);
     assert!(out.status.success());
-    let with_build_number = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["build", "--no-provision", "--arch", "x64"])
-        .current_dir(&dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env("ARCHWAY_BUILD_NUMBER", "7")
-        .output_within_deadline()
-        .unwrap();
+    let args = ["build", "--no-provision", "--arch", "x64"];
+    let with_build_number = output_within(xtask_cmd(&dir, &args).env("ARCHWAY_BUILD_NUMBER", "7"), DEADLINE);
     let ran_now = ran(&with_build_number);
     assert!(ran_now.iter().any(|s| s.starts_with("resource x64")), "{ran_now:?}");
     assert!(ran_now.contains("link archway_x64.dll"), "{ran_now:?}");
