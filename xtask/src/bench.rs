@@ -40,12 +40,12 @@ pub enum Bench {
     /// in the same run. Builds the packages first.
     #[command(after_help = "Example:\n  cargo xtask bench pools")]
     Pools,
-    /// Requests per second and p50/p99 of three peers in one run (x64 under Wine): the test
+    /// Requests per second and p50/p99 of three peers in one run, per architecture (x64 under
+    /// Wine on Linux; on Windows each one the machine runs, natively or emulated): the test
     /// backend direct, the worker stand-in with the diagnostics handler, and the platform handler
     /// proxying to the backend; ratios against direct, the share of each hop in the proxied p50
-    /// and which dominates (goal: proxied p50 at most 1.5x). Builds x64 first.
-    #[command(after_help = "Example:\n  cargo xtask bench proxy")]
-    Proxy,
+    /// and which dominates (goal: proxied p50 at most 1.5x). Builds the architectures first.
+    Proxy(proxy::Args),
 }
 
 pub fn run(project: &Project, args: Args) -> Result<()> {
@@ -54,7 +54,7 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
         Bench::Forwarders => bench_forwarders(project),
         Bench::Msi => bench_msi(project),
         Bench::Pools => crate::pools::bench::run(project),
-        Bench::Proxy => proxy::run(project),
+        Bench::Proxy(args) => proxy::run(project, args),
     }
 }
 

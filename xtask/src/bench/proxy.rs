@@ -1,28 +1,34 @@
 //! `cargo xtask bench proxy`: the platform handler's cost, hop by hop. Requests per second and
-//! p50/p99 latency, in one run, of three peers on one kept-alive connection each (x64 under
-//! Wine): the test backend (`tests/backend`) reached directly; the worker stand-in
-//! (`tests/worker`) with the shim and the diagnostics handler (the stand-in's own round trip);
-//! and the worker, shim and platform handler proxying to the same backend binary. Rounds
-//! alternate so all three see the same machine. Reported as ratios against the direct peer, with
-//! the share of each hop in the proxied median; never asserted. Goal: the proxied p50 at most
-//! 1.5x the direct one (issue 10; docs/httpplatform.md §10 says what Wine costs).
+//! p50/p99 latency, in one run, of three peers on one kept-alive connection each: the test
+//! backend (`tests/backend`) reached directly; the worker stand-in (`tests/worker`) with the shim
+//! and the diagnostics handler (the stand-in's own round trip); and the worker, shim and platform
+//! handler proxying to the same backend binary. Rounds alternate so all three see the same
+//! machine. One row per architecture (`rows`): x64 under Wine on Linux; on Windows every
+//! architecture the job runs (natively, under WOW64 or emulated). Reported as ratios against the
+//! direct peer, with the share of each hop in the proxied median, a machine-readable line per row
+//! and, in GitHub Actions, a table on the job's summary page (`summary`); never asserted. Goal:
+//! the proxied p50 at most 1.5x the direct one (issue 10; docs/httpplatform.md §10 says what Wine
+//! costs).
 
 mod client;
+mod rows;
+mod summary;
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
 use client::Client;
+use rows::{Mode, Place, Row};
 
 use crate::{
     build,
     cmd::Running,
     fsx,
     project::Project,
-    winhost::{WindowsHost, wine::HostWine},
+    winhost::{WindowsHost, native::NativeWindows, wine::HostWine},
 };
 
 /// Rounds of `PER_ROUND` requests to each peer, alternating. Short rounds: the peers see the
@@ -32,15 +38,34 @@ const ROUNDS: usize = 60;
 const PER_ROUND: usize = 10;
 const WARM_UP: usize = 30;
 const READY: Duration = Duration::from_secs(120);
-/// The folder under the prefix's C:\ that holds the binaries, the sites and the configuration.
-const ROOT: &str = r"C:\inetpub\archway-bench-proxy";
-const BINARIES: [&str; 5] = [
-    "archway_worker_x64.exe",
-    "archway_x64.dll",
-    "archway_platform_x64.dll",
-    "archway_diagnostics_x64.dll",
-    "archway_backend_x64.exe",
+/// Under Wine, the folder under the prefix's C:\ that holds each row's binaries, sites and
+/// configuration (`<ROOT>\<arch>`). On Windows they go under `target\archway\bench\proxy`,
+/// so the bench changes nothing outside the checkout.
+const WINE_ROOT: &str = r"C:\inetpub\archway-bench-proxy";
+/// The programs of a row, each `<name>_<arch>.<ext>`.
+const BINARIES: [(&str, &str); 5] = [
+    ("archway_worker", "exe"),
+    ("archway", "dll"),
+    ("archway_platform", "dll"),
+    ("archway_diagnostics", "dll"),
+    ("archway_backend", "exe"),
 ];
+
+/// Requests per second and p50/p99 of the backend direct, the stand-in and the platform handler
+/// proxying, in one run (the three peers alternate rounds).
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask bench proxy\n  cargo xtask bench proxy --arch arm64,x64   # on Windows on ARM64: native and emulated rows\n\n\
+    Prints one line per row, e.g. `bench proxy: x64-emulated ratio p50 5.30 goal 1.5 missed (…)`,\n\
+    and, when GITHUB_STEP_SUMMARY is set, appends a markdown table to the file it names.\n\
+    Fails when a row cannot run (a binary missing, a worker failing); never on the goal."
+)]
+pub struct Args {
+    /// The architectures to measure, comma-separated (x86, x64, arm64, arm64ec). Default: x64
+    /// under Wine on Linux; on Windows every one of ARCHWAY_RUN_NATIVELY, else the machine's own.
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub archs: Vec<String>,
+}
 
 /// One thing measured: where it is, what it answers, and its per-request seconds.
 struct Peer {
@@ -52,26 +77,85 @@ struct Peer {
     times: Vec<f64>,
 }
 
-pub fn run(project: &Project) -> Result<()> {
-    let bin = build::run(project, &build::BuildOptions::release(&["x64"], &build::Flags::default()))?.bin_dir;
-    for file in BINARIES {
-        if !bin.join(file).is_file() {
-            bail!(
-                "{} is missing after the x64 build: the worker stand-in, the shim, both handlers and the test backend must build",
-                bin.join(file).display()
-            );
+pub fn run(project: &Project, args: Args) -> Result<()> {
+    let place = if cfg!(windows) { Place::Windows(crate::winhost::native::machine()) } else { Place::Wine };
+    let rows = rows::select(place, &args.archs, std::env::var("ARCHWAY_RUN_NATIVELY").ok().as_deref())?;
+    let archs: Vec<&str> = rows.iter().map(|r| r.arch.name()).collect();
+    let bin = build::run(project, &build::BuildOptions::release(&archs, &build::Flags::default()))?.bin_dir;
+    for row in &rows {
+        for file in binaries(row) {
+            if !bin.join(&file).is_file() {
+                bail!(
+                    "{} is missing after the {} build: the worker stand-in, the shim, both handlers and the test backend must build",
+                    bin.join(&file).display(),
+                    row.arch
+                );
+            }
         }
     }
-    let wine = HostWine::find()
-        .context("Wine is not installed (apt-get install wine64); bench proxy runs the x64 row under Wine")?;
-    let host = HostWine::open(&wine, &project.target_dir.join("archway").join("bench").join("wine-proxy"))?;
-    let config = lay_out(&host, &bin)?;
+    let bench = project.target_dir.join("archway").join("bench");
+    let wine;
+    let (host, describe, root): (&dyn WindowsHost, String, PathBuf) = match place {
+        Place::Wine => {
+            let found = HostWine::find()
+                .context("Wine is not installed (apt-get install wine64); bench proxy runs the x64 row under Wine")?;
+            wine = HostWine::open(&found, &bench.join("wine-proxy"))?;
+            if rows.iter().any(|r| r.arch == crate::matrix::Arch::X86) && !wine.runs_x86() {
+                bail!("the x86 row needs 32-bit Wine (dpkg --add-architecture i386 && apt-get install wine32:i386)");
+            }
+            let root = crate::pools::standin::host_path(&wine, WINE_ROOT);
+            (&wine, wine.describe(), root)
+        }
+        Place::Windows(machine) => (&NativeWindows, format!("Windows on {machine}"), bench.join("proxy")),
+    };
+
+    let mut outcomes: Vec<summary::Outcome> = Vec::new();
+    for row in rows {
+        match measure_row(host, &root.join(row.arch.name()), &bin, row, &describe) {
+            Ok(measured) => outcomes.push(Ok(measured)),
+            Err(e) => {
+                eprintln!("bench proxy: the {row} row could not run: {e:#}");
+                outcomes.push(Err((row, format!("{e:#}"))));
+            }
+        }
+    }
+    for outcome in &outcomes {
+        println!(
+            "{}",
+            match outcome {
+                Ok(m) => summary::line(m),
+                Err((row, why)) => summary::failed_line(row, why),
+            }
+        );
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        summary::append(Path::new(&path), &summary::markdown(&outcomes))?;
+    }
+    let failed: Vec<String> =
+        outcomes.iter().filter_map(|o| o.as_ref().err()).map(|(row, why)| format!("{row}: {why}")).collect();
+    if !failed.is_empty() {
+        bail!("{} of the bench's rows could not run:\n{}", failed.len(), failed.join("\n"));
+    }
+    Ok(())
+}
+
+/// The file names of a row's programs.
+fn binaries(row: &Row) -> Vec<String> {
+    BINARIES.iter().map(|(name, ext)| format!("{name}_{}.{ext}", row.arch)).collect()
+}
+
+/// Lays out one row under `root` (this machine's path), starts its worker and direct backend,
+/// measures the three peers and prints the row's table.
+fn measure_row(host: &dyn WindowsHost, root: &Path, bin: &Path, row: Row, describe: &str) -> Result<summary::Measured> {
+    let arch = row.arch;
+    let windows_root = windows_path(host, root)?;
+    let config = lay_out(root, &windows_root, bin, &row)?;
 
     // A failed request's page then says what failed.
     let detailed = [("ARCHWAY_DETAILED_ERRORS".to_string(), "1".to_string())];
     let worker = host
         .command(
-            &format!(r"{ROOT}\bin\archway_worker_x64.exe"),
+            &format!(r"{windows_root}\bin\archway_worker_{arch}.exe"),
             &["-ap".into(), "proxy".into(), "-h".into(), config, "-max-seconds".into(), "900".into()],
             &detailed,
         )
@@ -81,7 +165,7 @@ pub fn run(project: &Project) -> Result<()> {
     let standin = site_address(&worker, "diag")?;
     let direct_server = host
         .command(
-            &format!(r"{ROOT}\bin\archway_backend_x64.exe"),
+            &format!(r"{windows_root}\bin\archway_backend_{arch}.exe"),
             &["--port".into(), "0".into(), "--max-seconds".into(), "900".into()],
             &[],
         )
@@ -123,15 +207,38 @@ pub fn run(project: &Project) -> Result<()> {
     {
         println!("note: the worker did not stop cleanly (exit {:?}, killed {})", done.code, done.killed);
     }
+    let heading = match row.mode {
+        Mode::Wine => format!("{arch} under {describe}"),
+        _ => format!("{row} on {describe}"),
+    };
     println!(
-        "x64 under {}: {} requests to each peer on one kept-alive connection each, in {ROUNDS} rounds alternating the peers",
-        host.describe(),
+        "{heading}: {} requests to each peer on one kept-alive connection each, in {ROUNDS} rounds alternating the peers",
         ROUNDS * PER_ROUND
     );
     for line in report(&peers) {
         println!("{line}");
     }
-    Ok(())
+    let [proxy, standin, direct] = &peers;
+    Ok(summary::Measured {
+        row,
+        host: describe.to_string(),
+        direct_p50: percentile(&direct.times, 0.50),
+        direct_p99: percentile(&direct.times, 0.99),
+        standin_p50: percentile(&standin.times, 0.50),
+        proxy_p50: percentile(&proxy.times, 0.50),
+        proxy_p99: percentile(&proxy.times, 0.99),
+        proxy_rps: proxy.times.len() as f64 / proxy.times.iter().sum::<f64>(),
+    })
+}
+
+/// The Windows path of `root` on `host`, without the `\\?\` prefix a canonical Windows path may
+/// carry (the stand-in and CreateProcess read the configuration's paths as IIS writes them).
+fn windows_path(host: &dyn WindowsHost, root: &Path) -> Result<String> {
+    let path = host.windows_path(root)?;
+    Ok(match path.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => rest.to_string(),
+        _ => path,
+    })
 }
 
 /// The report's lines: each peer with its ratios to the direct one, the goal, and where the
@@ -185,18 +292,19 @@ fn report(peers: &[Peer; 3]) -> Vec<String> {
     out
 }
 
-/// Copies the x64 binaries to `ROOT\bin` on the host and writes two sites (`proxy`, whose
-/// web.config has `<httpPlatform>`, and `diag`, whose web.config picks the diagnostics handler,
-/// so the stand-in reads a web.config per request for both) and the applicationHost.config;
-/// returns the latter's Windows path.
-fn lay_out(host: &HostWine, bin: &Path) -> Result<String> {
-    let root = crate::pools::standin::host_path(host, ROOT);
+/// Copies the row's binaries to `root\bin` (this machine's path of `windows_root`) and writes two
+/// sites (`proxy`, whose web.config has `<httpPlatform>`, and `diag`, whose web.config picks the
+/// diagnostics handler, so the stand-in reads a web.config per request for both) and the
+/// applicationHost.config; returns the latter's Windows path.
+fn lay_out(root: &Path, windows_root: &str, bin: &Path, row: &Row) -> Result<String> {
+    let arch = row.arch;
     let bin_to = root.join("bin");
-    std::fs::create_dir_all(&bin_to)?;
-    for file in BINARIES {
-        std::fs::copy(bin.join(file), bin_to.join(file))
-            .with_context(|| format!("cannot copy {} to {}", bin.join(file).display(), bin_to.display()))?;
+    std::fs::create_dir_all(&bin_to).with_context(|| format!("cannot create {}", bin_to.display()))?;
+    for file in binaries(row) {
+        std::fs::copy(bin.join(&file), bin_to.join(&file))
+            .with_context(|| format!("cannot copy {} to {}", bin.join(&file).display(), bin_to.display()))?;
     }
+    let xml_root = windows_root.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
     let web_config = |inner: &str| {
         format!(
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <system.webServer>\n    {inner}\n  </system.webServer>\n</configuration>\n"
@@ -206,7 +314,7 @@ fn lay_out(host: &HostWine, bin: &Path) -> Result<String> {
         (
             "site",
             format!(
-                "<httpPlatform processPath=\"{ROOT}\\bin\\archway_backend_x64.exe\" arguments=\"--max-seconds 900\" />"
+                "<httpPlatform processPath=\"{xml_root}\\bin\\archway_backend_{arch}.exe\" arguments=\"--max-seconds 900\" />"
             ),
         ),
         ("diag", "<archway handler=\"diagnostics\" />".to_string()),
@@ -216,16 +324,16 @@ fn lay_out(host: &HostWine, bin: &Path) -> Result<String> {
     }
     let site = |name: &str, id: u32, folder: &str| {
         format!(
-            "      <site name=\"{name}\" id=\"{id}\">\n        <application path=\"/\" applicationPool=\"proxy\">\n          <virtualDirectory path=\"/\" physicalPath=\"{ROOT}\\{folder}\" />\n        </application>\n        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:0:\" />\n        </bindings>\n      </site>\n"
+            "      <site name=\"{name}\" id=\"{id}\">\n        <application path=\"/\" applicationPool=\"proxy\">\n          <virtualDirectory path=\"/\" physicalPath=\"{xml_root}\\{folder}\" />\n        </application>\n        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:0:\" />\n        </bindings>\n      </site>\n"
         )
     };
     let apphost = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n  <configSections>\n    <sectionGroup name=\"system.webServer\">\n      <section name=\"httpPlatform\" overrideModeDefault=\"Allow\" />\n      <section name=\"archway\" overrideModeDefault=\"Allow\" />\n    </sectionGroup>\n  </configSections>\n  <system.applicationHost>\n    <applicationPools>\n      <add name=\"proxy\" managedRuntimeVersion=\"\" />\n    </applicationPools>\n    <sites>\n{}{}    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n      <add name=\"archway\" image=\"{ROOT}\\bin\\archway_x64.dll\" />\n    </globalModules>\n  </system.webServer>\n</configuration>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n  <configSections>\n    <sectionGroup name=\"system.webServer\">\n      <section name=\"httpPlatform\" overrideModeDefault=\"Allow\" />\n      <section name=\"archway\" overrideModeDefault=\"Allow\" />\n    </sectionGroup>\n  </configSections>\n  <system.applicationHost>\n    <applicationPools>\n      <add name=\"proxy\" managedRuntimeVersion=\"\" />\n    </applicationPools>\n    <sites>\n{}{}    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n      <add name=\"archway\" image=\"{xml_root}\\bin\\archway_{arch}.dll\" />\n    </globalModules>\n  </system.webServer>\n</configuration>\n",
         site("proxy", 1, "site"),
         site("diag", 2, "diag")
     );
     fsx::write_atomic(&root.join("applicationHost.config"), apphost.as_bytes())?;
-    Ok(format!(r"{ROOT}\applicationHost.config"))
+    Ok(format!(r"{windows_root}\applicationHost.config"))
 }
 
 /// The address of `site` from the worker's `listening … site=<site> address=<ip:port>` line.

@@ -118,8 +118,9 @@ mod tests {
         jobs
     }
 
-    /// Each Windows job enables IIS its own way, then runs the pool rows on the stand-in and
-    /// on real IIS with an upgrade while the pools run.
+    /// Each Windows job runs the pool rows on the stand-in, measures the proxy (before IIS
+    /// runs on the machine), enables IIS its own way, then runs the pool rows on real IIS with
+    /// an upgrade while the pools run.
     #[test]
     fn every_windows_job_runs_the_pool_rows_on_real_iis() {
         let text = workflow();
@@ -131,6 +132,7 @@ mod tests {
             let order = [
                 "cargo test --workspace",
                 "cargo xtask pools --allow-system-changes",
+                "cargo xtask bench proxy\n",
                 iis_enable,
                 "cargo xtask pools --host iis --upgrade",
             ];
@@ -140,6 +142,20 @@ mod tests {
                 "steps missing or out of order in:\n{job}"
             );
         }
+    }
+
+    /// The bench step reports: it runs in every Windows job and nowhere else, once, with a
+    /// deadline, and nothing makes a failure to run pass (no continue-on-error, no `|| true`).
+    #[test]
+    fn every_windows_job_runs_bench_proxy_and_fails_only_when_it_cannot_run() {
+        let text = workflow();
+        let step = workflow::bench_proxy_step();
+        for job in jobs(&text) {
+            let count = job.matches(step.as_str()).count();
+            assert_eq!(count, usize::from(job.contains("runs-on: windows")), "{job}");
+        }
+        assert!(step.contains("timeout-minutes: ") && step.ends_with("run: cargo xtask bench proxy\n"), "{step}");
+        assert!(!step.contains("continue-on-error") && !step.contains("||"), "{step}");
     }
 
     /// What zizmor's pedantic persona and the issue ask of every job, checked on the text.

@@ -162,6 +162,11 @@ fn linux_job(ci: &Ci, job: &Job, image: &str) -> String {
     out
 }
 
+/// `cargo xtask bench proxy` in a Windows job.
+pub fn bench_proxy_step() -> String {
+    "      - name: Bench proxy (proxied against direct latency per architecture; reports the goal, never asserts it)\n        timeout-minutes: 20\n        run: cargo xtask bench proxy\n".to_string()
+}
+
 fn windows_job(ci: &Ci, job: &Job) -> String {
     let flavor = job.toolchain.expect("a job without a container is a Windows job (pins::load)").name();
     let native = job.native_machine.as_deref().unwrap_or("x64");
@@ -182,6 +187,11 @@ fn windows_job(ci: &Ci, job: &Job) -> String {
     // The pool matrix: the stand-in rows natively, then real IIS from the MSI, with an upgrade
     // while the pools run (README, "Application pools").
     out += "      - name: Pool rows on the worker stand-in\n        timeout-minutes: 20\n        run: cargo xtask pools --allow-system-changes\n";
+    // The proxy's latency against the backend direct, one row per architecture of
+    // ARCHWAY_RUN_NATIVELY, before IIS runs on the machine: a line per row in the log and a
+    // table on the run's summary page (docs/httpplatform.md §10). The goal is reported, never
+    // asserted; a row that cannot run fails the step.
+    out += &bench_proxy_step();
     out += &format!(
         "      - name: Enable IIS\n        shell: pwsh\n        timeout-minutes: 20\n        run: {}\n",
         iis.enable()

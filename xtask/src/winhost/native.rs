@@ -36,3 +36,16 @@ impl WindowsHost for NativeWindows {
         true
     }
 }
+
+/// The machine this Windows runs on, `Arch::X64` or `Arch::Arm64`: ARCHWAY_NATIVE_MACHINE when
+/// set (every Windows CI job sets it), else the system's PROCESSOR_ARCHITEW6432 or
+/// PROCESSOR_ARCHITECTURE, so an x64 build of the xtask emulated on ARM64 asks the OS, not the
+/// compiler. [UNCERTAIN] whether an emulated x64 process sees `ARM64` in either variable; the
+/// windows-11-arm job sets ARCHWAY_NATIVE_MACHINE, so its rows do not depend on it.
+pub fn machine() -> crate::matrix::Arch {
+    let named = std::env::var("ARCHWAY_NATIVE_MACHINE")
+        .or_else(|_| std::env::var("PROCESSOR_ARCHITEW6432"))
+        .or_else(|_| std::env::var("PROCESSOR_ARCHITECTURE"))
+        .unwrap_or_default();
+    if named.eq_ignore_ascii_case("arm64") { crate::matrix::Arch::Arm64 } else { crate::matrix::Arch::X64 }
+}
