@@ -1136,7 +1136,8 @@ fn arm64_smoke_through_the_emulated_root() {
             }
         }
     }
-    let r = get(port, "/arm64?smoke=1");
+    let url = format!("/arm64?smoke=1&env={WS_SUPPORTED}");
+    let r = get(port, &url);
     drop(stdin);
     let _ = support::worker::wait_or_kill(&mut child, Duration::from_secs(90));
     said.extend(rx.try_iter());
@@ -1145,6 +1146,8 @@ fn arm64_smoke_through_the_emulated_root() {
         serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not the backend's JSON ({e}): {}", r.text()));
     assert_eq!(json["backend"], "archway_backend", "{json}");
     assert_eq!(json["arch"], "arm64", "an arm64 backend started by the arm64 handler: {json}");
-    assert_eq!(json["url"], "/arm64?smoke=1", "{json}");
+    assert_eq!(json["url"], url.as_str(), "{json}");
     assert_eq!(json["env"]["HTTP_PLATFORM_PORT"], json["port"].to_string().as_str(), "{json}");
+    // The webSocket and modules sections read through the arm64 shim (docs/httpplatform.md §9).
+    assert_eq!(json["env"][WS_SUPPORTED], "true", "{json}");
 }
