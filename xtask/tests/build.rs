@@ -70,11 +70,12 @@ fn every_binary_reads_back_right_in_llvm_readobj() {
             // Stated here again, not read from binary.toml, so a wrong binary.toml fails too:
             // the shim and the stand-in read IIS configuration (BSTRs from oleaut32), the
             // stand-in and the test backend speak HTTP through Winsock, the platform handler
-            // proxies through WinHTTP and draws its tokens from bcrypt.
+            // proxies through WinHTTP and draws its tokens from bcrypt; the stand-in and the backend
+            // read Windows tokens through advapi32 (test-only authentication, the backend's /token).
             let expected_imports: &[&str] = match name {
                 "archway" => &["kernel32.dll", "oleaut32.dll"],
-                "archway_worker" => &["kernel32.dll", "oleaut32.dll", "ws2_32.dll"],
-                "archway_backend" => &["kernel32.dll", "ws2_32.dll"],
+                "archway_worker" => &["advapi32.dll", "kernel32.dll", "oleaut32.dll", "ws2_32.dll"],
+                "archway_backend" => &["advapi32.dll", "kernel32.dll", "ws2_32.dll"],
                 "archway_platform" => &["bcrypt.dll", "kernel32.dll", "winhttp.dll", "ws2_32.dll"],
                 _ => &["kernel32.dll"],
             };
@@ -220,6 +221,7 @@ fn a_rebuild_runs_exactly_what_an_edit_touches() {
     std::fs::write(&header, format!("{text}\n// an edit\n")).unwrap();
     let after_header = ran(&build(&dir, &["--arch", "x64"]));
     let includers: BTreeSet<String> = [
+        "module/src/duplex.cpp",
         "module/src/handlers.cpp",
         "module/src/request.cpp",
         "module/src/select.cpp",
@@ -233,6 +235,7 @@ fn a_rebuild_runs_exactly_what_an_edit_touches() {
         "handlers/platform/src/server.cpp",
         "handlers/platform/src/stdout_log.cpp",
         "handlers/platform/src/util.cpp",
+        "handlers/platform/src/websocket.cpp",
         "tests/probe/src/handler.cpp",
     ]
     .map(|source| format!("compile x64 {source}"))

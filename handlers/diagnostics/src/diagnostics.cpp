@@ -7,7 +7,7 @@
 //    "modules":["...",...],"request":{"method":"GET","url":"/x","app_pool":"P64"}}
 // `modules` lists every loaded module whose folder is the shim's folder (so Arm64X forwarders
 // show up next to the DLLs they forward to). Values that cannot be determined are null.
-#include "archway/handler_abi.h"
+#include "archway/handler_open.h"
 #include "archway/memory.h"
 #include "archway/text.h"
 

@@ -11,10 +11,9 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::{
-    binaries, build, fsx,
+    binaries, build, fsx, matrix,
     msi::{self, IisModule, Package, PackageFile, Platform},
     project::{self, Project},
-    verify,
 };
 use layout::{PackageConfig, Placed};
 
@@ -277,7 +276,7 @@ fn write_platform(package: &Package, out_dir: &Path, previous: Option<&Path>) ->
             install_path: format!("{}\\{}\\{}", f.dir.windows_name(), package.folder, f.name),
             size: f.bytes.len() as u64,
             sha256: fsx::sha256_hex(&f.bytes),
-            machine: f.pe.as_ref().map(|pe| verify::image_arch(pe.machine, pe.hybrid)),
+            machine: f.pe.as_ref().map(|pe| matrix::machine::name(pe.machine, Some(pe.hybrid))),
             version: f.pe.as_ref().and_then(|pe| pe.version).map(project::dotted),
         })
         .collect();

@@ -165,12 +165,6 @@ pub fn violations(facts: &PeFacts, expect: &Expectation) -> Vec<Violation> {
     .collect()
 }
 
-/// archway's name of an image's architecture, for dist's manifest (`machine::name` with the
-/// image's CHPE metadata known).
-pub fn image_arch(machine: u16, hybrid: bool) -> &'static str {
-    machine::name(machine, Some(hybrid))
-}
-
 // ---- rules: each returns one message per problem -------------------------------------------
 
 const CHPE_POINTER: usize = 0xC8;
