@@ -3,6 +3,7 @@
 // (configuration, then the request goes pending and is proxied; see forward.h), stop_application
 // and close (servers stopped, requests cancelled and waited for).
 #include "archway/process.h"
+#include "archway/handler_open.h"
 #include "forward.h"
 #include "page.h"
 #include "stdout_log.h"
