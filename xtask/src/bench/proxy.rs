@@ -11,6 +11,7 @@
 //! costs).
 
 mod client;
+mod layout;
 mod rows;
 mod summary;
 
@@ -21,12 +22,12 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use client::Client;
+use layout::{binaries, lay_out, windows_path};
 use rows::{Mode, Place, Row};
 
 use crate::{
     build,
     cmd::Running,
-    fsx,
     project::Project,
     winhost::{WindowsHost, native::NativeWindows, wine::HostWine},
 };
@@ -42,15 +43,6 @@ const READY: Duration = Duration::from_secs(120);
 /// configuration (`<ROOT>\<arch>`). On Windows they go under `target\archway\bench\proxy`,
 /// so the bench changes nothing outside the checkout.
 const WINE_ROOT: &str = r"C:\inetpub\archway-bench-proxy";
-/// The programs of a row, each `<name>_<arch>.<ext>`.
-const BINARIES: [(&str, &str); 5] = [
-    ("archway_worker", "exe"),
-    ("archway", "dll"),
-    ("archway_platform", "dll"),
-    ("archway_diagnostics", "dll"),
-    ("archway_backend", "exe"),
-];
-
 /// Requests per second and p50/p99 of the backend direct, the stand-in and the platform handler
 /// proxying, in one run (the three peers alternate rounds).
 #[derive(clap::Args)]
@@ -106,7 +98,11 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
             let root = crate::pools::standin::host_path(&wine, WINE_ROOT);
             (&wine, wine.describe(), root)
         }
-        Place::Windows(machine) => (&NativeWindows, format!("Windows on {machine}"), bench.join("proxy")),
+        Place::Windows(machine) => {
+            // Absolute: the paths go into the configuration the worker reads.
+            let root = std::path::absolute(bench.join("proxy")).context("cannot make the bench folder absolute")?;
+            (&NativeWindows, format!("Windows on {machine}"), root)
+        }
     };
 
     let mut outcomes: Vec<summary::Outcome> = Vec::new();
@@ -137,11 +133,6 @@ pub fn run(project: &Project, args: Args) -> Result<()> {
         bail!("{} of the bench's rows could not run:\n{}", failed.len(), failed.join("\n"));
     }
     Ok(())
-}
-
-/// The file names of a row's programs.
-fn binaries(row: &Row) -> Vec<String> {
-    BINARIES.iter().map(|(name, ext)| format!("{name}_{}.{ext}", row.arch)).collect()
 }
 
 /// Lays out one row under `root` (this machine's path), starts its worker and direct backend,
@@ -231,16 +222,6 @@ fn measure_row(host: &dyn WindowsHost, root: &Path, bin: &Path, row: Row, descri
     })
 }
 
-/// The Windows path of `root` on `host`, without the `\\?\` prefix a canonical Windows path may
-/// carry (the stand-in and CreateProcess read the configuration's paths as IIS writes them).
-fn windows_path(host: &dyn WindowsHost, root: &Path) -> Result<String> {
-    let path = host.windows_path(root)?;
-    Ok(match path.strip_prefix(r"\\?\") {
-        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => rest.to_string(),
-        _ => path,
-    })
-}
-
 /// The report's lines: each peer with its ratios to the direct one, the goal, and where the
 /// proxied median goes.
 fn report(peers: &[Peer; 3]) -> Vec<String> {
@@ -290,50 +271,6 @@ fn report(peers: &[Peer; 3]) -> Vec<String> {
         p50(standin) / p50(direct)
     ));
     out
-}
-
-/// Copies the row's binaries to `root\bin` (this machine's path of `windows_root`) and writes two
-/// sites (`proxy`, whose web.config has `<httpPlatform>`, and `diag`, whose web.config picks the
-/// diagnostics handler, so the stand-in reads a web.config per request for both) and the
-/// applicationHost.config; returns the latter's Windows path.
-fn lay_out(root: &Path, windows_root: &str, bin: &Path, row: &Row) -> Result<String> {
-    let arch = row.arch;
-    let bin_to = root.join("bin");
-    std::fs::create_dir_all(&bin_to).with_context(|| format!("cannot create {}", bin_to.display()))?;
-    for file in binaries(row) {
-        std::fs::copy(bin.join(&file), bin_to.join(&file))
-            .with_context(|| format!("cannot copy {} to {}", bin.join(&file).display(), bin_to.display()))?;
-    }
-    let xml_root = windows_root.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
-    let web_config = |inner: &str| {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <system.webServer>\n    {inner}\n  </system.webServer>\n</configuration>\n"
-        )
-    };
-    for (site, inner) in [
-        (
-            "site",
-            format!(
-                "<httpPlatform processPath=\"{xml_root}\\bin\\archway_backend_{arch}.exe\" arguments=\"--max-seconds 900\" />"
-            ),
-        ),
-        ("diag", "<archway handler=\"diagnostics\" />".to_string()),
-    ] {
-        std::fs::create_dir_all(root.join(site))?;
-        fsx::write_atomic(&root.join(site).join("web.config"), web_config(&inner).as_bytes())?;
-    }
-    let site = |name: &str, id: u32, folder: &str| {
-        format!(
-            "      <site name=\"{name}\" id=\"{id}\">\n        <application path=\"/\" applicationPool=\"proxy\">\n          <virtualDirectory path=\"/\" physicalPath=\"{xml_root}\\{folder}\" />\n        </application>\n        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:0:\" />\n        </bindings>\n      </site>\n"
-        )
-    };
-    let apphost = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n  <configSections>\n    <sectionGroup name=\"system.webServer\">\n      <section name=\"httpPlatform\" overrideModeDefault=\"Allow\" />\n      <section name=\"archway\" overrideModeDefault=\"Allow\" />\n    </sectionGroup>\n  </configSections>\n  <system.applicationHost>\n    <applicationPools>\n      <add name=\"proxy\" managedRuntimeVersion=\"\" />\n    </applicationPools>\n    <sites>\n{}{}    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n      <add name=\"archway\" image=\"{xml_root}\\bin\\archway_{arch}.dll\" />\n    </globalModules>\n  </system.webServer>\n</configuration>\n",
-        site("proxy", 1, "site"),
-        site("diag", 2, "diag")
-    );
-    fsx::write_atomic(&root.join("applicationHost.config"), apphost.as_bytes())?;
-    Ok(format!(r"{windows_root}\applicationHost.config"))
 }
 
 /// The address of `site` from the worker's `listening … site=<site> address=<ip:port>` line.
