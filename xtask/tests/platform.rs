@@ -219,6 +219,8 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
         // rule, docs/httpplatform.md §9): a configured value of each kind is replaced.
         ("ws-on", Box::new(|c| backend(c, "").env(WS_SUPPORTED, "false").env("ARCHWAY_TEST_AFTER", "kept"))),
         ("ws-off", Box::new(|c| backend(c, "").websocket(false).env(WS_SUPPORTED, "true"))),
+        // Not a boolean: logged, and false (the handler does not guess).
+        ("ws-bad", Box::new(|c| backend(c, "").location("<webSocket enabled=\"yes\" />"))),
         (
             "ws-nomodule",
             Box::new(|c| {
@@ -358,6 +360,7 @@ fn websockets_supported_is_false_where_the_websocket_section_disables_it() {
             "<location path=\"ws-off\"><system.webServer><webSocket enabled=\"false\"/> and a configured \"true\" replaced\n{}",
             b.log()
         );
+        assert_eq!(websockets_supported(b, "ws-bad"), "false", "<webSocket enabled=\"yes\"/>\n{}", b.log());
     });
 }
 
