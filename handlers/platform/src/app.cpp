@@ -313,8 +313,7 @@ void App::stop(bool graceful) {
     {
         Exclusive l(&lock_);
         for (Forward* f = requests_; f; f = f->app_next_) {
-            f->add_ref();
-            cancel.push(f);
+            if (f->try_add_ref()) cancel.push(f);  // not one already finishing (forward.cpp)
         }
     }
     for (size_t i = 0; i < cancel.size(); ++i) {
@@ -349,8 +348,7 @@ void App::sweep_all(ULONGLONG now) {
         for (App* a = g_apps; a; a = a->next_) {
             Exclusive l(&a->lock_);
             for (Forward* f = a->requests_; f; f = f->app_next_) {
-                f->add_ref();
-                all.push(f);
+                if (f->try_add_ref()) all.push(f);  // not one already finishing (forward.cpp)
             }
         }
     }

@@ -151,6 +151,22 @@ Forward::~Forward() {
     if (app_) app_->release();
 }
 
+bool Forward::try_add_ref() {
+    for (long refs = refs_; refs > 0; refs = refs_) {
+        if (_InterlockedCompareExchange(&refs_, refs + 1, refs) == refs) return true;
+    }
+    return false;
+}
+
+// The last reference ends the request: finish (page, complete), then leave the App's list, then
+// delete. Between the decrement to 0 and leave, the request is still on the App's list. The
+// watchdog (App::sweep_all, every second) and App::stop walk that list under the App's lock and
+// once took a plain add_ref: 0 -> 1 brought a finishing request back, and their release then ran
+// finish a second time (complete on a ShimRequest the shim had freed, possibly reused by the
+// next request on the heap, which then lost its own complete: a request that never ended), then
+// deleted it twice (heap corruption). Found by xtask/tests/stress.rs (about one request in
+// several thousand under Wine). They take try_add_ref now, which never counts up from 0; leave
+// needs the lock they hold, so the memory stays valid while they look.
 void Forward::release() {
     if (_InterlockedDecrement(&refs_) != 0) return;
     if (in_app_) {
@@ -596,12 +612,23 @@ Forward::Next Forward::on_read(DWORD bytes, Event* next) {
     return query_data(next);
 }
 
+// `now` is read once per sweep, before the sweep walks the requests: a call issued after that
+// has wait_since_ > now, and the unsigned now - wait_since_ then wrapped to a huge value, which
+// ended a request that had waited for nothing with "did not answer within requestTimeout" (a
+// 502.3 after a few milliseconds, about one request in 20,000 in xtask/tests/stress.rs). A wait
+// counts only when it began at or before `now`, checked again under lock_ (issue() sets both
+// fields under it).
 void Forward::check_timeout(ULONGLONG now) {
     const uint32_t limit = app_->config().request_timeout_ms;
-    if (!limit || !waiting_ || now - wait_since_ < limit) return;
+    auto overdue = [&] { return waiting_ && wait_since_ <= now && now - wait_since_ >= limit; };
+    if (!limit || !overdue()) return;
     // A thread inside a WinHTTP call holds lock_ (Wine 8 may block there, see query_data):
     // the watchdog never waits for it; it tries again next round.
     if (!TryAcquireSRWLockExclusive(&lock_)) return;
+    if (!overdue()) {
+        ReleaseSRWLockExclusive(&lock_);
+        return;
+    }
     HINTERNET h = handle_;
     handle_ = nullptr;
     ReleaseSRWLockExclusive(&lock_);

@@ -25,6 +25,11 @@ public:
                                 DWORD info_length);
 
     void add_ref() { _InterlockedIncrement(&refs_); }
+    // For the App's walks over its requests in flight (App::stop, App::sweep_all), under the
+    // App's lock: a reference unless the last one is already gone (then false, and the request
+    // must not be touched: it is finishing and leaves the list as soon as it gets that lock).
+    // add_ref there would bring a finishing request back to life (see release).
+    bool try_add_ref();
     void release();
     // stop_application: abort (503 when nothing was sent yet).
     void cancel();
