@@ -32,7 +32,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::{
     platform::*,
-    worker::{launcher, runnable, windows_path, Launcher},
+    worker::{Launcher, launcher, runnable, windows_path},
     *,
 };
 
@@ -219,6 +219,11 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
         // rule, docs/httpplatform.md §9): a configured value of each kind is replaced.
         ("ws-on", Box::new(|c| backend(c, "").env(WS_SUPPORTED, "false").env("ARCHWAY_TEST_AFTER", "kept"))),
         ("ws-off", Box::new(|c| backend(c, "").websocket(false).env(WS_SUPPORTED, "true"))),
+        // The handler's own HTTP_PLATFORM_* names are set once, by the handler, whatever is configured.
+        (
+            "own-names",
+            Box::new(|c| backend(c, "").env("HTTP_PLATFORM_APPL_PATH", "/forged").env("HTTP_PLATFORM_TOKEN", "forged")),
+        ),
         // Not a boolean: logged, and false (the handler does not guess).
         ("ws-bad", Box::new(|c| backend(c, "").location("<webSocket enabled=\"yes\" />"))),
         (
@@ -326,6 +331,30 @@ fn environment_variables_are_set_with_http_platform_port_substituted() {
         assert_eq!(json["env"]["ARCHWAY_TEST_SAY"], SAY, "the worker's environment reaches the server: {json}");
         let token = json["env"]["HTTP_PLATFORM_TOKEN"].as_str().unwrap_or_default();
         assert!(!token.is_empty(), "HTTP_PLATFORM_TOKEN is set for the server (docs/httpplatform.md §2): {json}");
+    });
+}
+
+#[test]
+fn configured_http_platform_names_are_replaced_by_the_handlers_own() {
+    each_arch(|b| {
+        // Windows' GetEnvironmentVariable takes a name's first entry in the block, so a
+        // configured value left in beside the handler's would win: each name must be there once.
+        let request = "GET /headers HTTP/1.1\r\nHost: localhost\r\nMS-ASPNETCORE-TOKEN: forged\r\n\r\n";
+        let mut stream = connect(b.site("own-names").port);
+        stream.write_all(request.as_bytes()).unwrap();
+        let r = support::worker::read_response(&mut BufReader::new(stream), false);
+        let json = echo_json(&r, b, "own-names");
+        assert_eq!(
+            json["env"]["HTTP_PLATFORM_APPL_PATH"], "/",
+            "the application's path, not the configured one: {json}"
+        );
+        let token = json["env"]["HTTP_PLATFORM_TOKEN"].as_str().unwrap_or_default();
+        assert!(!token.is_empty() && token != "forged", "the handler's token, not the configured one: {json}");
+        assert_eq!(
+            echoed_header(&json, "MS-ASPNETCORE-TOKEN"),
+            [token],
+            "the header carries the token the server was given: {json}"
+        );
     });
 }
 

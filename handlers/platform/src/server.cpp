@@ -174,18 +174,19 @@ bool name_is_utf8(const wchar_t* entry, const char* name) {
 
 // The child's environment block: the worker's, minus every name set below, then the configured
 // variables (%HTTP_PLATFORM_PORT% substituted), then HTTP_PLATFORM_PORT, _APPL_PATH, _TOKEN and
-// _IIS_WEBSOCKETS_SUPPORTED. A configured HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is replaced,
-// as v2 replaces it (docs/httpplatform.md §9).
+// _IIS_WEBSOCKETS_SUPPORTED, each once. A configured HTTP_PLATFORM_PORT chose the port (above);
+// a configured entry of any other of these names is replaced by ours, as v2 replaces
+// _APPL_PATH and _IIS_WEBSOCKETS_SUPPORTED (docs/httpplatform.md §9). v2 would take a configured
+// _TOKEN as the token; archway keeps its own, which is also the MS-ASPNETCORE-TOKEN header's.
 bool environment(const Config& c, const AppInfo& app, uint16_t port, const char* token,
                  WStr* block) {
-    static const wchar_t* const kOwn[] = {L"HTTP_PLATFORM_PORT", L"HTTP_PLATFORM_APPL_PATH",
-                                          L"HTTP_PLATFORM_TOKEN",
-                                          L"HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED"};
+    static const char* const kOwn[] = {"HTTP_PLATFORM_PORT", "HTTP_PLATFORM_APPL_PATH",
+                                       "HTTP_PLATFORM_TOKEN", "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED"};
     wchar_t* worker = GetEnvironmentStringsW();
     if (worker) {
         for (const wchar_t* e = worker; *e; e += archway::length(e) + 1) {
             bool replaced = false;
-            for (const wchar_t* own : kOwn) replaced = replaced || name_is(e, own);
+            for (const char* own : kOwn) replaced = replaced || name_is_utf8(e, own);
             for (size_t i = 0; !replaced && i < c.environment.size(); ++i)
                 replaced = name_is_utf8(e, c.environment[i].name);
             if (!replaced) block->add(e).push(0);
@@ -194,9 +195,9 @@ bool environment(const Config& c, const AppInfo& app, uint16_t port, const char*
     }
     for (size_t i = 0; i < c.environment.size(); ++i) {
         const EnvVar& v = c.environment[i];
-        if (archway::equal_nocase(v.name, "HTTP_PLATFORM_PORT") ||
-            archway::equal_nocase(v.name, "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED"))
-            continue;
+        bool own = false;
+        for (const char* name : kOwn) own = own || archway::equal_nocase(v.name, name);
+        if (own) continue;
         // A later entry with the same name wins.
         bool later = false;
         for (size_t j = i + 1; j < c.environment.size(); ++j)

@@ -10,14 +10,14 @@ use std::{
     net::TcpStream,
     path::{Path, PathBuf},
     process::{Child, ChildStdin},
-    sync::{mpsc, Arc, Mutex},
+    sync::{Arc, Mutex, mpsc},
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
 
 use super::worker::{
-    collect, read_response, wait_or_kill, windows_path, worker_command_for, xml_escape, Launcher, Response,
+    Launcher, Response, collect, read_response, wait_or_kill, windows_path, worker_command_for, xml_escape,
 };
 
 /// The shared workers' own safety net: longer than the whole test file.
