@@ -24,7 +24,7 @@ use std::{
 
 use support::{
     platform::*,
-    worker::{launcher, runnable, windows_path, Launcher},
+    worker::{Launcher, launcher, runnable, windows_path},
     *,
 };
 
