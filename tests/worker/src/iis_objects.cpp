@@ -1048,24 +1048,27 @@ public:
     // RQ_NOTIFICATION_PENDING (docs/iis.md §4.4): the module ends the pending notification with
     // IndicateCompletion, or asks for OnAsyncCompletion with PostCompletion.
     // From any thread, also before the notification has returned PENDING (wait_pending then
-    // finds the flag set at once). The event handle is a copy taken at construction: once the
-    // flag is set, the connection thread may end the request and destroy this object, so
-    // nothing of it is touched after the lock is released.
+    // finds the flag set at once). The event is set while the lock is held: the connection
+    // thread sees the flag only under the lock, and once it has, it may end the request, this
+    // object and, when the client has gone, the connection and its event (CloseHandle); a
+    // SetEvent after the release could reach a closed handle, or a reused handle value that
+    // names another object's event. Nothing of this object is touched after the release.
+    // Each PostCompletion is one OnAsyncCompletion, as on IIS's completion port: they are
+    // counted, never merged into one flag (a module that posts again before wait_pending has
+    // taken the first would otherwise lose the second).
     void IndicateCompletion(REQUEST_NOTIFICATION_STATUS status) override {
-        const HANDLE event = event_;
         AcquireSRWLockExclusive(&lock_);
         indicated_ = true;
         indicated_status_ = status;
+        SetEvent(event_);
         ReleaseSRWLockExclusive(&lock_);
-        SetEvent(event);
     }
     HRESULT PostCompletion(DWORD bytes) override {
-        const HANDLE event = event_;
         AcquireSRWLockExclusive(&lock_);
-        posted_ = true;
+        ++posted_;
         posted_bytes_ = bytes;
+        SetEvent(event_);
         ReleaseSRWLockExclusive(&lock_);
-        SetEvent(event);
         return S_OK;
     }
     void DisableNotifications(DWORD notifications, DWORD post) override {
@@ -1203,11 +1206,13 @@ public:
                                              IHttpEventProvider* provider) {
         const ULONGLONG deadline = GetTickCount64() + 120000;
         while (true) {
+            // One PostCompletion taken per round; an IndicateCompletion ends the wait.
             AcquireSRWLockExclusive(&lock_);
-            const bool indicated = indicated_, posted = posted_;
+            const bool indicated = indicated_, posted = posted_ > 0;
             const REQUEST_NOTIFICATION_STATUS status = indicated_status_;
             const DWORD bytes = posted_bytes_;
-            indicated_ = posted_ = false;
+            indicated_ = false;
+            if (posted) --posted_;
             ReleaseSRWLockExclusive(&lock_);
             if (indicated) return status;
             if (posted) {
@@ -1245,7 +1250,7 @@ private:
     IHttpUser* user_;
     SRWLOCK lock_ = SRWLOCK_INIT;
     bool indicated_ = false;
-    bool posted_ = false;
+    uint32_t posted_ = 0;  // PostCompletion calls not yet turned into OnAsyncCompletion
     REQUEST_NOTIFICATION_STATUS indicated_status_ = RQ_NOTIFICATION_CONTINUE;
     DWORD posted_bytes_ = 0;
     DWORD disabled_ = 0;
