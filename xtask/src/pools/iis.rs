@@ -7,7 +7,8 @@
 //!
 //! After the first round of requests, each pool also serves a platform-handler site
 //! ([`platform`]): `<httpPlatform>` in its web.config starting the test backend, requested
-//! through IIS (echo and server-sent events).
+//! through IIS (echo and server-sent events), and a WebSocket exchange ([`websocket`]) on its
+//! own line.
 //!
 //! Everything that talks to Windows goes through [`System`], so the sequence is tested on Linux
 //! with recorded command lines and canned answers.
@@ -41,6 +42,8 @@ pub trait System {
     fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<()>;
     /// Copies `from` (this machine) to the Windows path `to` (folders created).
     fn copy_file(&mut self, from: &Path, to: &str) -> Result<()>;
+    /// A connection to `127.0.0.1:<port>` for the WebSocket step.
+    fn connect(&mut self, port: u16) -> Result<Box<dyn websocket::Stream>>;
 }
 
 /// The machine itself.
@@ -71,6 +74,10 @@ impl System for Real {
         std::fs::create_dir_all(to.parent().context("a file path has a folder")?)?;
         std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
         Ok(())
+    }
+    fn connect(&mut self, port: u16) -> Result<Box<dyn websocket::Stream>> {
+        let at = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        Ok(Box::new(std::net::TcpStream::connect_timeout(&at, websocket::STEP_DEADLINE)?))
     }
 }
 
@@ -316,7 +323,13 @@ fn serve_platform(
         if !problems.is_empty() {
             l.outcome = Outcome::Failed(problems);
         }
+        let mut ws = l.clone();
         lines.push(l);
+        ws.row = format!("{} · platform websocket", row.name);
+        let (served, problems) = site.check_websocket(system);
+        ws.served = served;
+        ws.outcome = if problems.is_empty() { Outcome::Passed } else { Outcome::Failed(problems) };
+        lines.push(ws);
     }
     Ok(())
 }
@@ -400,6 +413,9 @@ fn diagnostics(tools: &Tools, system: &mut dyn System) -> String {
 }
 
 pub mod platform;
+pub mod websocket;
+#[cfg(test)]
+mod ws_peer;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,9 @@
 //! `web.config` has `<httpPlatform processPath=…>` naming the test backend (`tests/backend`,
 //! copied into the site's folder), requested through IIS: the echo (the server started with
 //! HTTP_PLATFORM_PORT, the request forwarded with the headers of docs/httpplatform.md §3) and
-//! server-sent events (each event reaches the client before the backend may send the next).
+//! server-sent events (each event reaches the client before the backend may send the next),
+//! and a WebSocket exchange with the backend's `/ws` echo through IIS's WebSocket module
+//! ([`super::websocket`]; the [UNCERTAIN] points of docs/iis.md §9.3 are what it checks).
 
 use std::path::{Path, PathBuf};
 
@@ -115,6 +117,51 @@ impl PlatformSite {
         (served, problems)
     }
 }
+
+impl PlatformSite {
+    /// The WebSocket step: the backend's environment says IIS supports WebSocket, and an
+    /// exchange with `/ws` through IIS passes ([`super::websocket::exchange`]). The problems found.
+    pub fn check_websocket(&self, system: &mut dyn System) -> (usize, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut served = 0;
+        let url = format!("/platform/{}/websocket?env={WEBSOCKETS_SUPPORTED}", self.row.name);
+        match system.get(self.port, &url) {
+            Ok((200, body)) => match serde_json::from_str::<Value>(&body) {
+                Ok(json) if json["env"][WEBSOCKETS_SUPPORTED] == "true" => served += 1,
+                Ok(json) => problems.push(format!(
+                    "{WEBSOCKETS_SUPPORTED} is {} in the server's environment, not \"true\": is IIS's WebSocket \
+                     Protocol feature installed (Web-WebSockets, IIS-WebSockets) and WebSocketModule in \
+                     <modules>? (docs/httpplatform.md §9)",
+                    json["env"][WEBSOCKETS_SUPPORTED]
+                )),
+                Err(e) => problems.push(format!("GET {url}: not the backend's JSON ({e}): {}", first_line(&body))),
+            },
+            Ok((status, body)) => problems.push(format!("GET {url}: {status} {}", first_line(&body))),
+            Err(e) => problems.push(format!("GET {url}: {e:#}")),
+        }
+        let key = super::websocket::key_for(&self.row.name);
+        let host = format!("127.0.0.1:{}", self.port);
+        match system.connect(self.port) {
+            Ok(mut stream) => match super::websocket::exchange(stream.as_mut(), &host, "/ws", &key) {
+                Ok(_) => served += 1,
+                Err(e) => problems.push(format!("WebSocket through IIS to /ws: {e:#}")),
+            },
+            Err(e) => problems.push(format!("WebSocket: cannot connect to {host}: {e:#}")),
+        }
+        if !problems.is_empty() {
+            problems.insert(
+                0,
+                "the WebSocket path has [UNCERTAIN] points only real IIS settles (docs/iis.md §9.3); what \
+                 IIS did is below: update module/src/duplex.cpp and the docs"
+                    .into(),
+            );
+        }
+        (served, problems)
+    }
+}
+
+/// The variable the handler sets for the server (docs/httpplatform.md §9).
+const WEBSOCKETS_SUPPORTED: &str = "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED";
 
 /// `archway_backend_<arch>.exe` for the row's worker.
 fn backend_file(row: &PoolRow) -> String {

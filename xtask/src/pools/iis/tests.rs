@@ -35,6 +35,10 @@ struct Recorder {
     /// the second event (a proxy that buffers).
     platform_down: bool,
     buffered_events: bool,
+    /// The backend's environment says IIS has no WebSocket support; how the WebSocket peer
+    /// behind the platform site misbehaves.
+    websockets_unsupported: bool,
+    ws_fault: ws_peer::Fault,
     files: Vec<String>,
 }
 
@@ -53,6 +57,8 @@ impl Recorder {
             down: false,
             platform_down: false,
             buffered_events: false,
+            websockets_unsupported: false,
+            ws_fault: ws_peer::Fault::None,
             files: Vec::new(),
         }
     }
@@ -122,7 +128,8 @@ impl System for Recorder {
             // The backend's echo as it arrives through the platform handler.
             let body = json!({
                 "backend": "archway_backend", "method": "GET", "url": path, "port": 23456,
-                "env": {"HTTP_PLATFORM_PORT": "23456", "HTTP_PLATFORM_TOKEN": "5f1c"},
+                "env": {"HTTP_PLATFORM_PORT": "23456", "HTTP_PLATFORM_TOKEN": "5f1c",
+                        "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED": if self.websockets_unsupported { "false" } else { "true" }},
                 "headers": [["Host", format!("127.0.0.1:{port}")], ["MS-ASPNETCORE-TOKEN", "5f1c"], ["X-Forwarded-For", "127.0.0.1:50000"], ["X-Forwarded-Proto", "http"]]
             });
             return Ok((200, body.to_string()));
@@ -163,6 +170,13 @@ impl System for Recorder {
         assert!(from.is_file(), "{}", from.display());
         self.files.push(format!("copy {} {to}", from.file_name().unwrap().to_string_lossy()));
         Ok(())
+    }
+
+    fn connect(&mut self, port: u16) -> Result<Box<dyn websocket::Stream>> {
+        let site = self.ports.iter().find(|(p, _)| *p == port).map(|(_, n)| n.clone()).expect("a site on that port");
+        assert!(site.ends_with("-platform"), "{site}");
+        self.commands.push(format!("websocket {port}"));
+        Ok(Box::new(ws_peer::Peer::new(self.ws_fault)))
     }
 }
 
@@ -218,6 +232,7 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
         [
             ("x64".to_string(), Outcome::Passed),
             ("x64 · platform handler".to_string(), Outcome::Passed),
+            ("x64 · platform websocket".to_string(), Outcome::Passed),
             ("x64 · after upgrade".to_string(), Outcome::Passed),
             ("uninstall · x64 package".to_string(), Outcome::Passed)
         ]
@@ -235,6 +250,7 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
         "appcmd.exe set app x64-platform/ /applicationPool:x64",
         "appcmd.exe set config x64-platform /section:system.webServer/handlers /+[name='archway-platform',path='*',verb='*',modules='archway',resourceType='Unspecified',requireAccess='Script'] /commit:apphost",
         "events 8002 /sse?id=iis-x64&events=3 /sse/release?id=iis-x64 3",
+        "websocket 8002",
         "msiexec.exe /i archway-0.1.1-x64.msi /qn /norestart /l*v logs/upgrade.log",
         "appcmd.exe list config /section:system.webServer/globalModules",
         "appcmd.exe recycle apppool /apppool.name:x64",
@@ -341,4 +357,64 @@ fn a_failed_upgrade_uninstalls_what_is_installed_and_keeps_the_first_error() {
     let err = run_x64(&mut system, "a-0.1.0.msi", Some("a-0.1.1.msi")).unwrap_err();
     assert!(format!("{err:#}").starts_with("upgrade while the pools run failed (exit Some(1603))"), "{err:#}");
     assert!(system.commands.iter().any(|c| c.starts_with("msiexec.exe /x a-0.1.0.msi")), "{:?}", system.commands);
+}
+
+/// The WebSocket line of a run with `system`: its outcome and how many exchanges were served.
+fn websocket_line(mut system: Recorder) -> (Outcome, usize) {
+    let lines = run_x64(&mut system, "a.msi", None).unwrap();
+    let line = lines.iter().find(|l| l.row == "x64 · platform websocket").expect("a websocket line");
+    (line.outcome.clone(), line.served)
+}
+
+/// The problems of a failed WebSocket line (the first is the note naming the uncertain points).
+fn websocket_problems(system: Recorder) -> Vec<String> {
+    match websocket_line(system) {
+        (Outcome::Failed(p), _) => {
+            assert!(p[0].contains("[UNCERTAIN] points only real IIS settles (docs/iis.md §9.3)"), "{p:?}");
+            p
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn with_fault(fault: ws_peer::Fault) -> Recorder {
+    Recorder { ws_fault: fault, ..Recorder::new() }
+}
+
+#[test]
+fn a_websocket_echo_through_iis_passes_also_when_it_comes_back_in_fragments() {
+    assert_eq!(websocket_line(Recorder::new()), (Outcome::Passed, 2));
+    assert_eq!(websocket_line(with_fault(ws_peer::Fault::Fragmented)), (Outcome::Passed, 2));
+}
+
+#[test]
+fn websocket_faults_fail_the_line_naming_the_step_with_the_transcript() {
+    use ws_peer::Fault::*;
+    let cases = [
+        (NoUpgrade, "the upgrade was answered \"HTTP/1.1 502 Bad Gateway\", not 101 (body begins \"HTTP Error 502.3"),
+        (ForeignAccept, "Sec-WebSocket-Accept [\""),
+        (Changed, "the echo is binary of 300 bytes"),
+        (CloseUnanswered, "the answer to the close: nothing within 30s"),
+        (StaysOpen, "the end of the connection after the close: still open 30s after the close"),
+    ];
+    for (fault, expected) in cases {
+        let p = websocket_problems(with_fault(fault));
+        assert_eq!(p.len(), 2, "{fault:?}: {p:?}");
+        assert!(p[1].starts_with("WebSocket through IIS to /ws: ") && p[1].contains(expected), "{fault:?}: {p:?}");
+        // The transcript shows what was sent first: the upgrade with the row's key.
+        let key = websocket::key_for("x64");
+        assert!(p[1].contains("sent \"GET /ws HTTP/1.1\\r\\nHost: 127.0.0.1:8002"), "{fault:?}: {p:?}");
+        assert!(p[1].contains(&format!("Sec-WebSocket-Key: {key}")), "{fault:?}: {p:?}");
+    }
+    let p = websocket_problems(with_fault(ForeignAccept));
+    let want = websocket::accept_for(&websocket::key_for("x64"));
+    assert!(p[1].contains(&format!("is not {want:?}, the answer to the client's key")), "{p:?}");
+}
+
+#[test]
+fn a_backend_told_iis_has_no_websocket_support_fails_the_line() {
+    let p = websocket_problems(Recorder { websockets_unsupported: true, ..Recorder::new() });
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(p[1].starts_with("HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is \"false\""), "{p:?}");
+    assert!(p[1].contains("Web-WebSockets, IIS-WebSockets"), "{p:?}");
 }
