@@ -4,12 +4,13 @@
 use super::pins::{Ci, IisEdition, Job};
 use crate::toolchain::provision;
 
-/// The PowerShell that enables IIS with appcmd on Windows Server (docs/pools.md, "Configuring IIS").
+/// The PowerShell that enables IIS with appcmd on Windows Server (docs/pools.md, "Configuring IIS"),
+/// with the WebSocket Protocol feature the platform sites' WebSocket step needs (docs/iis.md §9.3).
 pub const ENABLE_IIS_SERVER: &str =
-    "Install-WindowsFeature Web-Server,Web-Scripting-Tools,Web-Http-Tracing -IncludeManagementTools";
+    "Install-WindowsFeature Web-Server,Web-Scripting-Tools,Web-Http-Tracing,Web-WebSockets -IncludeManagementTools";
 /// The same on Windows 11. UNCERTAIN (docs/pools.md): enabling IIS on the hosted windows-11-arm
 /// image is unconfirmed by any source; the job's step is where it is measured.
-pub const ENABLE_IIS_CLIENT: &str = "Enable-WindowsOptionalFeature -Online -All -NoRestart -FeatureName IIS-WebServerRole,IIS-WebServer,IIS-CommonHttpFeatures,IIS-HttpErrors,IIS-RequestFiltering,IIS-HttpLogging,IIS-HttpTracing,IIS-ManagementScriptingTools";
+pub const ENABLE_IIS_CLIENT: &str = "Enable-WindowsOptionalFeature -Online -All -NoRestart -FeatureName IIS-WebServerRole,IIS-WebServer,IIS-CommonHttpFeatures,IIS-HttpErrors,IIS-RequestFiltering,IIS-HttpLogging,IIS-HttpTracing,IIS-ManagementScriptingTools,IIS-WebSockets";
 
 impl IisEdition {
     fn enable(self) -> &'static str {
