@@ -148,6 +148,20 @@ impl PlatformSite {
             },
             Err(e) => problems.push(format!("WebSocket: cannot connect to {host}: {e:#}")),
         }
+        // Last: the backend exits under an open session (the next request starts it again).
+        match system.connect(self.port) {
+            Ok(mut stream) => {
+                let mut kill = || match system.get(self.port, "/crash?code=7") {
+                    Ok((status, body)) => format!("GET /crash?code=7: {status} {}", first_line(&body)),
+                    Err(e) => format!("GET /crash?code=7: {e:#}"),
+                };
+                match super::websocket::abort_exchange(stream.as_mut(), &host, "/ws", &key, &mut kill) {
+                    Ok(_) => served += 1,
+                    Err(e) => problems.push(format!("WebSocket through IIS, the backend exiting mid-session: {e:#}")),
+                }
+            }
+            Err(e) => problems.push(format!("WebSocket: cannot connect to {host}: {e:#}")),
+        }
         if !problems.is_empty() {
             problems.insert(
                 0,

@@ -39,6 +39,8 @@ struct Recorder {
     /// behind the platform site misbehaves.
     websockets_unsupported: bool,
     ws_fault: ws_peer::Fault,
+    /// Whether the platform backend was told to exit (GET /crash), seen by the open WebSocket.
+    killed: std::rc::Rc<std::cell::Cell<bool>>,
     files: Vec<String>,
 }
 
@@ -59,6 +61,7 @@ impl Recorder {
             buffered_events: false,
             websockets_unsupported: false,
             ws_fault: ws_peer::Fault::None,
+            killed: Default::default(),
             files: Vec::new(),
         }
     }
@@ -125,6 +128,11 @@ impl System for Recorder {
             if self.platform_down {
                 return Ok((502, "HTTP Error 502.5 - Process Failure".into()));
             }
+            if path.starts_with("/crash") {
+                self.commands.push(format!("crash {port} {path}"));
+                self.killed.set(true);
+                return Ok((502, "HTTP Error 502.3 - Bad Gateway".into()));
+            }
             // The backend's echo as it arrives through the platform handler.
             let body = json!({
                 "backend": "archway_backend", "method": "GET", "url": path, "port": 23456,
@@ -176,7 +184,8 @@ impl System for Recorder {
         let site = self.ports.iter().find(|(p, _)| *p == port).map(|(_, n)| n.clone()).expect("a site on that port");
         assert!(site.ends_with("-platform"), "{site}");
         self.commands.push(format!("websocket {port}"));
-        Ok(Box::new(ws_peer::Peer::new(self.ws_fault)))
+        self.killed.set(false);
+        Ok(Box::new(ws_peer::Peer::new(self.ws_fault, self.killed.clone())))
     }
 }
 
@@ -251,6 +260,8 @@ fn install_serve_upgrade_while_running_recycle_serve_uninstall_in_that_order() {
         "appcmd.exe set config x64-platform /section:system.webServer/handlers /+[name='archway-platform',path='*',verb='*',modules='archway',resourceType='Unspecified',requireAccess='Script'] /commit:apphost",
         "events 8002 /sse?id=iis-x64&events=3 /sse/release?id=iis-x64 3",
         "websocket 8002",
+        "websocket 8002",
+        "crash 8002 /crash?code=7",
         "msiexec.exe /i archway-0.1.1-x64.msi /qn /norestart /l*v logs/upgrade.log",
         "appcmd.exe list config /section:system.webServer/globalModules",
         "appcmd.exe recycle apppool /apppool.name:x64",
@@ -383,23 +394,29 @@ fn with_fault(fault: ws_peer::Fault) -> Recorder {
 
 #[test]
 fn a_websocket_echo_through_iis_passes_also_when_it_comes_back_in_fragments() {
-    assert_eq!(websocket_line(Recorder::new()), (Outcome::Passed, 2));
-    assert_eq!(websocket_line(with_fault(ws_peer::Fault::Fragmented)), (Outcome::Passed, 2));
+    assert_eq!(websocket_line(Recorder::new()), (Outcome::Passed, 3));
+    assert_eq!(websocket_line(with_fault(ws_peer::Fault::Fragmented)), (Outcome::Passed, 3));
+    assert_eq!(websocket_line(with_fault(ws_peer::Fault::CloseOnExit)), (Outcome::Passed, 3));
 }
 
 #[test]
 fn websocket_faults_fail_the_line_naming_the_step_with_the_transcript() {
     use ws_peer::Fault::*;
     let cases = [
-        (NoUpgrade, "the upgrade was answered \"HTTP/1.1 502 Bad Gateway\", not 101 (body begins \"HTTP Error 502.3"),
-        (ForeignAccept, "Sec-WebSocket-Accept [\""),
-        (Changed, "the echo is binary of 300 bytes"),
-        (CloseUnanswered, "the answer to the close: nothing within 30s"),
-        (StaysOpen, "the end of the connection after the close: still open 30s after the close"),
+        (
+            NoUpgrade,
+            "the upgrade was answered \"HTTP/1.1 502 Bad Gateway\", not 101 (body begins \"HTTP Error 502.3",
+            2,
+        ),
+        (ForeignAccept, "Sec-WebSocket-Accept [\"", 2),
+        (Changed, "the echo is binary of 300 bytes", 1),
+        (CloseUnanswered, "the answer to the close: nothing within 30s", 1),
+        (StaysOpen, "the end of the connection after the close: still open 30s after the close", 1),
     ];
-    for (fault, expected) in cases {
+    for (fault, expected, sessions) in cases {
+        // A fault of the upgrade fails the abort session too; the others only the first.
         let p = websocket_problems(with_fault(fault));
-        assert_eq!(p.len(), 2, "{fault:?}: {p:?}");
+        assert_eq!(p.len(), 1 + sessions, "{fault:?}: {p:?}");
         assert!(p[1].starts_with("WebSocket through IIS to /ws: ") && p[1].contains(expected), "{fault:?}: {p:?}");
         // The transcript shows what was sent first: the upgrade with the row's key.
         let key = websocket::key_for("x64");
@@ -409,6 +426,15 @@ fn websocket_faults_fail_the_line_naming_the_step_with_the_transcript() {
     let p = websocket_problems(with_fault(ForeignAccept));
     let want = websocket::accept_for(&websocket::key_for("x64"));
     assert!(p[1].contains(&format!("is not {want:?}, the answer to the client's key")), "{p:?}");
+}
+
+#[test]
+fn a_client_connection_that_outlives_the_backend_fails_the_line() {
+    let p = websocket_problems(with_fault(ws_peer::Fault::OutlivesBackend));
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(p[1].starts_with("WebSocket through IIS, the backend exiting mid-session: "), "{p:?}");
+    assert!(p[1].contains("asked the backend to exit: GET /crash?code=7: 502 HTTP Error 502.3"), "{p:?}");
+    assert!(p[1].contains("still open 30s after the backend exited"), "{p:?}");
 }
 
 #[test]

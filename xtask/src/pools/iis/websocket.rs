@@ -390,6 +390,70 @@ pub fn exchange(stream: &mut dyn Stream, host: &str, path: &str, key: &str) -> R
     Ok(c.transcript)
 }
 
+/// The abort case on `stream`: the upgrade of `path`, one echo, then `kill` makes the backend
+/// exit (what it answered goes into the transcript). The handler then aborts the client's side
+/// (websocket_abort: IWebSocketContext::CloseTcpConnection, docs/iis.md §9.3): the connection must
+/// end within the deadline, at most a close frame before it (answered) and no data.
+pub fn abort_exchange(
+    stream: &mut dyn Stream,
+    host: &str,
+    path: &str,
+    key: &str,
+    kill: &mut dyn FnMut() -> String,
+) -> Result<Vec<String>> {
+    let mut c = Client::new(stream);
+    c.handshake(host, path, key)?;
+    let text = b"before the backend exits";
+    c.frame(TEXT, text)?;
+    let got = c.next("the echo")?;
+    if got != (TEXT, text.to_vec()) {
+        return Err(c.failed(format!("the echo is {}, not the message sent", show(got.0, &got.1))));
+    }
+    let answer = kill();
+    c.transcript.push(format!("asked the backend to exit: {answer}"));
+    let until = Instant::now() + STEP_DEADLINE;
+    let what = "the end of the connection after the backend exited";
+    let mut answered = false;
+    loop {
+        while let Some((frame, size)) = decode(&c.buf).map_err(|e| c.failed(format!("{what}: {e:#}")))? {
+            c.buf.drain(..size);
+            c.transcript.push(format!("received {}", show(frame.opcode, &frame.payload)));
+            if frame.opcode != CLOSE {
+                return Err(c.failed(format!("{what}: a {} frame instead", show(frame.opcode, &frame.payload))));
+            }
+            // A close passed on from the backend's side: answered once, as a client must
+            // (RFC 6455 §5.5.1), so the end does not wait for it.
+            if !answered {
+                answered = true;
+                c.frame(CLOSE, frame.payload.get(..2).unwrap_or_default())?;
+            }
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        c.stream.set_deadline(left).map_err(|e| c.failed(format!("{what}: {e}")))?;
+        let mut piece = [0u8; 4096];
+        match c.stream.read(&mut piece) {
+            Ok(0) => {
+                c.transcript.push("the connection ended".into());
+                return Ok(c.transcript);
+            }
+            Ok(n) => c.buf.extend_from_slice(&piece[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => {
+                c.transcript.push(format!("the connection was reset ({e})"));
+                return Ok(c.transcript);
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => return Err(c.failed(format!("{what}: {e}"))),
+        }
+    }
+    Err(c.failed(format!(
+        "{what}: still open {STEP_DEADLINE:?} after the backend exited (websocket_abort's \
+         CloseTcpConnection did not end it: docs/iis.md §9.3)"
+    )))
+}
+
 /// The step's key: 16 bytes from `seed` (the row's name), base64 (RFC 6455 §4.1); a fixed key
 /// per row keeps the step's output reproducible.
 pub fn key_for(seed: &str) -> String {

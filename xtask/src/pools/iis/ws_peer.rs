@@ -1,11 +1,14 @@
 //! A scripted stand-in for IIS and the backend's `/ws` echo, in memory, for the WebSocket step's
 //! tests on Linux: it answers the upgrade, echoes messages and answers a close, or shows one of
 //! the faults the step must report (no 101, the backend's accept for another key, a close left
-//! unanswered, a connection left open, a message changed on the way).
+//! unanswered, a connection left open, a message changed on the way, a connection that outlives
+//! the backend).
 
 use std::{
+    cell::Cell,
     collections::VecDeque,
     io::{Error, ErrorKind, Read, Write},
+    rc::Rc,
     time::Duration,
 };
 
@@ -26,6 +29,11 @@ pub enum Fault {
     CloseUnanswered,
     /// The close is answered but the connection stays open.
     StaysOpen,
+    /// The connection stays open after the backend exited.
+    OutlivesBackend,
+    /// After the backend exited, a close (1011) comes first and the end waits for the client's
+    /// close (not a fault: a handler passing the loss on as a server close).
+    CloseOnExit,
 }
 
 pub struct Peer {
@@ -34,11 +42,23 @@ pub struct Peer {
     output: VecDeque<u8>,
     upgraded: bool,
     ended: bool,
+    /// This side sent a close and waits for the client's.
+    closing: bool,
+    /// Set when the backend was told to exit (by the recorder's GET /crash).
+    killed: Rc<Cell<bool>>,
 }
 
 impl Peer {
-    pub fn new(fault: Fault) -> Peer {
-        Peer { fault, input: Vec::new(), output: VecDeque::new(), upgraded: false, ended: false }
+    pub fn new(fault: Fault, killed: Rc<Cell<bool>>) -> Peer {
+        Peer {
+            fault,
+            input: Vec::new(),
+            output: VecDeque::new(),
+            upgraded: false,
+            ended: false,
+            closing: false,
+            killed,
+        }
     }
 
     fn say(&mut self, bytes: &[u8]) {
@@ -90,6 +110,7 @@ impl Peer {
                     }
                 }
                 CLOSE if self.fault == Fault::CloseUnanswered => {}
+                CLOSE if self.closing => self.ended = true,
                 CLOSE => {
                     let code = frame.payload.get(..2).unwrap_or(&[0x03, 0xE8]).to_vec();
                     self.say(&encode(CLOSE, true, &code, None));
@@ -103,6 +124,16 @@ impl Peer {
 
 impl Read for Peer {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.fault {
+            _ if !self.killed.get() || self.ended => {}
+            Fault::OutlivesBackend => {}
+            Fault::CloseOnExit if !self.closing => {
+                self.closing = true;
+                self.say(&encode(CLOSE, true, &[0x03, 0xF3], None));
+            }
+            Fault::CloseOnExit => {}
+            _ => self.ended = true,
+        }
         if self.output.is_empty() {
             return match self.ended {
                 true => Ok(0),
