@@ -10,8 +10,10 @@
 // completion routine; the handler's `done` is then called here, on the calling thread.
 // [UNCERTAIN] ANCM flushes the 101 asynchronously and continues in OnAsyncCompletion on an IIS
 // thread; websocket_accept flushes synchronously from the handler's thread (a WinHTTP thread).
-// Only real IIS can confirm that IIS's WebSocket module accepts that: a WebSocket step for
-// `pools --host iis` (windows x64 and windows-11-arm jobs) is the named follow-up.
+// Only real IIS can confirm that IIS's WebSocket module accepts that, and [UNCERTAIN] whether it
+// writes Sec-WebSocket-Accept itself (for the client's key) or passes on the backend's (for
+// WinHTTP's key): the `<row> · platform websocket` lines of `pools --host iis` (windows x64 and
+// windows-11-arm jobs; xtask/src/pools/iis/websocket.rs) check both, the 101 and its accept.
 #include "archway/iis_websocket.h"
 #include "shim.h"
 
@@ -188,6 +190,9 @@ HRESULT ARCHWAY_CALL websocket_close_status(ArchwayRequest* request, uint16_t* s
 
 void ARCHWAY_CALL websocket_abort(ArchwayRequest* request) {
     Duplex* d = duplex_of(request);
+    // [UNCERTAIN] that CloseTcpConnection also completes an outstanding ReadFragment with a
+    // failure (docs/iis.md §9.3); the abort session of the `platform websocket` lines of
+    // `pools --host iis` (the backend exits mid-session) checks that the client's connection ends.
     if (d) d->ws->CloseTcpConnection();  // slot 5
 }
 
