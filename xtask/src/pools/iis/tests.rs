@@ -444,3 +444,41 @@ fn a_backend_told_iis_has_no_websocket_support_fails_the_line() {
     assert!(p[1].starts_with("HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is \"false\""), "{p:?}");
     assert!(p[1].contains("Web-WebSockets, IIS-WebSockets"), "{p:?}");
 }
+
+/// The client over a real loopback TCP connection (the `Stream` of the machine): the scripted
+/// peer behind a listener, bytes relayed both ways, the socket shut down when the peer ends.
+#[test]
+fn the_websocket_exchange_runs_over_tcp_on_loopback() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        socket.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        let mut peer = ws_peer::Peer::new(ws_peer::Fault::Fragmented, Default::default());
+        let mut piece = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut piece).unwrap();
+            if n == 0 {
+                return;
+            }
+            peer.write_all(&piece[..n]).unwrap();
+            loop {
+                match peer.read(&mut piece) {
+                    Ok(0) => {
+                        socket.shutdown(std::net::Shutdown::Both).unwrap();
+                        return;
+                    }
+                    Ok(k) => socket.write_all(&piece[..k]).unwrap(),
+                    Err(_) => break,
+                }
+            }
+        }
+    });
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let transcript = websocket::exchange(&mut stream, &format!("127.0.0.1:{port}"), "/ws", &websocket::key_for("t"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(transcript.last().map(String::as_str), Some("the connection ended"), "{transcript:?}");
+    assert!(transcript.iter().any(|l| l.contains("(not final)")), "the echo came in fragments: {transcript:?}");
+    server.join().unwrap();
+}
