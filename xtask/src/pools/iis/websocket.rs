@@ -179,6 +179,11 @@ fn show(opcode: u8, data: &[u8]) -> String {
         _ => "opcode?",
     };
     let shown = match opcode {
+        CLOSE if data.len() >= 2 => format!(
+            "code {} {:?}",
+            u16::from_be_bytes([data[0], data[1]]),
+            String::from_utf8_lossy(&data[2..data.len().min(125)])
+        ),
         TEXT | CLOSE | PING | PONG => format!("{:?}", String::from_utf8_lossy(&data[..data.len().min(120)])),
         _ => format!("{:02x?}", &data[..data.len().min(24)]),
     };
@@ -528,6 +533,12 @@ mod tests {
         assert!(format!("{:#}", decode(&[0xC1, 0x00]).unwrap_err()).contains("reserved bits"));
         let huge = [0x82, 0x7F, 0, 0, 0, 1, 0, 0, 0, 0];
         assert!(format!("{:#}", decode(&huge).unwrap_err()).contains("4294967296 bytes"));
+    }
+
+    #[test]
+    fn the_transcript_shows_a_close_as_its_code_and_reason() {
+        assert_eq!(show(CLOSE, &close_payload(1000, "done")), "close of 6 bytes code 1000 \"done\"");
+        assert_eq!(show(BINARY, &[1, 2]), "binary of 2 bytes [01, 02]");
     }
 
     #[test]
