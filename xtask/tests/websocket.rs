@@ -22,6 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use base64::Engine as _;
 use support::{
     platform::*,
     worker::{Launcher, launcher, runnable, windows_path},
@@ -71,61 +72,14 @@ fn each_arch(check: impl Fn(&Bench)) {
 // ---------------------------------------------------------------------------------------------
 // A minimal RFC 6455 client: masked frames out, whole messages in.
 
-/// SHA-1 (FIPS 180-4), for the handshake's Sec-WebSocket-Accept only.
+/// SHA-1 (FIPS 180-4), for the handshake's Sec-WebSocket-Accept only: a second implementation
+/// beside the backend's and the stand-in's (archway/websocket_frame.h).
 fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
-    let mut msg = data.to_vec();
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
-    for block in msg.chunks(64) {
-        let mut w = [0u32; 80];
-        for i in 0..16 {
-            w[i] = u32::from_be_bytes([block[i * 4], block[i * 4 + 1], block[i * 4 + 2], block[i * 4 + 3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = h;
-        for (i, wi) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A827999),
-                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
-                _ => (b ^ c ^ d, 0xCA62C1D6),
-            };
-            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = t;
-        }
-        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
-            *x = x.wrapping_add(y);
-        }
-    }
-    let mut out = [0u8; 20];
-    for (i, v) in h.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_be_bytes());
-    }
-    out
+    sha1_smol::Sha1::from(data).digest().bytes()
 }
 
 fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let v =
-            (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
-        out.push(A[(v >> 18) as usize & 63] as char);
-        out.push(A[(v >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { A[(v >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { A[v as usize & 63] as char } else { '=' });
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 const TEXT: u8 = 1;
