@@ -55,7 +55,7 @@ use super::{
     ids,
     iis::{self, DEFERRED, EXE_FROM_PROPERTY, IGNORE_EXIT_CODE, NO_IMPERSONATE, ROLLBACK},
     model::{HPH_SCHEMA, InstallDir, Package, SchemaDir},
-    plan::{COMPONENT_64BIT, FEATURE, md5_parts},
+    plan::{COMPONENT_64BIT, FEATURE, FILE_VITAL, file_size, md5_parts},
     sequences::{SECTIONS_INSTALL_FROM, SECTIONS_UNINSTALL_FROM},
 };
 
@@ -165,8 +165,7 @@ pub fn rows(
                 vec![s(&key), s(ids::braced(guid)), s(directory(dir)), Value::Int(attributes), s(condition), s(&key)],
             );
             push(db, "FeatureComponents", vec![s(FEATURE), s(&key)]);
-            let size =
-                i32::try_from(file.bytes.len()).map_err(|_| anyhow::anyhow!("{} is larger than 2 GiB", file.name))?;
+            let size = file_size(&file.name, &file.bytes)?;
             push(
                 db,
                 "File",
@@ -177,7 +176,7 @@ pub fn rows(
                     Value::Int(size),
                     Value::Null,
                     Value::Null,
-                    Value::Int(512),
+                    Value::Int(FILE_VITAL),
                     Value::Int(sequence),
                 ],
             );

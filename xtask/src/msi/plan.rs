@@ -29,7 +29,7 @@ pub const WORD_COUNT: i32 = 2;
 pub const NEWER_FOUND: &str = "ARCHWAY_NEWER_FOUND";
 
 /// File.Attributes: Vital.
-const FILE_VITAL: i32 = 512;
+pub const FILE_VITAL: i32 = 512;
 /// Component.Attributes: 64-bit component.
 pub const COMPONENT_64BIT: i32 = 256;
 
@@ -64,6 +64,11 @@ fn table(name: &str) -> Table {
 
 fn s(text: impl Into<String>) -> Value {
     Value::Str(text.into())
+}
+
+/// File.FileSize: the table holds a signed 32-bit count, so a file of 2 GiB or more is refused.
+pub fn file_size(name: &str, bytes: &[u8]) -> Result<i32> {
+    i32::try_from(bytes.len()).map_err(|_| anyhow::anyhow!("{name} is larger than 2 GiB"))
 }
 
 /// MsiFileHash parts: the MD5 of the content as four little-endian i32 (docs/msi.md §1.3).
@@ -133,8 +138,7 @@ pub fn plan(package: &Package) -> Result<Plan> {
             .map(|pe| pe.languages.iter().map(u16::to_string).collect::<Vec<_>>().join(","))
             .unwrap_or_default();
         let file_name = ids::short_long(&file.name, short_names.entry(file.dir).or_default())?;
-        let size =
-            i32::try_from(file.bytes.len()).map_err(|_| anyhow::anyhow!("{} is larger than 2 GiB", file.name))?;
+        let size = file_size(&file.name, &file.bytes)?;
         push(
             &mut db,
             "File",
