@@ -56,6 +56,7 @@ enum Command {
     Arm64Root(emulation::Args),
     Fuzz(fuzz::Args),
     Bench(bench::Args),
+    WinePrefix(winhost::wine::PrefixArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +95,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Arm64Root(args) => emulation::run(args.action),
         Command::Fuzz(args) => fuzz::run_verb(&Project::discover()?, args),
         Command::Bench(args) => bench::run(&Project::discover()?, args),
+        Command::WinePrefix(args) => winhost::wine::run_prefix(args),
     }
 }
 

@@ -550,3 +550,37 @@ fn max_seconds_stops_a_forgotten_worker_and_bad_arguments_are_refused() {
         assert_eq!(status.and_then(|s| s.code()), Some(2), "{args:?}");
     }
 }
+
+/// The prefix these tests run in is made as `cargo xtask wine-prefix` makes every archway prefix:
+/// Wine's own DLLs are links to one shared copy in archway's cache folder, never into Wine's own
+/// install (which `wineboot --update` would rewrite through the link), and the prefix stays
+/// small (a full one is 1.3 GB, and one per test binary once filled a CI disk).
+#[test]
+fn the_wine_prefix_links_wines_own_files_to_a_shared_copy_and_stays_small() {
+    let Some(Launcher::Wine(_)) = launcher() else { return };
+    let prefix = wine_prefix();
+    let kernel32 = prefix.join("drive_c/windows/system32/kernel32.dll");
+    let target = std::fs::read_link(&kernel32).unwrap_or_else(|e| panic!("{} is not a link: {e}", kernel32.display()));
+    assert!(
+        target.components().any(|c| c.as_os_str() == "wine-files"),
+        "{} links to {}",
+        kernel32.display(),
+        target.display()
+    );
+    assert!(std::fs::metadata(&target).unwrap().permissions().readonly(), "{} is writable", target.display());
+    assert_eq!(std::fs::read_to_string(prefix.join(".update-timestamp")).unwrap().trim(), "disable");
+    fn bytes_below(dir: &Path) -> u64 {
+        let mut total = 0;
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                total += bytes_below(&entry.path());
+            } else if kind.is_file() {
+                total += entry.metadata().unwrap().len();
+            }
+        }
+        total
+    }
+    let size = bytes_below(&prefix);
+    assert!(size < 400_000_000, "the prefix holds {} MB of its own files", size / 1_000_000);
+}

@@ -9,6 +9,7 @@ use anyhow::Result;
 use crate::cmd::Cmd;
 
 pub mod native;
+mod slim;
 pub mod wine;
 
 /// A place where Windows programs run.

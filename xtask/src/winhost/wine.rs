@@ -10,13 +10,19 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use super::{WindowsHost, under_drive_c};
-use crate::cmd::Cmd;
+use super::{
+    WindowsHost,
+    slim::{self, Slimmed},
+    under_drive_c,
+};
+use crate::{cmd::Cmd, fsx::write_atomic};
 
 /// How long creating a prefix may take (about 20 s on two cores).
 const PREFIX_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a program run may take unless its caller says otherwise.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// The file in a prefix that names the Wine (`wine --version`) that made and slimmed it.
+const MADE_BY: &str = ".archway-made-by";
 
 /// A Wine prefix with a wineserver kept running until this value is dropped.
 pub struct HostWine {
@@ -26,6 +32,8 @@ pub struct HostWine {
     version: String,
     /// A 32-bit prefix (`WINEARCH=win32`).
     win32: bool,
+    /// What linking Wine's own files saved, when this opening made the prefix slim.
+    slimmed: Option<Slimmed>,
 }
 
 impl HostWine {
@@ -74,7 +82,29 @@ impl HostWine {
         let wineserver = wine.with_file_name("wineserver");
         let wineserver = if wineserver.is_file() { wineserver } else { PathBuf::from("wineserver") };
         let version = Cmd::new(wine).arg("--version").timeout(Duration::from_secs(30)).read().unwrap_or_default();
-        let host = HostWine { wine: wine.to_path_buf(), wineserver, prefix: prefix.to_path_buf(), version, win32 };
+        let mut host = HostWine {
+            wine: wine.to_path_buf(),
+            wineserver,
+            prefix: prefix.to_path_buf(),
+            version,
+            win32,
+            slimmed: None,
+        };
+        let made_by = std::fs::read_to_string(prefix.join(MADE_BY)).ok();
+        // Its updates are off (`slim.rs`), so a prefix of another Wine is made again; so is one
+        // whose shared copies were removed with the cache folder.
+        let linked = host.drive_c().join("windows").join("system32").join("kernel32.dll");
+        let stale = match &made_by {
+            Some(made_by) if made_by != &host.version => Some(format!("was made by {made_by}")),
+            Some(_) if !linked.exists() => Some(format!("lost its shared copies ({} is gone)", linked.display())),
+            _ => None,
+        };
+        if let Some(why) = stale {
+            eprintln!("note: the Wine prefix {} {why}; making it again for {}", prefix.display(), host.version);
+            let _ = host.base(&host.wineserver).arg("-k").timeout(Duration::from_secs(30)).output();
+            std::fs::remove_dir_all(prefix)
+                .with_context(|| format!("cannot remove the stale Wine prefix {}", prefix.display()))?;
+        }
         std::fs::create_dir_all(prefix)
             .with_context(|| format!("cannot create the Wine prefix {}", prefix.display()))?;
         // `-p60`: the server stays up between programs (about 0.3 s a start instead of 2 s), and
@@ -91,7 +121,26 @@ impl HostWine {
         if !host.drive_c().is_dir() {
             bail!("the Wine prefix {} has no drive_c after wineboot", prefix.display());
         }
+        if !prefix.join(MADE_BY).is_file() && !host.version.is_empty() {
+            host.slimmed = host.slim()?;
+        }
         Ok(host)
+    }
+
+    /// Turns the prefix's automatic update off, links Wine's own files to the shared copies in
+    /// archway's cache folder (`slim.rs`), and records which Wine made the prefix. The update
+    /// goes off first: from then on nothing rewrites a DLL in place. Without a cache folder the
+    /// prefix keeps its copies.
+    fn slim(&self) -> Result<Option<Slimmed>> {
+        let Some(cache) = crate::toolchain::provision::cache_dir() else { return Ok(None) };
+        write_atomic(&self.prefix.join(".update-timestamp"), b"disable\n")?;
+        // One set of copies per Wine version, kept while any prefix may link to it.
+        let store = cache.join("wine-files").join(slug(&self.version));
+        let folders = slim::wine_pe_folders(&self.wine);
+        let done = slim::link_wine_copies(&self.drive_c().join("windows"), &folders, &store)
+            .with_context(|| format!("cannot link Wine's own files in the prefix {}", self.prefix.display()))?;
+        write_atomic(&self.prefix.join(MADE_BY), self.version.as_bytes())?;
+        Ok(Some(done))
     }
 
     fn base(&self, program: &Path) -> Cmd {
@@ -102,6 +151,54 @@ impl HostWine {
             .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
         if self.win32 { cmd.env("WINEARCH", "win32") } else { cmd }
     }
+}
+
+/// `wine-8.0 (Debian 8.0~repack-4)` as a folder name: `wine-8.0-debian-8.0-repack-4`.
+fn slug(version: &str) -> String {
+    let mut slug = String::new();
+    for c in version.trim().chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_string()
+}
+
+/// Make a Wine prefix as archway's hosts and tests make theirs (Wine's own DLLs linked, not
+/// copied; automatic updates off), to run a failing test's programs by hand
+#[derive(clap::Args)]
+#[command(after_help = "Example:\n  cargo xtask wine-prefix target/tmp/by-hand\n  \
+    WINEPREFIX=$PWD/target/tmp/by-hand WINEDEBUG=-all wine cmd /c ver")]
+pub struct PrefixArgs {
+    /// The prefix's folder, made when missing (an existing prefix is only checked and slimmed).
+    pub path: PathBuf,
+    /// A 32-bit prefix (`WINEARCH=win32`, for the x86 package; needs wine32:i386).
+    #[arg(long)]
+    pub win32: bool,
+}
+
+pub fn run_prefix(args: PrefixArgs) -> Result<()> {
+    let path = std::path::absolute(&args.path).with_context(|| format!("cannot resolve {}", args.path.display()))?;
+    let host = if args.win32 {
+        let wine = HostWine::find_32bit().context("32-bit Wine is not installed (apt-get install wine32:i386)")?;
+        HostWine::open_32bit(&wine, &path)?
+    } else {
+        let wine = HostWine::find().context("Wine is not installed (apt-get install wine64)")?;
+        HostWine::open(&wine, &path)?
+    };
+    match &host.slimmed {
+        Some(done) => println!(
+            "{}: {} ready; {} of Wine's own files linked instead of copied ({} MB saved)",
+            path.display(),
+            host.describe(),
+            done.linked,
+            done.bytes / 1_000_000
+        ),
+        None => println!("{}: {} ready", path.display(), host.describe()),
+    }
+    Ok(())
 }
 
 impl WindowsHost for HostWine {
@@ -139,5 +236,16 @@ impl WindowsHost for HostWine {
 impl Drop for HostWine {
     fn drop(&mut self) {
         let _ = self.base(&self.wineserver).arg("-k").timeout(Duration::from_secs(30)).output();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn a_wine_version_becomes_a_folder_name() {
+        assert_eq!(slug("wine-8.0 (Debian 8.0~repack-4)\n"), "wine-8.0-debian-8.0-repack-4");
+        assert_eq!(slug("wine-9.22 (Staging)"), "wine-9.22-staging");
     }
 }

@@ -45,16 +45,11 @@ pub fn launcher() -> Option<&'static Launcher> {
                 missing("wine (64-bit)", "apt-get install wine64");
                 return None;
             };
-            // Created once, and waited for, before any test starts a program in it.
-            let mut boot = wine_command(&wine);
-            boot.arg("wineboot").arg("--init").stdout(Stdio::null()).stderr(Stdio::null());
-            let status =
-                run_with_deadline(boot, Duration::from_secs(300)).expect("wineboot --init finished in 5 minutes");
-            assert!(status.success(), "wineboot --init failed");
-            let server = wine.with_file_name("wineserver");
-            let mut wait = Command::new(if server.is_file() { server } else { "wineserver".into() });
-            wait.arg("-w").env("WINEPREFIX", wine_prefix());
-            let _ = run_with_deadline(wait, Duration::from_secs(60));
+            // Made once, before any test starts a program in it, as every archway prefix is:
+            // Wine's own files linked to one shared copy (`cargo xtask wine-prefix`).
+            let prefix = wine_prefix();
+            let made = super::xtask(&super::repo_root(), &["wine-prefix", &prefix.to_string_lossy()]);
+            assert!(made.status.success(), "cargo xtask wine-prefix failed:\n{}", super::stderr(&made));
             Some(Launcher::Wine(wine))
         })
         .as_ref()
