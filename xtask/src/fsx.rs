@@ -1,4 +1,5 @@
-//! File-system helpers: writes that never leave a half-written file behind, and hashing.
+//! File-system helpers: writes that never leave a half-written file behind, hashing, and the
+//! free space a failure message names.
 
 use std::{io::Write, path::Path};
 
@@ -45,6 +46,30 @@ pub fn hash_file(path: &Path) -> Result<String> {
     Ok(sha256_hex(&bytes))
 }
 
+/// The bytes free to an unprivileged writer on the file system holding `path`, where the
+/// platform tells (for messages about a full disk; None elsewhere or when `path` is gone).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+        let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `c_path` is a NUL-terminated string and `stats` is written by statvfs on success.
+        if unsafe { libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) } != 0 {
+            return None;
+        }
+        // SAFETY: statvfs returned 0, so it filled `stats`.
+        let stats = unsafe { stats.assume_init() };
+        #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+        Some(stats.f_bavail as u64 * stats.f_frsize as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +89,13 @@ mod tests {
         }
         assert!(!write_if_changed(&path, b"two").unwrap());
         assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn free_space_is_read_for_a_folder_and_absent_for_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(free_bytes(dir.path()).is_some_and(|free| free > 0));
+        assert_eq!(free_bytes(&dir.path().join("missing")), None);
     }
 }

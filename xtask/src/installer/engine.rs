@@ -51,10 +51,11 @@ impl Call {
 
     /// The Windows Installer code this status stands for, as people look it up: 1603 is a fatal
     /// error (a failed action or launch condition), 1638 another version installed, 1636 a
-    /// package that cannot be opened.
+    /// package that cannot be opened, 112 (ERROR_DISK_FULL) no room to copy the package.
     pub fn code(&self) -> String {
         match self.status {
             Some(0) => "0".to_string(),
+            Some(112) => "112 (ERROR_DISK_FULL: not enough space on the disk)".to_string(),
             Some(67) => "1603 (exit status 67)".to_string(),
             Some(102) => "1638 (exit status 102)".to_string(),
             Some(100) => "1636 (exit status 100)".to_string(),
@@ -70,6 +71,13 @@ impl Call {
         let lines = log::excerpt(&self.log, 40);
         if lines.is_empty() {
             text.push_str("\n  (the log is empty: msiexec did not start the installation)");
+        }
+        if self.status == Some(112) || lines.is_empty() {
+            // Seen in CI: a full disk stops msiexec before its log gets a line.
+            if let Some(free) = self.log_path.parent().and_then(crate::fsx::free_bytes) {
+                let folder = self.log_path.parent().unwrap_or(&self.log_path).display();
+                text.push_str(&format!("\n  ({} MB free on the disk of {folder})", free / 1_000_000));
+            }
         }
         for line in lines {
             text.push('\n');
@@ -196,6 +204,7 @@ mod tests {
         let call = |status| Call { command: String::new(), status, log_path: PathBuf::new(), log: String::new() };
         assert!(call(Some(0)).succeeded());
         assert!(call(Some(67)).code().starts_with("1603"));
+        assert!(call(Some(112)).code().contains("ERROR_DISK_FULL"));
         assert!(call(None).code().contains("killed"));
     }
 }
