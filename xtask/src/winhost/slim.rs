@@ -132,6 +132,26 @@ fn read_full(file: &mut fs::File, buf: &mut [u8]) -> Result<usize> {
     Ok(filled)
 }
 
+/// The first link below `windows`' `system32` or `syswow64` whose shared copy is gone (the cache
+/// folder was cleaned): such a prefix cannot start a program and is made again.
+pub fn first_dangling_link(windows: &Path) -> Option<PathBuf> {
+    fn below(folder: &Path) -> Option<PathBuf> {
+        for entry in fs::read_dir(folder).ok()?.flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().ok()?;
+            if kind.is_dir() {
+                if let Some(found) = below(&path) {
+                    return Some(found);
+                }
+            } else if kind.is_symlink() && !path.exists() {
+                return Some(path);
+            }
+        }
+        None
+    }
+    ["system32", "syswow64"].iter().find_map(|subfolder| below(&windows.join(subfolder)))
+}
+
 /// Copies `source` to `stored` (a temporary file renamed into place), read-only.
 fn store_copy(source: &Path, stored: &Path) -> Result<()> {
     let folder = stored.parent().context("a stored file has a folder")?;
@@ -222,9 +242,14 @@ mod tests {
         assert_eq!(link_wine_copies(&windows, &[pe64.clone(), pe32.clone()], &store).unwrap(), Slimmed::default());
         let second = scratch.path().join("second/drive_c/windows");
         write(&second.join("system32/big.dll"), &vec![7u8; 200_000]);
-        let again = link_wine_copies(&second, &[pe64.clone(), pe32], &store).unwrap();
+        let again = link_wine_copies(&second, &[pe64.clone(), pe32.clone()], &store).unwrap();
         assert_eq!(again, Slimmed { linked: 1, bytes: 200_000 });
         assert_eq!(fs::read_link(second.join("system32/big.dll")).unwrap(), stored(pe64.join("big.dll")));
+
+        // The cache folder cleaned: the first dangling link is named, whichever folder it is in.
+        assert_eq!(first_dangling_link(&windows), None);
+        fs::remove_file(stored(pe32.join("kernel32.dll"))).unwrap();
+        assert_eq!(first_dangling_link(&windows), Some(windows.join("syswow64/kernel32.dll")));
     }
 
     #[test]

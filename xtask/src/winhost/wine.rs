@@ -93,11 +93,11 @@ impl HostWine {
         let made_by = std::fs::read_to_string(prefix.join(MADE_BY)).ok();
         // Its updates are off (`slim.rs`), so a prefix of another Wine is made again; so is one
         // whose shared copies were removed with the cache folder.
-        let linked = host.drive_c().join("windows").join("system32").join("kernel32.dll");
         let stale = match &made_by {
             Some(made_by) if made_by != &host.version => Some(format!("was made by {made_by}")),
-            Some(_) if !linked.exists() => Some(format!("lost its shared copies ({} is gone)", linked.display())),
-            _ => None,
+            Some(_) => slim::first_dangling_link(&host.drive_c().join("windows"))
+                .map(|link| format!("lost its shared copies ({} leads nowhere)", link.display())),
+            None => None,
         };
         if let Some(why) = stale {
             eprintln!("note: the Wine prefix {} {why}; making it again for {}", prefix.display(), host.version);
