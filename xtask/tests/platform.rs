@@ -8,11 +8,13 @@
 //! per failure (no processPath, a value out of range, an unknown
 //! attribute, a server that cannot start, a crash, SSE through the proxy, bodies of several MB
 //! both ways, the forwarded headers, no orphan server after the worker exits), and
-//! HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED from `system.webServer/webSocket`.
+//! HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED from `system.webServer/webSocket`,
+//! HTTP_PLATFORM_IIS_HTTPAUTH from the authentication sections and HTTP_PLATFORM_IIS_PHYSICAL_PATH,
+//! per application.
 //!
 //! Facts the assertions rely on: docs/httpplatform.md §1 (attributes and defaults), §2 (the
 //! child's environment), §3 (the headers sent to it), §4 (502.5 and 502.3), §7 (the Windows auth
-//! token), §8 (recycleOnFileChange), §9 (WebSocket). Where HttpPlatformHandler's behaviour
+//! token), §8 (recycleOnFileChange), §9 (WebSocket, HTTPAUTH, PHYSICAL_PATH). Where HttpPlatformHandler's behaviour
 //! is ambiguous the test accepts exactly the documented readings and says which it saw.
 //!
 //! Under Wine: x64 always, x86 with ARCHWAY_WINE32=1 (as shims.rs); natively on Windows with
@@ -87,6 +89,14 @@ fn backend(ctx: &SiteCtx, args: &str) -> HttpPlatform {
 
 const SAY: &str = "expanded-by-the-handler";
 const WS_SUPPORTED: &str = "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED";
+const HTTPAUTH: &str = "HTTP_PLATFORM_IIS_HTTPAUTH";
+const PHYSICAL_PATH: &str = "HTTP_PLATFORM_IIS_PHYSICAL_PATH";
+
+/// `<security><authentication>` with `elements` inside, for a `<location>` (IIS declares the
+/// authentication sections `overrideModeDefault="Deny"`: docs/httpplatform.md §9).
+fn authentication(elements: &str) -> String {
+    format!("<security><authentication>{elements}</authentication></security>")
+}
 
 /// Every site of the shared bench (one per test case).
 fn sites() -> Vec<(&'static str, SiteFn)> {
@@ -226,6 +236,50 @@ fn sites() -> Vec<(&'static str, SiteFn)> {
         ),
         // Not a boolean: logged, and false (the handler does not guess).
         ("ws-bad", Box::new(|c| backend(c, "").location("<webSocket enabled=\"yes\" />"))),
+        // HTTP_PLATFORM_IIS_HTTPAUTH and _PHYSICAL_PATH (docs/httpplatform.md §9): nothing set
+        // (IIS's schema defaults), configured values of both replaced.
+        ("auth-default", Box::new(|c| backend(c, "").env(HTTPAUTH, "windows;").env(PHYSICAL_PATH, r"C:\forged\"))),
+        (
+            "auth-windows",
+            Box::new(|c| backend(c, "").location(&authentication("<windowsAuthentication enabled=\"true\" />"))),
+        ),
+        (
+            "auth-all",
+            Box::new(|c| {
+                backend(c, "").location(&authentication(
+                    "<basicAuthentication enabled=\"true\" /><windowsAuthentication enabled=\"true\" />",
+                ))
+            }),
+        ),
+        (
+            "auth-none",
+            Box::new(|c| {
+                backend(c, "")
+                    .location(&authentication("<anonymousAuthentication enabled=\"false\" />"))
+                    .env(HTTPAUTH, "anonymous;")
+            }),
+        ),
+        // Not a boolean: logged, and counted as disabled (the handler does not guess).
+        (
+            "auth-bad",
+            Box::new(|c| {
+                backend(c, "").location(&authentication(
+                    "<anonymousAuthentication enabled=\"yes\" /><windowsAuthentication enabled=\"TRUE\" />",
+                ))
+            }),
+        ),
+        // The site's root and an application below it (its own folder): each its own values.
+        (
+            "auth-app",
+            Box::new(|c| {
+                backend(c, "").application(
+                    "app",
+                    &[&authentication(
+                        "<windowsAuthentication enabled=\"true\" /><anonymousAuthentication enabled=\"false\" />",
+                    )],
+                )
+            }),
+        ),
         (
             "ws-nomodule",
             Box::new(|c| {
@@ -425,6 +479,107 @@ fn websockets_supported_is_false_when_the_host_declares_no_websocket_section() {
         let seen = websockets_supported(&b, "nows");
         let code = b.stop();
         assert_eq!(seen, "false", "{arch}: no webSocket section, a configured \"true\" replaced\n{}", b.log());
+        assert_eq!(code, Some(0), "{arch}: the worker stopped by itself\n{}", b.log());
+    }
+}
+
+/// HTTP_PLATFORM_IIS_HTTPAUTH and HTTP_PLATFORM_IIS_PHYSICAL_PATH as the server of `site` sees
+/// them, asked at `path` (the application's URL).
+fn iis_env(b: &Bench, site: &str, path: &str) -> (Value, Value) {
+    let json = echo_json(&get(b.site(site).port, &format!("{path}?env={HTTPAUTH},{PHYSICAL_PATH}")), b, site);
+    (json["env"][HTTPAUTH].clone(), json["env"][PHYSICAL_PATH].clone())
+}
+
+/// The application's folder as the stand-in knows it (the applicationHost.config's
+/// physicalPath), with the trailing backslash IIS's APPL_PHYSICAL_PATH has.
+fn folder_of(dir: &Path) -> String {
+    format!("{}\\", windows_path(dir))
+}
+
+#[test]
+fn http_auth_is_anonymous_by_default_and_replaces_a_configured_value() {
+    each_arch(|b| {
+        let (auth, path) = iis_env(b, "auth-default", "/");
+        assert_eq!(
+            auth,
+            "anonymous;",
+            "no authentication attribute set: IIS's schema defaults (anonymous on, windows and basic off), a configured \"windows;\" replaced (docs/httpplatform.md §9)\n{}",
+            b.log()
+        );
+        assert_eq!(
+            path,
+            folder_of(&b.site("auth-default").dir).as_str(),
+            "the application's folder with a trailing backslash, a configured value replaced\n{}",
+            b.log()
+        );
+    });
+}
+
+#[test]
+fn http_auth_lists_windows_basic_anonymous_in_that_order_or_none() {
+    each_arch(|b| {
+        let cases = [
+            ("auth-windows", "windows;anonymous;", "<windowsAuthentication enabled=\"true\"/>"),
+            ("auth-all", "windows;basic;anonymous;", "basic and windows enabled, in the other order in the file"),
+            ("auth-none", "none", "<anonymousAuthentication enabled=\"false\"/>, a configured \"anonymous;\" replaced"),
+            ("auth-bad", "windows;", "enabled=\"yes\" counts as disabled, enabled=\"TRUE\" as enabled"),
+        ];
+        for (site, expected, what) in cases {
+            let (auth, _) = iis_env(b, site, "/");
+            assert_eq!(auth, expected, "{site}: {what}\n{}", b.log());
+        }
+    });
+}
+
+#[test]
+fn http_auth_and_physical_path_are_per_application() {
+    each_arch(|b| {
+        let site = b.site("auth-app");
+        let (root_auth, root_path) = iis_env(b, "auth-app", "/");
+        let (app_auth, app_path) = iis_env(b, "auth-app", "/app/");
+        assert_eq!(root_auth, "anonymous;", "the site's root application keeps the defaults\n{}", b.log());
+        assert_eq!(
+            app_auth,
+            "windows;",
+            "<location path=\"auth-app/app\"> enables windows and disables anonymous for /app only\n{}",
+            b.log()
+        );
+        assert_eq!(root_path, folder_of(&site.dir).as_str(), "the site's root application's folder\n{}", b.log());
+        assert_eq!(
+            app_path,
+            folder_of(&site.dir.join("app")).as_str(),
+            "/app's own folder, not the site's root\n{}",
+            b.log()
+        );
+    });
+}
+
+#[test]
+fn http_auth_is_none_when_the_host_declares_no_authentication_section() {
+    let Some(launcher) = launcher() else { return };
+    let Some(bin) = built() else { return };
+    for arch in runnable() {
+        // A host without the sections (v2 counts a section it cannot get as disabled).
+        let sections: Vec<(&str, &str)> =
+            SECTIONS.iter().copied().filter(|(n, _)| !n.starts_with("security/")).collect();
+        let sites: Vec<(&str, SiteFn)> = vec![("noauth", Box::new(|c| backend(c, "").env(HTTPAUTH, "anonymous;")))];
+        let b = Bench::start_declaring(
+            launcher,
+            &bin,
+            &arch,
+            &format!("noauth-{arch}"),
+            sites,
+            &[("ARCHWAY_DETAILED_ERRORS", "1")],
+            &sections,
+        );
+        let (auth, _) = iis_env(&b, "noauth", "/");
+        let code = b.stop();
+        assert_eq!(
+            auth,
+            "none",
+            "{arch}: no authentication section declared, a configured value replaced\n{}",
+            b.log()
+        );
         assert_eq!(code, Some(0), "{arch}: the worker stopped by itself\n{}", b.log());
     }
 }

@@ -10,6 +10,7 @@
 #include "app.h"
 
 #include "forward.h"
+#include "iis_env.h"
 #include "websocket.h"
 
 namespace platform {
@@ -113,6 +114,9 @@ App* App::get(ArchwayRequest* request, HINTERNET session, ConfigError* error) {
         app->info_.physical_path.push(L'\\');
     virtual_path(md, &app->info_.virtual_path);
     app->info_.websockets_supported = websockets_supported(request);
+    Str auth;
+    const bool auth_ok = iis_http_auth(request, &auth);
+    app->info_.http_auth.utf8(auth.c_str(), auth.size());
     app->md_path_ = copy_text(md.c_str(), md.size());
     app->session_ = session;
     app->idle_ = CreateEventW(nullptr, TRUE, TRUE, nullptr);
@@ -123,7 +127,7 @@ App* App::get(ArchwayRequest* request, HINTERNET session, ConfigError* error) {
     const uint32_t slots = app->config_.processes_per_application;
     app->slots_ = static_cast<ServerProcess**>(archway::heap_alloc_zeroed(slots * sizeof(void*)));
     if (!app->md_path_ || !app->idle_ || !app->slots_ || app->info_.physical_path.failed() ||
-        app->info_.virtual_path.failed()) {
+        app->info_.virtual_path.failed() || !auth_ok || app->info_.http_auth.failed()) {
         error->message.add("out of memory");
         app->release();
         return nullptr;

@@ -173,15 +173,20 @@ bool name_is_utf8(const wchar_t* entry, const char* name) {
 }
 
 // The child's environment block: the worker's, minus every name set below, then the configured
-// variables (%HTTP_PLATFORM_PORT% substituted), then HTTP_PLATFORM_PORT, _APPL_PATH, _TOKEN and
-// _IIS_WEBSOCKETS_SUPPORTED, each once. A configured HTTP_PLATFORM_PORT chose the port (above);
-// a configured entry of any other of these names is replaced by ours, as v2 replaces
-// _APPL_PATH and _IIS_WEBSOCKETS_SUPPORTED (docs/httpplatform.md §9). v2 would take a configured
-// _TOKEN as the token; archway keeps its own, which is also the MS-ASPNETCORE-TOKEN header's.
+// variables (%HTTP_PLATFORM_PORT% substituted), then HTTP_PLATFORM_PORT, _APPL_PATH, _TOKEN,
+// _IIS_PHYSICAL_PATH, _IIS_HTTPAUTH and _IIS_WEBSOCKETS_SUPPORTED, each once. A configured
+// HTTP_PLATFORM_PORT chose the port (above); a configured entry of any other of these names is
+// replaced by ours, as v2 replaces _APPL_PATH, _IIS_PHYSICAL_PATH, _IIS_HTTPAUTH and
+// _IIS_WEBSOCKETS_SUPPORTED (docs/httpplatform.md §9). v2 would take a configured _TOKEN as
+// the token; archway keeps its own, which is also the MS-ASPNETCORE-TOKEN header's.
 bool environment(const Config& c, const AppInfo& app, uint16_t port, const char* token,
                  WStr* block) {
-    static const char* const kOwn[] = {"HTTP_PLATFORM_PORT", "HTTP_PLATFORM_APPL_PATH",
-                                       "HTTP_PLATFORM_TOKEN", "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED"};
+    static const char* const kOwn[] = {"HTTP_PLATFORM_PORT",
+                                       "HTTP_PLATFORM_APPL_PATH",
+                                       "HTTP_PLATFORM_TOKEN",
+                                       "HTTP_PLATFORM_IIS_PHYSICAL_PATH",
+                                       "HTTP_PLATFORM_IIS_HTTPAUTH",
+                                       "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED"};
     wchar_t* worker = GetEnvironmentStringsW();
     if (worker) {
         for (const wchar_t* e = worker; *e; e += archway::length(e) + 1) {
@@ -210,6 +215,11 @@ bool environment(const Config& c, const AppInfo& app, uint16_t port, const char*
     block->add(L"HTTP_PLATFORM_PORT=").num(port).push(0);
     block->add(L"HTTP_PLATFORM_APPL_PATH=").add(app.virtual_path.c_str()).push(0);
     block->add(L"HTTP_PLATFORM_TOKEN=").utf8(token).push(0);
+    // The application's folder with its trailing backslash, as ANCM's in-process handler sets
+    // the same variable; v2's out-of-process code passes IIS's application ID here instead
+    // (docs/httpplatform.md §9).
+    block->add(L"HTTP_PLATFORM_IIS_PHYSICAL_PATH=").add(app.physical_path.c_str()).push(0);
+    block->add(L"HTTP_PLATFORM_IIS_HTTPAUTH=").add(app.http_auth.c_str()).push(0);
     // v2's spelling: "true" or "false" (environmentvariablehelpers.h).
     block->add(L"HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED=")
         .add(app.websockets_supported ? L"true" : L"false")

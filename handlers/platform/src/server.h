@@ -10,11 +10,14 @@ namespace platform {
 
 // What a server process needs to know about its application (UTF-16, fixed at creation).
 struct AppInfo {
-    WStr physical_path;  // APPL_PHYSICAL_PATH, with a trailing backslash
+    WStr physical_path;  // APPL_PHYSICAL_PATH, with a trailing backslash: HTTP_PLATFORM_IIS_PHYSICAL_PATH
     WStr virtual_path;   // the application's virtual path ("/", "/app"): HTTP_PLATFORM_APPL_PATH
     // HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED, from the request that started the application
     // (websockets_supported in websocket.h; docs/httpplatform.md §9).
     bool websockets_supported = false;
+    // HTTP_PLATFORM_IIS_HTTPAUTH ("windows;basic;anonymous;" in part, or "none"), from the same
+    // request (iis_http_auth in iis_env.h; docs/httpplatform.md §9).
+    WStr http_auth;
 };
 
 // Why a start failed, for the 502.5 page and the log.

@@ -64,6 +64,10 @@ pub struct HttpPlatform {
     /// where IIS allows sections it declares `overrideModeDefault="Deny"` (`webSocket`,
     /// `modules`), which a web.config may not set.
     pub location: Vec<String>,
+    /// Applications below the site's root (`<application path="/name">`), each in its own
+    /// folder `<site>/<name>` (no web.config of its own: it inherits the site's), with the
+    /// `<system.webServer>` elements of its own `<location path="site/name">`.
+    pub applications: Vec<(String, Vec<String>)>,
 }
 
 impl HttpPlatform {
@@ -96,6 +100,10 @@ impl HttpPlatform {
     }
     pub fn websocket(self, enabled: bool) -> HttpPlatform {
         self.location(&format!("<webSocket enabled=\"{enabled}\" />"))
+    }
+    pub fn application(mut self, name: &str, location: &[&str]) -> HttpPlatform {
+        self.applications.push((name.to_string(), location.iter().map(|e| e.to_string()).collect()));
+        self
     }
 
     pub fn web_config(&self) -> String {
@@ -148,43 +156,85 @@ pub struct Site {
 }
 
 /// The `system.webServer` sections a bench's applicationHost.config declares: ours (as the
-/// MSI's schema and archway_sections.js do on IIS, so web.config may set them) and two of IIS's
+/// MSI's schema and archway_sections.js do on IIS, so web.config may set them) and some of IIS's
 /// own, as IIS declares them: `webSocket` and `modules` (which then lists `WebSocketModule`, as
-/// IIS's does with the WebSocket Protocol feature installed).
-pub const SECTIONS: &[(&str, &str)] =
-    &[("httpPlatform", "Allow"), ("archway", "Allow"), ("webSocket", "Deny"), ("modules", "Deny")];
+/// IIS's does with the WebSocket Protocol feature installed), and the three authentication
+/// sections HTTP_PLATFORM_IIS_HTTPAUTH is read from (docs/httpplatform.md §9), left unset so
+/// the handler applies IIS's schema defaults. A name with `/` is declared in nested groups.
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("httpPlatform", "Allow"),
+    ("archway", "Allow"),
+    ("webSocket", "Deny"),
+    ("modules", "Deny"),
+    ("security/authentication/windowsAuthentication", "Deny"),
+    ("security/authentication/basicAuthentication", "Deny"),
+    ("security/authentication/anonymousAuthentication", "Deny"),
+];
+
+/// `<section>` and nested `<sectionGroup>` elements for `sections` (names relative to the
+/// enclosing group, `a/b/c` nested), indented by `depth` levels.
+fn declare_sections(sections: &[(&str, &str)], depth: usize, text: &mut String) {
+    let pad = "  ".repeat(depth);
+    let mut groups: Vec<&str> = Vec::new();
+    for (name, mode) in sections {
+        match name.split_once('/') {
+            None => text.push_str(&format!("{pad}<section name=\"{name}\" overrideModeDefault=\"{mode}\" />\n")),
+            Some((group, _)) if !groups.contains(&group) => groups.push(group),
+            Some(_) => {}
+        }
+    }
+    for group in groups {
+        let inner: Vec<(&str, &str)> = sections
+            .iter()
+            .filter_map(|(n, m)| n.split_once('/').filter(|(g, _)| *g == group).map(|(_, rest)| (rest, *m)))
+            .collect();
+        text.push_str(&format!("{pad}<sectionGroup name=\"{group}\">\n"));
+        declare_sections(&inner, depth + 1, text);
+        text.push_str(&format!("{pad}</sectionGroup>\n"));
+    }
+}
 
 /// The applicationHost.config of a bench: one pool, one site per entry (port 0: any free
 /// port), the shim as the one global module, and [`SECTIONS`] declared.
 pub fn apphost(pool: &str, shim: &str, sites: &[(String, String)]) -> String {
-    apphost_declaring(pool, shim, sites, SECTIONS, &[])
+    apphost_declaring(pool, shim, sites, SECTIONS, &[], &[])
 }
 
-/// [`apphost`] declaring `sections` (name, overrideModeDefault) only, with `locations`
+/// [`apphost`] declaring `sections` (name, overrideModeDefault) only, with `applications`
+/// (site name, `/path`, physical path) below the sites' roots and `locations`
 /// (`<location path=…>` and the `<system.webServer>` content it sets) after the sites.
 pub fn apphost_declaring(
     pool: &str,
     shim: &str,
     sites: &[(String, String)],
     sections: &[(&str, &str)],
+    applications: &[(String, String, String)],
     locations: &[(String, String)],
 ) -> String {
     let mut text = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n  <configSections>\n    <sectionGroup name=\"system.webServer\">\n",
     );
-    for (name, mode) in sections {
-        text.push_str(&format!("      <section name=\"{name}\" overrideModeDefault=\"{mode}\" />\n"));
-    }
+    declare_sections(sections, 3, &mut text);
     text.push_str("    </sectionGroup>\n  </configSections>\n  <system.applicationHost>\n    <applicationPools>\n");
     text.push_str(&format!(
         "      <add name=\"{pool}\" managedRuntimeVersion=\"\" />\n    </applicationPools>\n    <sites>\n"
     ));
     for (i, (name, physical)) in sites.iter().enumerate() {
         text.push_str(&format!(
-            "      <site name=\"{name}\" id=\"{}\">\n        <application path=\"/\" applicationPool=\"{pool}\">\n          <virtualDirectory path=\"/\" physicalPath=\"{}\" />\n        </application>\n        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:0:\" />\n        </bindings>\n      </site>\n",
+            "      <site name=\"{name}\" id=\"{}\">\n        <application path=\"/\" applicationPool=\"{pool}\">\n          <virtualDirectory path=\"/\" physicalPath=\"{}\" />\n        </application>\n",
             i + 1,
             xml_escape(physical)
         ));
+        for (_, path, folder) in applications.iter().filter(|(site, _, _)| site == name) {
+            text.push_str(&format!(
+                "        <application path=\"{}\" applicationPool=\"{pool}\">\n          <virtualDirectory path=\"/\" physicalPath=\"{}\" />\n        </application>\n",
+                xml_escape(path),
+                xml_escape(folder)
+            ));
+        }
+        text.push_str(
+            "        <bindings>\n          <binding protocol=\"http\" bindingInformation=\"127.0.0.1:0:\" />\n        </bindings>\n      </site>\n",
+        );
     }
     text.push_str(&format!(
         "    </sites>\n  </system.applicationHost>\n  <system.webServer>\n    <globalModules>\n      <add name=\"archway\" image=\"{}\" />\n    </globalModules>\n",
@@ -261,6 +311,7 @@ impl Bench {
         );
         let mut listed = Vec::new();
         let mut locations = Vec::new();
+        let mut applications = Vec::new();
         let mut made = Vec::new();
         for (name, section) in sites {
             let dir = root.path().join(name);
@@ -272,12 +323,20 @@ impl Bench {
             if !platform.location.is_empty() {
                 locations.push((name.to_string(), platform.location.join("\n      ")));
             }
+            for (app, elements) in &platform.applications {
+                let folder = dir.join(app);
+                std::fs::create_dir_all(&folder).unwrap();
+                applications.push((name.to_string(), format!("/{app}"), windows_path(&folder)));
+                if !elements.is_empty() {
+                    locations.push((format!("{name}/{app}"), elements.join("\n      ")));
+                }
+            }
             listed.push((name.to_string(), windows_path(&dir)));
             made.push(Site { name: name.to_string(), dir, port: 0, tag });
         }
         let shim = windows_path(&bin.join(format!("archway_{arch}.dll")));
         let config = root.path().join("applicationHost.config");
-        std::fs::write(&config, apphost_declaring(group, &shim, &listed, sections, &locations)).unwrap();
+        std::fs::write(&config, apphost_declaring(group, &shim, &listed, sections, &applications, &locations)).unwrap();
         let mut cmd = worker_command_for(launcher, bin, arch, group, &windows_path(&config), env, BENCH_MAX_SECONDS);
         let mut child = cmd.spawn().expect("the worker starts");
         let stdout = Arc::new(Mutex::new(String::new()));
