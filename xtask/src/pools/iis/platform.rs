@@ -1,8 +1,8 @@
 //! The platform handler on real IIS: for each pool row, a second site in the same pool whose
 //! `web.config` has `<httpPlatform processPath=…>` naming the test backend (`tests/backend`,
 //! copied into the site's folder), requested through IIS: the echo (the server started with
-//! HTTP_PLATFORM_PORT, the request forwarded with the headers of docs/httpplatform.md §3) and
-//! server-sent events (each event reaches the client before the backend may send the next),
+//! HTTP_PLATFORM_PORT, HTTP_PLATFORM_IIS_HTTPAUTH and HTTP_PLATFORM_IIS_PHYSICAL_PATH, the request
+//! forwarded with the headers of docs/httpplatform.md §3) and server-sent events (each event reaches the client before the backend may send the next),
 //! and a WebSocket exchange with the backend's `/ws` echo through IIS's WebSocket module
 //! ([`super::websocket`]; the [UNCERTAIN] points of docs/iis.md §9.3 are what it checks).
 
@@ -94,12 +94,13 @@ impl PlatformSite {
     pub fn check(&self, system: &mut dyn System) -> (usize, Vec<String>) {
         let mut problems = Vec::new();
         let mut served = 0;
-        let url = format!("/platform/{}?first=1", self.row.name);
+        let url = format!("/platform/{}?first=1&env={HTTPAUTH},{PHYSICAL_PATH}", self.row.name);
         match system.get(self.port, &url) {
             Ok((200, body)) => match serde_json::from_str::<Value>(&body) {
                 Ok(json) => {
                     served += 1;
                     echo_problems(&json, &url, &mut problems);
+                    iis_env_problems(&json, &self.physical_path, &mut problems);
                 }
                 Err(e) => problems.push(format!("GET {url}: not the backend's JSON ({e}): {}", first_line(&body))),
             },
@@ -174,8 +175,35 @@ impl PlatformSite {
     }
 }
 
-/// The variable the handler sets for the server (docs/httpplatform.md §9).
+/// The variables the handler sets for the server (docs/httpplatform.md §9).
 const WEBSOCKETS_SUPPORTED: &str = "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED";
+const HTTPAUTH: &str = "HTTP_PLATFORM_IIS_HTTPAUTH";
+const PHYSICAL_PATH: &str = "HTTP_PLATFORM_IIS_PHYSICAL_PATH";
+
+/// What the backend's environment must say on a site `pools` made in `folder` (docs/httpplatform.md
+/// §9): `anonymous;` and the folder with a trailing backslash (any case, as Windows compares
+/// paths). [UNCERTAIN] both, until the Windows jobs' `pools --host iis` (windows x64 and
+/// windows-11-arm) run this: `anonymous;` assumes IIS's default applicationHost.config
+/// (anonymous on at the server level) and no Windows or Basic authentication enabled (the jobs
+/// install neither feature); the path assumes APPL_PHYSICAL_PATH is the site's physicalPath plus
+/// a backslash.
+pub fn iis_env_problems(json: &Value, folder: &str, problems: &mut Vec<String>) {
+    if json["env"][HTTPAUTH] != "anonymous;" {
+        problems.push(format!(
+            "{HTTPAUTH} is {} in the server's environment, not \"anonymous;\" (a new site: anonymous \
+             authentication on, Windows and Basic off; docs/httpplatform.md §9)",
+            json["env"][HTTPAUTH]
+        ));
+    }
+    let expected = format!("{}\\", folder.trim_end_matches('\\'));
+    if !json["env"][PHYSICAL_PATH].as_str().is_some_and(|p| p.eq_ignore_ascii_case(&expected)) {
+        problems.push(format!(
+            "{PHYSICAL_PATH} is {} in the server's environment, not {expected:?} (the site's folder with a \
+             trailing backslash; docs/httpplatform.md §9)",
+            json["env"][PHYSICAL_PATH]
+        ));
+    }
+}
 
 /// `archway_backend_<arch>.exe` for the row's worker.
 fn backend_file(row: &PoolRow) -> String {

@@ -39,6 +39,12 @@ struct Recorder {
     /// behind the platform site misbehaves.
     websockets_unsupported: bool,
     ws_fault: ws_peer::Fault,
+    /// HTTP_PLATFORM_IIS_HTTPAUTH as the backend reports it; the site folders appcmd was given
+    /// (by port), and whether HTTP_PLATFORM_IIS_PHYSICAL_PATH carries IIS's application ID
+    /// instead (what v2's out-of-process code passes, docs/httpplatform.md §9).
+    http_auth: &'static str,
+    folders: Vec<(u16, String)>,
+    application_id_as_path: bool,
     /// Whether the platform backend was told to exit (GET /crash), seen by the open WebSocket.
     killed: std::rc::Rc<std::cell::Cell<bool>>,
     files: Vec<String>,
@@ -61,6 +67,9 @@ impl Recorder {
             buffered_events: false,
             websockets_unsupported: false,
             ws_fault: ws_peer::Fault::None,
+            http_auth: "anonymous;",
+            folders: Vec::new(),
+            application_id_as_path: false,
             killed: Default::default(),
             files: Vec::new(),
         }
@@ -106,6 +115,7 @@ impl System for Recorder {
                 let port =
                     arg(5).trim_start_matches("/bindings:http/127.0.0.1:").trim_end_matches(':').parse().unwrap();
                 self.ports.push((port, name));
+                self.folders.push((port, arg(6).trim_start_matches("/physicalPath:").to_string()));
                 ok("")
             }
             ("appcmd.exe", "recycle") => {
@@ -133,11 +143,19 @@ impl System for Recorder {
                 self.killed.set(true);
                 return Ok((502, "HTTP Error 502.3 - Bad Gateway".into()));
             }
-            // The backend's echo as it arrives through the platform handler.
+            // The backend's echo as it arrives through the platform handler (IIS's APPL_PHYSICAL_PATH
+            // ends with a backslash; Windows keeps the case appcmd was given, or not).
+            let folder = self.folders.iter().find(|(p, _)| *p == port).map(|(_, f)| f.clone()).unwrap();
+            let physical = if self.application_id_as_path {
+                "/LM/W3SVC/201/ROOT".to_string()
+            } else {
+                format!("{folder}\\").to_lowercase()
+            };
             let body = json!({
                 "backend": "archway_backend", "method": "GET", "url": path, "port": 23456,
                 "env": {"HTTP_PLATFORM_PORT": "23456", "HTTP_PLATFORM_TOKEN": "5f1c",
-                        "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED": if self.websockets_unsupported { "false" } else { "true" }},
+                        "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED": if self.websockets_unsupported { "false" } else { "true" },
+                        "HTTP_PLATFORM_IIS_HTTPAUTH": self.http_auth, "HTTP_PLATFORM_IIS_PHYSICAL_PATH": physical},
                 "headers": [["Host", format!("127.0.0.1:{port}")], ["MS-ASPNETCORE-TOKEN", "5f1c"], ["X-Forwarded-For", "127.0.0.1:50000"], ["X-Forwarded-Proto", "http"]]
             });
             return Ok((200, body.to_string()));
@@ -328,6 +346,35 @@ fn the_backends_echo_is_checked_for_the_forwarded_headers() {
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(problems[0].starts_with("HTTP_PLATFORM_PORT \"6\""), "{problems:?}");
     assert!(problems[1].starts_with("MS-ASPNETCORE-TOKEN [\"forged\"]"), "{problems:?}");
+}
+
+#[test]
+fn the_backends_environment_is_checked_for_httpauth_and_the_physical_path() {
+    let (outcome, _) = platform_line(Recorder::new());
+    assert_eq!(outcome, Outcome::Passed, "\"anonymous;\" and the site's folder in any case, with its backslash");
+    let cases = [
+        (
+            Recorder { http_auth: "windows;anonymous;", ..Recorder::new() },
+            "HTTP_PLATFORM_IIS_HTTPAUTH is \"windows;anonymous;\" in the server's environment, not \"anonymous;\"",
+        ),
+        (
+            Recorder { application_id_as_path: true, ..Recorder::new() },
+            r#"HTTP_PLATFORM_IIS_PHYSICAL_PATH is "/LM/W3SVC/201/ROOT" in the server's environment, not "C:\\inetpub\\archway-x64-platform\\""#,
+        ),
+    ];
+    for (system, expected) in cases {
+        match platform_line(system).0 {
+            Outcome::Failed(p) => assert!(p.iter().any(|p| p.starts_with(expected)), "{expected}: {p:?}"),
+            other => panic!("{expected}: {other:?}"),
+        }
+    }
+    // No backslash at the end, or none at all: not the folder as IIS gives it.
+    for path in [json!(r"C:\inetpub\site"), serde_json::Value::Null] {
+        let mut problems = Vec::new();
+        let env = json!({"env": {"HTTP_PLATFORM_IIS_HTTPAUTH": "anonymous;", "HTTP_PLATFORM_IIS_PHYSICAL_PATH": path}});
+        platform::iis_env_problems(&env, r"C:\inetpub\site", &mut problems);
+        assert_eq!(problems.len(), 1, "{path}: {problems:?}");
+    }
 }
 
 #[test]
