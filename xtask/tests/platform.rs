@@ -1323,7 +1323,7 @@ fn arm64_smoke_through_the_emulated_root() {
             }
         }
     }
-    let url = format!("/arm64?smoke=1&env={WS_SUPPORTED}");
+    let url = format!("/arm64?smoke=1&env={WS_SUPPORTED},{HTTPAUTH},{PHYSICAL_PATH}");
     let r = get(port, &url);
     drop(stdin);
     let _ = support::worker::wait_or_kill(&mut child, Duration::from_secs(90));
@@ -1335,6 +1335,9 @@ fn arm64_smoke_through_the_emulated_root() {
     assert_eq!(json["arch"], "arm64", "an arm64 backend started by the arm64 handler: {json}");
     assert_eq!(json["url"], url.as_str(), "{json}");
     assert_eq!(json["env"]["HTTP_PLATFORM_PORT"], json["port"].to_string().as_str(), "{json}");
-    // The webSocket and modules sections read through the arm64 shim (docs/httpplatform.md §9).
+    // The webSocket, modules and authentication sections read through the arm64 shim
+    // (docs/httpplatform.md §9).
     assert_eq!(json["env"][WS_SUPPORTED], "true", "{json}");
+    assert_eq!(json["env"][HTTPAUTH], "anonymous;", "{json}");
+    assert_eq!(json["env"][PHYSICAL_PATH], format!(r"{windows}\site\").as_str(), "{json}");
 }
