@@ -10,7 +10,6 @@
 #include "app.h"
 
 #include "forward.h"
-#include "iis_env.h"
 #include "websocket.h"
 
 namespace platform {

@@ -16,7 +16,7 @@ struct AppInfo {
     // (websockets_supported in websocket.h; docs/httpplatform.md §9).
     bool websockets_supported = false;
     // HTTP_PLATFORM_IIS_HTTPAUTH ("windows;basic;anonymous;" in part, or "none"), from the same
-    // request (iis_http_auth in iis_env.h; docs/httpplatform.md §9).
+    // request (iis_http_auth in config.h; docs/httpplatform.md §9).
     WStr http_auth;
 };
 
