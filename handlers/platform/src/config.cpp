@@ -298,13 +298,30 @@ bool load_config(ArchwayRequest* request, Config* config, ConfigError* error) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP_PLATFORM_IIS_HTTPAUTH.
+// Sections that decide an HTTP_PLATFORM_IIS_* variable.
+
+HRESULT read_section_logged(ArchwayRequest* request, const char* section, ArchwayConfigVisitor visit, void* user,
+                            const char* consequence) {
+    const char* detail = nullptr;
+    const HRESULT hr = request->read_config(request, section, visit, user, &detail);
+    if (FAILED(hr) && hr != ARCHWAY_E_NO_SECTION) {
+        char hex[16];
+        archway::Utf8Builder h(hex, sizeof(hex));
+        h.hex(static_cast<uint32_t>(hr), 8);
+        Str line;
+        line.add(section).add(" could not be read (HRESULT ").add(h.c_str()).add(")");
+        if (detail && *detail) line.add(": ").add(detail);
+        line.add("; ").add(consequence);
+        log_line(line);
+    }
+    return hr;
+}
 
 namespace {
 
-// The `enabled` attribute of one authentication section as read_config reports it.
+// The `enabled` attribute of one section as read_config reports it.
 struct Enabled {
-    bool value;  // IIS's schema default until the host reports the attribute
+    bool value;  // the schema default until the host reports the attribute
     Str bad;     // a value that is neither "true" nor "false"
 };
 
@@ -328,39 +345,24 @@ void ARCHWAY_CALL enabled_attribute(void* user, const char* element, uint32_t it
     }
 }
 
-// Whether `section` is enabled for the application: `fallback` (the schema default) when the
-// host reports no `enabled`, false when the section is unknown or cannot be read (v2:
-// "assume the corresponding authen was not enabled").
-bool section_enabled(ArchwayRequest* request, const char* section, bool fallback) {
+}  // namespace
+
+bool section_enabled(ArchwayRequest* request, const char* section, bool fallback, const char* consequence) {
     Enabled e;
     e.value = fallback;
-    const char* detail = nullptr;
-    const HRESULT hr = request->read_config(request, section, enabled_attribute, &e, &detail);
-    if (hr == ARCHWAY_E_NO_SECTION) return false;
-    if (FAILED(hr)) {
-        char hex[16];
-        archway::Utf8Builder h(hex, sizeof(hex));
-        h.hex(static_cast<uint32_t>(hr), 8);
-        Str line;
-        line.add(section).add(" could not be read (HRESULT ").add(h.c_str()).add(")");
-        if (detail && *detail) line.add(": ").add(detail);
-        line.add("; HTTP_PLATFORM_IIS_HTTPAUTH counts it as disabled for this application");
-        log_line(line);
-        return false;
-    }
+    if (FAILED(read_section_logged(request, section, enabled_attribute, &e, consequence))) return false;
     if (!e.bad.empty()) {
         Str line;
         line.add(section)
             .add(" enabled=\"")
             .add(e.bad.c_str())
-            .add("\" is neither \"true\" nor \"false\"; HTTP_PLATFORM_IIS_HTTPAUTH counts it as disabled "
-                 "for this application (fix the attribute in applicationHost.config or web.config)");
+            .add("\" is neither \"true\" nor \"false\"; ")
+            .add(consequence)
+            .add(" (fix the attribute in applicationHost.config or web.config)");
         log_line(line);
     }
     return e.value;
 }
-
-}  // namespace
 
 bool iis_http_auth(ArchwayRequest* request, Str* out) {
     // Schema defaults (learn.microsoft.com, iis/wmi-provider/*authenticationsection-class):
@@ -376,7 +378,10 @@ bool iis_http_auth(ArchwayRequest* request, Str* out) {
     };
     const bool can_read = ARCHWAY_HAS(request, read_config) && request->read_config;
     for (const auto& s : kSchemes)
-        if (can_read && section_enabled(request, s.section, s.fallback)) out->add(s.token);
+        if (can_read &&
+            section_enabled(request, s.section, s.fallback,
+                            "HTTP_PLATFORM_IIS_HTTPAUTH counts it as disabled for this application"))
+            out->add(s.token);
     if (out->empty()) out->add("none");
     return !out->failed();
 }

@@ -50,6 +50,18 @@ bool load_config(ArchwayRequest* request, Config* config, ConfigError* error);
 // fractional seconds, in milliseconds; false when malformed.
 bool parse_timespan_ms(const char* s, size_t n, uint64_t* ms);
 
+// read_config of `section` for `request`'s application; a failure other than
+// ARCHWAY_E_NO_SECTION is logged with the host's detail and `consequence` (e.g.
+// "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is \"false\" for this application").
+HRESULT read_section_logged(ArchwayRequest* request, const char* section, ArchwayConfigVisitor visit, void* user,
+                            const char* consequence);
+
+// Whether `section`'s `enabled` attribute is on for `request`'s application: `fallback` (the
+// schema default) when the host reports no such attribute; false when the section is unknown
+// (ARCHWAY_E_NO_SECTION) or cannot be read, or the value is neither "true" nor "false" (both
+// logged with `consequence`).
+bool section_enabled(ArchwayRequest* request, const char* section, bool fallback, const char* consequence);
+
 // HTTP_PLATFORM_IIS_HTTPAUTH, what HttpPlatformHandler v2 (an ASP.NET Core Module fork) tells
 // the server about the application's IIS authentication (docs/httpplatform.md §2, §9), read once
 // per application, from the request that creates it:

@@ -10,6 +10,8 @@
 // (1005, 1006, 1015: "no code", "abnormal", "TLS"), which become 1000.
 #include "websocket.h"
 
+#include "config.h"
+
 namespace platform {
 namespace {
 
@@ -18,32 +20,6 @@ constexpr uint32_t kReason = 124;  // a close reason (123 bytes at most) and its
 
 bool header_is(const char* name, size_t n, const char* what) {
     return archway::equal_nocase(name, n, what, archway::length(what));
-}
-
-// The `enabled` attribute of system.webServer/webSocket as read_config reports it.
-struct WebSocketSection {
-    bool enabled = true;  // IIS's schema default when the attribute is not set
-    Str bad;              // a value that is neither "true" nor "false"
-};
-
-void ARCHWAY_CALL webSocket_attribute(void* user, const char* element, uint32_t item, const char* attribute,
-                                      const char* value) {
-    WebSocketSection* s = static_cast<WebSocketSection*>(user);
-    if (!element || *element || item != ARCHWAY_CONFIG_NO_ITEM || !attribute) return;
-    if (!header_is(attribute, archway::length(attribute), "enabled")) return;
-    if (!value) value = "";
-    const size_t n = archway::length(value);
-    s->bad.clear();
-    // IIS's string form is "true"/"false"; a host without the schema (the worker stand-in)
-    // reports the file's spelling, and IIS reads booleans without regard to case.
-    if (header_is(value, n, "true")) {
-        s->enabled = true;
-    } else if (header_is(value, n, "false")) {
-        s->enabled = false;
-    } else {
-        s->enabled = false;
-        s->bad.add(value, n);
-    }
 }
 
 // An entry of system.webServer/modules (the section element is the collection) naming IIS's
@@ -56,23 +32,7 @@ void ARCHWAY_CALL module_entry(void* user, const char* element, uint32_t item, c
         *static_cast<bool*>(user) = true;
 }
 
-// read_config of `section` for HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED; a failure other than
-// ARCHWAY_E_NO_SECTION is logged with the host's detail (the value is then "false").
-HRESULT read_for_websocket(ArchwayRequest* request, const char* section, ArchwayConfigVisitor visit, void* user) {
-    const char* detail = nullptr;
-    const HRESULT hr = request->read_config(request, section, visit, user, &detail);
-    if (FAILED(hr) && hr != ARCHWAY_E_NO_SECTION) {
-        char hex[16];
-        archway::Utf8Builder h(hex, sizeof(hex));
-        h.hex(static_cast<uint32_t>(hr), 8);
-        Str line;
-        line.add(section).add(" could not be read (HRESULT ").add(h.c_str()).add(")");
-        if (detail && *detail) line.add(": ").add(detail);
-        line.add("; HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is \"false\" for this application");
-        log_line(line);
-    }
-    return hr;
-}
+constexpr const char* kNotSupported = "HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is \"false\" for this application";
 
 uint16_t wire_code(uint16_t code) {
     return code == 1005 || code == 1006 || code == 1015 || code < 1000 ? 1000 : code;
@@ -386,25 +346,14 @@ bool websockets_supported(ArchwayRequest* request) {
     // v2 asks the WEBSOCKET_VERSION server variable, which the handler ABI cannot tell apart
     // from a host that does not implement it; archway reads the configuration that decides it
     // (docs/httpplatform.md §9): the section enabled, and IIS's module in the application's list.
-    WebSocketSection section;
-    HRESULT hr = read_for_websocket(request, "system.webServer/webSocket", webSocket_attribute, &section);
-    if (hr == ARCHWAY_E_NO_SECTION || FAILED(hr)) return false;
-    if (!section.bad.empty()) {
-        Str line;
-        line.add("system.webServer/webSocket enabled=\"")
-            .add(section.bad.c_str())
-            .add("\" is neither \"true\" nor \"false\"; HTTP_PLATFORM_IIS_WEBSOCKETS_SUPPORTED is \"false\" "
-                 "for this application (fix the attribute in applicationHost.config or web.config)");
-        log_line(line);
-    }
-    if (!section.enabled) return false;
+    if (!section_enabled(request, "system.webServer/webSocket", true, kNotSupported)) return false;
     // [UNCERTAIN] that real IIS without the WebSocket Protocol feature has no WebSocketModule
     // entry in system.webServer/modules (and may still declare the webSocket section): the
     // `pools --host iis` rows (windows x64 and windows-11-arm jobs) are where a WebSocket step
     // would check it. A host that declares no modules section (the worker stand-in unless a
     // test declares it) leaves the decision to the webSocket section.
     bool listed = false;
-    hr = read_for_websocket(request, "system.webServer/modules", module_entry, &listed);
+    const HRESULT hr = read_section_logged(request, "system.webServer/modules", module_entry, &listed, kNotSupported);
     if (hr == ARCHWAY_E_NO_SECTION) return true;
     return SUCCEEDED(hr) && listed;
 }
