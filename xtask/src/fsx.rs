@@ -46,6 +46,12 @@ pub fn hash_file(path: &Path) -> Result<String> {
     Ok(sha256_hex(&bytes))
 }
 
+/// `label` as a file or folder name: every character but ASCII letters, digits, `.` and `-`
+/// becomes `-` (`install 0.1.0.0 (late)` → `install-0.1.0.0--late-`).
+pub fn file_name_slug(label: &str) -> String {
+    label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
+}
+
 /// The bytes free to an unprivileged writer on the file system holding `path`, where the
 /// platform tells (for messages about a full disk; None elsewhere or when `path` is gone).
 pub fn free_bytes(path: &Path) -> Option<u64> {

@@ -11,7 +11,7 @@ use std::{
 use anyhow::{Context, Result};
 
 use super::log;
-use crate::winhost::WindowsHost;
+use crate::{fsx::file_name_slug, winhost::WindowsHost};
 
 /// How long one msiexec call may take (an install here takes about a second; a hung engine, a
 /// dialog that `/qn` did not suppress, must not hold up the tests).
@@ -140,7 +140,7 @@ impl<'h> Engine<'h> {
     /// Copies `msi` below the host's `C:\` (one folder per call label) and returns its Windows path.
     fn stage(&self, msi: &Path, label: &str) -> Result<String> {
         let name = msi.file_name().with_context(|| format!("{} names no file", msi.display()))?;
-        let dir = self.host.drive_c().join(STAGING).join("packages").join(slug(label));
+        let dir = self.host.drive_c().join(STAGING).join("packages").join(file_name_slug(label));
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let to = dir.join(name);
         std::fs::copy(msi, &to).with_context(|| format!("cannot copy {} to {}", msi.display(), to.display()))?;
@@ -150,7 +150,7 @@ impl<'h> Engine<'h> {
     fn msiexec(&self, label: &str, mut args: Vec<String>) -> Result<Call> {
         let n = self.calls.get() + 1;
         self.calls.set(n);
-        let name = format!("{n:02}-{}.log", slug(label));
+        let name = format!("{n:02}-{}.log", file_name_slug(label));
         let staged = self.host.drive_c().join(STAGING).join("logs");
         std::fs::create_dir_all(&staged).with_context(|| format!("cannot create {}", staged.display()))?;
         let staged = staged.join(&name);
@@ -187,10 +187,6 @@ impl<'h> Engine<'h> {
 }
 
 /// `install 0.1.0.0` → `install-0.1.0.0`: a label as a file name.
-fn slug(label: &str) -> String {
-    label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +194,7 @@ mod tests {
     #[test]
     fn labels_become_file_names_and_codes_read_as_windows_codes() {
         assert_eq!(
-            slug("install 0.1.0.0 (late RemoveExistingProducts)"),
+            file_name_slug("install 0.1.0.0 (late RemoveExistingProducts)"),
             "install-0.1.0.0--late-RemoveExistingProducts-"
         );
         let call = |status| Call { command: String::new(), status, log_path: PathBuf::new(), log: String::new() };

@@ -10,11 +10,12 @@
 use std::{
     collections::HashMap,
     fs,
-    io::Read,
     path::{Path, PathBuf},
 };
 
 use anyhow::{Context, Result};
+
+use crate::fsx::write_atomic;
 
 /// What [`link_wine_copies`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -65,37 +66,26 @@ pub fn link_wine_copies(windows: &Path, pe_folders: &[PathBuf], store: &Path) ->
         }
     }
     let mut done = Slimmed::default();
-    for subfolder in ["system32", "syswow64"] {
-        link_below(&windows.join(subfolder), &by_name, store, &mut done)?;
-    }
-    Ok(done)
-}
-
-fn link_below(folder: &Path, by_name: &HashMap<String, Vec<PathBuf>>, store: &Path, done: &mut Slimmed) -> Result<()> {
-    let Ok(entries) = fs::read_dir(folder) else { return Ok(()) };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot list {}", folder.display()))?;
-        let kind = entry.file_type().with_context(|| format!("cannot read {}", entry.path().display()))?;
-        let path = entry.path();
-        if kind.is_dir() {
-            link_below(&path, by_name, store, done)?;
-            continue;
-        }
+    for (path, kind) in wine_files(windows)? {
         if !kind.is_file() {
             continue;
         }
-        let name = entry.file_name().to_string_lossy().to_lowercase();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_lowercase();
         let Some(candidates) = by_name.get(&name) else { continue };
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(u64::MAX);
         for source in candidates {
             // The stored copy, once made, is what the prefix's file must equal.
             let stored = store.join(source.strip_prefix("/").unwrap_or(source));
             let original = if stored.is_file() { &stored } else { source };
-            if fs::metadata(original).map(|m| m.len()).ok() != Some(size) || !same_bytes(&path, original)? {
+            if fs::metadata(original).map(|m| m.len()).ok() != Some(size) {
+                continue;
+            }
+            let bytes = read(&path)?;
+            if bytes != read(original)? {
                 continue;
             }
             if !stored.is_file() {
-                store_copy(source, &stored)?;
+                store_copy(&bytes, &stored)?;
             }
             replace_with_link(&path, &stored)?;
             done.linked += 1;
@@ -103,68 +93,48 @@ fn link_below(folder: &Path, by_name: &HashMap<String, Vec<PathBuf>>, store: &Pa
             break;
         }
     }
-    Ok(())
+    Ok(done)
 }
 
-fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
-    let open = |p: &Path| fs::File::open(p).with_context(|| format!("cannot open {}", p.display()));
-    let (mut a, mut b) = (open(a)?, open(b)?);
-    let (mut left, mut right) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    loop {
-        let n = read_full(&mut a, &mut left)?;
-        if n != read_full(&mut b, &mut right)? || left[..n] != right[..n] {
-            return Ok(false);
-        }
-        if n == 0 {
-            return Ok(true);
+/// Every file and link below `windows`' `system32` and `syswow64` (the folders wineboot fills),
+/// with its kind; a folder that is missing has none.
+fn wine_files(windows: &Path) -> Result<Vec<(PathBuf, fs::FileType)>> {
+    let mut found = Vec::new();
+    let mut folders: Vec<PathBuf> = ["system32", "syswow64"].map(|subfolder| windows.join(subfolder)).into();
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = fs::read_dir(&folder) else { continue };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot list {}", folder.display()))?;
+            let kind = entry.file_type().with_context(|| format!("cannot read {}", entry.path().display()))?;
+            if kind.is_dir() {
+                folders.push(entry.path());
+            } else {
+                found.push((entry.path(), kind));
+            }
         }
     }
+    Ok(found)
 }
 
-fn read_full(file: &mut fs::File, buf: &mut [u8]) -> Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
+fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The first link below `windows`' `system32` or `syswow64` whose shared copy is gone (the cache
 /// folder was cleaned): such a prefix cannot start a program and is made again.
 pub fn first_dangling_link(windows: &Path) -> Option<PathBuf> {
-    fn below(folder: &Path) -> Option<PathBuf> {
-        for entry in fs::read_dir(folder).ok()?.flatten() {
-            let path = entry.path();
-            let kind = entry.file_type().ok()?;
-            if kind.is_dir() {
-                if let Some(found) = below(&path) {
-                    return Some(found);
-                }
-            } else if kind.is_symlink() && !path.exists() {
-                return Some(path);
-            }
-        }
-        None
-    }
-    ["system32", "syswow64"].iter().find_map(|subfolder| below(&windows.join(subfolder)))
+    let files = wine_files(windows).ok()?;
+    files.into_iter().find(|(path, kind)| kind.is_symlink() && !path.exists()).map(|(path, _)| path)
 }
 
-/// Copies `source` to `stored` (a temporary file renamed into place), read-only.
-fn store_copy(source: &Path, stored: &Path) -> Result<()> {
-    let folder = stored.parent().context("a stored file has a folder")?;
-    fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
-    let temporary = tempfile::NamedTempFile::new_in(folder)
-        .with_context(|| format!("cannot create a temporary file in {}", folder.display()))?;
-    fs::copy(source, temporary.path())
-        .with_context(|| format!("cannot copy {} into {}", source.display(), folder.display()))?;
-    let mut permissions = fs::metadata(temporary.path())?.permissions();
+/// Writes `bytes` (a file of Wine's) to `stored` (a temporary file renamed into place), then
+/// makes it read-only.
+fn store_copy(bytes: &[u8], stored: &Path) -> Result<()> {
+    write_atomic(stored, bytes)?;
+    let mut permissions =
+        fs::metadata(stored).with_context(|| format!("cannot read {}", stored.display()))?.permissions();
     permissions.set_readonly(true);
-    fs::set_permissions(temporary.path(), permissions)?;
-    temporary.persist(stored).with_context(|| format!("cannot write {}", stored.display()))?;
-    Ok(())
+    fs::set_permissions(stored, permissions).with_context(|| format!("cannot make {} read-only", stored.display()))
 }
 
 /// The link is made beside the file and renamed over it, so a program running in the prefix

@@ -15,7 +15,10 @@ use super::{
     slim::{self, Slimmed},
     under_drive_c,
 };
-use crate::{cmd::Cmd, fsx::write_atomic};
+use crate::{
+    cmd::Cmd,
+    fsx::{file_name_slug, write_atomic},
+};
 
 /// How long creating a prefix may take (about 20 s on two cores).
 const PREFIX_TIMEOUT: Duration = Duration::from_secs(300);
@@ -135,7 +138,7 @@ impl HostWine {
         let Some(cache) = crate::toolchain::provision::cache_dir() else { return Ok(None) };
         write_atomic(&self.prefix.join(".update-timestamp"), b"disable\n")?;
         // One set of copies per Wine version, kept while any prefix may link to it.
-        let store = cache.join("wine-files").join(slug(&self.version));
+        let store = cache.join("wine-files").join(file_name_slug(self.version.trim()));
         let folders = slim::wine_pe_folders(&self.wine);
         let done = slim::link_wine_copies(&self.drive_c().join("windows"), &folders, &store)
             .with_context(|| format!("cannot link Wine's own files in the prefix {}", self.prefix.display()))?;
@@ -151,19 +154,6 @@ impl HostWine {
             .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
         if self.win32 { cmd.env("WINEARCH", "win32") } else { cmd }
     }
-}
-
-/// `wine-8.0 (Debian 8.0~repack-4)` as a folder name: `wine-8.0-debian-8.0-repack-4`.
-fn slug(version: &str) -> String {
-    let mut slug = String::new();
-    for c in version.trim().chars() {
-        if c.is_ascii_alphanumeric() || c == '.' {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_string()
 }
 
 /// Make a Wine prefix as archway's hosts and tests make theirs (Wine's own DLLs linked, not
@@ -236,16 +226,5 @@ impl WindowsHost for HostWine {
 impl Drop for HostWine {
     fn drop(&mut self) {
         let _ = self.base(&self.wineserver).arg("-k").timeout(Duration::from_secs(30)).output();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::slug;
-
-    #[test]
-    fn a_wine_version_becomes_a_folder_name() {
-        assert_eq!(slug("wine-8.0 (Debian 8.0~repack-4)\n"), "wine-8.0-debian-8.0-repack-4");
-        assert_eq!(slug("wine-9.22 (Staging)"), "wine-9.22-staging");
     }
 }
